@@ -1,0 +1,18 @@
+//! watchfire: a Prometheus-compatible alert rule engine in one binary.
+//!
+//! # Layout
+//! Modules follow the pipeline: scrape → buffer → evaluate → alert state → notify → serve.
+//! See `ARCHITECTURE.md` for the map and the invariants.
+//!
+//! - [`model`]: label sets, matchers, samples — shared by every stage.
+//! - [`config`]: the YAML configuration (Prometheus vocabulary), loading and validation.
+//! - [`scrape`]: target scrape loops and the streaming exposition parser.
+//! - [`store`]: the in-memory time-window buffer (series index, postings, samples).
+//! - [`promql`]: the PromQL evaluator over the buffer.
+//! - [`telemetry`]: watchfire's own metrics and logging.
+//! - [`api`]: the HTTP server and its Prometheus-compatible API.
+//! - [`cli`]: command-line commands.
+
+pub mod model;
+pub mod promql;
+pub mod store;

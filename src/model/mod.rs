@@ -1,0 +1,11 @@
+//! Domain types shared by every pipeline stage: label sets, matchers and samples.
+//!
+//! **Invariant:** this module does no I/O and knows no wire format.
+
+mod labels;
+mod matcher;
+mod sample;
+
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use sample::{is_stale_nan, Sample, STALE_NAN};
