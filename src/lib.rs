@@ -16,3 +16,4 @@
 pub mod model;
 pub mod promql;
 pub mod store;
+pub mod config;
