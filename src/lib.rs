@@ -17,3 +17,4 @@ pub mod model;
 pub mod promql;
 pub mod telemetry;
 pub mod store;
+pub mod config;

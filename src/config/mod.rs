@@ -1,0 +1,310 @@
+//! The configuration file: YAML in Prometheus' vocabulary, loaded and validated in one pass.
+//!
+//! ```yaml
+//! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels
+//! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
+//! rule_files:        # globs, relative to this file's directory
+//! storage:           # watchfire's buffer: retention (15m)
+//! ```
+//!
+//! [`load`] reads a file and returns a [`Config`] with every default applied, or
+//! [`ConfigErrors`] listing *all* problems, each as `FILE:LINE:COLUMN: MESSAGE` at the offending
+//! value: unknown keys, wrong types, bad durations and sizes, duplicate job names, timeouts above
+//! intervals, invalid label names and targets, conflicting or unreadable secrets, unset
+//! `${VAR}`s. A YAML syntax error stops parsing, so it comes alone.
+//!
+//! How it works: `node` reads the document with serde-saphyr into a tree whose nodes carry
+//! their line and column; `decode` walks it into raw sections (`yaml_section!` structs of
+//! `Option<At<T>>`), reporting type problems; `global` and `scrape` apply defaults and the
+//! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
+//! every string value.
+//!
+//! Later sections (`alerting`, `route`, `receivers`, `inhibit_rules`, `templates`) are refused
+//! for now with "not supported yet". Adding one is a field in `RawConfig`, a field in [`Config`]
+//! and its resolve call in [`parse_with_env`].
+//!
+//! **Invariant:** loading never panics on input, and a config is returned only when the file has
+//! no problem at all.
+
+mod decode;
+mod duration;
+mod env;
+mod error;
+mod global;
+mod node;
+mod scrape;
+mod secret;
+mod size;
+mod validate;
+
+pub use duration::{DurationError, PromDuration};
+pub use env::{expand as expand_env, EnvError};
+pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
+pub use global::{GlobalConfig, StorageConfig};
+pub use node::Pos;
+pub use scrape::{Authorization, BasicAuth, Scheme, ScrapeConfig, StaticConfig, TlsConfig};
+pub use secret::{Secret, SecretSource, REDACTED};
+pub use size::{ByteSize, SizeError};
+pub use validate::{check_target, is_valid_label_name};
+
+use decode::{yaml_section, At, Cx, Decode};
+use global::{RawGlobal, RawStorage};
+use scrape::RawScrapeConfig;
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+yaml_section! {
+    /// The whole file as written; one line per top-level section.
+    struct RawConfig {
+        global: RawGlobal,
+        rule_files: Vec<At<String>>,
+        scrape_configs: Vec<At<RawScrapeConfig>>,
+        storage: RawStorage,
+    }
+}
+
+/// A loaded, valid configuration with every default applied.
+///
+/// `Serialize` gives the view served by `/api/v1/status/config`: secrets print as `<secret>`
+/// (see [`Config::redacted_yaml`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Config {
+    /// Defaults for jobs and rule evaluation.
+    pub global: GlobalConfig,
+    /// Rule file globs as written (after `${VAR}` expansion); see [`Config::rule_file_paths`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<String>,
+    /// Scrape jobs, in file order, with unique names.
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// The in-memory buffer.
+    pub storage: StorageConfig,
+    /// The file this was loaded from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Default for Config {
+    /// The configuration of an empty file.
+    fn default() -> Self {
+        Config {
+            global: GlobalConfig::default(),
+            rule_files: Vec::new(),
+            scrape_configs: Vec::new(),
+            storage: StorageConfig::default(),
+            path: PathBuf::new(),
+        }
+    }
+}
+
+/// A `rule_files` pattern that could not be expanded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleFilesError {
+    /// Not a valid glob pattern (cannot happen for a loaded config, whose patterns are checked).
+    #[error("invalid rule_files pattern {pattern:?}: {message}")]
+    Pattern {
+        /// The pattern, resolved against the config directory.
+        pattern: String,
+        /// Why.
+        message: String,
+    },
+    /// A directory on the way could not be read.
+    #[error("cannot read {path:?} for rule_files: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// The directory relative paths in the file are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        config_dir(&self.path)
+    }
+
+    /// The scrape job named `job_name`.
+    pub fn scrape_config(&self, job_name: &str) -> Option<&ScrapeConfig> {
+        self.scrape_configs.iter().find(|c| c.job_name == job_name)
+    }
+
+    /// The rule files matched now by the `rule_files` globs, relative ones against the config
+    /// file's directory: in pattern order, each pattern's matches sorted, without repeats.
+    /// A pattern matching nothing adds nothing, as in Prometheus.
+    pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>, RuleFilesError> {
+        let dir = self.dir();
+        let mut out: Vec<PathBuf> = Vec::new();
+        for pattern in &self.rule_files {
+            let full = glob_in_dir(&dir, pattern);
+            let matches = glob::glob(&full).map_err(|e| RuleFilesError::Pattern {
+                pattern: full.clone(),
+                message: e.msg.to_owned(),
+            })?;
+            for entry in matches {
+                let path = entry.map_err(|e| RuleFilesError::Io {
+                    path: e.path().to_path_buf(),
+                    source: e.into(),
+                })?;
+                if path.is_file() && !out.contains(&path) {
+                    out.push(path);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The configuration as YAML with every default filled in and secrets shown as
+    /// `<secret>` (files named by `*_file` fields are shown by path), for
+    /// `/api/v1/status/config`.
+    pub fn redacted_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// The directory of a config file; `.` for a bare file name.
+fn config_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A glob for `pattern` relative to `dir`, with `dir` escaped so its own characters are literal.
+fn glob_in_dir(dir: &Path, pattern: &str) -> String {
+    if Path::new(pattern).is_absolute() {
+        pattern.to_owned()
+    } else {
+        let dir = glob::Pattern::escape(&dir.to_string_lossy());
+        format!("{}/{pattern}", dir.trim_end_matches('/'))
+    }
+}
+
+/// Reads and validates the config file at `path`, expanding `${VAR}` from the environment.
+pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        kind: ErrorKind::Read(e),
+    })?;
+    parse(&text, path)
+}
+
+/// Validates config text as if read from `path` (used for error messages and to resolve
+/// relative paths), expanding `${VAR}` from the environment.
+pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+    parse_with_env(text, path, &env::process_env)
+}
+
+/// [`parse`] with `${VAR}` looked up by `env` instead of the process environment.
+pub fn parse_with_env(
+    text: &str,
+    path: impl AsRef<Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let path = path.as_ref();
+    let dir = config_dir(path);
+    let mut cx = Cx::new(path, &dir, text, env);
+    let doc = match node::parse_document(text) {
+        Ok(doc) => doc,
+        Err((pos, kind)) => {
+            cx.error(pos, kind);
+            return Err(ConfigErrors(cx.into_errors()));
+        }
+    };
+    let raw = RawConfig::decode(&doc, &mut cx).unwrap_or_default();
+
+    let global = global::resolve_global(raw.global, &mut cx);
+    let rule_files = rule_files(raw.rule_files, &mut cx);
+    let raw_jobs = raw.scrape_configs.map(|s| s.value).unwrap_or_default();
+    validate::unique_job_names(
+        raw_jobs.iter().filter_map(|j| j.value.job_name.as_ref()),
+        &mut cx,
+    );
+    let scrape_configs = raw_jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, job)| scrape::resolve(job, i, &global, &mut cx))
+        .collect();
+    let storage = global::resolve_storage(raw.storage, &mut cx);
+
+    let errors = cx.into_errors();
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        global,
+        rule_files,
+        scrape_configs,
+        storage,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Checks each `rule_files` glob pattern.
+fn rule_files(raw: Option<At<Vec<At<String>>>>, cx: &mut Cx<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for pattern in raw.map(|r| r.value).unwrap_or_default() {
+        let full = glob_in_dir(cx.dir, &pattern.value);
+        match glob::Pattern::new(&full) {
+            Ok(_) => out.push(pattern.value),
+            Err(e) => {
+                let kind = ErrorKind::Glob {
+                    pattern: pattern.value,
+                    message: e.msg.to_owned(),
+                };
+                cx.error(pattern.pos, kind);
+            }
+        }
+    }
+    out
+}
+
+/// What `watchfire check config` reports for a valid file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Number of scrape jobs.
+    pub scrape_configs: usize,
+    /// Number of static targets over all jobs.
+    pub targets: usize,
+    /// Rule files matched by `rule_files`.
+    pub rule_files: Vec<PathBuf>,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} scrape config{}, {} target{}, {} rule file{} found",
+            self.scrape_configs,
+            plural(self.scrape_configs),
+            self.targets,
+            plural(self.targets),
+            self.rule_files.len(),
+            plural(self.rule_files.len()),
+        )
+    }
+}
+
+/// Loads `path` for `watchfire check config`: a summary, or every problem as one
+/// `FILE:LINE:COLUMN: MESSAGE` line (the CLI prints them and exits 1).
+pub fn check_config(path: impl AsRef<Path>) -> Result<Summary, Vec<String>> {
+    let path = path.as_ref();
+    let config = load(path).map_err(|e| e.lines())?;
+    let rule_files = config
+        .rule_file_paths()
+        .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    Ok(Summary {
+        scrape_configs: config.scrape_configs.len(),
+        targets: config
+            .scrape_configs
+            .iter()
+            .map(|c| c.targets().count())
+            .sum(),
+        rule_files,
+    })
+}
