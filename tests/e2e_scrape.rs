@@ -75,22 +75,23 @@ fn start() -> Setup {
     let huge = TestTarget::start(Behaviour::Huge(10 << 20));
     let down_port = free_port();
 
-    let node_job = node
-        .as_ref()
-        .map(|(p, _)| format!("  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{p}']}}]\n"))
-        .unwrap_or_default();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 800ms\n  evaluation_interval: 1s\n\
-scrape_configs:\n\
-  - job_name: demo\n    static_configs: [{{targets: ['127.0.0.1:{demo_port}'], labels: {{env: test}}}}]\n\
-{node_job}\
-  - job_name: flappy\n    static_configs: [{{targets: ['{}']}}]\n\
-  - job_name: garbage\n    static_configs: [{{targets: ['{}']}}]\n\
-  - job_name: hang\n    static_configs: [{{targets: ['{}']}}]\n\
-  - job_name: huge\n    body_size_limit: 1MB\n    static_configs: [{{targets: ['{}']}}]\n\
-  - job_name: down\n    static_configs: [{{targets: ['127.0.0.1:{down_port}']}}]\n",
-        flappy.addr, garbage.addr, hang.addr, huge.addr
+    let job = |name: &str, addr: &str, extra: &str| {
+        format!("  - job_name: {name}\n{extra}    static_configs: [{{targets: ['{addr}']}}]\n")
+    };
+    let mut config = String::from(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 800ms\n  evaluation_interval: 1s\nscrape_configs:\n",
     );
+    config.push_str(&format!(
+        "  - job_name: demo\n    static_configs: [{{targets: ['127.0.0.1:{demo_port}'], labels: {{env: test}}}}]\n"
+    ));
+    if let Some((p, _)) = &node {
+        config.push_str(&job("node", &format!("127.0.0.1:{p}"), ""));
+    }
+    config.push_str(&job("flappy", &flappy.addr, ""));
+    config.push_str(&job("garbage", &garbage.addr, ""));
+    config.push_str(&job("hang", &hang.addr, ""));
+    config.push_str(&job("huge", &huge.addr, "    body_size_limit: 1MB\n"));
+    config.push_str(&job("down", &format!("127.0.0.1:{down_port}"), ""));
     let config_path = dir.path().join("watchfire.yml");
     std::fs::write(&config_path, config).expect("write config");
     let port = free_port();

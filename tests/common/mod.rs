@@ -2,6 +2,8 @@
 //! killed on drop, waiting for readiness, JSON over HTTP.
 #![allow(dead_code)]
 
+pub mod target;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
