@@ -440,3 +440,188 @@ fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> TlsConfig {
     }
     config
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_with_env, Config};
+    use std::path::Path;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "NODE_HOST").then(|| "db1".to_owned())
+    }
+
+    fn load(text: &str) -> Config {
+        parse_with_env(text, "c.yml", &env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn errors_in(text: &str, dir: &Path) -> Vec<String> {
+        let path = dir.join("c.yml");
+        match parse_with_env(text, &path, &env) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .lines()
+                .into_iter()
+                .map(|l| l.replace(&dir.display().to_string(), "DIR"))
+                .collect(),
+        }
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        errors_in(text, Path::new("/nonexistent-config-dir"))
+    }
+
+    #[test]
+    fn defaults_follow_prometheus() {
+        let config =
+            load("scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['h:1']}]\n");
+        let job = &config.scrape_configs[0];
+        assert_eq!(job.job_name, "a");
+        assert_eq!(job.scrape_interval, PromDuration::from_secs(60));
+        assert_eq!(job.scrape_timeout, PromDuration::from_secs(10));
+        assert_eq!(job.metrics_path, "/metrics");
+        assert_eq!(job.scheme, Scheme::Http);
+        assert!(job.honor_timestamps && !job.honor_labels);
+        assert_eq!(
+            (job.sample_limit, job.body_size_limit, job.label_limit),
+            (0, ByteSize(0), 0)
+        );
+        assert!(job.basic_auth.is_none() && job.authorization.is_none());
+        assert_eq!(job.tls_config, TlsConfig::default());
+        assert_eq!(
+            job.targets().collect::<Vec<_>>(),
+            [("h:1", &BTreeMap::new())]
+        );
+    }
+
+    #[test]
+    fn short_global_interval_caps_the_timeout() {
+        let config = load(
+            "global: {scrape_interval: 5s}\nscrape_configs:\n- job_name: a\n- job_name: b\n  \
+             scrape_interval: 1m\n- job_name: c\n  scrape_interval: 2s\n",
+        );
+        let got: Vec<_> = config
+            .scrape_configs
+            .iter()
+            .map(|j| (j.scrape_interval.to_string(), j.scrape_timeout.to_string()))
+            .collect();
+        // Prometheus: the job timeout defaults to the global timeout (5s here), capped at the
+        // job's interval.
+        let want = [("5s", "5s"), ("1m", "5s"), ("2s", "2s")];
+        assert_eq!(got, want.map(|(i, t)| (i.to_owned(), t.to_owned())));
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["ca.pem", "cert.pem", "key.pem"] {
+            std::fs::write(dir.path().join(name), "pem").unwrap();
+        }
+        std::fs::write(dir.path().join("token"), "tok\n").unwrap();
+        let text = "scrape_configs:\n- job_name: full\n  scrape_interval: 30s\n  scrape_timeout: 20s\n  \
+            metrics_path: /probe\n  scheme: https\n  params: {module: [http_2xx, x], target: [a]}\n  \
+            static_configs:\n  - targets: ['${NODE_HOST}:9100', '[::1]:9100']\n    labels: {env: prod}\n  \
+            - targets: ['h:2']\n  authorization: {credentials_file: token}\n  \
+            tls_config: {ca_file: ca.pem, cert_file: cert.pem, key_file: key.pem, server_name: s, \
+            insecure_skip_verify: true}\n  honor_labels: true\n  honor_timestamps: false\n  \
+            sample_limit: 1000\n  body_size_limit: 10MB\n  label_limit: 30\n  \
+            label_name_length_limit: 200\n  label_value_length_limit: 500\n";
+        let config = parse_with_env(text, dir.path().join("c.yml"), &env).unwrap();
+        let job = &config.scrape_configs[0];
+        assert_eq!(job.scrape_interval, PromDuration::from_secs(30));
+        assert_eq!(job.scrape_timeout, PromDuration::from_secs(20));
+        assert_eq!(job.metrics_path, "/probe");
+        assert_eq!(job.scheme, Scheme::Https);
+        assert_eq!(job.params["module"], ["http_2xx", "x"]);
+        assert_eq!(job.static_configs[0].targets, ["db1:9100", "[::1]:9100"]);
+        assert_eq!(job.static_configs[0].labels["env"], "prod");
+        assert_eq!(job.targets().count(), 3);
+        let auth = job.authorization.as_ref().unwrap();
+        assert_eq!(auth.kind, "Bearer");
+        let credentials = auth.credentials.as_ref().unwrap();
+        assert_eq!(credentials.secret().expose(), "tok");
+        assert_eq!(credentials.file(), Some(dir.path().join("token").as_path()));
+        assert_eq!(
+            job.tls_config.ca_file.as_deref(),
+            Some(dir.path().join("ca.pem").as_path())
+        );
+        assert_eq!(job.tls_config.server_name.as_deref(), Some("s"));
+        assert!(job.tls_config.insecure_skip_verify);
+        assert!(job.honor_labels && !job.honor_timestamps);
+        assert_eq!(job.sample_limit, 1000);
+        assert_eq!(job.body_size_limit, ByteSize(10 << 20));
+        assert_eq!(
+            (
+                job.label_limit,
+                job.label_name_length_limit,
+                job.label_value_length_limit
+            ),
+            (30, 200, 500)
+        );
+        assert_eq!(
+            job.target_url("db1:9100").unwrap().as_str(),
+            "https://db1:9100/probe?module=http_2xx&module=x&target=a"
+        );
+    }
+
+    #[test]
+    fn basic_auth_and_authorization() {
+        let config = load(
+            "scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: pa55word}\n\
+             - job_name: b\n  authorization: {type: Token, credentials: t0ken}\n",
+        );
+        let basic = config.scrape_configs[0].basic_auth.as_ref().unwrap();
+        assert_eq!(basic.username, "u");
+        assert_eq!(
+            basic.password.as_ref().unwrap().secret().expose(),
+            "pa55word"
+        );
+        let auth = config.scrape_configs[1].authorization.as_ref().unwrap();
+        assert_eq!(auth.kind, "Token");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("pa55word") && !debug.contains("t0ken"),
+            "{debug}"
+        );
+        assert!(debug.contains("<secret>"));
+    }
+
+    #[test]
+    fn auth_and_tls_problems_are_all_reported() {
+        let text = "scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: p, password_file: f}\n  \
+            authorization: {type: basic}\n  tls_config: {cert_file: c.pem}\n- job_name: b\n  \
+            scheme: ftp\n  tls_config: {key_file: k.pem, ca_file: ca.pem}\n  \
+            authorization: {credentials_file: missing}\n";
+        assert_eq!(
+            errors(text),
+            [
+                r#"DIR/c.yml:3:57: basic_auth.password and basic_auth.password_file are both set in job "a"; set only one"#,
+                r#"DIR/c.yml:4:18: basic_auth and authorization are both set in job "a"; set only one"#,
+                r#"DIR/c.yml:4:25: authorization type cannot be "basic" in job "a"; use basic_auth instead"#,
+                r#"DIR/c.yml:5:27: cannot read tls_config.cert_file "DIR/c.pem": No such file or directory (os error 2)"#,
+                r#"DIR/c.yml:5:27: tls_config.cert_file is set without tls_config.key_file in job "a""#,
+                r#"DIR/c.yml:7:11: unknown scheme "ftp" in job "b" (expected http or https)"#,
+                r#"DIR/c.yml:8:26: cannot read tls_config.key_file "DIR/k.pem": No such file or directory (os error 2)"#,
+                r#"DIR/c.yml:8:26: tls_config.key_file is set without tls_config.cert_file in job "b""#,
+                r#"DIR/c.yml:8:42: cannot read tls_config.ca_file "DIR/ca.pem": No such file or directory (os error 2)"#,
+                r#"DIR/c.yml:9:37: cannot read authorization.credentials_file "DIR/missing": No such file or directory (os error 2)"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_job_name_and_bad_types() {
+        let text =
+            "scrape_configs:\n- scrape_interval: 5s\n- job_name: x\n  honor_labels: maybe\n  \
+                    static_configs: [{targets: 'h:1'}]\n  sample_limit: 1.5\n";
+        assert_eq!(
+            errors(text),
+            [
+                "DIR/c.yml:2:3: scrape_configs[0].job_name is required",
+                "DIR/c.yml:4:17: scrape_configs[1].honor_labels: expected a boolean (true or false), found a string",
+                "DIR/c.yml:5:30: scrape_configs[1].static_configs[0].targets: expected a list, found a string",
+                "DIR/c.yml:6:17: scrape_configs[1].sample_limit: expected a non-negative integer, found a number",
+            ]
+        );
+    }
+}
