@@ -80,10 +80,12 @@ pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
         let err = err.without_snippet();
         let pos = err.location().map(Pos::of).unwrap_or_default();
-        let message = UserMessageFormatter
+        // The message may quote the file; keep it on one line.
+        let message: String = UserMessageFormatter
             .format_message(err)
-            .escape_debug()
-            .to_string();
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         (pos, ErrorKind::Yaml(message))
     })
 }

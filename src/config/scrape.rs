@@ -4,14 +4,15 @@ use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
 use super::global::GlobalConfig;
-use super::secret::{load_secret, resolve_path, serialize_secret, SecretFields, SecretSource};
+use super::http::{
+    self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
+};
 use super::size::ByteSize;
 use super::validate;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 yaml_section! {
     /// One `scrape_configs` entry as written.
@@ -41,35 +42,6 @@ yaml_section! {
     pub(crate) struct RawStaticConfig {
         targets: Vec<At<String>>,
         labels: Entries<String>,
-    }
-}
-
-yaml_section! {
-    /// `basic_auth` as written.
-    pub(crate) struct RawBasicAuth {
-        username: String,
-        password: String,
-        password_file: String,
-    }
-}
-
-yaml_section! {
-    /// `authorization` as written.
-    pub(crate) struct RawAuthorization {
-        kind as "type": String,
-        credentials: String,
-        credentials_file: String,
-    }
-}
-
-yaml_section! {
-    /// `tls_config` as written.
-    pub(crate) struct RawTlsConfig {
-        ca_file: String,
-        cert_file: String,
-        key_file: String,
-        server_name: String,
-        insecure_skip_verify: bool,
     }
 }
 
@@ -187,70 +159,6 @@ pub struct StaticConfig {
     pub labels: BTreeMap<String, String>,
 }
 
-/// HTTP basic authentication.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BasicAuth {
-    /// The user name.
-    pub username: String,
-    /// The password, inline or read from `password_file` at load time.
-    pub password: Option<SecretSource>,
-}
-
-impl Serialize for BasicAuth {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("username", &self.username)?;
-        serialize_secret(
-            &mut map,
-            ("password", "password_file"),
-            self.password.as_ref(),
-        )?;
-        map.end()
-    }
-}
-
-/// Credentials sent as `Authorization: <type> <credentials>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Authorization {
-    /// The scheme word, `Bearer` by default.
-    pub kind: String,
-    /// The credentials, inline or read from `credentials_file` at load time.
-    pub credentials: Option<SecretSource>,
-}
-
-impl Serialize for Authorization {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("type", &self.kind)?;
-        serialize_secret(
-            &mut map,
-            ("credentials", "credentials_file"),
-            self.credentials.as_ref(),
-        )?;
-        map.end()
-    }
-}
-
-/// TLS settings. Files are resolved against the config directory and checked to be readable at
-/// load time; the scrape client reads them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct TlsConfig {
-    /// CA certificates to verify the server with (PEM).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM); set together with `key_file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM); set together with `cert_file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify, instead of the target's host.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    /// Do not verify the server certificate.
-    pub insecure_skip_verify: bool,
-}
-
 /// Builds a job from its raw form, reporting every problem; defaults come from `global`.
 pub(crate) fn resolve(
     raw: At<RawScrapeConfig>,
@@ -297,8 +205,12 @@ pub(crate) fn resolve(
         .into_iter()
         .map(|sc| static_config(sc.value, &scope, cx))
         .collect();
-    let basic_auth = raw.basic_auth.map(|b| basic_auth(b.value, &scope, cx));
-    let authorization = raw.authorization.map(|a| authorization(a, &scope, cx));
+    let basic_auth = raw
+        .basic_auth
+        .map(|b| http::basic_auth(b.value, &scope, cx));
+    let authorization = raw
+        .authorization
+        .map(|a| http::authorization(a, &scope, cx));
     if let (Some(_), Some(auth)) = (&basic_auth, &authorization) {
         let pos = auth.pos;
         let kind = ErrorKind::Conflict {
@@ -310,7 +222,7 @@ pub(crate) fn resolve(
     }
     let tls_config = raw
         .tls_config
-        .map(|t| tls_config(t.value, &scope, cx))
+        .map(|t| http::tls_config(t.value, &scope, cx))
         .unwrap_or_default();
     let value_or = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
     ScrapeConfig {
@@ -350,95 +262,6 @@ fn static_config(raw: RawStaticConfig, scope: &Scope, cx: &mut Cx<'_>) -> Static
     let place = format!("labels of {scope}");
     let labels = validate::labels(raw.labels.map(|l| l.value).unwrap_or_default(), &place, cx);
     StaticConfig { targets, labels }
-}
-
-fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
-    const FIELDS: SecretFields = SecretFields {
-        inline: "basic_auth.password",
-        file: "basic_auth.password_file",
-    };
-    let password = load_secret(raw.password, raw.password_file, &FIELDS, scope, cx);
-    BasicAuth {
-        username: raw.username.map(|u| u.value).unwrap_or_default(),
-        password,
-    }
-}
-
-fn authorization(raw: At<RawAuthorization>, scope: &Scope, cx: &mut Cx<'_>) -> At<Authorization> {
-    const FIELDS: SecretFields = SecretFields {
-        inline: "authorization.credentials",
-        file: "authorization.credentials_file",
-    };
-    let pos = raw.pos;
-    let raw = raw.value;
-    let mut kind = "Bearer".to_owned();
-    if let Some(At { value, pos }) = raw.kind {
-        let trimmed = value.trim();
-        if trimmed.eq_ignore_ascii_case("basic") {
-            let error = ErrorKind::BasicAuthorizationType {
-                kind: value.clone(),
-                scope: scope.clone(),
-            };
-            cx.error(pos, error);
-        } else if !trimmed.is_empty() {
-            kind = trimmed.to_owned();
-        }
-    }
-    let credentials = load_secret(raw.credentials, raw.credentials_file, &FIELDS, scope, cx);
-    At {
-        value: Authorization { kind, credentials },
-        pos,
-    }
-}
-
-fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> TlsConfig {
-    let file = |field: Option<At<String>>, name: &'static str, cx: &mut Cx<'_>| {
-        let field = field?;
-        let path = resolve_path(cx.dir, &field.value);
-        match std::fs::File::open(&path) {
-            Ok(_) => Some(path),
-            Err(source) => {
-                cx.error(
-                    field.pos,
-                    ErrorKind::File {
-                        field: name,
-                        path,
-                        source,
-                    },
-                );
-                None
-            }
-        }
-    };
-    let cert_pos = raw.cert_file.as_ref().map(|c| c.pos);
-    let key_pos = raw.key_file.as_ref().map(|k| k.pos);
-    let config = TlsConfig {
-        ca_file: file(raw.ca_file, "tls_config.ca_file", cx),
-        cert_file: file(raw.cert_file, "tls_config.cert_file", cx),
-        key_file: file(raw.key_file, "tls_config.key_file", cx),
-        server_name: raw.server_name.map(|s| s.value),
-        insecure_skip_verify: raw.insecure_skip_verify.is_some_and(|i| i.value),
-    };
-    match (cert_pos, key_pos) {
-        (Some(pos), None) => {
-            let kind = ErrorKind::Requires {
-                present: "tls_config.cert_file",
-                missing: "tls_config.key_file",
-                scope: scope.clone(),
-            };
-            cx.error(pos, kind);
-        }
-        (None, Some(pos)) => {
-            let kind = ErrorKind::Requires {
-                present: "tls_config.key_file",
-                missing: "tls_config.cert_file",
-                scope: scope.clone(),
-            };
-            cx.error(pos, kind);
-        }
-        _ => {}
-    }
-    config
 }
 
 #[cfg(test)]
@@ -561,51 +384,6 @@ mod tests {
         assert_eq!(
             job.target_url("db1:9100").unwrap().as_str(),
             "https://db1:9100/probe?module=http_2xx&module=x&target=a"
-        );
-    }
-
-    #[test]
-    fn basic_auth_and_authorization() {
-        let config = load(
-            "scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: pa55word}\n\
-             - job_name: b\n  authorization: {type: Token, credentials: t0ken}\n",
-        );
-        let basic = config.scrape_configs[0].basic_auth.as_ref().unwrap();
-        assert_eq!(basic.username, "u");
-        assert_eq!(
-            basic.password.as_ref().unwrap().secret().expose(),
-            "pa55word"
-        );
-        let auth = config.scrape_configs[1].authorization.as_ref().unwrap();
-        assert_eq!(auth.kind, "Token");
-        let debug = format!("{config:?}");
-        assert!(
-            !debug.contains("pa55word") && !debug.contains("t0ken"),
-            "{debug}"
-        );
-        assert!(debug.contains("<secret>"));
-    }
-
-    #[test]
-    fn auth_and_tls_problems_are_all_reported() {
-        let text = "scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: p, password_file: f}\n  \
-            authorization: {type: basic}\n  tls_config: {cert_file: c.pem}\n- job_name: b\n  \
-            scheme: ftp\n  tls_config: {key_file: k.pem, ca_file: ca.pem}\n  \
-            authorization: {credentials_file: missing}\n";
-        assert_eq!(
-            errors(text),
-            [
-                r#"DIR/c.yml:3:57: basic_auth.password and basic_auth.password_file are both set in job "a"; set only one"#,
-                r#"DIR/c.yml:4:18: basic_auth and authorization are both set in job "a"; set only one"#,
-                r#"DIR/c.yml:4:25: authorization type cannot be "basic" in job "a"; use basic_auth instead"#,
-                r#"DIR/c.yml:5:27: cannot read tls_config.cert_file "DIR/c.pem": No such file or directory (os error 2)"#,
-                r#"DIR/c.yml:5:27: tls_config.cert_file is set without tls_config.key_file in job "a""#,
-                r#"DIR/c.yml:7:11: unknown scheme "ftp" in job "b" (expected http or https)"#,
-                r#"DIR/c.yml:8:26: cannot read tls_config.key_file "DIR/k.pem": No such file or directory (os error 2)"#,
-                r#"DIR/c.yml:8:26: tls_config.key_file is set without tls_config.cert_file in job "b""#,
-                r#"DIR/c.yml:8:42: cannot read tls_config.ca_file "DIR/ca.pem": No such file or directory (os error 2)"#,
-                r#"DIR/c.yml:9:37: cannot read authorization.credentials_file "DIR/missing": No such file or directory (os error 2)"#,
-            ]
         );
     }
 
