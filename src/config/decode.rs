@@ -383,9 +383,17 @@ macro_rules! yaml_section {
         #[derive(Clone, Debug, Default)]
         $vis struct $name {
             $( $(#[$fmeta])* pub $field: Option<$crate::config::decode::At<$ty>>, )*
+            /// The keys present with a non-null value, including values that failed to decode.
+            pub present: Vec<&'static str>,
         }
 
         impl $name {
+            /// True when key `key` has a non-null value, even one that failed to decode.
+            #[allow(dead_code)]
+            pub fn has(&self, key: &str) -> bool {
+                self.present.contains(&key)
+            }
+
             /// The keys this section accepts.
             pub const FIELDS: &'static [&'static str] =
                 &[$($crate::config::decode::section_key!($field $($key)?)),*];
@@ -403,6 +411,11 @@ macro_rules! yaml_section {
                     match name.as_str() {
                         $(
                             $crate::config::decode::section_key!($field $($key)?) => {
+                                if !matches!(value.value, $crate::config::node::Value::Null) {
+                                    out.present.push(
+                                        $crate::config::decode::section_key!($field $($key)?),
+                                    );
+                                }
                                 out.$field = cx.field(&name, value)
                             }
                         )*

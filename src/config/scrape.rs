@@ -168,8 +168,10 @@ pub(crate) fn resolve(
 ) -> ScrapeConfig {
     let raw_pos = raw.pos;
     let raw = raw.value;
+    // A job_name that failed to decode was reported already.
+    let failed = raw.job_name.is_none() && raw.has("job_name");
     let job_name = raw.job_name.map(|n| n.value).unwrap_or_default();
-    if job_name.is_empty() {
+    if job_name.is_empty() && !failed {
         let kind = ErrorKind::Missing {
             path: format!("scrape_configs[{index}].job_name"),
         };
