@@ -295,3 +295,42 @@ fn a_missing_file_is_one_error_without_position() {
         "{errors}"
     );
 }
+
+/// Hostile input never panics: every truncation of a full config, and every YAML indicator
+/// dropped in at many places, gives a config or errors.
+#[test]
+fn mangled_configs_never_panic() {
+    let text = std::fs::read_to_string(path("tests/data/config/good_full.yml")).unwrap();
+    let file = path("tests/data/config/mangled.yml");
+    let mut outcomes = (0, 0);
+    for cut in (0..text.len()).step_by(20) {
+        let mut variants = vec![text[..cut].to_owned()];
+        for insert in [
+            ":",
+            "- ",
+            "[",
+            "{",
+            "'",
+            "\"",
+            "&a ",
+            "*a",
+            "!!int ",
+            "|",
+            "\t",
+            "${",
+            "\u{1F525}",
+        ] {
+            variants.push(format!("{}{insert}{}", &text[..cut], &text[cut..]));
+        }
+        for variant in variants {
+            match config::parse(&variant, &file) {
+                Ok(_) => outcomes.0 += 1,
+                Err(errors) => {
+                    assert!(!errors.errors().is_empty());
+                    outcomes.1 += 1;
+                }
+            }
+        }
+    }
+    assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+}
