@@ -13,8 +13,8 @@
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
 
+pub mod config;
 pub mod model;
 pub mod promql;
 pub mod telemetry;
 pub mod store;
-pub mod config;
