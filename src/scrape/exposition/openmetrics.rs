@@ -274,3 +274,165 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{om, om_error};
+
+    #[test]
+    fn families_exemplars_and_created_series() {
+        let input = r#"# HELP go_gc_duration_seconds A summary of the GC invocation durations.
+# TYPE go_gc_duration_seconds summary
+# UNIT go_gc_duration_seconds seconds
+go_gc_duration_seconds{quantile="0"} 4.9351e-05
+go_gc_duration_seconds{quantile="0.5",a="b"} 8.3835e-05
+# HELP nohelp1 
+# HELP help2 escape \ \n \\ \" \x chars
+# UNIT nounit 
+go_gc_duration_seconds_count 99
+some:aggregate:rate5m{a_b="c"} 1
+# TYPE go_goroutines gauge
+go_goroutines 33 123.123
+# TYPE hh histogram
+hh_bucket{le="+Inf"} 1 # {id="histogram-bucket-test"} 4
+hh_bucket{le="10"} 1 # {id="x",xx="yy"} 4 123.123
+# TYPE ggh gaugehistogram
+ggh_bucket{le="10"} 1 # {"id.thing"="gaugehistogram-bucket-test"} 4 123.123
+# TYPE ii info
+ii{foo="bar"} 1
+# TYPE ss stateset
+ss{ss="foo"} 1
+# TYPE un unknown
+# TYPE foo counter
+foo_total 17.0 1520879607.789 # {id="counter-test"} 5
+foo_created 1520872607.123
+# TYPE nan_summary summary
+nan_summary_sum NaN
+{"go.gc_duration_seconds_created",a="b"} -1.5
+# EOF
+"#;
+        let want = r#"1: help "go_gc_duration_seconds" "A summary of the GC invocation durations."
+2: type "go_gc_duration_seconds" summary
+3: unit "go_gc_duration_seconds" "seconds"
+4: "go_gc_duration_seconds" "quantile"="0.0" = 4.9351e-5
+5: "go_gc_duration_seconds" "a"="b" "quantile"="0.5" = 8.3835e-5
+6: help "nohelp1" ""
+7: help "help2" "escape \\ \n \\ \" \\x chars"
+8: unit "nounit" ""
+9: "go_gc_duration_seconds_count" = 99.0
+10: "some:aggregate:rate5m" "a_b"="c" = 1.0
+11: type "go_goroutines" gauge
+12: "go_goroutines" = 33.0 @123123
+13: type "hh" histogram
+14: "hh_bucket" "le"="+Inf" = 1.0
+15: "hh_bucket" "le"="10.0" = 1.0
+16: type "ggh" gaugehistogram
+17: "ggh_bucket" "le"="10" = 1.0
+18: type "ii" info
+19: "ii" "foo"="bar" = 1.0
+20: type "ss" stateset
+21: "ss" "ss"="foo" = 1.0
+22: type "un" unknown
+23: type "foo" counter
+24: "foo_total" = 17.0 @1520879607789
+25: "foo_created" = 1520872607.123
+26: type "nan_summary" summary
+27: "nan_summary_sum" = NaN
+28: "go.gc_duration_seconds_created" "a"="b" = -1.5
+"#;
+        assert_eq!(om(input), want);
+    }
+
+    #[test]
+    fn eof_is_required_and_final() {
+        assert_eq!(om("# EOF"), "");
+        assert_eq!(om("m 1\n# EOF"), "1: \"m\" = 1.0\n");
+        assert_eq!(om("a{b=\"\0\"} 1\n# EOF"), "1: \"a\" \"b\"=\"\\0\" = 1.0\n");
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "line 1, column 1: data does not end with # EOF"),
+            (b"metric 1", "line 1, column 9: data does not end with # EOF"),
+            (b"metric 1\n", "line 2, column 1: data does not end with # EOF"),
+            (b"metric_total 1 # {aa=\"bb\"} 4", "line 1, column 29: data does not end with # EOF"),
+            (b"# EOF\na 1", "line 2, column 1: unexpected data after # EOF"),
+            (b"# EOF\n\n", "line 2, column 1: unexpected data after # EOF"),
+            (b"# EOFa 1", "line 1, column 6: unexpected data after # EOF"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(om_error(input), *want, "input {:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_server_parser_refuses() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"\n", "line 1, column 1: expected metric name, '{' or '#', found end of line"),
+            (b"a\n# EOF\n", "line 1, column 2: expected ' ' and sample value, found end of line"),
+            (b" a 1\n# EOF\n", "line 1, column 1: expected metric name, '{' or '#', found \" \""),
+            (b"# TYPE u untyped\n# EOF\n", "line 1, column 10: invalid metric type \"untyped\""),
+            (b"# TYPE c counter \n# EOF\n", "line 1, column 10: invalid metric type \"counter \""),
+            (b"# TYPE c  counter\n# EOF\n", "line 1, column 10: invalid metric type \" counter\""),
+            (b"#  TYPE c counter\n# EOF\n", "line 1, column 1: expected '# HELP', '# TYPE', '# UNIT' or '# EOF', found \"#\""),
+            (b"#\tTYPE c counter\n# EOF\n", "line 1, column 1: expected '# HELP', '# TYPE', '# UNIT' or '# EOF', found \"#\""),
+            (b"# a comment\n# EOF\n", "line 1, column 1: expected '# HELP', '# TYPE', '# UNIT' or '# EOF', found \"#\""),
+            (b"# TYPE \n# EOF\n", "line 1, column 8: expected metric name, found end of line"),
+            (b"# TYPE m\n# EOF\n", "line 1, column 9: expected ' ' and text after metric name, found end of line"),
+            (b"# HELP m\n# EOF\n", "line 1, column 9: expected ' ' and text after metric name, found end of line"),
+            (b"# UNIT metric suffix\n# EOF\n", "line 1, column 15: unit \"suffix\" is not a suffix of metric \"metric\""),
+            (b"# UNIT metricsuffix suffix\n# EOF\n", "line 1, column 21: unit \"suffix\" is not a suffix of metric \"metricsuffix\""),
+            (b"# UNIT m suffix\n# EOF\n", "line 1, column 10: unit \"suffix\" is not a suffix of metric \"m\""),
+            (b"a\t1\n# EOF\n", "line 1, column 2: expected ' ' and sample value, found \"\\t\""),
+            (b"a 1\t2\n# EOF\n", "line 1, column 3: invalid sample value \"1\\t2\": invalid syntax"),
+            (b"a 1 2 \n# EOF\n", "line 1, column 6: expected end of line or exemplar after timestamp, found \" \""),
+            (b"a 1 2 #\n# EOF\n", "line 1, column 6: expected end of line or exemplar after timestamp, found \" \""),
+            (b"a 1 1z\n# EOF\n", "line 1, column 5: invalid timestamp \"1z\": invalid syntax"),
+            (b"a 1 1 1\n# EOF\n", "line 1, column 6: expected end of line or exemplar after timestamp, found \" \""),
+            (b"a{b='c'} 1\n# EOF\n", "line 1, column 5: expected quoted label value, found \"'c'}\""),
+            (b"a{,b=\"c\"} 1\n# EOF\n", "line 1, column 3: expected label name or '}', found \",b=\\\"c\\\"}\""),
+            (b"a{b=\"c\"d=\"e\"} 1\n# EOF\n", "line 1, column 8: expected ',' or '}' after label value, found \"d=\\\"e\\\"}\""),
+            (b"a{b=\"c\",,d=\"e\"} 1\n# EOF\n", "line 1, column 9: expected label name or '}', found \",d=\\\"e\\\"}\""),
+            (b"a{b = \"c\"} 1\n# EOF\n", "line 1, column 4: expected '=' after label name, found \" \""),
+            (b"a{b=\"c\\nd\"} 1\n# EOF\n", "ok"),
+            (b"a{b=\"c\nd\"} 1\n# EOF\n", "line 1, column 7: line feed not allowed in quoted string"),
+            (b"a{b=\"\xff\"} 1\n# EOF\n", "line 1, column 6: invalid utf-8 in label value"),
+            (b"a{b=\x00\"ssss\"} 1\n# EOF\n", "line 1, column 5: expected quoted label value, found \"\\u{0}\\\"ssss\\\"}\""),
+            (b"a {b=\"c\"} 1\n# EOF\n", "line 1, column 3: invalid sample value \"{b=\\\"c\\\"}\": invalid syntax"),
+            (b"{b=\"c\",} 1\n# EOF\n", "line 1, column 1: metric name not set"),
+            (b"foo 1_2\n\n# EOF\n", "line 1, column 5: invalid sample value \"1_2\": unsupported character in float"),
+            (b"foo 0 1_2\n# EOF\n", "line 1, column 7: invalid timestamp \"1_2\": unsupported character in float"),
+            (b"a 1 NaN\n# EOF\n", "line 1, column 5: invalid timestamp \"NaN\": must be finite"),
+            (b"a 1 -Inf\n# EOF\n", "line 1, column 5: invalid timestamp \"-Inf\": must be finite"),
+            (b"m_total 1 # {aa=bb}\n# EOF\n", "line 1, column 17: expected quoted label value, found \"bb}\""),
+            (b"m_total 1 # {aa=\"bb\"}\n# EOF\n", "line 1, column 22: expected ' ' and exemplar value, found end of line"),
+            (b"m_total 1 # {bb}\n# EOF\n", "line 1, column 16: expected '=' after label name, found \"}\""),
+            (b"m_total 1 # {\"bb\"} 1\n# EOF\n", "line 1, column 18: expected '=' after exemplar label name, found \"}\""),
+            (b"m_total 1 # {aa=\"bb\",,cc=\"dd\"} 1\n# EOF\n", "line 1, column 22: expected label name or '}', found \",cc=\\\"dd\\\"}\""),
+            (b"m_total 1 # {aa=\"bb\"} 0x1p-3\n# EOF\n", "line 1, column 23: invalid exemplar value \"0x1p-3\": unsupported character in float"),
+            (b"m_total 1 # {aa=\"bb\"} true\n# EOF\n", "line 1, column 23: invalid exemplar value \"true\": invalid syntax"),
+            (b"m_total 1 # {aa=\"\x00\"} 1\n# EOF\n", "line 1, column 18: nul byte not allowed in quoted string"),
+            (b"m_bucket{le=\"+Inf\"} 1 # {aa=\"bb\"} 4 NaN\n# EOF\n", "line 1, column 37: invalid exemplar timestamp \"NaN\": must be finite"),
+            (b"m_bucket{le=\"+Inf\"} 1 # {aa=\"bb\"} 4 1 2\n# EOF\n", "line 1, column 38: expected end of line after exemplar, found \" \""),
+            (b"a{b=\"1\",b=\"2\"} 1\n# EOF\n", "line 1, column 9: duplicate label name \"b\""),
+        ];
+        let mut bad = Vec::new();
+        for (input, want) in cases {
+            let got = om_error(input);
+            if got != *want {
+                bad.push(format!("{:?}\n  got  {got:?}\n  want {want:?}", String::from_utf8_lossy(input)));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn quoted_names_and_multiline_positions() {
+        let input = "{\"http.status\",q=\"0.9\",a=\"b\"} 8.3835e-05\n\
+                     quotedexemplar_count 1 # {\"id.thing\"=\"x\",other=\"hello\"} 4\n\
+                     {\"multi\nline\"} 1\n\
+                     bad\n# EOF\n";
+        let want = "1: \"http.status\" \"a\"=\"b\" \"q\"=\"0.9\" = 8.3835e-5\n\
+                    2: \"quotedexemplar_count\" = 1.0\n\
+                    3: \"multi\\nline\" = 1.0\n\
+                    error: line 5, column 4: expected ' ' and sample value, found end of line\n";
+        assert_eq!(om(input), want);
+    }
+}
