@@ -13,8 +13,9 @@
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
 
-pub mod config;
 pub mod model;
 pub mod promql;
-pub mod telemetry;
+pub mod scrape;
 pub mod store;
+pub mod telemetry;
+pub mod config;
