@@ -13,9 +13,11 @@
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
 
+pub mod api;
+pub mod cli;
+pub mod config;
 pub mod model;
 pub mod promql;
 pub mod scrape;
 pub mod store;
 pub mod telemetry;
-pub mod config;
