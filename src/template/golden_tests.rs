@@ -1,0 +1,1 @@
+//! Golden cases comparing with Go's text/template and Prometheus.
