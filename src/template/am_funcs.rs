@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use super::funcs::{arg_str, native, string_list, strings_value, wrong_type, CallCtx, Native};
-use super::gofmt::format_g;
+use super::gofloat::format_g;
 use super::gotime::GoTime;
 use super::prom_funcs::{humanize_duration, re_match, re_replace_all, title, to_float};
 use super::value::{ListKind, MapKind, TValue};
@@ -65,9 +65,9 @@ pub(crate) static FUNCS: &[Native] = &[
     native("humanizeDuration", 1, Some(1), |_, a| {
         Ok(TValue::from(humanize_duration(to_float(&a[0])?)))
     }),
-    native("toJson", 1, Some(1), |_, a| {
+    native("toJson", 1, Some(1), |c, a| {
         let mut out = String::new();
-        write_json(&mut out, &a[0], 0)?;
+        write_json(&mut out, &a[0], 0, c.max_string)?;
         Ok(TValue::from(out))
     }),
     native("base64encode", 1, Some(1), |_, a| {
@@ -153,9 +153,12 @@ fn url_unescape(s: &str) -> Result<String, String> {
 
 /// JSON as Go's `encoding/json` writes it: `<`, `>`, `&` escaped, struct
 /// fields of Alertmanager's types under their JSON names.
-fn write_json(out: &mut String, v: &TValue, depth: usize) -> Result<(), String> {
+fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<(), String> {
     if depth > 64 {
         return Err("json: value nested too deeply".to_string());
+    }
+    if out.len() > cap {
+        return Err("json: value too large".to_string());
     }
     match v {
         TValue::Null => out.push_str("null"),
@@ -180,7 +183,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize) -> Result<(), String> 
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(out, item, depth + 1)?;
+                write_json(out, item, depth + 1, cap)?;
             }
             out.push(']');
         }
@@ -192,7 +195,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize) -> Result<(), String> 
                 }
                 json_string(out, k);
                 out.push(':');
-                write_json(out, item, depth + 1)?;
+                write_json(out, item, depth + 1, cap)?;
             }
             out.push('}');
         }
@@ -210,7 +213,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize) -> Result<(), String> 
                 };
                 json_string(out, &name);
                 out.push(':');
-                write_json(out, item, depth + 1)?;
+                write_json(out, item, depth + 1, cap)?;
             }
             out.push('}');
         }
@@ -279,13 +282,13 @@ mod tests {
             .into_iter()
             .collect(),
         );
-        write_json(&mut out, &m, 0).unwrap();
+        write_json(&mut out, &m, 0, 1000).unwrap();
         assert_eq!(out, r#"{"a":"\u003cx\u003e","b":1.5}"#);
         assert_eq!(json_float(1e21), "1e+21");
         assert_eq!(json_float(1e-7), "1e-7");
         assert_eq!(json_float(1.5e-12), "1.5e-12");
         assert_eq!(json_float(100.0), "100");
-        assert!(write_json(&mut String::new(), &TValue::Float(f64::NAN), 0).is_err());
+        assert!(write_json(&mut String::new(), &TValue::Float(f64::NAN), 0, 1000).is_err());
     }
 
     #[test]

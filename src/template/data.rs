@@ -240,7 +240,7 @@ impl NotificationData {
         TValue::record(
             "template.Data",
             vec![
-                ("Receiver", TValue::str(regex::escape(&self.receiver))),
+                ("Receiver", TValue::str(quote_meta(&self.receiver))),
                 ("Status", TValue::str(self.status().as_str())),
                 ("Alerts", TValue::list(ListKind::Alerts, alerts)),
                 (
@@ -259,6 +259,18 @@ impl NotificationData {
             ],
         )
     }
+}
+
+/// Go's `regexp.QuoteMeta`, which Alertmanager applies to `.Receiver`.
+fn quote_meta(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A query result as Prometheus' templates see it: a list of
@@ -311,6 +323,7 @@ mod tests {
         };
         assert_eq!(r.get("Status").unwrap().to_go_string(), "firing");
         assert_eq!(r.get("Receiver").unwrap().to_go_string(), "team\\.a");
+        assert_eq!(quote_meta("db-team (eu)"), "db-team \\(eu\\)");
         assert_eq!(
             r.get("CommonLabels").unwrap().to_go_string(),
             "alertname=Down"

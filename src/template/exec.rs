@@ -10,8 +10,9 @@ use std::sync::Arc;
 use super::ast::{Arg, ArgKind, Branch, Cmd, Node, Pipe, Span};
 use super::data::{Data, RULE_PRELUDE};
 use super::funcs::{check_arity, html_escape, CallCtx, Flavor, Func, RegexCache};
+use super::gofmt::MAX_RENDER;
 use super::methods;
-use super::value::TValue;
+use super::value::{TValue, SHORT};
 use super::{LimitExceeded, Limits, Source, Template, TemplateError};
 
 type EResult<T> = Result<T, TemplateError>;
@@ -27,10 +28,12 @@ enum Flow {
 /// Executes `t` (or its definition `entry`) against `data`.
 pub(crate) fn run(t: &Template, entry: Option<&str>, data: &Data<'_>) -> EResult<String> {
     let dot = data.dot.clone();
+    let mut limits = t.limits;
+    limits.max_output_bytes = limits.max_output_bytes.min(MAX_RENDER);
     let mut ex = Exec {
         t,
         data,
-        limits: t.limits,
+        limits,
         out: String::new(),
         vars: vec![(Arc::from("$"), dot.clone())],
         steps: 0,
@@ -168,7 +171,8 @@ impl<'t> Exec<'t, '_> {
             TValue::Html(s) => self.write(s),
             TValue::Str(s) if !html => self.write(s),
             v => {
-                let s = v.to_go_string();
+                let room = self.limits.max_output_bytes.saturating_sub(self.out.len());
+                let s = v.to_go_string_capped(room);
                 if html {
                     self.write(&html_escape(&s, true))
                 } else {
@@ -279,7 +283,7 @@ impl<'t> Exec<'t, '_> {
             }
             TValue::Null => {}
             v => {
-                let msg = format!("range can't iterate over {}", v.to_go_string());
+                let msg = format!("range can't iterate over {}", v.to_go_string_capped(SHORT));
                 return Err(self.fail(b.pipe.span, msg));
             }
         }
@@ -538,6 +542,7 @@ impl<'t> Exec<'t, '_> {
         let mut ctx = CallCtx {
             data: self.data,
             regexes: &mut self.regexes,
+            max_string: self.limits.max_output_bytes,
         };
         let result = (native.f)(&mut ctx, &vals);
         let v =

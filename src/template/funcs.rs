@@ -60,6 +60,8 @@ impl fmt::Debug for Func {
 pub(crate) struct CallCtx<'a> {
     pub data: &'a Data<'a>,
     pub regexes: &'a mut RegexCache,
+    /// The largest string a function may produce; rendering stops past it.
+    pub max_string: usize,
 }
 
 /// Compiled regexes of one execution, so `reReplaceAll` in a `range` compiles
@@ -156,19 +158,26 @@ static BUILTINS: &[Native] = &[
     native("len", 1, Some(1), builtin_len),
     native("index", 1, None, builtin_index),
     native("slice", 1, None, builtin_slice),
-    native("print", 0, None, |_, a| Ok(TValue::from(sprint(a)))),
-    native("println", 0, None, |_, a| Ok(TValue::from(sprintln(a)))),
-    native("printf", 1, None, |_, a| {
-        Ok(TValue::from(sprintf(arg_str(a, 0)?, &a[1..])))
+    native("print", 0, None, |c, a| {
+        Ok(TValue::from(sprint(a, c.max_string)))
     }),
-    native("html", 0, None, |_, a| {
-        Ok(TValue::from(html_escape(&eval_args(a), false)))
+    native("println", 0, None, |c, a| {
+        Ok(TValue::from(sprintln(a, c.max_string)))
     }),
-    native("js", 0, None, |_, a| {
-        Ok(TValue::from(js_escape(&eval_args(a))))
+    native("printf", 1, None, |c, a| {
+        Ok(TValue::from(sprintf(arg_str(a, 0)?, &a[1..], c.max_string)))
     }),
-    native("urlquery", 0, None, |_, a| {
-        Ok(TValue::from(query_escape(&eval_args(a))))
+    native("html", 0, None, |c, a| {
+        Ok(TValue::from(html_escape(
+            &eval_args(a, c.max_string),
+            false,
+        )))
+    }),
+    native("js", 0, None, |c, a| {
+        Ok(TValue::from(js_escape(&eval_args(a, c.max_string))))
+    }),
+    native("urlquery", 0, None, |c, a| {
+        Ok(TValue::from(query_escape(&eval_args(a, c.max_string))))
     }),
     native("eq", 1, None, builtin_eq),
     native("ne", 2, Some(2), |_, a| {
@@ -291,10 +300,10 @@ fn builtin_slice(_: &mut CallCtx<'_>, a: &[TValue]) -> Result<TValue, String> {
 
 /// Go's `evalArgs` for `html`, `js`, `urlquery`: a lone string as is,
 /// anything else through `fmt.Sprint`.
-fn eval_args(a: &[TValue]) -> String {
+fn eval_args(a: &[TValue], cap: usize) -> String {
     match a {
         [v] if v.as_str().is_some() => v.as_str().unwrap_or_default().to_string(),
-        _ => sprint(a),
+        _ => sprint(a, cap),
     }
 }
 
@@ -391,6 +400,7 @@ mod tests {
             &mut CallCtx {
                 data: &data,
                 regexes: &mut regexes,
+                max_string: 1 << 20,
             },
             args,
         )
@@ -402,7 +412,12 @@ mod tests {
             ListKind::Any,
             vec![TValue::Int(1), TValue::Int(2), TValue::Int(3)],
         );
-        assert_eq!(call("len", &[l.clone()]).unwrap().to_go_string(), "3");
+        assert_eq!(
+            call("len", std::slice::from_ref(&l))
+                .unwrap()
+                .to_go_string(),
+            "3"
+        );
         assert_eq!(
             call("len", &[TValue::str("héllo")]).unwrap().to_go_string(),
             "6"

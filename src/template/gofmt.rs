@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::gofloat::{format_e, format_f, format_g};
 use super::gotime::duration_string;
 use super::value::{ListKind, MapKind, TValue};
 
@@ -12,144 +13,19 @@ const MAX_WIDTH: usize = 1_000_000;
 
 /// Rendering stops descending into containers past this many bytes: values
 /// can share sub-lists (`$l = list $l $l`), so their printed size can grow
-/// exponentially with the work spent building them. Anything this large is
-/// rejected afterwards by the output limit.
-const MAX_RENDER: usize = 64 << 20;
-
-/// Decimal digits of |v| and the position of the decimal point: the value is
-/// `0.d1d2d3... × 10^dp`. `sig` is the number of significant digits, or
-/// `None` for the shortest representation that round-trips. Trailing zeros
-/// are removed, as Go's `strconv` does.
-fn decimal_digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
-    let s = match sig {
-        Some(n) => format!("{:.*e}", n.max(1) - 1, v.abs()),
-        None => format!("{:e}", v.abs()),
-    };
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
-    while digits.len() > 1 && digits.last() == Some(&b'0') {
-        digits.pop();
-    }
-    if digits == [b'0'] {
-        return (digits, 1);
-    }
-    (digits, exp + 1)
-}
-
-/// `d.ddde±XX` with `prec` digits after the point.
-fn layout_e(digits: &[u8], dp: i32, prec: usize, upper: bool) -> String {
-    let mut s = String::new();
-    s.push(digits.first().map_or('0', |&d| d as char));
-    if prec > 0 {
-        s.push('.');
-        for i in 1..=prec {
-            s.push(digits.get(i).map_or('0', |&d| d as char));
-        }
-    }
-    let exp = if digits == [b'0'] { 0 } else { dp - 1 };
-    s.push(if upper { 'E' } else { 'e' });
-    s.push(if exp < 0 { '-' } else { '+' });
-    let _ = write!(s, "{:02}", exp.unsigned_abs());
-    s
-}
-
-/// `ddd.ddd` with `prec` digits after the point, from already rounded digits.
-fn layout_f(digits: &[u8], dp: i32, prec: usize) -> String {
-    let digit = |i: i32| -> char {
-        if i < 0 {
-            '0'
-        } else {
-            digits.get(i as usize).map_or('0', |&d| d as char)
-        }
-    };
-    let mut s = String::new();
-    if dp > 0 {
-        for i in 0..dp {
-            s.push(digit(i));
-        }
-    } else {
-        s.push('0');
-    }
-    if prec > 0 {
-        s.push('.');
-        for i in 0..prec as i32 {
-            s.push(digit(dp + i));
-        }
-    }
-    s
-}
-
-fn special(v: f64) -> Option<&'static str> {
-    if v.is_nan() {
-        Some("NaN")
-    } else if v == f64::INFINITY {
-        Some("+Inf")
-    } else if v == f64::NEG_INFINITY {
-        Some("-Inf")
-    } else {
-        None
-    }
-}
-
-fn signed(v: f64, body: String) -> String {
-    if v.is_sign_negative() {
-        format!("-{body}")
-    } else {
-        body
-    }
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', prec, 64)` as `%g`/`%v` use it
-/// (`+Inf` for positive infinity, as `fmt` prints it).
-pub fn format_g(v: f64, prec: Option<usize>, upper: bool) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    let prec = prec.map(|p| p.max(1));
-    let (digits, dp) = decimal_digits(v, prec);
-    let nd = digits.len() as i32;
-    let mut eprec = match prec {
-        None => 6,
-        Some(p) => p as i32,
-    };
-    if prec.is_some() && eprec > nd && nd >= dp {
-        eprec = nd;
-    }
-    let exp = dp - 1;
-    let body = if digits == [b'0'] {
-        "0".to_string()
-    } else if exp < -4 || exp >= eprec {
-        layout_e(&digits, dp, (nd - 1).max(0) as usize, upper)
-    } else {
-        layout_f(&digits, dp, (nd - dp).max(0) as usize)
-    };
-    signed(v, body)
-}
-
-/// Go's `%e` with `prec` digits after the point.
-pub fn format_e(v: f64, prec: usize, upper: bool) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    let (digits, dp) = decimal_digits(v, Some(prec + 1));
-    signed(v, layout_e(&digits, dp, prec, upper))
-}
-
-/// Go's `%f` with `prec` digits after the point.
-pub fn format_f(v: f64, prec: usize) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    let s = format!("{:.*}", prec, v.abs());
-    signed(v, s)
-}
+/// exponentially with the work spent building them. The output limit is
+/// capped at this size, so a cut-short rendering is always rejected.
+pub(crate) const MAX_RENDER: usize = 16 << 20;
 
 /// Writes `v` as `fmt.Sprint` would with verb `verb` applied to leaves
 /// (`v` or `s` and so on); used for `%v`, printing actions and containers.
-pub fn write_value(out: &mut String, v: &TValue, verb: char) {
-    let mut spec = Spec::default();
-    spec.verb = verb;
+/// Stops descending into containers once `out` is longer than `cap`.
+pub fn write_value(out: &mut String, v: &TValue, verb: char, cap: usize) {
+    let spec = Spec {
+        verb,
+        cap,
+        ..Spec::default()
+    };
     write_leaf(out, v, &spec);
 }
 
@@ -174,6 +50,8 @@ struct Spec {
     zero: bool,
     width: Option<usize>,
     prec: Option<usize>,
+    /// Rendering stops descending into containers past this output length.
+    cap: usize,
 }
 
 fn bad_verb(out: &mut String, v: &TValue, verb: char) {
@@ -183,7 +61,7 @@ fn bad_verb(out: &mut String, v: &TValue, verb: char) {
         }
         _ => {
             let _ = write!(out, "%!{verb}({}=", v.type_name());
-            write_value(out, v, 'v');
+            write_value(out, v, 'v', MAX_RENDER);
             out.push(')');
         }
     }
@@ -341,7 +219,7 @@ fn write_str(out: &mut String, s: &str, spec: &Spec) {
 
 /// Formats one operand according to `spec`, recursing into containers.
 fn write_leaf(out: &mut String, v: &TValue, spec: &Spec) {
-    if out.len() > MAX_RENDER {
+    if out.len() > spec.cap {
         return;
     }
     let verb = spec.verb;
@@ -423,8 +301,9 @@ fn write_leaf(out: &mut String, v: &TValue, spec: &Spec) {
     }
 }
 
-/// Go's `fmt.Sprintf(format, args...)`.
-pub fn sprintf(format: &str, args: &[TValue]) -> String {
+/// Go's `fmt.Sprintf(format, args...)`; containers are rendered up to
+/// `cap` bytes of output.
+pub fn sprintf(format: &str, args: &[TValue], cap: usize) -> String {
     let mut out = String::new();
     let mut arg_num = 0usize;
     let mut reordered = false;
@@ -440,7 +319,10 @@ pub fn sprintf(format: &str, args: &[TValue]) -> String {
             break;
         }
         i += 1; // the '%'
-        let mut spec = Spec::default();
+        let mut spec = Spec {
+            cap,
+            ..Spec::default()
+        };
         while i < b.len() {
             match b[i] {
                 b'-' => {
@@ -555,7 +437,7 @@ pub fn sprintf(format: &str, args: &[TValue]) -> String {
                 _ => {
                     out.push_str(a.type_name());
                     out.push('=');
-                    write_value(&mut out, a, 'v');
+                    write_value(&mut out, a, 'v', cap);
                 }
             }
         }
@@ -577,26 +459,26 @@ fn parse_num(b: &[u8]) -> (Option<usize>, usize) {
 
 /// Go's `fmt.Sprint`: operands joined, with a space between two operands when
 /// neither is a string.
-pub fn sprint(args: &[TValue]) -> String {
+pub fn sprint(args: &[TValue], cap: usize) -> String {
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
         let is_str = a.as_str().is_some();
         if i > 0 && !is_str && args[i - 1].as_str().is_none() {
             out.push(' ');
         }
-        write_value(&mut out, a, 'v');
+        write_value(&mut out, a, 'v', cap);
     }
     out
 }
 
 /// Go's `fmt.Sprintln`: operands joined by spaces, plus a newline.
-pub fn sprintln(args: &[TValue]) -> String {
+pub fn sprintln(args: &[TValue], cap: usize) -> String {
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        write_value(&mut out, a, 'v');
+        write_value(&mut out, a, 'v', cap);
     }
     out.push('\n');
     out
@@ -607,41 +489,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn float_v_matches_go() {
-        let v = |f: f64| format_g(f, None, false);
-        assert_eq!(v(11.0), "11");
-        assert_eq!(v(1.5), "1.5");
-        assert_eq!(v(123456.0), "123456");
-        assert_eq!(v(1234567.0), "1.234567e+06");
-        assert_eq!(v(1353755652.0), "1.353755652e+09");
-        assert_eq!(v(0.0001), "0.0001");
-        assert_eq!(v(0.00001), "1e-05");
-        assert_eq!(v(-9.223372036854776e18), "-9.223372036854776e+18");
-        assert_eq!(v(0.0), "0");
-        assert_eq!(v(-0.0), "-0");
-        assert_eq!(v(f64::INFINITY), "+Inf");
-        assert_eq!(v(f64::NAN), "NaN");
-        assert_eq!(v(1e21), "1e+21");
-        assert_eq!(v(100.0), "100");
-    }
-
-    #[test]
-    fn float_prec_g_matches_go() {
-        let g = |f: f64| format_g(f, Some(4), false);
-        assert_eq!(g(1.234567), "1.235");
-        assert_eq!(g(120.0), "120");
-        assert_eq!(g(1000.0), "1000");
-        assert_eq!(g(12345.0), "1.234e+04");
-        assert_eq!(g(12.3), "12.3");
-        assert_eq!(g(-22.222), "-22.22");
-        assert_eq!(g(123456700.0), "1.235e+08");
-        assert_eq!(g(0.0), "0");
-        assert_eq!(g(9.223372036854775807), "9.223");
-    }
-
-    #[test]
     fn printf_matches_go() {
-        let p = |f: &str, a: &[TValue]| sprintf(f, a);
+        let p = |f: &str, a: &[TValue]| sprintf(f, a, MAX_RENDER);
         assert_eq!(p("%0.2f", &[TValue::Float(3720.01)]), "3720.01");
         assert_eq!(p("%.2f", &[TValue::Float(0.125)]), "0.12");
         assert_eq!(p("%d items", &[TValue::Int(3)]), "3 items");
@@ -689,9 +538,9 @@ mod tests {
         assert_eq!(
             p(
                 "%8.3f|%-8.2e|",
-                &[TValue::Float(3.14159), TValue::Float(31.4)]
+                &[TValue::Float(1.23456), TValue::Float(31.4)]
             ),
-            "   3.142|3.14e+01|"
+            "   1.235|3.14e+01|"
         );
         assert_eq!(p("%t", &[TValue::Bool(false)]), "false");
         assert_eq!(p("%c%c", &[TValue::Int(72), TValue::Int(105)]), "Hi");
@@ -699,12 +548,15 @@ mod tests {
 
     #[test]
     fn sprint_spacing_matches_go() {
-        assert_eq!(sprint(&[TValue::Int(1), TValue::Int(2)]), "1 2");
+        assert_eq!(sprint(&[TValue::Int(1), TValue::Int(2)], 100), "1 2");
         assert_eq!(
-            sprint(&[TValue::str("a"), TValue::Int(2), TValue::str("b")]),
+            sprint(&[TValue::str("a"), TValue::Int(2), TValue::str("b")], 100),
             "a2b"
         );
-        assert_eq!(sprintln(&[TValue::str("a"), TValue::str("b")]), "a b\n");
+        assert_eq!(
+            sprintln(&[TValue::str("a"), TValue::str("b")], 100),
+            "a b\n"
+        );
     }
 
     #[test]

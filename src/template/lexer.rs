@@ -286,14 +286,7 @@ impl<'a> Lexer<'a> {
     fn check_terminator(&self) -> Result<(), LexError> {
         match self.rest().chars().next() {
             None => Ok(()),
-            Some(c)
-                if matches!(
-                    c,
-                    ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '('
-                ) =>
-            {
-                Ok(())
-            }
+            Some(' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(') => Ok(()),
             Some(_) if self.rest().starts_with("}}") => Ok(()),
             Some(c) => self.err(self.pos, format!("bad character U+{:04X} '{c}'", c as u32)),
         }

@@ -25,6 +25,7 @@ mod ast;
 mod data;
 mod exec;
 mod funcs;
+mod gofloat;
 mod gofmt;
 mod gotime;
 mod lexer;
@@ -34,7 +35,11 @@ mod prom_funcs;
 mod value;
 
 #[cfg(test)]
+mod go_tests;
+#[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod robustness_tests;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -113,7 +118,8 @@ pub struct Limits {
     /// Evaluation steps (nodes, commands, loop iterations; long strings cost
     /// more). A million steps take well under a second.
     pub max_steps: u64,
-    /// Output bytes, also the largest string a function may produce.
+    /// Output bytes, also the largest string a function may produce
+    /// (capped at 16 MiB).
     pub max_output_bytes: usize,
     /// Nesting of blocks plus `template` calls; bounds recursion.
     pub max_depth: usize,

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 
 use super::data::query_result;
 use super::funcs::{arg_str, native, query_escape, wrong_type, CallCtx, Native};
-use super::gofmt::{format_g, write_value};
+use super::gofloat::format_g;
+use super::gofmt::write_value;
 use super::gotime::GoTime;
 use super::value::{ListKind, MapKind, TValue};
 
@@ -336,7 +337,7 @@ pub(crate) fn float_to_time(v: f64) -> Result<GoTime, String> {
     let ns = v * 1e9;
     if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
         let mut shown = String::new();
-        write_value(&mut shown, &TValue::Float(v), 'v');
+        write_value(&mut shown, &TValue::Float(v), 'v', 64);
         return Err(format!(
             "{shown} cannot be represented as a nanoseconds timestamp since it overflows int64"
         ));

@@ -192,8 +192,15 @@ impl TValue {
 
     /// Formats the value as Go's `fmt.Sprint` (`%v`) does.
     pub fn to_go_string(&self) -> String {
+        self.to_go_string_capped(gofmt::MAX_RENDER)
+    }
+
+    /// Like [`TValue::to_go_string`], but stops descending into containers
+    /// once the text is longer than `cap` bytes (values may share sub-lists,
+    /// so their full text can be exponentially large).
+    pub fn to_go_string_capped(&self, cap: usize) -> String {
         let mut out = String::new();
-        gofmt::write_value(&mut out, self, 'v');
+        gofmt::write_value(&mut out, self, 'v', cap);
         out
     }
 }
@@ -254,6 +261,9 @@ fn as_int(v: &TValue) -> i64 {
     }
 }
 
+/// How much of a value error messages show.
+pub(crate) const SHORT: usize = 200;
+
 /// Go's `eq arg1 arg2`: equality of basic values; comparing different basic
 /// kinds (e.g. `int` with `float64`) is an error unless one side is nil.
 pub fn go_eq(a: &TValue, b: &TValue) -> Result<bool, String> {
@@ -276,10 +286,10 @@ pub fn go_eq(a: &TValue, b: &TValue) -> Result<bool, String> {
         _ => {
             return Err(format!(
                 "non-comparable types {}: {}, {}: {}",
-                a.to_go_string(),
+                a.to_go_string_capped(SHORT),
                 a.type_name(),
                 b.type_name(),
-                b.to_go_string()
+                b.to_go_string_capped(SHORT)
             ))
         }
     })
