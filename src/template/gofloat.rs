@@ -5,13 +5,19 @@
 
 use std::fmt::Write as _;
 
+/// More significant digits than any `f64`'s exact decimal expansion has (767).
+const MAX_SIGNIFICANT: usize = 800;
+
+/// More fractional digits than any `f64`'s exact decimal expansion has (1074).
+const MAX_FRACTION: usize = 1100;
+
 /// Decimal digits of |v| and the position of the decimal point: the value is
 /// `0.d1d2d3... × 10^dp`. `sig` is the number of significant digits, or
 /// `None` for the shortest representation that round-trips. Trailing zeros
 /// are removed, as Go's `strconv` does.
 fn decimal_digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
     let s = match sig {
-        Some(n) => format!("{:.*e}", n.max(1) - 1, v.abs()),
+        Some(n) => format!("{:.*e}", n.clamp(1, MAX_SIGNIFICANT) - 1, v.abs()),
         None => format!("{:e}", v.abs()),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
@@ -130,7 +136,11 @@ pub fn format_f(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
         return s.to_string();
     }
-    let s = format!("{:.*}", prec, v.abs());
+    // Rust panics on precisions above u16::MAX, Go allows up to 1e6: digits
+    // past the exact expansion are zeros, so format those by hand.
+    let exact = prec.min(MAX_FRACTION);
+    let mut s = format!("{:.*}", exact, v.abs());
+    s.extend(std::iter::repeat_n('0', prec - exact));
     signed(v, s)
 }
 
@@ -155,6 +165,20 @@ mod tests {
         assert_eq!(v(f64::NAN), "NaN");
         assert_eq!(v(1e21), "1e+21");
         assert_eq!(v(100.0), "100");
+    }
+
+    #[test]
+    fn huge_precisions_are_exact_and_do_not_panic() {
+        let f = format_f(1.5, 1_000_000);
+        assert_eq!(f.len(), 1_000_002);
+        assert!(f.starts_with("1.5000") && f.ends_with("000"));
+        assert_eq!(format_f(5e-324, 1100).trim_end_matches('0').len(), 1076);
+        let e = format_e(1.5, 1_000_000, false);
+        assert!(e.starts_with("1.5000") && e.ends_with("0e+00"));
+        assert_eq!(
+            format_g(0.1, Some(1_000_000), false),
+            "0.1000000000000000055511151231257827021181583404541015625"
+        );
     }
 
     #[test]

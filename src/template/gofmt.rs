@@ -109,8 +109,8 @@ fn write_int(out: &mut String, i: i64, spec: &Spec) {
         if p == 0 && u == 0 {
             digits.clear();
         }
-        while digits.len() < p {
-            digits.insert(0, '0');
+        if digits.len() < p {
+            digits = "0".repeat(p - digits.len()) + &digits;
         }
     }
     let prefix = match (spec.verb, spec.sharp) {

@@ -2,9 +2,11 @@
 //! rule labels/annotations and notification messages.
 //!
 //! Our own small engine (lexer → parse tree → evaluator) rather than a Go
-//! template crate: it needs methods on values (Alertmanager's
-//! `.Alerts.Firing`, `.Labels.SortedPairs`), Go's missing-key results per map
-//! type, and hard bounds on execution; see `ARCHITECTURE.md`.
+//! template crate: `gtmpl` hangs on an unclosed `{{ .x ` and ranges maps in
+//! random order; `gotmpl` 0.6 is sound but its value model has no methods on
+//! lists and maps (Alertmanager's `.Alerts.Firing`, `.Labels.SortedPairs`
+//! next to `.Labels.job`), no output or step budget beyond a range-iteration
+//! cap, and needs Rust 1.89 (we declare 1.85).
 //!
 //! - Parse once at load: [`Template::parse`] reports syntax errors, unknown
 //!   functions and undefined variables with line and column.

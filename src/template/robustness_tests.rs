@@ -326,3 +326,26 @@ fn random_mutations_never_panic_or_hang() {
         "some mutated templates should fail at execution"
     );
 }
+
+/// Go allows widths and precisions up to 1e6 (Rust's formatter panics above
+/// 65535); each must be exact and cheap.
+#[test]
+fn huge_printf_widths_and_precisions_are_cheap() {
+    let cases = [
+        ("{{ printf \"%.1000000f\" 1.5 }}", 1_000_002),
+        ("{{ printf \"%.1000000e\" 1.5 }}", 1_000_006),
+        ("{{ printf \"%.1000000g\" 1.5 }}", 3),
+        ("{{ printf \"%.1000000d\" 15 }}", 1_000_000),
+        ("{{ printf \"%1000000.1000000f\" 1e300 }}", 1_000_302),
+        ("{{ printf \"%-1000000s|\" \"x\" }}", 1_000_001),
+        ("{{ printf \"%1000001d\" 1 }}", 13),
+    ];
+    for (text, len) in cases {
+        let out = within(10, move || {
+            Template::parse("t", text)
+                .unwrap()
+                .execute(&Data::new(TValue::Null))
+        });
+        assert_eq!(out.map(|s| s.len()), Ok(len), "{text}");
+    }
+}
