@@ -268,7 +268,7 @@ fn next_chunk(layout: &str) -> (&str, Option<Chunk>, &str) {
         ("07:00", true, false, false),
         ("07", false, false, true),
     ];
-    for i in 0..b.len() {
+    for (i, _) in layout.char_indices() {
         let s = &layout[i..];
         let hit = |p: &str, c: Chunk| s.starts_with(p).then_some((p.len(), c));
         let found = match b[i] {
@@ -431,6 +431,7 @@ mod tests {
             x.format("2006-01-02T15:04:05Z07:00"),
             "2024-01-01T13:04:05Z"
         );
+        assert_eq!(x.format("é2006é-é"), "é2024é-é");
     }
 
     fn time_rfc3339_nano() -> &'static str {

@@ -341,6 +341,13 @@ mod tests {
     }
 
     #[test]
+    fn templates_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Template>();
+        shareable::<TemplateError>();
+    }
+
+    #[test]
     fn parse_errors_have_positions() {
         let e = Template::parse("t", "line one\n  {{ $nope }}").unwrap_err();
         assert_eq!(
