@@ -34,7 +34,10 @@ pub(super) fn run(
     result: &[QuerySample],
     html: bool,
 ) -> Result<String, TemplateError> {
-    let t = Template::parse("test", text)?.with_escape_html(html);
+    let mut t = Template::parse("test", text)?;
+    if html {
+        t = t.with_html_escaping();
+    }
     let result = result.to_vec();
     let query = move |_: &str| Ok(result.clone());
     let data = Data::new(dot)

@@ -278,8 +278,8 @@ impl Template {
 
     /// Escapes every action's output for HTML (as `html/template` does in
     /// text context); values from `safeHtml` pass through.
-    pub fn with_escape_html(mut self, on: bool) -> Self {
-        self.escape_html = on;
+    pub fn with_html_escaping(mut self) -> Self {
+        self.escape_html = true;
         self
     }
 
