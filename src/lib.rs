@@ -9,6 +9,7 @@
 //! - [`scrape`]: target scrape loops and the streaming exposition parser.
 //! - [`store`]: the in-memory time-window buffer (series index, postings, samples).
 //! - [`promql`]: the PromQL evaluator over the buffer.
+//! - [`template`]: Go-template expansion for alert labels, annotations and notifications.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
@@ -21,3 +22,4 @@ pub mod promql;
 pub mod scrape;
 pub mod store;
 pub mod telemetry;
+pub mod template;
