@@ -347,8 +347,21 @@ fn k_aggregation(
     grouping: &[String],
     without: bool,
 ) -> Result<Matrix, EvalError> {
-    let max = params.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = params.iter().copied().fold(f64::INFINITY, f64::min);
+    // NaN-propagating, as Go's math.Max/math.Min.
+    let max = params.iter().copied().fold(-f64::MAX, |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    });
+    let min = params.iter().copied().fold(f64::MAX, |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.min(b)
+        }
+    });
     let any_nan = params.iter().any(|p| p.is_nan());
     match op {
         AggOp::LimitRatio => {

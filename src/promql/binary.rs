@@ -144,6 +144,15 @@ fn signatures(l: &Matrix, r: &Matrix, m: &Matching) -> (Vec<u32>, Vec<u32>, usiz
     (ls, rs, map.len())
 }
 
+/// A label set as Go's `labels.Labels.String()` writes it (name inside braces).
+fn go_labels(l: &Labels) -> String {
+    let parts: Vec<String> = l
+        .iter()
+        .map(|lb| format!("{}={:?}", lb.name, &*lb.value))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
 /// The labels `on`/`ignoring` match on, as a label set (for error messages).
 fn match_labels(l: &Labels, m: &Matching) -> Labels {
     if m.on {
@@ -302,13 +311,13 @@ fn vector_vector(
                 let side = if swapped { "left" } else { "right" };
                 let this = st.labels(one_a, x.idx);
                 let other = st.labels(one_a, prev);
-                let (mut d1, mut d2) = (this.to_string(), other.to_string());
+                let (mut d1, mut d2) = (go_labels(this), go_labels(other));
                 if d1 > d2 {
                     std::mem::swap(&mut d1, &mut d2);
                 }
                 return Err(EvalError::Execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{d1}, {d2}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    match_labels(this, m)
+                    go_labels(&match_labels(this, m))
                 )));
             }
             present[s as usize] = true;

@@ -82,14 +82,14 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
         } else {
             (f64::NAN, f64::NAN, st.scalar(0))
         };
-        if st.vecs[vi].is_empty() {
-            return Ok(());
-        }
         if !fraction && (q.is_nan() || !(0.0..=1.0).contains(&q)) {
             ev.ctx.warn(format!(
                 "quantile value should be between 0 and 1, got {}",
                 fmt_g(q)
             ));
+        }
+        if st.vecs[vi].is_empty() {
+            return Ok(());
         }
         for x in &st.vecs[vi] {
             let i = x.idx as usize;

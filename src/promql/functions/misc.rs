@@ -92,6 +92,16 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
                 out.push(one(v));
             }
             "vector" => out.push(one(st.scalar(0))),
+            "timestamp" => {
+                // Samples of a computed vector carry the step time.
+                for x in &st.vecs[0] {
+                    out.push(Out {
+                        key: Key::Arg(0, x.idx),
+                        v: st.ts as f64 / 1000.0,
+                        drop_name: true,
+                    });
+                }
+            }
             "pi" => out.push(one(std::f64::consts::PI)),
             "absent" => {
                 if st.vecs[0].is_empty() {

@@ -83,7 +83,7 @@ fn instant_value(w: &Window<'_>, is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut v = b.v;
-    if !is_rate || b.v >= a.v {
+    if !is_rate || !(b.v < a.v) {
         v = b.v - a.v;
     }
     if is_rate {
