@@ -9,10 +9,12 @@
 //! - [`scrape`]: target scrape loops and the streaming exposition parser.
 //! - [`store`]: the in-memory time-window buffer (series index, postings, samples).
 //! - [`promql`]: the PromQL evaluator over the buffer.
+//! - [`rules`]: rule files, alert state machine, group evaluation and scheduling.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
 
 pub mod model;
 pub mod promql;
+pub mod rules;
 pub mod store;
