@@ -7,6 +7,7 @@
 //! **Invariant:** the alert state machine and group evaluation take the
 //! evaluation time as a parameter; only the manager reads the clock.
 
+pub mod alert;
 pub mod check;
 mod duration;
 pub mod file;
