@@ -17,4 +17,5 @@
 pub mod model;
 pub mod promql;
 pub mod rules;
+pub mod telemetry;
 pub mod store;

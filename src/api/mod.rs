@@ -1,0 +1,82 @@
+//! The HTTP server: watchfire's own `/metrics`, health endpoints and the
+//! Prometheus-compatible API, one file per resource.
+//!
+//! **Invariant:** only this module knows JSON wire shapes; handlers read
+//! shared state and never block on a scrape or an evaluation in progress.
+
+mod extract;
+mod params;
+mod query;
+mod response;
+mod series;
+mod status;
+mod targets;
+mod value_json;
+
+pub use params::{parse_duration_ms, parse_time_ms};
+pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
+
+use crate::promql::Engine;
+use crate::scrape::ScrapeManager;
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+use axum::routing::get;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (form-encoded queries), in bytes.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct AppState {
+    /// The buffer.
+    pub store: Arc<Store>,
+    /// The PromQL engine.
+    pub engine: Engine,
+    /// Own metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// Scrape targets and their health.
+    pub scrape: Arc<ScrapeManager>,
+    /// Set once the configuration is loaded and the first scrape round started.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The router with every endpoint.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(status::metrics))
+        .route("/-/healthy", get(status::healthy).head(status::healthy))
+        .route("/-/ready", get(status::ready).head(status::ready))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/format_query", get(query::format).post(query::format))
+        .route("/api/v1/series", get(series::series).post(series::series))
+        .route("/api/v1/labels", get(series::labels).post(series::labels))
+        .route("/api/v1/label/{name}/values", get(series::label_values))
+        .route("/api/v1/metadata", get(series::metadata))
+        .route("/api/v1/targets", get(targets::targets))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Binds `addr`; the caller learns the real port (for `:0`) before serving.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

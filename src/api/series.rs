@@ -1,0 +1,158 @@
+//! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/metadata`.
+
+use super::extract::Form;
+use super::params::{Params, MAX_TIME_MS, MIN_TIME_MS};
+use super::response::{ApiError, ApiOk, ApiResult};
+use super::value_json::labels_json;
+use super::AppState;
+use crate::model::Matcher;
+use crate::store::SeriesRef;
+use axum::extract::{Path, State};
+use promql_parser::label::MatchOp as PMatchOp;
+use promql_parser::parser::Expr;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// The matcher sets of one `match[]` selector (several when it uses `or`).
+fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let bad = |msg: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {msg}"));
+    let expr = crate::promql::parse(text).map_err(|e| bad(e.to_string()))?;
+    let Expr::VectorSelector(vs) = expr else {
+        return Err(bad(format!("expected vector selector, got {text:?}")));
+    };
+    let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, ApiError> {
+        let mut out = Vec::with_capacity(ms.len() + 1);
+        if let Some(name) = &vs.name {
+            out.push(Matcher::equal("__name__", name.clone()));
+        }
+        for m in ms {
+            out.push(match &m.op {
+                PMatchOp::Equal => Matcher::equal(&m.name, &m.value),
+                PMatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
+                PMatchOp::Re(_) => Matcher::regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?,
+                PMatchOp::NotRe(_) => Matcher::not_regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    };
+    if vs.matchers.or_matchers.is_empty() {
+        Ok(vec![convert(&vs.matchers.matchers)?])
+    } else {
+        vs.matchers.or_matchers.iter().map(|ms| convert(ms)).collect()
+    }
+}
+
+/// Series matching any `match[]` selector (all series when none is given and
+/// `required` is false) with a sample in `[start, end]`.
+fn matching_series(s: &AppState, p: &Params, required: bool) -> Result<Vec<SeriesRef>, ApiError> {
+    let selectors = p.all("match[]");
+    if selectors.is_empty() && required {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let start = p.time_ms("start", MIN_TIME_MS)?;
+    let end = p.time_ms("end", MAX_TIME_MS)?;
+    let mut sets = Vec::new();
+    for sel in &selectors {
+        sets.extend(selector_matchers(sel)?);
+    }
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let mut found: BTreeMap<u64, SeriesRef> = BTreeMap::new();
+    let mut buf = Vec::new();
+    for set in &sets {
+        for series in s.store.select(set) {
+            buf.clear();
+            series.samples_in(start, end, &mut buf);
+            if !buf.is_empty() {
+                found.insert(series.id(), series);
+            }
+        }
+    }
+    let mut out: Vec<SeriesRef> = found.into_values().collect();
+    out.sort_by(|a, b| a.labels().cmp(b.labels()));
+    Ok(out)
+}
+
+/// Applies Prometheus' optional `limit` parameter, with a warning when it cut.
+fn limited<T>(mut items: Vec<T>, p: &Params) -> Result<(Vec<T>, Vec<String>), ApiError> {
+    let Some(l) = p.get("limit").filter(|v| !v.is_empty()) else {
+        return Ok((items, Vec::new()));
+    };
+    let limit: usize = l
+        .parse()
+        .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{l}\"")))?;
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return Ok((items, vec!["results truncated due to limit".to_string()]));
+    }
+    Ok((items, Vec::new()))
+}
+
+/// `GET|POST /api/v1/series`.
+pub async fn series(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+    let found = matching_series(&s, &p, true)?;
+    let (found, warnings) = limited(found, &p)?;
+    let data: Vec<_> = found.iter().map(|x| labels_json(x.labels())).collect();
+    Ok(ApiOk::new(json!(data)).with_annotations(warnings, Vec::new()))
+}
+
+/// `GET|POST /api/v1/labels`.
+pub async fn labels(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+    let mut names: Vec<String> = matching_series(&s, &p, false)?
+        .iter()
+        .flat_map(|x| x.labels().iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
+        .collect();
+    names.sort();
+    names.dedup();
+    let (names, warnings) = limited(names, &p)?;
+    Ok(ApiOk::new(json!(names)).with_annotations(warnings, Vec::new()))
+}
+
+/// `GET /api/v1/label/<name>/values`.
+pub async fn label_values(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Form(p): Form,
+) -> ApiResult {
+    let mut values: Vec<String> = matching_series(&s, &p, false)?
+        .iter()
+        .filter_map(|x| x.labels().get(&name).map(str::to_string))
+        .collect();
+    values.sort();
+    values.dedup();
+    let (values, warnings) = limited(values, &p)?;
+    Ok(ApiOk::new(json!(values)).with_annotations(warnings, Vec::new()))
+}
+
+/// `GET /api/v1/metadata`: metric types and help as scraped.
+pub async fn metadata(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+    let metric = p.get("metric").filter(|m| !m.is_empty());
+    let mut out = serde_json::Map::new();
+    for (name, entries) in s.scrape.metadata() {
+        if metric.is_some_and(|m| m != name) {
+            continue;
+        }
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| json!({"type": e.kind, "help": e.help, "unit": e.unit}))
+            .collect();
+        out.insert(name, json!(list));
+    }
+    Ok(ApiOk::new(serde_json::Value::Object(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_become_matcher_sets() {
+        let sets = selector_matchers(r#"up{job=~"a|b"}"#).unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].len(), 2);
+        assert!(sets[0][1].matches("a"));
+        assert!(selector_matchers("rate(up[5m])").is_err());
+        assert!(selector_matchers("up{").is_err());
+    }
+}

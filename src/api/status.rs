@@ -1,0 +1,44 @@
+//! `/metrics`, `/-/healthy`, `/-/ready` and build information.
+
+use super::response::{ApiOk, ApiResult};
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+/// Own metrics in the Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        s.telemetry.encode(),
+    )
+}
+
+/// Liveness: always healthy while the process serves.
+pub async fn healthy() -> impl IntoResponse {
+    (StatusCode::OK, "watchfire is Healthy.\n")
+}
+
+/// Readiness: after the configuration loaded and the first scrape round started.
+pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "watchfire is Ready.\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")
+    }
+}
+
+/// `/api/v1/status/buildinfo` with Prometheus' fields; `version` is a
+/// Prometheus-3-compatible string so clients (Grafana) enable current features.
+pub async fn buildinfo() -> ApiResult {
+    Ok(ApiOk::new(json!({
+        "version": "3.0.0",
+        "revision": option_env!("WATCHFIRE_REVISION").unwrap_or("unknown"),
+        "branch": option_env!("WATCHFIRE_BRANCH").unwrap_or("unknown"),
+        "buildUser": "watchfire",
+        "buildDate": "unknown",
+        "goVersion": concat!("watchfire ", env!("CARGO_PKG_VERSION")),
+    })))
+}

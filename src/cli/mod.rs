@@ -1,0 +1,85 @@
+//! Command-line commands, one file each; `main.rs` only calls [`main`].
+
+mod check;
+mod query;
+mod run;
+
+use crate::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// watchfire: scrape Prometheus exporters, evaluate alert rules, notify.
+#[derive(Debug, Parser)]
+#[command(name = "watchfire", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: scrape, evaluate, notify, serve.
+    Run(RunArgs),
+    /// Check configuration or rule files and print every problem.
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Query a running instance and print the result as a table.
+    Query(QueryArgs),
+}
+
+/// Flags of `watchfire run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file.
+    #[arg(long, default_value = "examples/watchfire.yml")]
+    config: PathBuf,
+    /// Address to serve the API and /metrics on.
+    #[arg(long, default_value = "127.0.0.1:9711")]
+    listen: SocketAddr,
+    /// Log level (debug, info, warn, error) or a full filter.
+    #[arg(long = "log.level", default_value = "info")]
+    log_level: String,
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    log_format: LogFormat,
+    /// Longest a query may run.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = humantime::parse_duration)]
+    query_timeout: std::time::Duration,
+    /// Most samples one query may hold in memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    query_max_samples: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckCommand {
+    /// Check a configuration file (exit 0 when valid, 1 otherwise).
+    Config {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// Flags of `watchfire query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The PromQL expression.
+    expr: String,
+    /// Base URL of the watchfire (or Prometheus) instance.
+    #[arg(long, default_value = "http://127.0.0.1:9711")]
+    url: String,
+    /// Evaluation time (Unix seconds or RFC 3339); now when absent.
+    #[arg(long)]
+    time: Option<String>,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(CheckCommand::Config { file }) => check::config(&file),
+        Command::Query(args) => query::query(args),
+    }
+}

@@ -1,0 +1,116 @@
+//! The per-target series cache: raw series text as scraped → buffer series.
+//!
+//! A cache hit costs one hash of the bytes already in the body and no
+//! allocation; only a series seen for the first time builds a label set.
+//! The cache also tells which series disappeared since the last scrape, so
+//! the loop can write staleness markers for them.
+
+use crate::store::SeriesRef;
+use std::collections::HashMap;
+
+#[derive(Debug)]
+struct Entry {
+    series: SeriesRef,
+    /// Scrape round in which the series was last seen.
+    seen: u64,
+    /// The series carried its own timestamp: Prometheus writes no
+    /// staleness markers for such series.
+    explicit_ts: bool,
+}
+
+/// Raw series key → series, with the round each was last seen in.
+#[derive(Debug, Default)]
+pub struct SeriesCache {
+    map: HashMap<Box<[u8]>, Entry>,
+    round: u64,
+}
+
+impl SeriesCache {
+    /// Starts a new scrape round.
+    pub fn begin_round(&mut self) {
+        self.round += 1;
+    }
+
+    /// The series for `key`, marking it seen in this round.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&SeriesRef> {
+        let round = self.round;
+        self.map.get_mut(key).map(|e| {
+            e.seen = round;
+            &e.series
+        })
+    }
+
+    /// Remembers a new series, seen in this round.
+    pub fn insert(&mut self, key: &[u8], series: SeriesRef, explicit_ts: bool) {
+        self.map.insert(
+            key.into(),
+            Entry {
+                series,
+                seen: self.round,
+                explicit_ts,
+            },
+        );
+    }
+
+    /// Forgets series not seen in this round; those that need a staleness
+    /// marker are pushed to `stale`.
+    pub fn sweep_unseen(&mut self, stale: &mut Vec<SeriesRef>) {
+        let round = self.round;
+        self.map.retain(|_, e| {
+            if e.seen == round {
+                return true;
+            }
+            if !e.explicit_ts {
+                stale.push(e.series.clone());
+            }
+            false
+        });
+    }
+
+    /// Forgets every series (the target went down or was removed); those
+    /// that need a staleness marker are pushed to `stale`.
+    pub fn drain(&mut self, stale: &mut Vec<SeriesRef>) {
+        stale.extend(self.map.drain().filter(|(_, e)| !e.explicit_ts).map(|(_, e)| e.series));
+    }
+
+    /// Number of cached series.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Labels;
+    use crate::store::{Store, StoreOptions};
+
+    #[test]
+    fn unseen_series_are_swept_except_explicit_timestamps() {
+        let store = Store::new(StoreOptions::default());
+        let (a, _) = store.get_or_create(Labels::from_pairs([("__name__", "a")]));
+        let (b, _) = store.get_or_create(Labels::from_pairs([("__name__", "b")]));
+        let (c, _) = store.get_or_create(Labels::from_pairs([("__name__", "c")]));
+        let mut cache = SeriesCache::default();
+        cache.begin_round();
+        cache.insert(b"a", a, false);
+        cache.insert(b"b", b, false);
+        cache.insert(b"c", c, true);
+        cache.begin_round();
+        assert!(cache.lookup(b"a").is_some());
+        let mut stale = Vec::new();
+        cache.sweep_unseen(&mut stale);
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].labels().metric_name(), Some("b"));
+        assert_eq!(cache.len(), 1);
+        stale.clear();
+        cache.drain(&mut stale);
+        assert_eq!(stale.len(), 1);
+        assert!(cache.is_empty());
+    }
+}

@@ -1,0 +1,94 @@
+//! Fetching one `/metrics` body: headers, authorization, gzip, body-size
+//! limit. The caller applies the timeout.
+
+use super::target::TargetSpec;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+/// What a scrape asks for: OpenMetrics first, then the Prometheus text format.
+pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
+application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// Why fetching a body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Connecting or reading failed.
+    #[error("{0}")]
+    Http(String),
+    /// The server answered with a non-2xx status.
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    /// The body grew past the configured limit.
+    #[error("body size limit exceeded: response larger than {0} bytes")]
+    BodyTooLarge(usize),
+}
+
+/// A successful fetch: the content type; the body is in the caller's buffer.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The `Content-Type` header, empty when absent.
+    pub content_type: String,
+}
+
+/// Fetches the target's body into `buf` (cleared first), enforcing the body-size limit
+/// while streaming so an endless body never grows memory past it.
+pub async fn fetch(
+    client: &reqwest::Client,
+    spec: &TargetSpec,
+    buf: &mut Vec<u8>,
+) -> Result<Fetched, FetchError> {
+    buf.clear();
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("watchfire/", env!("CARGO_PKG_VERSION"))),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("{}", spec.timeout.as_secs_f64())) {
+        headers.insert("X-Prometheus-Scrape-Timeout-Seconds", v);
+    }
+    if let Some(auth) = &spec.authorization {
+        let mut v = HeaderValue::from_str(auth)
+            .map_err(|_| FetchError::Http("invalid characters in authorization".into()))?;
+        v.set_sensitive(true);
+        headers.insert(AUTHORIZATION, v);
+    }
+    let mut resp = client
+        .get(&spec.url)
+        .headers(headers)
+        .send()
+        .await
+        .map_err(|e| FetchError::Http(error_chain(&e)))?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Status(resp.status().to_string()));
+    }
+    let content_type = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let limit = spec.limits.body_size_limit;
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Http(error_chain(&e)))?
+    {
+        if limit > 0 && buf.len() + chunk.len() > limit {
+            return Err(FetchError::BodyTooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { content_type })
+}
+
+/// The error and its causes on one line (reqwest's top error hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,170 @@
+//! The set of running scrape loops: started, replaced and stopped as the
+//! configuration changes; read by the API for `/api/v1/targets` and
+//! `/api/v1/metadata`.
+
+use super::ingest::{Metadata, MetricMeta};
+use super::metrics::ScrapeMetrics;
+use super::scrape_loop::ScrapeLoop;
+use super::target::{TargetSpec, TargetStatus};
+use crate::store::Store;
+use parking_lot::{Mutex, RwLock};
+use prometheus_client::registry::Registry;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct Running {
+    spec: TargetSpec,
+    status: Arc<RwLock<TargetStatus>>,
+    metadata: Arc<RwLock<Metadata>>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// One target as the API shows it.
+#[derive(Debug, Clone)]
+pub struct TargetView {
+    /// What is scraped.
+    pub spec: TargetSpec,
+    /// Its last outcome.
+    pub status: TargetStatus,
+}
+
+/// Owns every scrape loop.
+pub struct ScrapeManager {
+    store: Arc<Store>,
+    metrics: ScrapeMetrics,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl std::fmt::Debug for ScrapeManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeManager")
+            .field("targets", &self.running.lock().len())
+            .finish()
+    }
+}
+
+impl ScrapeManager {
+    /// A manager appending into `store`, with its metrics in `registry`.
+    pub fn new(store: Arc<Store>, registry: &mut Registry) -> Self {
+        Self {
+            store,
+            metrics: ScrapeMetrics::register(registry),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes the running set equal to `targets`: unchanged targets keep
+    /// running (and their series cache), removed ones stop and mark their
+    /// series stale, new ones start. Must be called inside a tokio runtime.
+    pub async fn apply(&self, targets: Vec<(TargetSpec, reqwest::Client)>) {
+        let mut stopping = Vec::new();
+        {
+            let mut running = self.running.lock();
+            let wanted: HashMap<String, (TargetSpec, reqwest::Client)> =
+                targets.into_iter().map(|(s, c)| (s.key(), (s, c))).collect();
+            let gone: Vec<String> = running
+                .iter()
+                .filter(|(k, r)| {
+                    wanted
+                        .get(*k)
+                        .is_none_or(|(spec, _)| !same_settings(spec, &r.spec))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                if let Some(r) = running.remove(&k) {
+                    r.cancel.cancel();
+                    stopping.push(r.task);
+                }
+            }
+            for (key, (spec, client)) in wanted {
+                if running.contains_key(&key) {
+                    continue;
+                }
+                let status = Arc::new(RwLock::new(TargetStatus::default()));
+                let metadata = Arc::new(RwLock::new(Metadata::default()));
+                let cancel = CancellationToken::new();
+                let lp = ScrapeLoop::new(
+                    spec.clone(),
+                    client,
+                    self.store.clone(),
+                    self.metrics.clone(),
+                    status.clone(),
+                    metadata.clone(),
+                );
+                let task = tokio::spawn(lp.run(cancel.clone()));
+                running.insert(
+                    key,
+                    Running {
+                        spec,
+                        status,
+                        metadata,
+                        cancel,
+                        task,
+                    },
+                );
+            }
+        }
+        for t in stopping {
+            let _ = t.await;
+        }
+    }
+
+    /// Stops every loop (in-flight scrapes are cancelled) and waits for them.
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .running
+            .lock()
+            .drain()
+            .map(|(_, r)| {
+                r.cancel.cancel();
+                r.task
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Every target with its last outcome, ordered by job then URL.
+    pub fn targets(&self) -> Vec<TargetView> {
+        let mut out: Vec<TargetView> = self
+            .running
+            .lock()
+            .values()
+            .map(|r| TargetView {
+                spec: r.spec.clone(),
+                status: r.status.read().clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.spec.job, &a.spec.url).cmp(&(&b.spec.job, &b.spec.url)));
+        out
+    }
+
+    /// Metric metadata from every target, by metric name, duplicates removed.
+    pub fn metadata(&self) -> BTreeMap<String, Vec<MetricMeta>> {
+        let mut out: BTreeMap<String, Vec<MetricMeta>> = BTreeMap::new();
+        for r in self.running.lock().values() {
+            for (name, meta) in r.metadata.read().iter() {
+                let list = out.entry(name.clone()).or_default();
+                if !list.contains(meta) {
+                    list.push(meta.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether a running target can keep running under a new spec.
+fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
+    a.interval == b.interval
+        && a.timeout == b.timeout
+        && a.honor_labels == b.honor_labels
+        && a.honor_timestamps == b.honor_timestamps
+        && a.limits == b.limits
+        && a.authorization == b.authorization
+}

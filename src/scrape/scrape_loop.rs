@@ -1,0 +1,259 @@
+//! One target's scrape loop: wait for the target's slot in the interval,
+//! fetch, parse into a batch, commit the batch, write staleness markers and
+//! the synthetic `up`/`scrape_*` series, report health.
+
+use super::cache::SeriesCache;
+use super::client::{fetch, FetchError};
+use super::ingest::{ingest, IngestError, Metadata};
+use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
+use super::target::{Health, TargetSpec, TargetStatus};
+use crate::model::{LabelsBuilder, STALE_NAN};
+use crate::store::{SeriesRef, Store};
+use parking_lot::RwLock;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Why one scrape failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// The HTTP fetch failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The scrape took longer than its timeout.
+    #[error("context deadline exceeded: scrape took longer than {0:?}")]
+    Timeout(Duration),
+    /// The body did not parse or broke a limit.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl ScrapeError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ScrapeError::Fetch(FetchError::Http(_)) => "http",
+            ScrapeError::Fetch(FetchError::Status(_)) => "status",
+            ScrapeError::Fetch(FetchError::BodyTooLarge(_)) => "body_size_limit",
+            ScrapeError::Timeout(_) => "timeout",
+            ScrapeError::Ingest(e) => e.reason(),
+        }
+    }
+}
+
+/// The synthetic series Prometheus writes for every scrape.
+struct ReportSeries {
+    up: SeriesRef,
+    duration: SeriesRef,
+    samples_scraped: SeriesRef,
+    samples_post_relabel: SeriesRef,
+    series_added: SeriesRef,
+}
+
+impl ReportSeries {
+    fn new(store: &Store, spec: &TargetSpec) -> Self {
+        let make = |name: &str| {
+            let mut b = LabelsBuilder::new(&spec.labels);
+            b.set("__name__", name);
+            store.get_or_create(b.labels()).0
+        };
+        Self {
+            up: make("up"),
+            duration: make("scrape_duration_seconds"),
+            samples_scraped: make("scrape_samples_scraped"),
+            samples_post_relabel: make("scrape_samples_post_metric_relabeling"),
+            series_added: make("scrape_series_added"),
+        }
+    }
+
+    fn all(&self) -> [&SeriesRef; 5] {
+        [
+            &self.up,
+            &self.duration,
+            &self.samples_scraped,
+            &self.samples_post_relabel,
+            &self.series_added,
+        ]
+    }
+}
+
+/// The state one target's task owns.
+pub struct ScrapeLoop {
+    spec: TargetSpec,
+    client: reqwest::Client,
+    store: Arc<Store>,
+    metrics: ScrapeMetrics,
+    status: Arc<RwLock<TargetStatus>>,
+    metadata: Arc<RwLock<Metadata>>,
+    cache: SeriesCache,
+    body: Vec<u8>,
+    batch: Vec<(SeriesRef, i64, f64)>,
+    stale: Vec<SeriesRef>,
+    report: ReportSeries,
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl ScrapeLoop {
+    /// A loop for `spec`, reporting into `status` and `metadata`.
+    pub fn new(
+        spec: TargetSpec,
+        client: reqwest::Client,
+        store: Arc<Store>,
+        metrics: ScrapeMetrics,
+        status: Arc<RwLock<TargetStatus>>,
+        metadata: Arc<RwLock<Metadata>>,
+    ) -> Self {
+        let report = ReportSeries::new(&store, &spec);
+        Self {
+            spec,
+            client,
+            store,
+            metrics,
+            status,
+            metadata,
+            cache: SeriesCache::default(),
+            body: Vec::new(),
+            batch: Vec::new(),
+            stale: Vec::new(),
+            report,
+        }
+    }
+
+    /// Scrapes until `cancel` fires; then writes staleness markers for all
+    /// of the target's series, as Prometheus does when a target goes away.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(self.spec.offset()) => {}
+        }
+        let mut ticker = tokio::time::interval(self.spec.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let scrape = self.scrape_once();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = scrape => {}
+            }
+        }
+        let now = unix_ms(SystemTime::now());
+        self.cache.drain(&mut self.stale);
+        self.write_stale(now);
+        for s in self.report.all() {
+            let _ = self.store.append(s, now, STALE_NAN);
+        }
+    }
+
+    /// One scrape, start to finish.
+    pub async fn scrape_once(&mut self) {
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        let ts = unix_ms(started_at);
+        let target = TargetLabels {
+            job: self.spec.job.clone(),
+            instance: self.spec.instance().to_string(),
+        };
+        self.metrics.scrapes.get_or_create(&target).inc();
+
+        let result = self.fetch_and_ingest(ts).await;
+        let elapsed = started.elapsed();
+        self.metrics
+            .duration
+            .get_or_create(&JobLabels {
+                job: self.spec.job.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+
+        let (scraped, added, error) = match result {
+            Ok((scraped, added)) => {
+                self.commit(&target);
+                self.cache.sweep_unseen(&mut self.stale);
+                (scraped, added, None)
+            }
+            Err(e) => {
+                self.batch.clear();
+                self.cache.drain(&mut self.stale);
+                self.metrics
+                    .failures
+                    .get_or_create(&FailureLabels {
+                        job: target.job.clone(),
+                        instance: target.instance.clone(),
+                        reason: e.reason().to_string(),
+                    })
+                    .inc();
+                tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
+                (0, 0, Some(e.to_string()))
+            }
+        };
+        self.write_stale(ts);
+        let up = if error.is_none() { 1.0 } else { 0.0 };
+        let report = [
+            (&self.report.up, up),
+            (&self.report.duration, elapsed.as_secs_f64()),
+            (&self.report.samples_scraped, scraped as f64),
+            (&self.report.samples_post_relabel, scraped as f64),
+            (&self.report.series_added, added as f64),
+        ];
+        for (series, v) in report {
+            let _ = self.store.append(series, ts, v);
+        }
+        self.metrics.up.get_or_create(&target).set(up as i64);
+        let mut st = self.status.write();
+        st.health = if error.is_none() { Health::Up } else { Health::Down };
+        st.last_error = error.unwrap_or_default();
+        st.last_scrape = Some(started_at);
+        st.last_duration = elapsed;
+        st.last_samples = scraped;
+    }
+
+    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize), ScrapeError> {
+        self.cache.begin_round();
+        let fetched = tokio::time::timeout(
+            self.spec.timeout,
+            fetch(&self.client, &self.spec, &mut self.body),
+        )
+        .await
+        .map_err(|_| ScrapeError::Timeout(self.spec.timeout))??;
+        let outcome = ingest(
+            &self.body,
+            &fetched.content_type,
+            ts,
+            &self.spec,
+            &self.store,
+            &mut self.cache,
+            &mut self.batch,
+            &mut self.metadata.write(),
+        )?;
+        Ok((outcome.samples, outcome.series_added))
+    }
+
+    /// Appends the batch to the buffer.
+    fn commit(&mut self, target: &TargetLabels) {
+        let mut appended = 0u64;
+        let mut rejected = 0u64;
+        for (series, t, v) in self.batch.drain(..) {
+            match self.store.append(&series, t, v) {
+                Ok(()) => appended += 1,
+                Err(_) => rejected += 1,
+            }
+        }
+        self.metrics.samples_appended.get_or_create(target).inc_by(appended);
+        if rejected > 0 {
+            self.metrics.samples_rejected.get_or_create(target).inc_by(rejected);
+        }
+    }
+
+    fn write_stale(&mut self, ts: i64) {
+        for s in self.stale.drain(..) {
+            let _ = self.store.append(&s, ts, STALE_NAN);
+        }
+    }
+}
