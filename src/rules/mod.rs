@@ -11,6 +11,7 @@ pub mod alert;
 pub mod check;
 mod duration;
 pub mod file;
+pub mod group;
 mod raw;
 pub mod selector;
 pub mod threshold;
