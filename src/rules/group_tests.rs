@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::model::{is_stale_nan, Sample};
-use crate::promql::InstantSample;
 use crate::rules::alert::Transition;
 use crate::rules::file::{parse_rule_file, LoadOptions};
 use crate::rules::threshold::Severity;
@@ -13,26 +12,7 @@ struct SelectorQuerier<'a>(&'a Store);
 
 impl RuleQuerier for SelectorQuerier<'_> {
     fn query(&self, expr: &Expr, t: i64) -> Result<Value, String> {
-        match expr {
-            Expr::NumberLiteral(n) => Ok(Value::Scalar { t, v: n.val }),
-            Expr::VectorSelector(_) => {
-                let matchers = crate::rules::selector::parse_selector(&expr.to_string())?;
-                let mut out = Vec::new();
-                for s in self.0.select(&matchers) {
-                    let mut buf: Vec<Sample> = Vec::new();
-                    s.samples_in(t - 300_000, t, &mut buf);
-                    if let Some(last) = buf.last().filter(|x| !is_stale_nan(x.v)) {
-                        out.push(InstantSample {
-                            labels: s.labels().without_metric_name(),
-                            t,
-                            v: last.v,
-                        });
-                    }
-                }
-                Ok(Value::Vector(out))
-            }
-            _ => Err(format!("unsupported in test querier: {expr}")),
-        }
+        crate::rules::testutil::select_query(self.0, expr, t)
     }
 }
 

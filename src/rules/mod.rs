@@ -12,8 +12,13 @@ pub mod check;
 mod duration;
 pub mod file;
 pub mod group;
+pub mod history;
+pub mod manager;
+pub mod metrics;
 mod raw;
 pub mod selector;
+#[cfg(test)]
+mod testutil;
 pub mod threshold;
 mod tmpl;
 
