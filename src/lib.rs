@@ -17,5 +17,7 @@
 pub mod model;
 pub mod promql;
 pub mod rules;
-pub mod telemetry;
+pub mod scrape;
 pub mod store;
+pub mod telemetry;
+pub mod config;

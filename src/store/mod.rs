@@ -1,13 +1,41 @@
-//! The in-memory time-window buffer: a series index with postings for label
-//! matchers, and per-series samples kept for the retention window.
+//! The in-memory time-window buffer: a sharded series index over interned
+//! label strings, postings for label matchers, and per-series compressed
+//! chunks kept for the retention window.
 //!
-//! **Invariant:** no lock is held across a whole scrape or query: appends lock
-//! one series, selects take the index read lock only while collecting handles.
+//! Layout: [`index`] maps label sets and ids to series in shards; `intern`
+//! stores each label string once; [`postings`] answers matchers; [`series`]
+//! holds one series' chunks behind its own lock; [`chunk`] is the
+//! delta-of-delta/XOR encoding over `bits`.
+//!
+//! **Invariant:** no lock is held across a whole scrape or query: appends
+//! lock one series only; creations lock one index shard, then the postings;
+//! selects take the postings read lock only while planning, then each index
+//! shard's read lock while resolving ids.
+//!
+//! **Invariant:** a series' visible samples are those no older than its
+//! newest sample minus the retention (whole chunks beyond that are dropped on
+//! append and on gc; reads filter the rest), so results do not depend on
+//! chunk boundaries.
 
-use crate::model::{Labels, Matcher, Sample};
-use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod bits;
+mod chunk;
+mod index;
+mod intern;
+mod postings;
+mod series;
+#[cfg(test)]
+mod tests;
+
+pub use series::{Series, SeriesRef};
+
+use crate::model::{Labels, Matcher};
+use index::Index;
+use intern::Interner;
+use parking_lot::RwLock;
+use postings::{Candidates, Postings};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 
 /// Buffer settings.
@@ -36,51 +64,51 @@ pub struct StoreStats {
     pub series: u64,
     /// Samples held.
     pub samples: u64,
-    /// Approximate bytes used by series and samples.
+    /// Approximate bytes used by series, chunks, index, postings and strings.
     pub bytes: u64,
 }
 
-/// One series: its labels and samples.
-#[derive(Debug)]
-pub struct Series {
-    id: u64,
-    labels: Labels,
-    samples: Mutex<Vec<Sample>>,
-}
-
-/// A shared handle to a series; cheap to clone, stays valid after removal.
-pub type SeriesRef = Arc<Series>;
-
-impl Series {
-    /// The series' id, unique for the life of the store.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The series' labels.
-    pub fn labels(&self) -> &Labels {
-        &self.labels
-    }
-
-    /// Appends the samples with `mint <= t <= maxt` to `out`, in time order.
-    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        let s = self.samples.lock();
-        let start = s.partition_point(|x| x.t < mint);
-        out.extend(s[start..].iter().take_while(|x| x.t <= maxt));
-    }
-
-    /// The newest sample, if any.
-    pub fn last(&self) -> Option<Sample> {
-        self.samples.lock().last().copied()
-    }
-}
-
 /// The buffer.
-#[derive(Debug, Default)]
 pub struct Store {
     opts: StoreOptions,
-    index: RwLock<HashMap<Labels, SeriesRef>>,
-    next_id: AtomicU64,
+    index: Index,
+    interner: Interner,
+    postings: RwLock<Postings>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(StoreOptions::default())
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("opts", &self.opts)
+            .field("series", &self.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Orders label sets as `Labels`' `Ord` does, skipping string comparison
+/// for shared (interned) strings.
+fn cmp_labels(a: &Labels, b: &Labels) -> Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        if !Arc::ptr_eq(&x.name, &y.name) {
+            let o = x.name.cmp(&y.name);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        if !Arc::ptr_eq(&x.value, &y.value) {
+            let o = x.value.cmp(&y.value);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 impl Store {
@@ -88,8 +116,9 @@ impl Store {
     pub fn new(opts: StoreOptions) -> Self {
         Self {
             opts,
-            index: RwLock::default(),
-            next_id: AtomicU64::new(1),
+            index: Index::default(),
+            interner: Interner::default(),
+            postings: RwLock::default(),
         }
     }
 
@@ -99,114 +128,153 @@ impl Store {
     }
 
     /// The series with exactly these labels, created if missing; the flag
-    /// says whether it was created.
+    /// says whether it was created. Meant for scrape-cache misses: it hashes
+    /// the label set and takes a shard lock.
     pub fn get_or_create(&self, labels: Labels) -> (SeriesRef, bool) {
-        if let Some(s) = self.index.read().get(&labels) {
-            return (s.clone(), false);
+        let h = self.index.hash(&labels);
+        if let Some(s) = self.index.get(h, &labels) {
+            return (s, false);
         }
-        let mut idx = self.index.write();
-        if let Some(s) = idx.get(&labels) {
-            return (s.clone(), false);
-        }
-        let s = Arc::new(Series {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            labels: labels.clone(),
-            samples: Mutex::new(Vec::new()),
-        });
-        idx.insert(labels, s.clone());
-        (s, true)
+        let labels = self.interner.intern_labels(&labels);
+        self.index.get_or_insert(h, labels, |s| {
+            self.postings.write().add(s.id(), s.labels());
+        })
     }
 
-    /// Appends one sample; drops samples that fell out of the window.
+    /// Appends one sample, locking only this series; drops chunks that fell
+    /// out of the window. Appending through a handle whose series was
+    /// removed (see [`Series::is_removed`]) re-creates the series and
+    /// appends there.
     pub fn append(&self, series: &SeriesRef, t: i64, v: f64) -> Result<(), AppendError> {
-        let mut s = series.samples.lock();
-        if let Some(last) = s.last() {
-            if t < last.t {
-                return Err(AppendError::OutOfOrder);
-            }
-            if t == last.t {
-                if last.v.to_bits() == v.to_bits() {
-                    return Ok(());
-                }
-                return Err(AppendError::DuplicateTimestamp);
+        let mut d = series.lock();
+        if !d.is_removed() {
+            return d.append(t, v, self.opts.retention_ms);
+        }
+        drop(d);
+        loop {
+            // Slow path: the handle is stale; find or re-create the live series.
+            let (live, _) = self.get_or_create(series.labels().clone());
+            let mut d = live.lock();
+            if !d.is_removed() {
+                return d.append(t, v, self.opts.retention_ms);
             }
         }
-        s.push(Sample { t, v });
-        if let Some(r) = self.opts.retention_ms {
-            let cut = s.partition_point(|x| x.t < t - r);
-            if cut > 0 {
-                s.drain(..cut);
-            }
-        }
-        Ok(())
     }
 
     /// Series matching all matchers, sorted by labels.
     pub fn select(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
-        let idx = self.index.read();
-        let mut out: Vec<SeriesRef> = idx
-            .values()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .cloned()
-            .collect();
-        drop(idx);
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let mut out = self.select_unsorted(matchers);
+        out.sort_unstable_by(|a, b| cmp_labels(a.labels(), b.labels()));
+        out
+    }
+
+    /// Series matching all matchers, in no particular order.
+    pub fn select_unsorted(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
+        let plan = self.postings.read().plan(matchers);
+        let mut out = match &plan.candidates {
+            Candidates::All => self.index.all(),
+            Candidates::Ids(ids) => self.index.by_ids(ids),
+        };
+        if !plan.filters.is_empty() {
+            out.retain(|s| plan.keeps(s.labels()));
+        }
         out
     }
 
     /// Label names present on series matching the matchers (all series when empty), sorted.
     pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .select(matchers)
-            .iter()
-            .flat_map(|s| {
-                s.labels
-                    .iter()
-                    .map(|l| l.name.to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        names.sort();
-        names.dedup();
-        names
+        if matchers.is_empty() {
+            return self.postings.read().names();
+        }
+        let mut names = BTreeSet::new();
+        for s in self.select_unsorted(matchers) {
+            for l in s.labels() {
+                if !names.contains(&*l.name) {
+                    names.insert(l.name.to_string());
+                }
+            }
+        }
+        names.into_iter().collect()
     }
 
     /// Values of label `name` on series matching the matchers, sorted.
     pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Vec<String> {
-        let mut vals: Vec<String> = self
-            .select(matchers)
-            .iter()
-            .filter_map(|s| s.labels.get(name).map(str::to_string))
-            .collect();
-        vals.sort();
-        vals.dedup();
-        vals
+        if matchers.is_empty() {
+            return self.postings.read().values(name);
+        }
+        let mut vals = BTreeSet::new();
+        for s in self.select_unsorted(matchers) {
+            if let Some(v) = s.labels().get(name) {
+                if !vals.contains(v) {
+                    vals.insert(v.to_string());
+                }
+            }
+        }
+        vals.into_iter().collect()
     }
 
     /// Removes series whose newest sample is older than the retention
-    /// window before `now_ms`; returns how many were removed.
+    /// window before `now_ms` (and series that stayed empty across two
+    /// passes), trims older chunks, and frees unused label strings; returns
+    /// how many series were removed. Does nothing without a retention.
     pub fn gc(&self, now_ms: i64) -> usize {
         let Some(r) = self.opts.retention_ms else {
             return 0;
         };
-        let mut idx = self.index.write();
-        let before = idx.len();
-        idx.retain(|_, s| s.last().is_some_and(|x| x.t >= now_ms - r));
-        before - idx.len()
+        let removed = self.index.gc(now_ms.saturating_sub(r));
+        let n = removed.len();
+        self.forget(removed);
+        n
     }
 
-    /// Series, sample and byte counts.
+    /// Removes the series matching the matchers (for tests and admin
+    /// deletes); returns how many were removed.
+    pub fn delete_series(&self, matchers: &[Matcher]) -> usize {
+        let gone: Vec<SeriesRef> = self
+            .select_unsorted(matchers)
+            .into_iter()
+            .filter(|s| self.index.remove(s))
+            .collect();
+        let n = gone.len();
+        self.forget(gone);
+        n
+    }
+
+    /// Drops removed series from the postings, then unused strings.
+    fn forget(&self, removed: Vec<SeriesRef>) {
+        if !removed.is_empty() {
+            self.postings
+                .write()
+                .remove(removed.iter().map(|s| (s.id(), s.labels())));
+        }
+        drop(removed);
+        self.interner.sweep();
+    }
+
+    /// Series in the index.
+    pub fn series_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Every series, in no particular order (for snapshots and persistence).
+    pub fn all_series(&self) -> Vec<SeriesRef> {
+        self.index.all()
+    }
+
+    /// Series, sample and byte counts. Visits every series (one lock each),
+    /// so call it at scrape frequency, not per sample.
     pub fn stats(&self) -> StoreStats {
-        let idx = self.index.read();
-        let samples: u64 = idx.values().map(|s| s.samples.lock().len() as u64).sum();
+        let (mut series, mut samples, mut bytes) = (0u64, 0u64, 0usize);
+        self.index.for_each(|s| {
+            series += 1;
+            samples += s.sample_count() as u64;
+            bytes += s.bytes();
+        });
+        bytes += self.index.bytes() + self.interner.bytes() + self.postings.read().bytes();
         StoreStats {
-            series: idx.len() as u64,
+            series,
             samples,
-            bytes: samples * std::mem::size_of::<Sample>() as u64,
+            bytes: bytes as u64,
         }
     }
 }

@@ -1,0 +1,151 @@
+//! `watchfire run`: load the configuration, start scraping and serving,
+//! reload on SIGHUP, shut down gracefully on SIGINT/SIGTERM.
+
+use super::RunArgs;
+use crate::api::{self, AppState};
+use crate::config::{self, Config};
+use crate::promql::{Engine, EngineOptions};
+use crate::scrape::{targets_from_config, ScrapeManager};
+use crate::store::{Store, StoreOptions};
+use crate::telemetry::{init_logging, BufferCollector, Telemetry};
+use anyhow::Context;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// How often series stale for longer than the retention window are dropped.
+const GC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Runs the server until a termination signal.
+pub fn run(args: RunArgs) -> ExitCode {
+    if let Err(e) = init_logging(&args.log_level, args.log_format) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "watchfire stopped");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
+    config::load(path).map_err(|errors| {
+        let lines = errors.lines();
+        for l in &lines {
+            tracing::error!(error = %l, "invalid configuration");
+        }
+        anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
+    })
+}
+
+async fn serve(args: RunArgs) -> anyhow::Result<()> {
+    let cfg = load_config(&args.config)?;
+    tracing::info!(config = %args.config.display(), jobs = cfg.scrape_configs.len(), "configuration loaded");
+
+    let store = Arc::new(Store::new(StoreOptions {
+        retention_ms: Some(cfg.storage.retention.as_millis_i64()),
+    }));
+    let mut telemetry = Telemetry::new();
+    telemetry
+        .registry_mut()
+        .register_collector(Box::new(BufferCollector::new(store.clone())));
+    let scrape = Arc::new(ScrapeManager::new(store.clone(), telemetry.registry_mut()));
+    let telemetry = Arc::new(telemetry);
+    let engine = Engine::new(EngineOptions {
+        timeout: args.query_timeout,
+        max_samples: args.query_max_samples,
+        ..Default::default()
+    });
+
+    let listener = api::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving HTTP");
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        store: store.clone(),
+        engine,
+        telemetry,
+        scrape: scrape.clone(),
+        ready: ready.clone(),
+    };
+    let stop_serving = CancellationToken::new();
+    let server = tokio::spawn(api::serve(
+        listener,
+        state,
+        stop_serving.clone().cancelled_owned(),
+    ));
+
+    let targets = targets_from_config(&cfg)?;
+    scrape.apply(targets).await;
+    ready.store(true, Ordering::Release);
+    tracing::info!("ready");
+
+    let gc_store = store.clone();
+    let gc = tokio::spawn(async move {
+        let mut every = tokio::time::interval(GC_INTERVAL);
+        loop {
+            every.tick().await;
+            let now = chrono::Utc::now().timestamp_millis();
+            let removed = gc_store.gc(now);
+            if removed > 0 {
+                tracing::debug!(removed, "dropped series stale for longer than the retention window");
+            }
+        }
+    });
+
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => reload(&args.config, &scrape).await,
+        }
+    }
+    tracing::info!("shutting down");
+    ready.store(false, Ordering::Release);
+    gc.abort();
+    scrape.stop().await;
+    stop_serving.cancel();
+    match tokio::time::timeout(Duration::from_secs(10), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Err(_) => tracing::warn!("HTTP server did not drain within 10s"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reloads the configuration; a bad file keeps the running one.
+async fn reload(path: &std::path::Path, scrape: &ScrapeManager) {
+    let cfg = match load_config(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "reload failed; keeping the running configuration");
+            return;
+        }
+    };
+    match targets_from_config(&cfg) {
+        Ok(targets) => {
+            scrape.apply(targets).await;
+            tracing::info!("configuration reloaded");
+        }
+        Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
+    }
+}

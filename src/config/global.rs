@@ -1,0 +1,127 @@
+//! The `global` and `storage` sections.
+
+use super::decode::{yaml_section, At, Cx, Entries};
+use super::duration::PromDuration;
+use super::error::{ErrorKind, Scope};
+use super::validate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+yaml_section! {
+    /// `global` as written.
+    pub(crate) struct RawGlobal {
+        scrape_interval: PromDuration,
+        scrape_timeout: PromDuration,
+        evaluation_interval: PromDuration,
+        external_labels: Entries<String>,
+    }
+}
+
+yaml_section! {
+    /// `storage` as written.
+    pub(crate) struct RawStorage {
+        retention: PromDuration,
+    }
+}
+
+/// Defaults for every job, and the rule evaluation interval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GlobalConfig {
+    /// Default scrape interval (1m).
+    pub scrape_interval: PromDuration,
+    /// Default scrape timeout (10s, capped at `scrape_interval`).
+    pub scrape_timeout: PromDuration,
+    /// Default rule group evaluation interval (1m).
+    pub evaluation_interval: PromDuration,
+    /// Labels added to alerts and to series sent to external systems.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl GlobalConfig {
+    /// Prometheus' default scrape interval.
+    pub const DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_secs(60);
+    /// Prometheus' default scrape timeout.
+    pub const DEFAULT_SCRAPE_TIMEOUT: PromDuration = PromDuration::from_secs(10);
+    /// Prometheus' default evaluation interval.
+    pub const DEFAULT_EVALUATION_INTERVAL: PromDuration = PromDuration::from_secs(60);
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: Self::DEFAULT_SCRAPE_INTERVAL,
+            scrape_timeout: Self::DEFAULT_SCRAPE_TIMEOUT,
+            evaluation_interval: Self::DEFAULT_EVALUATION_INTERVAL,
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// watchfire's in-memory buffer (not a Prometheus section: Prometheus sets retention by flag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StorageConfig {
+    /// How much history the buffer keeps (15m). Rules cannot look further back than this.
+    pub retention: PromDuration,
+}
+
+impl StorageConfig {
+    /// The default time window.
+    pub const DEFAULT_RETENTION: PromDuration = PromDuration::from_secs(15 * 60);
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            retention: Self::DEFAULT_RETENTION,
+        }
+    }
+}
+
+/// Applies defaults to `global` and checks it, as Prometheus' `GlobalConfig` does.
+pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> GlobalConfig {
+    let raw = raw.map(|r| r.value).unwrap_or_default();
+    let (scrape_interval, scrape_timeout) = validate::interval_and_timeout(
+        raw.scrape_interval,
+        raw.scrape_timeout,
+        (
+            GlobalConfig::DEFAULT_SCRAPE_INTERVAL,
+            GlobalConfig::DEFAULT_SCRAPE_TIMEOUT,
+        ),
+        &Scope::Global,
+        cx,
+    );
+    let evaluation_interval = raw
+        .evaluation_interval
+        .map(|e| e.value)
+        .filter(|e| !e.is_zero())
+        .unwrap_or(GlobalConfig::DEFAULT_EVALUATION_INTERVAL);
+    let external_labels = validate::labels(
+        raw.external_labels.map(|l| l.value).unwrap_or_default(),
+        "external_labels",
+        cx,
+    );
+    GlobalConfig {
+        scrape_interval,
+        scrape_timeout,
+        evaluation_interval,
+        external_labels,
+    }
+}
+
+/// Applies defaults to `storage`; a zero retention is an error.
+pub(crate) fn resolve_storage(raw: Option<At<RawStorage>>, cx: &mut Cx<'_>) -> StorageConfig {
+    let raw = raw.map(|r| r.value).unwrap_or_default();
+    match raw.retention {
+        None => StorageConfig::default(),
+        Some(At { value, pos }) if value.is_zero() => {
+            let kind = ErrorKind::InvalidValue {
+                path: "storage.retention".to_owned(),
+                message: "must be greater than 0s".to_owned(),
+            };
+            cx.error(pos, kind);
+            StorageConfig::default()
+        }
+        Some(At { value, .. }) => StorageConfig { retention: value },
+    }
+}

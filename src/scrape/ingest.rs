@@ -1,0 +1,293 @@
+//! Turns one scraped body into a batch of `(series, t, v)`: parse, resolve
+//! each sample's series through the target's cache, merge target labels,
+//! enforce limits, keep metric metadata. Nothing reaches the buffer here:
+//! the loop commits the batch only when the whole body was good.
+
+use super::cache::SeriesCache;
+use super::exposition::{Entry, Format, ParseError, Parser, Sample};
+use super::target::TargetSpec;
+use crate::model::{Labels, LabelsBuilder};
+use crate::store::{SeriesRef, Store};
+use std::collections::HashMap;
+
+/// Metric metadata as scraped (`# TYPE`, `# HELP`, `# UNIT`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricMeta {
+    /// `counter`, `gauge`, `histogram`, `summary`, `unknown`, …
+    pub kind: String,
+    /// Help text.
+    pub help: String,
+    /// Unit (OpenMetrics).
+    pub unit: String,
+}
+
+/// Metadata of one target, by metric family name.
+pub type Metadata = HashMap<String, MetricMeta>;
+
+/// Why a body was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not valid exposition text.
+    #[error("parse error at {0}")]
+    Parse(#[from] ParseError),
+    /// More samples than `sample_limit`.
+    #[error("sample limit exceeded: more than {0} samples")]
+    SampleLimit(usize),
+    /// A series with more labels than `label_limit`.
+    #[error("label limit exceeded: series {series} has {count} labels, limit is {limit}")]
+    LabelLimit {
+        /// The series.
+        series: String,
+        /// Its label count.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A label name or value longer than allowed.
+    #[error("label {what} length limit exceeded: series {series}, label {name:?} is {len} bytes, limit is {limit}")]
+    LabelLength {
+        /// `name` or `value`.
+        what: &'static str,
+        /// The series.
+        series: String,
+        /// The label.
+        name: String,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl IngestError {
+    /// The short reason used in metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::Parse(_) => "parse",
+            IngestError::SampleLimit(_) => "sample_limit",
+            IngestError::LabelLimit { .. } | IngestError::LabelLength { .. } => "label_limit",
+        }
+    }
+}
+
+/// Counts of one successful ingest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Samples in the body.
+    pub samples: usize,
+    /// Series seen for the first time by this target's cache.
+    pub series_added: usize,
+}
+
+/// The grammar for a response's content type; anything unknown is read as
+/// the Prometheus text format, as Prometheus' fallback does.
+pub fn format_for(content_type: &str) -> Format {
+    if content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("application/openmetrics-text")
+    {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    }
+}
+
+/// Parses `body` into `batch` (cleared first). On error the batch is
+/// incomplete and must be discarded; the cache may hold new series, which
+/// is harmless (they are looked up again next time).
+#[allow(clippy::too_many_arguments)]
+pub fn ingest(
+    body: &[u8],
+    content_type: &str,
+    scrape_ts: i64,
+    spec: &TargetSpec,
+    store: &Store,
+    cache: &mut SeriesCache,
+    batch: &mut Vec<(SeriesRef, i64, f64)>,
+    metadata: &mut Metadata,
+) -> Result<IngestOutcome, IngestError> {
+    batch.clear();
+    let mut out = IngestOutcome::default();
+    let limit = spec.limits.sample_limit;
+    for entry in Parser::new(body, format_for(content_type)) {
+        match entry? {
+            Entry::Sample(s) => {
+                out.samples += 1;
+                if limit > 0 && out.samples > limit {
+                    return Err(IngestError::SampleLimit(limit));
+                }
+                let explicit_ts = spec.honor_timestamps && s.timestamp.is_some();
+                let t = if explicit_ts {
+                    s.timestamp.unwrap_or(scrape_ts)
+                } else {
+                    scrape_ts
+                };
+                let series = match cache.lookup(s.series.as_bytes()) {
+                    Some(series) => series.clone(),
+                    None => {
+                        let labels = series_labels(&s, spec)?;
+                        let (series, _) = store.get_or_create(labels);
+                        cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
+                        out.series_added += 1;
+                        series
+                    }
+                };
+                batch.push((series, t, s.value));
+            }
+            Entry::Help { name, help, .. } => {
+                if metadata.get(name.as_ref()).is_none_or(|m| m.help != help) {
+                    metadata.entry(name.into_owned()).or_default().help = help.into_owned();
+                }
+            }
+            Entry::Type {
+                name, metric_type, ..
+            } => {
+                let kind = metric_type.as_str();
+                if metadata.get(name.as_ref()).is_none_or(|m| m.kind != kind) {
+                    metadata.entry(name.into_owned()).or_default().kind = kind.to_string();
+                }
+            }
+            Entry::Unit { name, unit, .. } => {
+                if metadata.get(name.as_ref()).is_none_or(|m| m.unit != unit) {
+                    metadata.entry(name.into_owned()).or_default().unit = unit.to_string();
+                }
+            }
+            Entry::Comment { .. } => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The stored label set of a scraped series: scraped labels plus target
+/// labels. On a clash the target label wins and the scraped one is kept as
+/// `exported_<name>`, unless `honor_labels` is set, as in Prometheus.
+fn series_labels(s: &Sample<'_>, spec: &TargetSpec) -> Result<Labels, IngestError> {
+    let scraped = s.to_labels();
+    let mut b = LabelsBuilder::new(&scraped);
+    for l in &spec.labels {
+        match scraped.get(&l.name) {
+            None => {
+                b.set_shared(l.name.clone(), l.value.clone());
+            }
+            Some(_) if spec.honor_labels => {}
+            Some(v) => {
+                let mut exported = format!("exported_{}", l.name);
+                while scraped.contains(&exported) {
+                    exported = format!("exported_{exported}");
+                }
+                b.set(&exported, v);
+                b.set_shared(l.name.clone(), l.value.clone());
+            }
+        }
+    }
+    let labels = b.labels();
+    check_label_limits(&labels, spec)?;
+    Ok(labels)
+}
+
+fn check_label_limits(labels: &Labels, spec: &TargetSpec) -> Result<(), IngestError> {
+    let lim = &spec.limits;
+    if lim.label_limit > 0 && labels.len() > lim.label_limit {
+        return Err(IngestError::LabelLimit {
+            series: labels.to_string(),
+            count: labels.len(),
+            limit: lim.label_limit,
+        });
+    }
+    for l in labels {
+        let checks = [
+            ("name", l.name.len(), lim.label_name_length_limit),
+            ("value", l.value.len(), lim.label_value_length_limit),
+        ];
+        for (what, len, limit) in checks {
+            if limit > 0 && len > limit {
+                let mut series = labels.to_string();
+                series.truncate(200);
+                return Err(IngestError::LabelLength {
+                    what,
+                    series,
+                    name: l.name.to_string(),
+                    len,
+                    limit,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::target::ScrapeLimits;
+    use std::time::Duration;
+
+    fn spec(honor_labels: bool, limits: ScrapeLimits) -> TargetSpec {
+        TargetSpec {
+            job: "node".into(),
+            url: "http://h:1/metrics".into(),
+            labels: Labels::from_pairs([("job", "node"), ("instance", "h:1"), ("env", "prod")]),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            honor_labels,
+            honor_timestamps: true,
+            limits,
+            authorization: None,
+        }
+    }
+
+    fn run(body: &str, spec: &TargetSpec) -> Result<(Vec<(Labels, i64, f64)>, IngestOutcome), IngestError> {
+        let store = Store::new(Default::default());
+        let mut cache = SeriesCache::default();
+        let mut batch = Vec::new();
+        let mut meta = Metadata::default();
+        cache.begin_round();
+        let out = ingest(body.as_bytes(), "text/plain", 1000, spec, &store, &mut cache, &mut batch, &mut meta)?;
+        Ok((batch.into_iter().map(|(s, t, v)| (s.labels().clone(), t, v)).collect(), out))
+    }
+
+    #[test]
+    fn target_labels_win_and_clashes_are_exported() {
+        let (batch, out) = run("m{job=\"app\",x=\"1\"} 5\nn 1 500\n", &spec(false, Default::default())).unwrap();
+        assert_eq!(out, IngestOutcome { samples: 2, series_added: 2 });
+        assert_eq!(
+            batch[0].0.to_string(),
+            r#"m{env="prod", exported_job="app", instance="h:1", job="node", x="1"}"#
+        );
+        assert_eq!((batch[0].1, batch[0].2), (1000, 5.0));
+        assert_eq!(batch[1].1, 500, "explicit timestamps are honoured");
+    }
+
+    #[test]
+    fn honor_labels_keeps_scraped_values() {
+        let (batch, _) = run("m{job=\"app\"} 5\n", &spec(true, Default::default())).unwrap();
+        assert_eq!(batch[0].0.get("job"), Some("app"));
+        assert_eq!(batch[0].0.get("exported_job"), None);
+    }
+
+    #[test]
+    fn limits_fail_the_scrape() {
+        let lim = ScrapeLimits { sample_limit: 1, ..Default::default() };
+        assert!(matches!(run("a 1\nb 2\n", &spec(false, lim)), Err(IngestError::SampleLimit(1))));
+        let lim = ScrapeLimits { label_limit: 4, ..Default::default() };
+        let e = run("a{x=\"1\",y=\"2\"} 1\n", &spec(false, lim)).unwrap_err();
+        assert!(e.to_string().contains("label limit exceeded"), "{e}");
+        let lim = ScrapeLimits { label_value_length_limit: 3, ..Default::default() };
+        let e = run("a{x=\"long\"} 1\n", &spec(false, lim)).unwrap_err();
+        assert!(e.to_string().contains("value length limit"), "{e}");
+    }
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let e = run("ok 1\nbroken{ 1\n", &spec(false, Default::default())).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn openmetrics_is_chosen_by_content_type() {
+        assert_eq!(format_for("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics);
+        assert_eq!(format_for("text/plain; version=0.0.4"), Format::PrometheusText);
+        assert_eq!(format_for(""), Format::PrometheusText);
+    }
+}

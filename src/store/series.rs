@@ -1,0 +1,315 @@
+//! One series: its interned labels and its chunks behind a per-series lock.
+//!
+//! **Invariant:** appends lock only their series and allocate only when the
+//! head chunk's byte vector grows or a full head is frozen.
+
+use super::chunk::{Chunk, HeadChunk};
+use super::AppendError;
+use crate::model::{Label, Labels, Sample};
+use parking_lot::Mutex;
+use std::fmt;
+use std::sync::Arc;
+
+/// One series: its labels and compressed samples.
+pub struct Series {
+    id: u64,
+    labels: Labels,
+    data: Mutex<SeriesData>,
+}
+
+/// A shared handle to a series; cheap to clone, stays valid after removal.
+pub type SeriesRef = Arc<Series>;
+
+/// The mutable part of a series.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesData {
+    /// Frozen chunks, oldest first.
+    chunks: Vec<Chunk>,
+    head: HeadChunk,
+    /// Samples older than this are outside the retention window (newest
+    /// sample's time minus retention).
+    floor: i64,
+    /// Set (under this lock) when the series left the index.
+    removed: bool,
+    /// Set by a gc pass that found the series empty; a second such pass removes it.
+    gc_marked: bool,
+}
+
+/// What a gc pass decided about a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GcVerdict {
+    /// Still has samples in the window (or is newly empty).
+    Keep,
+    /// Newest sample older than the cutoff, or empty for two passes.
+    Remove,
+}
+
+impl fmt::Debug for Series {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Series")
+            .field("id", &self.id)
+            .field("labels", &self.labels.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Series {
+    pub(crate) fn new(id: u64, labels: Labels) -> Self {
+        Self {
+            id,
+            labels,
+            data: Mutex::new(SeriesData {
+                floor: i64::MIN,
+                ..SeriesData::default()
+            }),
+        }
+    }
+
+    /// The series' id, unique for the life of the store.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The series' labels (sharing the store's interned strings).
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// Appends the samples with `mint <= t <= maxt` to `out`, in time order.
+    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        self.for_each_sample_in(mint, maxt, |t, v| out.push(Sample { t, v }));
+    }
+
+    /// Calls `f(t, v)` for each sample with `mint <= t <= maxt`, in time
+    /// order, without copying. The series is locked meanwhile: `f` must not
+    /// append to this series.
+    pub fn for_each_sample_in(&self, mint: i64, maxt: i64, mut f: impl FnMut(i64, f64)) {
+        let d = self.data.lock();
+        let mint = mint.max(d.floor);
+        if mint > maxt {
+            return;
+        }
+        let first = d.chunks.partition_point(|c| c.maxt() < mint);
+        for c in &d.chunks[first..] {
+            if c.mint() > maxt {
+                return;
+            }
+            for (t, v) in c.iter() {
+                if t > maxt {
+                    return;
+                }
+                if t >= mint {
+                    f(t, v);
+                }
+            }
+        }
+        for (t, v) in d.head.iter() {
+            if t > maxt {
+                return;
+            }
+            if t >= mint {
+                f(t, v);
+            }
+        }
+    }
+
+    /// The newest sample, if any.
+    pub fn last(&self) -> Option<Sample> {
+        self.data.lock().head.last().map(|(t, v)| Sample { t, v })
+    }
+
+    /// Samples held (including any not yet trimmed past the window).
+    pub fn sample_count(&self) -> usize {
+        let d = self.data.lock();
+        d.sample_count()
+    }
+
+    /// Whether the series was removed from the store (by gc or delete).
+    /// Appends through a removed handle go to the live series with the same
+    /// labels, re-creating it; caches should drop removed handles.
+    pub fn is_removed(&self) -> bool {
+        self.data.lock().removed
+    }
+
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, SeriesData> {
+        self.data.lock()
+    }
+
+    /// Bytes owned by this series (struct, label vector, chunks), not
+    /// counting the interned strings.
+    pub(crate) fn bytes(&self) -> usize {
+        let d = self.data.lock();
+        // Arc header (two counters) plus the struct.
+        2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<Series>()
+            + self.labels.len() * std::mem::size_of::<Label>()
+            + d.bytes()
+    }
+}
+
+impl SeriesData {
+    /// Whether the series was removed from the store.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// Appends a sample, enforcing order, and drops frozen chunks entirely
+    /// older than `t - retention`.
+    pub(crate) fn append(
+        &mut self,
+        t: i64,
+        v: f64,
+        retention_ms: Option<i64>,
+    ) -> Result<(), AppendError> {
+        if let Some((last_t, last_v)) = self.head.last() {
+            if t < last_t {
+                return Err(AppendError::OutOfOrder);
+            }
+            if t == last_t {
+                if last_v.to_bits() == v.to_bits() {
+                    return Ok(());
+                }
+                return Err(AppendError::DuplicateTimestamp);
+            }
+        }
+        if self.head.is_full() {
+            let head = std::mem::take(&mut self.head);
+            self.chunks.extend(head.freeze());
+        }
+        self.head.push(t, v);
+        self.gc_marked = false;
+        if let Some(r) = retention_ms {
+            self.floor = t.saturating_sub(r);
+            self.trim(self.floor);
+        }
+        Ok(())
+    }
+
+    /// Drops frozen chunks whose newest sample is older than `cutoff`.
+    pub(crate) fn trim(&mut self, cutoff: i64) {
+        let n = self.chunks.partition_point(|c| c.maxt() < cutoff);
+        if n > 0 {
+            self.chunks.drain(..n);
+        }
+    }
+
+    /// Trims to `cutoff` and says whether the series should go: its newest
+    /// sample is older than `cutoff`, or it was empty on two passes in a row
+    /// (so a series created just before a pass survives to get its sample).
+    pub(crate) fn gc(&mut self, cutoff: i64) -> GcVerdict {
+        self.trim(cutoff);
+        match self.head.last() {
+            Some((t, _)) if t < cutoff => GcVerdict::Remove,
+            Some(_) => GcVerdict::Keep,
+            None if self.gc_marked => GcVerdict::Remove,
+            None => {
+                self.gc_marked = true;
+                GcVerdict::Keep
+            }
+        }
+    }
+
+    /// Marks the series removed; appends through old handles are redirected.
+    pub(crate) fn mark_removed(&mut self) {
+        self.removed = true;
+    }
+
+    /// Samples held.
+    pub(crate) fn sample_count(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| usize::from(c.count()))
+            .sum::<usize>()
+            + usize::from(self.head.count())
+    }
+
+    /// Heap bytes of the chunks.
+    pub(crate) fn bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Chunk>()
+            + self.chunks.iter().map(Chunk::data_len).sum::<usize>()
+            + self.head.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::STALE_NAN;
+
+    fn series() -> Series {
+        Series::new(1, Labels::from_pairs([("__name__", "up")]))
+    }
+
+    fn collect(s: &Series, mint: i64, maxt: i64) -> Vec<(i64, u64)> {
+        let mut out = Vec::new();
+        s.samples_in(mint, maxt, &mut out);
+        out.iter().map(|x| (x.t, x.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn order_and_duplicates() {
+        let s = series();
+        let mut d = s.lock();
+        assert_eq!(d.append(10, 1.0, None), Ok(()));
+        assert_eq!(d.append(9, 1.0, None), Err(AppendError::OutOfOrder));
+        assert_eq!(d.append(10, 1.0, None), Ok(()));
+        assert_eq!(
+            d.append(10, 2.0, None),
+            Err(AppendError::DuplicateTimestamp)
+        );
+        assert_eq!(d.append(20, STALE_NAN, None), Ok(()));
+        assert_eq!(d.append(20, STALE_NAN, None), Ok(()));
+        assert_eq!(
+            d.append(20, f64::NAN, None),
+            Err(AppendError::DuplicateTimestamp)
+        );
+        assert_eq!(d.sample_count(), 2);
+    }
+
+    #[test]
+    fn ranges_are_inclusive_across_chunks() {
+        let s = series();
+        for i in 0..500 {
+            s.lock().append(i * 10, i as f64, None).unwrap();
+        }
+        assert!(s.lock().chunks.len() >= 4);
+        let got = collect(&s, 1195, 1210);
+        assert_eq!(
+            got,
+            vec![(1200, 120f64.to_bits()), (1210, 121f64.to_bits())]
+        );
+        assert_eq!(collect(&s, 0, 4990).len(), 500);
+        assert_eq!(collect(&s, 4990, i64::MAX).len(), 1);
+        assert!(collect(&s, 5000, 6000).is_empty());
+        assert!(collect(&s, 20, 10).is_empty());
+        assert_eq!(s.last().map(|x| x.t), Some(4990));
+    }
+
+    #[test]
+    fn retention_drops_whole_chunks_and_hides_older_samples() {
+        let s = series();
+        for i in 0..1000 {
+            s.lock().append(i * 10, 1.0, Some(2000)).unwrap();
+        }
+        let d = s.lock();
+        // Newest is 9990; samples before 7990 are hidden, chunks wholly
+        // before it dropped.
+        assert!(d.chunks.iter().all(|c| c.maxt() >= 7990));
+        assert!(d.sample_count() < 201 + 120);
+        drop(d);
+        let got = collect(&s, 0, i64::MAX);
+        assert_eq!(got.len(), 201);
+        assert_eq!(got[0].0, 7990);
+    }
+
+    #[test]
+    fn gc_verdicts() {
+        let s = series();
+        let mut d = s.lock();
+        assert_eq!(d.gc(100), GcVerdict::Keep);
+        assert_eq!(d.gc(100), GcVerdict::Remove);
+        d.append(50, 1.0, None).unwrap();
+        assert_eq!(d.gc(50), GcVerdict::Keep);
+        assert_eq!(d.gc(51), GcVerdict::Remove);
+    }
+}

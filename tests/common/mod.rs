@@ -1,0 +1,137 @@
+//! Shared helpers for end-to-end tests: free ports, child processes that are
+//! killed on drop, waiting for readiness, JSON over HTTP.
+#![allow(dead_code)]
+
+pub mod target;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// The watchfire binary built for this test run.
+pub fn watchfire_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_watchfire"))
+}
+
+/// An example binary built next to the watchfire binary.
+pub fn example_bin(name: &str) -> PathBuf {
+    watchfire_bin()
+        .parent()
+        .expect("bin dir")
+        .join("examples")
+        .join(name)
+}
+
+/// The crate root.
+pub fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    /// Starts `cmd` with stdout/stderr captured to files in `log_dir`.
+    pub fn spawn(name: &str, mut cmd: Command, log_dir: &Path) -> Proc {
+        let out = std::fs::File::create(log_dir.join(format!("{name}.log"))).expect("log file");
+        let err = out.try_clone().expect("clone log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_string(),
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 100 ms until it returns `Some` or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A blocking HTTP client with a short timeout.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
+}
+
+/// GET `url` and parse the body as JSON, with the status code.
+pub fn get_json(url: &str) -> Option<(u16, serde_json::Value)> {
+    let resp = http().get(url).send().ok()?;
+    let status = resp.status().as_u16();
+    let body = resp.json().ok()?;
+    Some((status, body))
+}
+
+/// GET `url` as text.
+pub fn get_text(url: &str) -> Option<(u16, String)> {
+    let resp = http().get(url).send().ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().ok()?))
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program} >/dev/null 2>&1"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Waits until `addr` accepts TCP connections.
+pub fn wait_listening(addr: &str, limit: Duration) -> bool {
+    wait_for(limit, || std::net::TcpStream::connect(addr).ok()).is_some()
+}
