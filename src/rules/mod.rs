@@ -8,6 +8,7 @@
 //! evaluation time as a parameter; only the manager reads the clock.
 
 pub mod alert;
+pub mod api_json;
 pub mod check;
 mod duration;
 pub mod file;
