@@ -21,6 +21,7 @@ pub mod selector;
 #[cfg(test)]
 mod testutil;
 pub mod threshold;
+pub mod unittest;
 mod tmpl;
 
 pub use duration::{format_duration, parse_duration};
