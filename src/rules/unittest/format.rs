@@ -104,7 +104,9 @@ impl<'de> Deserialize<'de> for StartTimestamp {
                 Ok(StartTimestamp((v as i64).saturating_mul(1000)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<StartTimestamp, E> {
-                parse_time(&v.to_string()).map(StartTimestamp).map_err(E::custom)
+                parse_time(&v.to_string())
+                    .map(StartTimestamp)
+                    .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StartTimestamp, E> {
                 parse_time(v).map(StartTimestamp).map_err(E::custom)
@@ -132,8 +134,18 @@ mod tests {
         .unwrap();
         let g = &f.tests.unwrap()[0];
         assert_eq!(g.start_timestamp.unwrap().0, 1_704_067_200_000);
-        assert_eq!(g.input_series.as_ref().unwrap()[0].values.as_deref(), Some("1"));
-        assert_eq!(g.promql_expr_test.as_ref().unwrap()[0].exp_samples.as_ref().unwrap()[0].value, Some(50.0));
+        assert_eq!(
+            g.input_series.as_ref().unwrap()[0].values.as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            g.promql_expr_test.as_ref().unwrap()[0]
+                .exp_samples
+                .as_ref()
+                .unwrap()[0]
+                .value,
+            Some(50.0)
+        );
         assert!(parse_test_file("tests:\n- bogus: 1\n").is_err());
         let t = parse_test_file("tests:\n- start_timestamp: 1.5\n").unwrap();
         assert_eq!(t.tests.unwrap()[0].start_timestamp.unwrap().0, 1500);

@@ -56,7 +56,11 @@ pub fn run_test_file(path: &Path, opts: &TestOptions) -> FileOutcome {
     out
 }
 
-fn run_inner(path: &Path, opts: &TestOptions, warnings: &mut Vec<String>) -> Result<Vec<String>, String> {
+fn run_inner(
+    path: &Path,
+    opts: &TestOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
     let content = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let file = format::parse_test_file(&content)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -23,7 +23,8 @@ pub fn labels_string(pairs: &[(String, String)]) -> String {
 
 fn legacy_name(n: &str) -> bool {
     let mut c = n.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
@@ -38,7 +39,9 @@ pub fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -81,7 +84,9 @@ pub fn go_float_upper_e(v: f64) -> String {
 
 /// Prefixes every line but the first with `indent`.
 pub fn indent_lines(s: &str, indent: &str) -> String {
-    s.split('\n').collect::<Vec<_>>().join(&format!("\n{indent}"))
+    s.split('\n')
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
 }
 
 #[cfg(test)]
@@ -90,7 +95,10 @@ mod tests {
 
     #[test]
     fn formats_like_go() {
-        let l = vec![("alertname".to_string(), "A".to_string()), ("ins-x".to_string(), "a\"b".to_string())];
+        let l = vec![
+            ("alertname".to_string(), "A".to_string()),
+            ("ins-x".to_string(), "a\"b".to_string()),
+        ];
         assert_eq!(labels_string(&l), r#"{alertname="A", "ins-x"="a\"b"}"#);
         assert_eq!(labels_string(&[]), "{}");
         assert_eq!(go_duration(0), "0s");
@@ -99,7 +107,10 @@ mod tests {
         assert_eq!(go_duration(3_723_500), "1h2m3.5s");
         assert_eq!(go_duration(86_400_000), "24h0m0s");
         assert_eq!(go_float_upper_e(1.0), "1E+00");
-        assert_eq!(go_float_upper_e(3.0000000000000004), "3.0000000000000004E+00");
+        assert_eq!(
+            go_float_upper_e(3.0000000000000004),
+            "3.0000000000000004E+00"
+        );
         assert_eq!(indent_lines("a\nb", "  "), "a\n  b");
     }
 }

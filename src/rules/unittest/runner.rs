@@ -29,7 +29,9 @@ type Pairs = Vec<(String, String)>;
 type LabelsAndAnnotations = (Pairs, Pairs);
 
 fn pairs_of(l: &Labels) -> Pairs {
-    l.iter().map(|x| (x.name.to_string(), x.value.to_string())).collect()
+    l.iter()
+        .map(|x| (x.name.to_string(), x.value.to_string()))
+        .collect()
 }
 
 fn map_pairs(m: &Option<BTreeMap<String, Option<String>>>) -> Pairs {
@@ -92,7 +94,10 @@ pub(crate) fn run_group(tg: &TestGroup, fs: &FileSettings<'_>) -> Vec<String> {
             .collect();
         let (series, created) = store.get_or_create(labels);
         if !created {
-            return vec![format!("duplicate input series {series:?}", series = series.labels().to_string())];
+            return vec![format!(
+                "duplicate input series {series:?}",
+                series = series.labels().to_string()
+            )];
         }
         inputs.push(Input {
             series,
@@ -133,7 +138,12 @@ pub(crate) fn run_group(tg: &TestGroup, fs: &FileSettings<'_>) -> Vec<String> {
         }
     }
 
-    let groups: Vec<Group> = fs.groups.iter().cloned().map(|g| Group::new(g, interval_ms)).collect();
+    let groups: Vec<Group> = fs
+        .groups
+        .iter()
+        .cloned()
+        .map(|g| Group::new(g, interval_ms))
+        .collect();
     let ext_labels = Labels::from_pairs(map_pairs(&tg.external_labels));
     let ext_url = tg.external_url.clone().unwrap_or_default();
     let engine = engine(fs.eval_interval_ms);
@@ -148,7 +158,11 @@ pub(crate) fn run_group(tg: &TestGroup, fs: &FileSettings<'_>) -> Vec<String> {
         external_url: &ext_url,
         default_query_offset_ms: 0,
     };
-    let test_name = tg.name.as_ref().map(|n| format!("    name: {n},\n")).unwrap_or_default();
+    let test_name = tg
+        .name
+        .as_ref()
+        .map(|n| format!("    name: {n},\n"))
+        .unwrap_or_default();
 
     let mut errs = Vec::new();
     let maxt = mint.saturating_add(max_eval);
@@ -170,7 +184,11 @@ pub(crate) fn run_group(tg: &TestGroup, fs: &FileSettings<'_>) -> Vec<String> {
             g.with_state(|st| {
                 for r in &st.rules {
                     if let Some(e) = &r.last_error {
-                        eval_errs.push(format!("    rule: {}, time: {}, err: {e}", r.spec.name, go_duration(ts)));
+                        eval_errs.push(format!(
+                            "    rule: {}, time: {}, err: {e}",
+                            r.spec.name,
+                            go_duration(ts)
+                        ));
                     }
                 }
             });
@@ -213,7 +231,11 @@ fn alerts_string(list: &[LabelsAndAnnotations]) -> String {
         if i > 0 {
             s.push(',');
         }
-        let one = format!("\nLabels:{}\nAnnotations:{}", labels_string(l), labels_string(a));
+        let one = format!(
+            "\nLabels:{}\nAnnotations:{}",
+            labels_string(l),
+            labels_string(a)
+        );
         s.push_str(&format!("\n{i}:{}", indent_lines(&one, "  ")));
     }
     s.push_str("\n]");
@@ -225,8 +247,16 @@ fn check_alerts(at: &AlertTest, t: i64, groups: &[Group], test_name: &str) -> Op
     let mut got: Vec<LabelsAndAnnotations> = Vec::new();
     for g in groups {
         g.with_state(|st| {
-            for r in st.rules.iter().filter(|r| r.spec.kind == RuleKind::Alerting && r.spec.name == name) {
-                for a in r.alerts.iter().filter(|a| a.state == AlertState::Firing && a.resolved_at.is_none()) {
+            for r in st
+                .rules
+                .iter()
+                .filter(|r| r.spec.kind == RuleKind::Alerting && r.spec.name == name)
+            {
+                for a in r
+                    .alerts
+                    .iter()
+                    .filter(|a| a.state == AlertState::Firing && a.resolved_at.is_none())
+                {
                     got.push((pairs_of(&a.public_labels()), a.annotations.clone()));
                 }
             }
@@ -263,7 +293,10 @@ fn floats_equal(a: f64, b: f64, fuzzy: bool) -> bool {
     if a == b {
         return true;
     }
-    fuzzy && !a.is_nan() && !b.is_nan() && (next_toward(a, f64::INFINITY) == b || next_toward(a, f64::NEG_INFINITY) == b)
+    fuzzy
+        && !a.is_nan()
+        && !b.is_nan()
+        && (next_toward(a, f64::INFINITY) == b || next_toward(a, f64::NEG_INFINITY) == b)
 }
 
 /// Go's `math.Nextafter(x, y)` for finite x.
@@ -289,12 +322,27 @@ fn samples_string(v: &[(Pairs, f64)]) -> String {
         .join(", ")
 }
 
-fn check_promql(pt: &PromqlTest, at: i64, rel: i64, engine: &Engine, store: &Store, fuzzy: bool) -> Option<String> {
+fn check_promql(
+    pt: &PromqlTest,
+    at: i64,
+    rel: i64,
+    engine: &Engine,
+    store: &Store,
+    fuzzy: bool,
+) -> Option<String> {
     let expr_text = pt.expr.clone().unwrap_or_default();
-    let head = format!("    expr: {}, time: {}", super::output::go_quote(&expr_text), format_duration(rel));
+    let head = format!(
+        "    expr: {}, time: {}",
+        super::output::go_quote(&expr_text),
+        format_duration(rel)
+    );
     let result = crate::promql::parse(&expr_text)
         .map_err(|e| e.message)
-        .and_then(|e| engine.instant_query(store, &e, at).map_err(|e| e.to_string()))
+        .and_then(|e| {
+            engine
+                .instant_query(store, &e, at)
+                .map_err(|e| e.to_string())
+        })
         .and_then(|r| match r.value {
             Value::Vector(v) => Ok(v.into_iter().map(|s| (pairs_of(&s.labels), s.v)).collect()),
             Value::Scalar { v, .. } => Ok(vec![(Vec::new(), v)]),
@@ -308,7 +356,9 @@ fn check_promql(pt: &PromqlTest, at: i64, rel: i64, engine: &Engine, store: &Sto
     for s in pt.exp_samples.iter().flatten() {
         let labels = s.labels.clone().unwrap_or_default();
         if s.histogram.as_deref().is_some_and(|h| !h.is_empty()) {
-            return Some(format!("{head}, err: labels {labels:?}: native histograms are not supported"));
+            return Some(format!(
+                "{head}, err: labels {labels:?}: native histograms are not supported"
+            ));
         }
         match parse_metric(&labels) {
             Ok(l) => exp.push((pairs_of(&l), s.value.unwrap_or(0.0))),
@@ -318,7 +368,10 @@ fn check_promql(pt: &PromqlTest, at: i64, rel: i64, engine: &Engine, store: &Sto
     exp.sort_by(|a, b| a.0.cmp(&b.0));
     got.sort_by(|a, b| a.0.cmp(&b.0));
     let same = exp.len() == got.len()
-        && exp.iter().zip(&got).all(|(e, g)| e.0 == g.0 && floats_equal(e.1, g.1, fuzzy));
+        && exp
+            .iter()
+            .zip(&got)
+            .all(|(e, g)| e.0 == g.0 && floats_equal(e.1, g.1, fuzzy));
     if same {
         return None;
     }
@@ -349,7 +402,10 @@ mod tests {
             vec![("alertname".to_string(), "Test".to_string())],
             Vec::new(),
         )];
-        assert_eq!(alerts_string(&one), "[\n0:\n  Labels:{alertname=\"Test\"}\n  Annotations:{}\n]");
+        assert_eq!(
+            alerts_string(&one),
+            "[\n0:\n  Labels:{alertname=\"Test\"}\n  Annotations:{}\n]"
+        );
         assert_eq!(alerts_string(&[]), "[]");
     }
 }

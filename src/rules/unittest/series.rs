@@ -24,7 +24,9 @@ pub fn parse_values(values: &str) -> Result<Vec<Point>, String> {
     let mut out = Vec::new();
     for item in values.split_whitespace() {
         if item.starts_with("{{") {
-            return Err(format!("native histogram values are not supported: {item:?}"));
+            return Err(format!(
+                "native histogram values are not supported: {item:?}"
+            ));
         }
         if item == "_" {
             out.push(None);
@@ -35,19 +37,29 @@ pub fn parse_values(values: &str) -> Result<Vec<Point>, String> {
             continue;
         }
         if let Some(n) = item.strip_prefix("_x") {
-            let n: usize = n.parse().map_err(|_| format!("invalid repetition in {item:?}"))?;
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("invalid repetition in {item:?}"))?;
             out.extend(std::iter::repeat_n(None, n));
             continue;
         }
-        if item.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("0x") {
-            return Err(format!("invalid value {item:?}: hex numbers are not allowed"));
+        if item
+            .trim_start_matches(['+', '-'])
+            .to_ascii_lowercase()
+            .starts_with("0x")
+        {
+            return Err(format!(
+                "invalid value {item:?}: hex numbers are not allowed"
+            ));
         }
         let Some((head, times)) = item.rsplit_once('x') else {
             let v = parse_float(item).ok_or_else(|| format!("invalid value {item:?}"))?;
             out.push(Some(v));
             continue;
         };
-        let n: usize = times.parse().map_err(|_| format!("invalid repetition in {item:?}"))?;
+        let n: usize = times
+            .parse()
+            .map_err(|_| format!("invalid repetition in {item:?}"))?;
         if n > 10_000_000 {
             return Err(format!("too many repetitions in {item:?}"));
         }
@@ -87,7 +99,10 @@ mod tests {
 
     #[test]
     fn expands_like_promqltest() {
-        assert_eq!(vals("0+10x5"), [0., 10., 20., 30., 40., 50.].map(Some).to_vec());
+        assert_eq!(
+            vals("0+10x5"),
+            [0., 10., 20., 30., 40., 50.].map(Some).to_vec()
+        );
         assert_eq!(vals("1x3"), [1.; 4].map(Some).to_vec());
         assert_eq!(vals("1-2x2"), [1., -1., -3.].map(Some).to_vec());
         assert_eq!(vals("-2+4x1"), [-2., 2.].map(Some).to_vec());
