@@ -146,3 +146,74 @@ fn failure_messages_look_like_promtool() {
     let res = run_test_file(&dir.join("bad-input-series.yml"), &TestOptions::default());
     assert!(!res.passed());
 }
+
+#[test]
+fn threshold_rules_carry_severity_in_exp_labels() {
+    if !evaluator_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        r#"groups:
+  - name: latency
+    rules:
+      - alert: HighLatency
+        expr: latency_seconds
+        for: 1m
+        thresholds:
+          warning: 2s
+          critical: 5s
+          clear: 1.8s
+          overrides:
+            - matchers: ['module=~"batch-.*"']
+              warning: 10s
+              critical: 30s
+        annotations:
+          summary: "{{ $labels.module }} is {{ $severity }}: {{ $value }}s over {{ $threshold }}s"
+"#,
+    )
+    .unwrap();
+    let test = r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'latency_seconds{module="web"}'
+        values: "1 3 3 6 6 1.9 1"
+      - series: 'latency_seconds{module="batch-1"}'
+        values: "6x6"
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: HighLatency
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: HighLatency
+        exp_alerts:
+          - exp_labels: {module: web, severity: warning}
+            exp_annotations: {summary: "web is warning: 3s over 2s"}
+      - eval_time: 4m
+        alertname: HighLatency
+        exp_alerts:
+          - exp_labels: {module: web, severity: critical}
+            exp_annotations: {summary: "web is critical: 6s over 5s"}
+      - eval_time: 5m
+        alertname: HighLatency
+        exp_alerts:
+          - exp_labels: {module: web, severity: warning}
+            exp_annotations: {summary: "web is warning: 1.9s over 2s"}
+      - eval_time: 6m
+        alertname: HighLatency
+        exp_alerts: []
+    promql_expr_test:
+      - expr: ALERTS{alertstate="firing"}
+        eval_time: 4m
+        exp_samples:
+          - labels: 'ALERTS{alertname="HighLatency", alertstate="firing", module="web", severity="critical"}'
+            value: 1
+"#;
+    let path = dir.path().join("test.yml");
+    std::fs::write(&path, test).unwrap();
+    let res = run_test_file(&path, &TestOptions::default());
+    assert!(res.passed(), "{:#?}", res.errors);
+}
