@@ -43,15 +43,6 @@ pub fn parse_values(values: &str) -> Result<Vec<Point>, String> {
             out.extend(std::iter::repeat_n(None, n));
             continue;
         }
-        if item
-            .trim_start_matches(['+', '-'])
-            .to_ascii_lowercase()
-            .starts_with("0x")
-        {
-            return Err(format!(
-                "invalid value {item:?}: hex numbers are not allowed"
-            ));
-        }
         let Some((head, times)) = item.rsplit_once('x') else {
             let v = parse_float(item).ok_or_else(|| format!("invalid value {item:?}"))?;
             out.push(Some(v));
