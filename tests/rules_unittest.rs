@@ -216,9 +216,25 @@ tests:
     std::fs::write(&path, test).unwrap();
     let res = run_test_file(&path, &TestOptions::default());
     assert!(res.passed(), "{:#?}", res.errors);
-    std::fs::write(&path, test.replace("{module: web, severity: critical}", "{module: web, severity: warning}")).unwrap();
+    std::fs::write(
+        &path,
+        test.replace(
+            "{module: web, severity: critical}",
+            "{module: web, severity: warning}",
+        ),
+    )
+    .unwrap();
     let res = run_test_file(&path, &TestOptions::default());
     assert_eq!(res.errors.len(), 1, "{:#?}", res.errors);
-    assert!(res.errors[0].starts_with("    alertname: HighLatency, time: 4m, \n        exp:[\n"), "{}", res.errors[0]);
-    assert!(res.errors[0].contains("Labels:{alertname=\"HighLatency\", module=\"web\", severity=\"critical\"}"), "{}", res.errors[0]);
+    assert!(
+        res.errors[0].starts_with("    alertname: HighLatency, time: 4m, \n        exp:[\n"),
+        "{}",
+        res.errors[0]
+    );
+    assert!(
+        res.errors[0]
+            .contains("Labels:{alertname=\"HighLatency\", module=\"web\", severity=\"critical\"}"),
+        "{}",
+        res.errors[0]
+    );
 }

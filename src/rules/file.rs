@@ -567,3 +567,7 @@ impl Validator<'_> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "file_tests.rs"]
+mod tests;

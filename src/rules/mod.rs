@@ -21,8 +21,8 @@ pub mod selector;
 #[cfg(test)]
 mod testutil;
 pub mod threshold;
-pub mod unittest;
 mod tmpl;
+pub mod unittest;
 
 pub use duration::{format_duration, parse_duration};
 pub use file::{

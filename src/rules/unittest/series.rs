@@ -109,7 +109,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        assert_eq!(vals("0x10").len(), 11, "0x10 is 0 repeated, as promtool reads it");
+        assert_eq!(
+            vals("0x10").len(),
+            11,
+            "0x10 is 0 repeated, as promtool reads it"
+        );
         for s in ["abc", "1xa", "{{schema:1}}", "1+x2", "0x1p3"] {
             assert!(parse_values(s).is_err(), "{s:?} accepted");
         }
