@@ -55,13 +55,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
-        .route("/api/v1/format_query", get(query::format).post(query::format))
+        .route(
+            "/api/v1/format_query",
+            get(query::format).post(query::format),
+        )
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/metadata", get(series::metadata))
         .route("/api/v1/targets", get(targets::targets))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .with_state(state)
 }
 

@@ -25,7 +25,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting runtime: {e}");
@@ -103,7 +106,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let now = chrono::Utc::now().timestamp_millis();
             let removed = gc_store.gc(now);
             if removed > 0 {
-                tracing::debug!(removed, "dropped series stale for longer than the retention window");
+                tracing::debug!(
+                    removed,
+                    "dropped series stale for longer than the retention window"
+                );
             }
         }
     });
@@ -137,7 +143,10 @@ async fn reload(path: &std::path::Path, scrape: &ScrapeManager) {
     let cfg = match load_config(path) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "reload failed; keeping the running configuration");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "reload failed; keeping the running configuration"
+            );
             return;
         }
     };

@@ -10,6 +10,7 @@ use super::raw::{Pos, RawFile, RawGroup, RawMap, RawRule};
 use super::threshold::{self, Thresholds};
 use super::{duration::parse_duration, tmpl};
 use crate::model::METRIC_NAME;
+use crate::template::Template;
 use promql_parser::parser::Expr;
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
@@ -122,6 +123,11 @@ pub struct RuleSpec {
     pub annotations: Vec<(String, String)>,
     /// The threshold extension.
     pub thresholds: Option<Arc<Thresholds>>,
+    /// Alerting rules: parsed templates of `labels`, in the same order (a
+    /// group label that does not parse expands to the error text).
+    pub label_templates: Vec<Result<Template, String>>,
+    /// Alerting rules: parsed templates of `annotations`, in the same order.
+    pub annotation_templates: Vec<Template>,
     /// Where the rule starts.
     pub pos: Pos,
 }
@@ -511,12 +517,12 @@ impl Validator<'_> {
         if alert.is_some() {
             for (what, map) in [("label", &rule_labels), ("annotation", &annotations)] {
                 for (k, v) in map {
-                    if let Err(e) = tmpl::check(v) {
+                    if let Err(e) = tmpl::parse(&name, v) {
                         self.err(
                             Some(Pos::of(k)),
                             Some(g),
                             id,
-                            format!("{what} {:?}: template: __alert_{name}:{e}", k.value),
+                            format!("{what} {:?}: {e}", k.value),
                         );
                     }
                 }
@@ -548,6 +554,16 @@ impl Validator<'_> {
         let mut annotations: Vec<(String, String)> =
             annotations.into_iter().map(|(k, v)| (k.value, v)).collect();
         annotations.sort();
+        let (label_templates, annotation_templates) = if alert.is_some() {
+            let lt = labels.iter().map(|(_, v)| tmpl::parse(&name, v)).collect();
+            let at = annotations
+                .iter()
+                .map(|(_, v)| tmpl::parse(&name, v).ok())
+                .collect::<Option<Vec<_>>>()?;
+            (lt, at)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let expr_text = r.expr.map(|e| e.value).unwrap_or_default();
         Some(RuleSpec {
             kind: if alert.is_some() {
@@ -563,6 +579,8 @@ impl Validator<'_> {
             labels,
             annotations,
             thresholds,
+            label_templates,
+            annotation_templates,
             pos,
         })
     }

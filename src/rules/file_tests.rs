@@ -186,7 +186,7 @@ fn alert_templates_are_checked_at_load() {
     let e = errors(
         "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    labels: {l: '{{ $nope }}'}\n",
     );
-    assert!(e[0].contains("r.yml:6:14: group \"g\", rule 1, \"A\": label \"l\": template: __alert_A:1: undefined variable \"$nope\""), "{e:?}");
+    assert!(e[0].contains("r.yml:6:14: group \"g\", rule 1, \"A\": label \"l\": template: __alert_A:1:4: undefined variable \"$nope\""), "{e:?}");
 }
 
 #[test]

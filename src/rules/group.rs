@@ -406,7 +406,6 @@ fn alerting(
     ctx: &EvalContext<'_>,
     transitions: &mut Vec<AlertTransition>,
 ) -> Result<Out, String> {
-    let tmpl_name = format!("__alert_{}", spec.name);
     let mut candidates = Vec::with_capacity(samples.len());
     for (series, _, value) in samples {
         let mut data = TemplateData {
@@ -416,15 +415,16 @@ fn alerting(
             value,
             threshold: None,
             severity: None,
-        };
-        let expand = |text: &str, d: &TemplateData<'_>| {
-            tmpl::expand(&tmpl_name, text, d)
-                .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
+            ts,
         };
         let mut b = LabelsBuilder::new(&series);
         b.del(METRIC_NAME);
-        for (k, v) in &spec.labels {
-            b.set(k, &expand(v, &data));
+        for ((k, _), t) in spec.labels.iter().zip(&spec.label_templates) {
+            let v = match t {
+                Ok(t) => tmpl::expand(t, &data, ctx.querier),
+                Err(e) => format!("<error expanding template: {e}>"),
+            };
+            b.set(k, &v);
         }
         b.set("alertname", &spec.name);
         let labels = b.labels();
@@ -443,7 +443,8 @@ fn alerting(
         let annotations = spec
             .annotations
             .iter()
-            .map(|(k, v)| (k.clone(), expand(v, &data)))
+            .zip(&spec.annotation_templates)
+            .map(|((k, _), t)| (k.clone(), tmpl::expand(t, &data, ctx.querier)))
             .collect();
         candidates.push(Candidate {
             labels,

@@ -108,7 +108,12 @@ pub(super) enum QuoteFail {
 /// Scans the quoted string whose opening quote is at `open`. A backslash
 /// always takes the next byte with it, as upstream's `\"(\\.|[^\\"])*\"`.
 pub(super) fn scan_quoted(b: &[u8], open: usize, rules: QuoteRules) -> Result<Quoted, QuoteFail> {
-    let mut q = Quoted { end: 0, escaped: false, newlines: 0, last_newline: 0 };
+    let mut q = Quoted {
+        end: 0,
+        escaped: false,
+        newlines: 0,
+        last_newline: 0,
+    };
     let mut i = open + 1;
     while i < b.len() {
         match b[i] {
@@ -187,7 +192,10 @@ pub(super) struct Unescaped<'a> {
 
 impl<'a> Unescaped<'a> {
     pub(super) fn new(raw: &'a str) -> Self {
-        Self { b: raw.as_bytes(), i: 0 }
+        Self {
+            b: raw.as_bytes(),
+            i: 0,
+        }
     }
 }
 
@@ -385,14 +393,38 @@ mod tests {
 
     #[test]
     fn quoted_strings_obey_their_rules() {
-        let lenient = QuoteRules { newline: true, nul: true };
-        let strict = QuoteRules { newline: false, nul: false };
+        let lenient = QuoteRules {
+            newline: true,
+            nul: true,
+        };
+        let strict = QuoteRules {
+            newline: false,
+            nul: false,
+        };
         let q = scan_quoted(b"\"a\\\"b\nc\" rest", 0, lenient).ok().unwrap();
-        assert_eq!((q.end, q.escaped, q.newlines, q.last_newline), (8, true, 1, 5));
-        assert!(matches!(scan_quoted(b"\"a\nb\"", 0, strict), Err(QuoteFail::Forbidden(2))));
-        assert!(matches!(scan_quoted(b"\"a\0b\"", 0, strict), Err(QuoteFail::Forbidden(2))));
-        assert!(matches!(scan_quoted(b"\"ab", 0, lenient), Err(QuoteFail::Unterminated)));
-        assert!(matches!(scan_quoted(b"\"a\\", 0, lenient), Err(QuoteFail::Unterminated)));
-        assert!(matches!(scan_quoted(b"\"a\\\nb\"", 0, lenient), Err(QuoteFail::Forbidden(3))));
+        assert_eq!(
+            (q.end, q.escaped, q.newlines, q.last_newline),
+            (8, true, 1, 5)
+        );
+        assert!(matches!(
+            scan_quoted(b"\"a\nb\"", 0, strict),
+            Err(QuoteFail::Forbidden(2))
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\0b\"", 0, strict),
+            Err(QuoteFail::Forbidden(2))
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"ab", 0, lenient),
+            Err(QuoteFail::Unterminated)
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\\", 0, lenient),
+            Err(QuoteFail::Unterminated)
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\\\nb\"", 0, lenient),
+            Err(QuoteFail::Forbidden(3))
+        ));
     }
 }
