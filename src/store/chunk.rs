@@ -51,11 +51,7 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
-    let mut ones = 0usize;
-    while ones < 4 && r.read_bit()? {
-        ones += 1;
-    }
-    match ones {
+    match r.read_unary(4)? as usize {
         0 => Some(0),
         4 => Some(r.read_bits(64)? as i64),
         n => {
