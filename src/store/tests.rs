@@ -90,6 +90,13 @@ fn select_matches_brute_force_and_is_sorted() {
 }
 
 #[test]
+fn store_and_handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+    send_sync::<SeriesRef>();
+}
+
+#[test]
 fn get_or_create_is_idempotent_and_shares_strings() {
     let store = Store::default();
     let (a, created) = store.get_or_create(l(&[("__name__", "up"), ("job", "x")]));
