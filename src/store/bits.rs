@@ -28,11 +28,21 @@ impl BitWriter {
         self.bytes.capacity()
     }
 
+    /// Appends a byte, growing by a quarter (at least 16 bytes) rather than
+    /// doubling: heads are many and small, so slack matters more than copies.
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+        }
+        self.bytes.push(b);
+    }
+
     /// Writes one bit.
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.bytes.push(0);
+            self.push(0);
             self.free = 8;
         }
         self.free -= 1;
@@ -53,10 +63,10 @@ impl BitWriter {
                 // Whole bytes when aligned.
                 if n >= 8 {
                     n -= 8;
-                    self.bytes.push((value >> n) as u8);
+                    self.push((value >> n) as u8);
                     continue;
                 }
-                self.bytes.push(0);
+                self.push(0);
                 self.free = 8;
             }
             let take = n.min(u32::from(self.free));
