@@ -17,7 +17,7 @@ use crate::promql::Engine;
 use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
@@ -37,6 +37,19 @@ pub struct RuleSettings {
     pub external_url: String,
     /// Loader options.
     pub load: LoadOptions,
+}
+
+impl RuleSettings {
+    /// The settings a loaded configuration gives (`global.evaluation_interval`,
+    /// `global.external_labels`), with the server's external URL.
+    pub fn from_config(cfg: &crate::config::Config, external_url: &str) -> Self {
+        Self {
+            evaluation_interval_ms: cfg.global.evaluation_interval.as_millis_i64().max(1),
+            external_labels: Labels::from_pairs(cfg.global.external_labels.iter()),
+            external_url: external_url.to_string(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for RuleSettings {
@@ -451,27 +464,6 @@ fn active_counts(g: &Group) -> ActiveCounts {
         }
     });
     m.into_iter().collect()
-}
-
-/// Expands rule file patterns (globs) relative to `base` (the config file's
-/// directory), sorted and deduplicated; a pattern without matches is skipped.
-pub fn expand_rule_files(patterns: &[String], base: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for p in patterns {
-        let full = if Path::new(p).is_absolute() {
-            PathBuf::from(p)
-        } else {
-            base.join(p)
-        };
-        let pattern = full.to_string_lossy().to_string();
-        let paths =
-            glob::glob(&pattern).map_err(|e| format!("invalid rule file pattern {p:?}: {e}"))?;
-        let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-        found.sort();
-        out.extend(found);
-    }
-    out.dedup();
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -151,13 +151,12 @@ fn eval_slot_is_stable_and_aligned() {
 }
 
 #[test]
-fn expands_globs() {
-    let dir = tempfile::tempdir().unwrap();
-    write(&dir, "a.rules.yml", "");
-    write(&dir, "b.rules.yml", "");
-    write(&dir, "c.txt", "");
-    let files =
-        expand_rule_files(&["*.rules.yml".into(), "none/*.yml".into()], dir.path()).unwrap();
-    assert_eq!(files.len(), 2);
-    assert!(files[0].ends_with("a.rules.yml"));
+fn settings_from_config() {
+    let cfg = crate::config::Config::default();
+    let s = RuleSettings::from_config(&cfg, "http://wf:9090");
+    assert_eq!(
+        s.evaluation_interval_ms,
+        cfg.global.evaluation_interval.as_millis_i64()
+    );
+    assert_eq!(s.external_url, "http://wf:9090");
 }
