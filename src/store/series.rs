@@ -82,7 +82,7 @@ impl Series {
 
     /// Calls `f(t, v)` for each sample with `mint <= t <= maxt`, in time
     /// order, without copying. The series is locked meanwhile: `f` must not
-    /// append to this series.
+    /// call back into the store or this series.
     pub fn for_each_sample_in(&self, mint: i64, maxt: i64, mut f: impl FnMut(i64, f64)) {
         let d = self.data.lock();
         let mint = mint.max(d.floor);
