@@ -9,7 +9,7 @@ use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
-use crate::telemetry::{init_logging, BufferCollector, Telemetry};
+use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +80,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ManagerOptions::default(),
     );
     rules.register(telemetry.registry_mut());
+    telemetry
+        .registry_mut()
+        .register_collector(Box::new(AlertsCollector::new(rules.clone())));
     load_rules(&cfg, &rules).await?;
     let telemetry = Arc::new(telemetry);
 

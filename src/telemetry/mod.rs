@@ -4,10 +4,12 @@
 //! Each stage registers its own metric families here at start-up (see
 //! [`Telemetry::registry_mut`]); the HTTP server only encodes.
 
+mod alerts;
 mod buffer;
 mod logging;
 mod process;
 
+pub use alerts::AlertsCollector;
 pub use buffer::BufferCollector;
 pub use logging::{init_logging, LogFormat};
 pub use process::ProcessCollector;
