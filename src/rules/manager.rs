@@ -93,6 +93,17 @@ pub struct UpdateSummary {
     pub removed: usize,
 }
 
+/// An alert with the rule and group that hold it.
+#[derive(Debug, Clone)]
+pub struct HeldAlert {
+    /// The group key (`file;group`).
+    pub group: Arc<str>,
+    /// The alerting rule's name.
+    pub rule: Arc<str>,
+    /// The alert.
+    pub alert: super::alert::Alert,
+}
+
 /// Alert counts by (state, severity).
 type ActiveCounts = Vec<((AlertState, String), i64)>;
 
@@ -221,6 +232,27 @@ impl Manager {
     /// The settings in effect.
     pub fn settings(&self) -> RuleSettings {
         self.inner.settings.read().clone()
+    }
+
+    /// Every alert held by every alerting rule, resolved ones still kept
+    /// for resending included (for the notifier's periodic resend).
+    pub fn alerts_snapshot(&self) -> Vec<HeldAlert> {
+        let mut out = Vec::new();
+        for g in self.groups() {
+            g.with_state(|s| {
+                for r in &s.rules {
+                    let rule: Arc<str> = Arc::from(r.spec.name.as_str());
+                    for a in r.alerts.iter() {
+                        out.push(HeldAlert {
+                            group: g.key().clone(),
+                            rule: rule.clone(),
+                            alert: a.clone(),
+                        });
+                    }
+                }
+            });
+        }
+        out
     }
 
     /// Transitions in the history matching the query, in time order.
