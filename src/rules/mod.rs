@@ -32,6 +32,7 @@ mod testutil;
 pub mod threshold;
 mod tmpl;
 pub mod unittest;
+mod validate;
 
 pub use alert::{Alert, AlertState, AlertTransition, Transition};
 pub use duration::{format_duration, parse_duration};
