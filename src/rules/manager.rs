@@ -118,6 +118,8 @@ struct Inner {
     settings: RwLock<RuleSettings>,
     groups: RwLock<BTreeMap<String, Arc<Group>>>,
     tasks: Mutex<HashMap<String, Running>>,
+    /// One reload at a time; readers keep seeing the old set until the swap.
+    update_lock: tokio::sync::Mutex<()>,
     running: Mutex<bool>,
     events: broadcast::Sender<AlertTransition>,
     history: Mutex<History>,
@@ -203,6 +205,7 @@ impl Manager {
                 settings: RwLock::new(RuleSettings::default()),
                 groups: RwLock::new(BTreeMap::new()),
                 tasks: Mutex::new(HashMap::new()),
+                update_lock: tokio::sync::Mutex::new(()),
                 running: Mutex::new(false),
                 events,
                 history: Mutex::new(History::new(opts.history_capacity)),
@@ -268,6 +271,7 @@ impl Manager {
         files: &[PathBuf],
         settings: RuleSettings,
     ) -> Result<UpdateSummary, Vec<RuleFileError>> {
+        let _serialized = self.inner.update_lock.lock().await;
         let mut errs = Vec::new();
         let mut new_groups = BTreeMap::new();
         for f in files {
@@ -295,7 +299,7 @@ impl Manager {
         };
         *self.inner.settings.write() = settings;
         let mut summary = UpdateSummary::default();
-        let old_groups = std::mem::take(&mut *self.inner.groups.write());
+        let old_groups = self.inner.groups.read().clone();
         let mut to_start = Vec::new();
         let mut kept = BTreeMap::new();
         for (key, g) in new_groups {
