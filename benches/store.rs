@@ -33,6 +33,7 @@ fn rss() -> u64 {
 }
 
 /// CPU time this thread has run, in ns (so figures survive a busy machine).
+/// The kernel updates it at ticks and switches: only long spans are exact.
 fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
@@ -285,25 +286,92 @@ fn run(n: usize) {
     let (found, d, c) = time_select(&store, &re2, 20);
     println!("select {{job=\"blackbox\", le=~\"0\\\\.0.*|\\\\+Inf\", module!=\"m9\"}}: {found} series in {d:.2?} wall, {c:.2?} CPU");
 
-    // Read the last 5 minutes of every series selected by the equality.
+    // Read the last 5 minutes of every series selected by the equality
+    // (decoding starts at the chunk's first sample).
     let sel = store.select(&eq);
     let mut buf: Vec<Sample> = Vec::new();
     let tmax = T0 + (ROUNDS - 1) * INTERVAL_MS + 10;
-    let start = Instant::now();
-    let mut read = 0;
-    for _ in 0..100 {
+    let cpu = thread_cpu_ns();
+    let mut read = 0u64;
+    for _ in 0..1000 {
         for s in &sel {
             buf.clear();
             s.samples_in(tmax - 300_000, tmax, &mut buf);
-            read += buf.len();
+            read += buf.len() as u64;
         }
     }
-    let d = start.elapsed();
+    let cpu = thread_cpu_ns() - cpu;
     println!(
-        "samples_in (last 5m of {} series): {:.0} samples/s decoded",
+        "samples_in (last 5m of {} series): {:.0} ns CPU per series read, {read} samples",
         sel.len(),
-        per_sec(read as u64, d)
+        cpu as f64 / (1000 * sel.len()) as f64
     );
+    // In-cache decode speed per value kind: one series of each, best of 5.
+    for (i, c) in targets[0].iter().take(5).enumerate() {
+        let mut best = u64::MAX;
+        let mut n = 0u64;
+        for _ in 0..5 {
+            let cpu = thread_cpu_ns();
+            n = 0;
+            for _ in 0..20_000 {
+                c.series.for_each_sample_in(i64::MIN, i64::MAX, |t, v| {
+                    black_box((t, v));
+                    n += 1;
+                });
+            }
+            best = best.min(thread_cpu_ns() - cpu);
+        }
+        println!(
+            "decode {}: {:.1} ns/sample",
+            metric_name(i % NAMES),
+            best as f64 / n as f64
+        );
+    }
+    // Decode everything once.
+    let cpu = thread_cpu_ns();
+    let start = Instant::now();
+    let mut sum = 0.0;
+    let mut decoded = 0u64;
+    for s in store.all_series() {
+        s.for_each_sample_in(i64::MIN, i64::MAX, |_, v| {
+            sum += v;
+            decoded += 1;
+        });
+    }
+    black_box(sum);
+    let cpu = thread_cpu_ns() - cpu;
+    println!(
+        "full scan: {decoded} samples in {:.2?} wall, {:.1} ns CPU/sample",
+        start.elapsed(),
+        cpu as f64 / decoded as f64
+    );
+
+    // In-cache append cost: one series per kind, 1M samples each, with
+    // retention rotating chunks.
+    let small = Store::new(StoreOptions {
+        retention_ms: Some(3_600_000),
+    });
+    for (i, c) in targets[0].iter().take(5).enumerate() {
+        let (series, _) = small.get_or_create(labels(i));
+        let mut c = Cached {
+            series,
+            kind: c.kind,
+            value: c.value,
+        };
+        let mut rng = Rng(7);
+        let cpu = thread_cpu_ns();
+        for k in 0..1_000_000i64 {
+            let v = next_value(&mut c, &mut rng);
+            small
+                .append(&c.series, T0 + k * INTERVAL_MS + (k % 3), v)
+                .expect("in order");
+        }
+        println!(
+            "append in cache {}: {:.1} ns/sample (value generation included)",
+            metric_name(i),
+            (thread_cpu_ns() - cpu) as f64 / 1e6
+        );
+    }
 
     let start = Instant::now();
     black_box(store.stats());

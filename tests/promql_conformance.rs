@@ -46,7 +46,9 @@ fn selects_histograms(expr: &str, hist: &BTreeSet<Labels>) -> bool {
     fn walk(e: &Expr, hist: &BTreeSet<Labels>) -> bool {
         let sel = |vs: &promql_parser::parser::VectorSelector| {
             hist.iter().any(|l| {
-                vs.name.as_deref().is_none_or(|n| l.metric_name() == Some(n))
+                vs.name
+                    .as_deref()
+                    .is_none_or(|n| l.metric_name() == Some(n))
                     && vs
                         .matchers
                         .matchers

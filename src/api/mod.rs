@@ -8,6 +8,7 @@ mod extract;
 mod params;
 mod query;
 mod response;
+mod rules;
 mod series;
 mod status;
 mod targets;
@@ -17,6 +18,7 @@ pub use params::{parse_duration_ms, parse_time_ms};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
 
 use crate::promql::Engine;
+use crate::rules::manager::Manager as RuleManager;
 use crate::scrape::ScrapeManager;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Scrape targets and their health.
     pub scrape: Arc<ScrapeManager>,
+    /// Rule groups, alerts and their history.
+    pub rules: RuleManager,
     /// Set once the configuration is loaded and the first scrape round started.
     pub ready: Arc<AtomicBool>,
 }
@@ -64,6 +68,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/metadata", get(series::metadata))
         .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v1/alerts/history", get(rules::history))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))

@@ -21,6 +21,11 @@ impl Params {
         Self(v)
     }
 
+    /// Every parameter in request order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

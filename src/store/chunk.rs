@@ -51,11 +51,7 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
-    let mut ones = 0usize;
-    while ones < 4 && r.read_bit()? {
-        ones += 1;
-    }
-    match ones {
+    match r.read_unary(4)? as usize {
         0 => Some(0),
         4 => Some(r.read_bits(64)? as i64),
         n => {
@@ -247,6 +243,7 @@ impl Iterator for ChunkIter<'_> {
 mod tests {
     use super::*;
     use crate::model::STALE_NAN;
+    use proptest::prelude::*;
 
     fn round_trip(samples: &[(i64, f64)]) {
         let mut h = HeadChunk::new();
@@ -351,5 +348,49 @@ mod tests {
     fn empty_head_freezes_to_none() {
         assert!(HeadChunk::new().freeze().is_none());
         assert!(HeadChunk::new().last().is_none());
+    }
+
+    fn arb_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            (-1_000_000i64..1_000_000, 0u32..6).prop_map(|(m, s)| m as f64 / 10f64.powi(s as i32)),
+            (-(1i64 << 53)..(1i64 << 53)).prop_map(|m| m as f64),
+            Just(STALE_NAN),
+            Just(-0.0),
+            Just(f64::NAN),
+        ]
+    }
+
+    fn arb_step() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(15_000i64),
+            14_990..15_010i64,
+            1..100_000_000i64,
+            1..i64::MAX / 200,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_samples_round_trip(
+            start in any::<i64>(),
+            steps in proptest::collection::vec((arb_step(), arb_value(), any::<bool>()), 1..200),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            let mut last = 0.0;
+            for (i, (dt, v, repeat)) in steps.into_iter().enumerate() {
+                if i > 0 {
+                    t = t.wrapping_add(dt);
+                }
+                // Repeats exercise the "same value" and XOR-window paths.
+                let v = if repeat && i > 0 { last } else { v };
+                last = v;
+                samples.push((t, v));
+            }
+            for part in samples.chunks(usize::from(MAX_CHUNK_SAMPLES)) {
+                round_trip(part);
+            }
+        }
     }
 }

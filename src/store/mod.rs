@@ -2,8 +2,8 @@
 //! label strings, postings for label matchers, and per-series compressed
 //! chunks kept for the retention window.
 //!
-//! Layout: [`index`] maps label sets and ids to series in shards; `intern`
-//! stores each label string once; [`postings`] answers matchers; [`series`]
+//! Layout: `index` maps label sets and ids to series in 16 shards; `intern`
+//! stores each label string once; `postings` answers matchers; `series`
 //! holds one series' chunks behind its own lock; `chunk` encodes timestamps
 //! as delta-of-deltas and `values` encodes values (XOR or decimal deltas),
 //! both over `bits`.
@@ -11,12 +11,18 @@
 //! **Invariant:** no lock is held across a whole scrape or query: appends
 //! lock one series only; creations lock one index shard, then the postings;
 //! selects take the postings read lock only while planning, then each index
-//! shard's read lock while resolving ids.
+//! shard's read lock while resolving ids. Lock order is shard → series →
+//! postings; a closure given to [`Series::for_each_sample_in`] runs under
+//! the series lock and must not call back into the store.
 //!
 //! **Invariant:** a series' visible samples are those no older than its
 //! newest sample minus the retention (whole chunks beyond that are dropped on
 //! append and on gc; reads filter the rest), so results do not depend on
 //! chunk boundaries.
+//!
+//! Removal (gc, [`Store::delete_series`]) marks a series removed under its
+//! lock; an append through an old handle then goes to the live series with
+//! the same labels, re-creating it, so a scrape cache never feeds an orphan.
 
 mod bits;
 mod chunk;

@@ -82,7 +82,7 @@ impl Series {
 
     /// Calls `f(t, v)` for each sample with `mint <= t <= maxt`, in time
     /// order, without copying. The series is locked meanwhile: `f` must not
-    /// append to this series.
+    /// call back into the store or this series.
     pub fn for_each_sample_in(&self, mint: i64, maxt: i64, mut f: impl FnMut(i64, f64)) {
         let d = self.data.lock();
         let mint = mint.max(d.floor);
@@ -311,5 +311,13 @@ mod tests {
         d.append(50, 1.0, None).unwrap();
         assert_eq!(d.gc(50), GcVerdict::Keep);
         assert_eq!(d.gc(51), GcVerdict::Remove);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn per_series_struct_stays_small() {
+        // One Arc allocation per series; growing it costs 1M x the growth.
+        assert!(std::mem::size_of::<Series>() <= 168);
+        assert!(std::mem::size_of::<Chunk>() <= 40);
     }
 }

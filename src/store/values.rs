@@ -13,13 +13,17 @@
 //!
 //! The encoder takes the decimal path only when it is shorter, and only when
 //! decoding `m / 10^s` gives back the exact bits, so every value (NaN
-//! payloads, the staleness marker, -0.0) round-trips bit for bit. Both sides
-//! recompute the decimal form after an XOR value, so no state is written.
+//! payloads, the staleness marker, -0.0) round-trips bit for bit. After an
+//! XOR value both sides derive its decimal form from its bits, lazily (only
+//! when the next value is not an XOR one), so no state is written.
 
 use super::bits::{BitReader, BitWriter};
 
 const MAX_SCALE: u8 = 4;
 const NO_SCALE: u8 = 0xff;
+/// The previous value came through the XOR path; its decimal form is
+/// computed only if the next value wants it.
+const UNKNOWN_SCALE: u8 = 0xfe;
 const NO_WINDOW: u8 = 0xff;
 const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
 const POW10_I: [i64; 5] = [1, 10, 100, 1_000, 10_000];
@@ -31,7 +35,11 @@ const DELTA_WIDTHS: [u32; 4] = [8, 16, 28, 55];
 
 /// Decodes `m / 10^s`; the encoder checks it gives the original bits.
 fn from_decimal(m: i64, s: u8) -> f64 {
-    m as f64 / POW10[usize::from(s)]
+    if s == 0 {
+        m as f64
+    } else {
+        m as f64 / POW10[usize::from(s)]
+    }
 }
 
 /// The smallest scale `s` and integer `m` with `m / 10^s` equal to `v`
@@ -81,15 +89,13 @@ pub(crate) struct ValueCodec {
 impl ValueCodec {
     /// State after the first value (written or read as 64 raw bits).
     pub(crate) fn first(v: u64) -> Self {
-        let mut c = Self {
+        Self {
             last: v,
             leading: NO_WINDOW,
             trailing: 0,
-            scale: NO_SCALE,
+            scale: UNKNOWN_SCALE,
             m: 0,
-        };
-        c.set_decimal(v);
-        c
+        }
     }
 
     /// The previous value's bits.
@@ -97,21 +103,23 @@ impl ValueCodec {
         self.last
     }
 
-    fn set_decimal(&mut self, v: u64) {
-        match decimal(f64::from_bits(v)) {
-            Some((s, m)) => {
-                self.scale = s;
-                self.m = m;
+    /// The previous value's decimal form, derived on first use.
+    fn prev_decimal(&mut self) -> Option<(u8, i64)> {
+        if self.scale == UNKNOWN_SCALE {
+            match decimal(f64::from_bits(self.last)) {
+                Some((s, m)) => {
+                    self.scale = s;
+                    self.m = m;
+                }
+                None => self.scale = NO_SCALE,
             }
-            None => self.scale = NO_SCALE,
         }
+        (self.scale != NO_SCALE).then_some((self.scale, self.m))
     }
 
     /// `(scale, m, delta)` for the decimal path, if `v` can take it.
-    fn decimal_step(&self, v: u64) -> Option<(u8, i64, i64)> {
-        if self.scale == NO_SCALE {
-            return None;
-        }
+    fn decimal_step(&mut self, v: u64) -> Option<(u8, i64, i64)> {
+        self.prev_decimal()?;
         let (k, m) = decimal(f64::from_bits(v))?;
         let s = k.max(self.scale);
         let mv = m.checked_mul(POW10_I[usize::from(s - k)])?;
@@ -190,7 +198,7 @@ impl ValueCodec {
             self.trailing = trail as u8;
         }
         self.last = v;
-        self.set_decimal(v);
+        self.scale = UNKNOWN_SCALE;
     }
 
     /// Reads a value written by [`ValueCodec::write`]; `None` on a short or
@@ -200,9 +208,7 @@ impl ValueCodec {
             return Some(self.last);
         }
         if !r.read_bit()? {
-            if self.scale == NO_SCALE {
-                return None;
-            }
+            self.prev_decimal()?;
             let s = if r.read_bit()? {
                 r.read_bits(3)? as u8
             } else {
@@ -211,11 +217,7 @@ impl ValueCodec {
             if s > MAX_SCALE || s < self.scale {
                 return None;
             }
-            let mut b = 0;
-            while b < 3 && r.read_bit()? {
-                b += 1;
-            }
-            let width = DELTA_WIDTHS[b];
+            let width = DELTA_WIDTHS[r.read_unary(3)? as usize];
             let d = sign_extend(r.read_bits(width)?, width);
             let mp = self.m.wrapping_mul(POW10_I[usize::from(s - self.scale)]);
             let mv = mp.wrapping_add(d);
@@ -242,7 +244,7 @@ impl ValueCodec {
         let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
         let v = self.last ^ (r.read_bits(sig)? << self.trailing);
         self.last = v;
-        self.set_decimal(v);
+        self.scale = UNKNOWN_SCALE;
         Some(v)
     }
 }
