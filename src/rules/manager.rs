@@ -93,6 +93,17 @@ pub struct UpdateSummary {
     pub removed: usize,
 }
 
+/// An alert with the rule and group that hold it.
+#[derive(Debug, Clone)]
+pub struct HeldAlert {
+    /// The group key (`file;group`).
+    pub group: Arc<str>,
+    /// The alerting rule's name.
+    pub rule: Arc<str>,
+    /// The alert.
+    pub alert: super::alert::Alert,
+}
+
 /// Alert counts by (state, severity).
 type ActiveCounts = Vec<((AlertState, String), i64)>;
 
@@ -107,6 +118,8 @@ struct Inner {
     settings: RwLock<RuleSettings>,
     groups: RwLock<BTreeMap<String, Arc<Group>>>,
     tasks: Mutex<HashMap<String, Running>>,
+    /// One reload at a time; readers keep seeing the old set until the swap.
+    update_lock: tokio::sync::Mutex<()>,
     running: Mutex<bool>,
     events: broadcast::Sender<AlertTransition>,
     history: Mutex<History>,
@@ -192,6 +205,7 @@ impl Manager {
                 settings: RwLock::new(RuleSettings::default()),
                 groups: RwLock::new(BTreeMap::new()),
                 tasks: Mutex::new(HashMap::new()),
+                update_lock: tokio::sync::Mutex::new(()),
                 running: Mutex::new(false),
                 events,
                 history: Mutex::new(History::new(opts.history_capacity)),
@@ -223,6 +237,27 @@ impl Manager {
         self.inner.settings.read().clone()
     }
 
+    /// Every alert held by every alerting rule, resolved ones still kept
+    /// for resending included (for the notifier's periodic resend).
+    pub fn alerts_snapshot(&self) -> Vec<HeldAlert> {
+        let mut out = Vec::new();
+        for g in self.groups() {
+            g.with_state(|s| {
+                for r in &s.rules {
+                    let rule: Arc<str> = Arc::from(r.spec.name.as_str());
+                    for a in r.alerts.iter() {
+                        out.push(HeldAlert {
+                            group: g.key().clone(),
+                            rule: rule.clone(),
+                            alert: a.clone(),
+                        });
+                    }
+                }
+            });
+        }
+        out
+    }
+
     /// Transitions in the history matching the query, in time order.
     pub fn history(&self, q: &HistoryQuery) -> Vec<AlertTransition> {
         self.inner.history.lock().query(q)
@@ -236,6 +271,7 @@ impl Manager {
         files: &[PathBuf],
         settings: RuleSettings,
     ) -> Result<UpdateSummary, Vec<RuleFileError>> {
+        let _serialized = self.inner.update_lock.lock().await;
         let mut errs = Vec::new();
         let mut new_groups = BTreeMap::new();
         for f in files {
@@ -263,7 +299,7 @@ impl Manager {
         };
         *self.inner.settings.write() = settings;
         let mut summary = UpdateSummary::default();
-        let old_groups = std::mem::take(&mut *self.inner.groups.write());
+        let old_groups = self.inner.groups.read().clone();
         let mut to_start = Vec::new();
         let mut kept = BTreeMap::new();
         for (key, g) in new_groups {

@@ -81,6 +81,12 @@ async fn transitions_reach_subscribers_history_and_metrics() {
     assert_eq!(rx.try_recv().unwrap().to, Transition::Escalated);
     let h = m.history(&HistoryQuery::default());
     assert_eq!(h.len(), 2);
+    let held = m.alerts_snapshot();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (&*held[0].rule, held[0].alert.state),
+        ("Hot", AlertState::Firing)
+    );
     let mut reg = prometheus_client::registry::Registry::default();
     m.register(&mut reg);
     let mut text = String::new();

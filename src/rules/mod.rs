@@ -1,8 +1,17 @@
 //! The rule engine: rule files, the alert state machine, group evaluation
 //! and scheduling, with the warning/critical threshold extension.
 //!
-//! - [`file`]: the rule file model, loader and validation (Prometheus' `rulefmt`).
+//! - [`file`](mod@file): the rule file model, loader and validation (Prometheus' `rulefmt`),
+//!   every error with file:line:column; [`check`] is `watchfire check rules`.
 //! - [`threshold`]: warning/critical levels, direction, hysteresis, overrides.
+//! - [`alert`]: the alert state machine of one rule (pure, `now` as a parameter).
+//! - [`group`]: one group evaluated at one timestamp (recording output,
+//!   `ALERTS` / `ALERTS_FOR_STATE`, staleness markers).
+//! - [`manager`]: loading/reloading, scheduling on tokio, the transition
+//!   channel, [`history`] and [`metrics`].
+//! - [`api_json`]: the JSON of `/api/v1/rules`, `/api/v1/alerts` and
+//!   `/api/v1/alerts/history`.
+//! - [`unittest`]: `watchfire test rules` (promtool's unit-test format).
 //!
 //! **Invariant:** the alert state machine and group evaluation take the
 //! evaluation time as a parameter; only the manager reads the clock.
@@ -23,11 +32,15 @@ mod testutil;
 pub mod threshold;
 mod tmpl;
 pub mod unittest;
+mod validate;
 
+pub use alert::{Alert, AlertState, AlertTransition, Transition};
 pub use duration::{format_duration, parse_duration};
 pub use file::{
     load_rule_file, parse_rule_file, GroupSpec, LoadOptions, NameValidation, RuleFile,
     RuleFileError, RuleKind, RuleSpec,
 };
+pub use history::HistoryQuery;
+pub use manager::{HeldAlert, Manager, ManagerOptions, RuleSettings, UpdateSummary};
 pub use raw::Pos;
 pub use threshold::{Crossing, Direction, Levels, Severity, Thresholds};

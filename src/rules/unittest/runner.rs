@@ -48,14 +48,15 @@ fn duration_field(s: &Option<String>) -> Result<i64, String> {
     }
 }
 
-/// The engine promtool uses for unit tests.
+/// The engine promtool uses for unit tests: 5m lookback, 10000 samples,
+/// subqueries without a step at `evaluation_interval`.
 fn engine(eval_interval_ms: i64) -> Engine {
-    let _ = eval_interval_ms; // subquery default step: set once the evaluator exposes it
     Engine::new(EngineOptions {
         lookback_delta_ms: 5 * 60 * 1000,
         timeout: Duration::from_secs(100),
         max_samples: 10_000,
     })
+    .with_default_subquery_step(eval_interval_ms)
 }
 
 struct Input {
