@@ -1,7 +1,10 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`) with PromQL's anchored regexes.
 
+use parking_lot::Mutex;
 use regex::Regex;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 /// A matcher's operator; regex operators carry the compiled, anchored regex.
 #[derive(Debug, Clone)]
@@ -114,12 +117,31 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// Most compiled regexes kept; the cache is emptied when it is full, so a
+/// stream of distinct patterns (hostile API requests) cannot grow memory.
+const REGEX_CACHE_CAPACITY: usize = 4096;
+
+/// Compiled anchored regexes by pattern. Rules evaluate the same selectors
+/// every interval, and compiling a regex costs far more than matching with
+/// it; `Regex` clones share the compiled program.
+static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 fn anchored(name: &str, pattern: &str) -> Result<Regex, MatcherError> {
-    Regex::new(&format!("^(?s:{pattern})$")).map_err(|source| MatcherError {
+    if let Some(re) = REGEX_CACHE.lock().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|source| MatcherError {
         name: name.to_string(),
         pattern: pattern.to_string(),
         source,
-    })
+    })?;
+    let mut cache = REGEX_CACHE.lock();
+    if cache.len() >= REGEX_CACHE_CAPACITY {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), re.clone());
+    Ok(re)
 }
 
 fn unanchor(s: &str) -> &str {
