@@ -12,29 +12,64 @@ use std::path::{Path, PathBuf};
 use watchfire::scrape::exposition::{Entry, Format, Parser};
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("WATCHFIRE_SHARED")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"), PathBuf::from);
+    let dir = std::env::var_os("WATCHFIRE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from,
+    );
     if dir.join("conformance/exposition").is_dir() && dir.join("fixtures/exposition").is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: shared exposition data not found under {}", dir.display());
+        eprintln!(
+            "skipping: shared exposition data not found under {}",
+            dir.display()
+        );
         None
     }
 }
 
 /// Every fixture that must parse, with its format.
 const FIXTURES: &[(&str, Format)] = &[
-    ("fixtures/exposition/node_exporter.prom", Format::PrometheusText),
-    ("fixtures/exposition/prometheus.prom", Format::PrometheusText),
+    (
+        "fixtures/exposition/node_exporter.prom",
+        Format::PrometheusText,
+    ),
+    (
+        "fixtures/exposition/prometheus.prom",
+        Format::PrometheusText,
+    ),
     ("fixtures/exposition/vmagent.prom", Format::PrometheusText),
-    ("conformance/exposition/prometheus-textparse/alltypes.237mfs.prom.txt", Format::PrometheusText),
-    ("conformance/exposition/prometheus-textparse/alltypes.237mfs.nometa.prom.txt", Format::PrometheusText),
-    ("conformance/exposition/prometheus-textparse/alltypes.5mfs.om.txt", Format::OpenMetrics),
-    ("conformance/exposition/prometheus-textparse/1histogram.om.txt", Format::OpenMetrics),
-    ("conformance/exposition/prometheus-promtool/metrics-test.prom", Format::PrometheusText),
-    ("conformance/exposition/prometheus-promtool/dump-openmetrics-test.prom", Format::OpenMetrics),
-    ("conformance/exposition/prometheus-promtool/dump-openmetrics-roundtrip-test.prom", Format::OpenMetrics),
-    ("conformance/exposition/common-expfmt/testdata/text", Format::PrometheusText),
+    (
+        "conformance/exposition/prometheus-textparse/alltypes.237mfs.prom.txt",
+        Format::PrometheusText,
+    ),
+    (
+        "conformance/exposition/prometheus-textparse/alltypes.237mfs.nometa.prom.txt",
+        Format::PrometheusText,
+    ),
+    (
+        "conformance/exposition/prometheus-textparse/alltypes.5mfs.om.txt",
+        Format::OpenMetrics,
+    ),
+    (
+        "conformance/exposition/prometheus-textparse/1histogram.om.txt",
+        Format::OpenMetrics,
+    ),
+    (
+        "conformance/exposition/prometheus-promtool/metrics-test.prom",
+        Format::PrometheusText,
+    ),
+    (
+        "conformance/exposition/prometheus-promtool/dump-openmetrics-test.prom",
+        Format::OpenMetrics,
+    ),
+    (
+        "conformance/exposition/prometheus-promtool/dump-openmetrics-roundtrip-test.prom",
+        Format::OpenMetrics,
+    ),
+    (
+        "conformance/exposition/common-expfmt/testdata/text",
+        Format::PrometheusText,
+    ),
 ];
 
 /// A decoded sample: sorted labels (with `__name__`), value, timestamp.
@@ -54,8 +89,16 @@ fn parse_all(bytes: &[u8], format: Format) -> Result<Vec<(Decoded, String)>, Str
         match entry.map_err(|e| e.to_string())? {
             Entry::Sample(s) => {
                 let set = s.to_labels();
-                let labels = set.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
-                let d = Decoded { labels, value: s.value, timestamp: s.timestamp, line: s.line };
+                let labels = set
+                    .iter()
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
+                    .collect();
+                let d = Decoded {
+                    labels,
+                    value: s.value,
+                    timestamp: s.timestamp,
+                    line: s.line,
+                };
                 out.push((d, family.clone()));
             }
             Entry::Type { name, .. } => family = name.into_owned(),
@@ -68,7 +111,10 @@ fn parse_all(bytes: &[u8], format: Format) -> Result<Vec<(Decoded, String)>, Str
 /// Sample lines counted the naive way, independently of the parser.
 fn naive_sample_lines(bytes: &[u8]) -> usize {
     let text = String::from_utf8_lossy(bytes);
-    text.lines().map(str::trim_start).filter(|l| !l.is_empty() && !l.starts_with('#')).count()
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
 }
 
 #[test]
@@ -77,7 +123,11 @@ fn every_fixture_parses_with_the_expected_counts() {
     for (rel, format) in FIXTURES {
         let bytes = std::fs::read(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
         let samples = parse_all(&bytes, *format).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        assert_eq!(samples.len(), naive_sample_lines(&bytes), "{rel}: sample count");
+        assert_eq!(
+            samples.len(),
+            naive_sample_lines(&bytes),
+            "{rel}: sample count"
+        );
         assert!(!samples.is_empty(), "{rel}: no samples");
     }
 }

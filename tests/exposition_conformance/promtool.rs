@@ -37,17 +37,28 @@ fn canonical_key(labels: &BTreeMap<String, String>, value: f64, ts: i64) -> Key 
         .iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(n, v)| {
-            let numeric = (n == "le" || n == "quantile").then(|| v.parse::<f64>().ok()).flatten();
-            (n.clone(), numeric.map_or_else(|| v.clone(), |f| format!("{f:?}")))
+            let numeric = (n == "le" || n == "quantile")
+                .then(|| v.parse::<f64>().ok())
+                .flatten();
+            (
+                n.clone(),
+                numeric.map_or_else(|| v.clone(), |f| format!("{f:?}")),
+            )
         })
         .collect();
-    let bits = if value.is_nan() { f64::NAN.to_bits() } else { value.to_bits() };
+    let bits = if value.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        value.to_bits()
+    };
     (labels, bits, ts)
 }
 
 /// OpenMetrics escaping of a label value.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Builds the OpenMetrics input for promtool and the keys we expect back.
@@ -55,8 +66,14 @@ fn escape(v: &str) -> String {
 fn to_openmetrics(bytes: &[u8], format: Format, samples: &[Decoded]) -> (String, Vec<Key>, usize) {
     let verbatim = format == Format::OpenMetrics && samples.iter().all(|s| s.timestamp.is_some());
     if verbatim {
-        let keys = samples.iter().map(|s| canonical_key(&s.labels, s.value, s.timestamp.unwrap_or(0)));
-        return (String::from_utf8_lossy(bytes).into_owned(), keys.collect(), 0);
+        let keys = samples
+            .iter()
+            .map(|s| canonical_key(&s.labels, s.value, s.timestamp.unwrap_or(0)));
+        return (
+            String::from_utf8_lossy(bytes).into_owned(),
+            keys.collect(),
+            0,
+        );
     }
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
@@ -67,7 +84,11 @@ fn to_openmetrics(bytes: &[u8], format: Format, samples: &[Decoded]) -> (String,
         _ => None,
     });
     for (s, decoded) in parser.zip(samples) {
-        let line = lines.get(s.line - 1).copied().unwrap_or_default().trim_start();
+        let line = lines
+            .get(s.line - 1)
+            .copied()
+            .unwrap_or_default()
+            .trim_start();
         let rest = line.get(s.series.len()..).unwrap_or_default().trim_start();
         let value_token = rest.split([' ', '\t']).next().unwrap_or_default();
         let candidate = format!("{} {value_token} {FIXED_SECONDS}\n", s.series);
@@ -75,7 +96,9 @@ fn to_openmetrics(bytes: &[u8], format: Format, samples: &[Decoded]) -> (String,
         let same = parse_all(check.as_bytes(), Format::OpenMetrics)
             .ok()
             .and_then(|v| v.into_iter().next())
-            .is_some_and(|(d, _)| canonical_key(&d.labels, 0.0, 0).0 == canonical_key(&decoded.labels, 0.0, 0).0);
+            .is_some_and(|(d, _)| {
+                canonical_key(&d.labels, 0.0, 0).0 == canonical_key(&decoded.labels, 0.0, 0).0
+            });
         if same {
             out.push_str(&candidate);
         } else {
@@ -87,11 +110,16 @@ fn to_openmetrics(bytes: &[u8], format: Format, samples: &[Decoded]) -> (String,
                 .filter(|(n, _)| *n != "__name__")
                 .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
                 .collect();
-            out.push_str(&format!("{name}{{{}}} {value_token} {FIXED_SECONDS}\n", labels.join(",")));
+            out.push_str(&format!(
+                "{name}{{{}}} {value_token} {FIXED_SECONDS}\n",
+                labels.join(",")
+            ));
         }
     }
     out.push_str("# EOF\n");
-    let keys = samples.iter().map(|s| canonical_key(&s.labels, s.value, FIXED_SECONDS * 1000));
+    let keys = samples
+        .iter()
+        .map(|s| canonical_key(&s.labels, s.value, FIXED_SECONDS * 1000));
     (out, keys.collect(), rewritten)
 }
 
@@ -172,10 +200,16 @@ fn promtool_reads_every_fixture_like_we_do() {
     }
     for (rel, format) in FIXTURES {
         let bytes = std::fs::read(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        let ours: Vec<Decoded> =
-            parse_all(&bytes, *format).unwrap_or_else(|e| panic!("{rel}: {e}")).into_iter().map(|(d, _)| d).collect();
+        let ours: Vec<Decoded> = parse_all(&bytes, *format)
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
         assert!(
-            ours.iter().all(|d| d.labels.keys().all(|n| n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))),
+            ours.iter().all(|d| d
+                .labels
+                .keys()
+                .all(|n| n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))),
             "{rel}: quoted UTF-8 names cannot go through promtool 2.42"
         );
         let (payload, mut want, rewritten) = to_openmetrics(&bytes, *format, &ours);
@@ -183,20 +217,40 @@ fn promtool_reads_every_fixture_like_we_do() {
         let input = dir.path().join("input.om");
         std::fs::write(&input, &payload).expect("write input");
         let blocks = dir.path().join("blocks");
-        run(Command::new("promtool").args(["tsdb", "create-blocks-from", "openmetrics", "-q"]).arg(&input).arg(&blocks))
-            .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        run(Command::new("promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
+            .arg(&input)
+            .arg(&blocks))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
         std::fs::create_dir_all(blocks.join("wal")).expect("wal dir"); // dump opens the WAL too
-        let dump = run(Command::new("promtool").args(["tsdb", "dump"]).arg(&blocks)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let dump = run(Command::new("promtool").args(["tsdb", "dump"]).arg(&blocks))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"));
         let mut got: Vec<Key> = dump
             .lines()
-            .map(|l| parse_dump_line(l).unwrap_or_else(|| panic!("{rel}: unreadable dump line {l:?}")))
+            .map(|l| {
+                parse_dump_line(l).unwrap_or_else(|| panic!("{rel}: unreadable dump line {l:?}"))
+            })
             .collect();
         want.sort();
         want.dedup();
         got.sort();
-        let missing: Vec<&Key> = want.iter().filter(|k| got.binary_search(k).is_err()).take(5).collect();
-        let extra: Vec<&Key> = got.iter().filter(|k| want.binary_search(k).is_err()).take(5).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "{rel}: ours only {missing:?}\npromtool only {extra:?}");
-        eprintln!("{rel}: {} samples agree with promtool ({rewritten} lines re-encoded)", got.len());
+        let missing: Vec<&Key> = want
+            .iter()
+            .filter(|k| got.binary_search(k).is_err())
+            .take(5)
+            .collect();
+        let extra: Vec<&Key> = got
+            .iter()
+            .filter(|k| want.binary_search(k).is_err())
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{rel}: ours only {missing:?}\npromtool only {extra:?}"
+        );
+        eprintln!(
+            "{rel}: {} samples agree with promtool ({rewritten} lines re-encoded)",
+            got.len()
+        );
     }
 }

@@ -24,7 +24,8 @@ pub enum ContentTypeError {
 /// A token as RFC 7231 defines it (`tchar`).
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 impl Format {
@@ -74,24 +75,60 @@ mod tests {
     #[test]
     fn picks_the_parser_like_prometheus() {
         let ok = [
-            ("text/plain; version=0.0.4; charset=utf-8", Format::PrometheusText),
-            ("text/plain;version=1.0.0;escaping=allow-utf-8", Format::PrometheusText),
+            (
+                "text/plain; version=0.0.4; charset=utf-8",
+                Format::PrometheusText,
+            ),
+            (
+                "text/plain;version=1.0.0;escaping=allow-utf-8",
+                Format::PrometheusText,
+            ),
             ("Text/Plain", Format::PrometheusText),
-            ("application/openmetrics-text; version=1.0.0; charset=utf-8", Format::OpenMetrics),
-            ("application/openmetrics-text;version=\"0.0.1\"", Format::OpenMetrics),
+            (
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                Format::OpenMetrics,
+            ),
+            (
+                "application/openmetrics-text;version=\"0.0.1\"",
+                Format::OpenMetrics,
+            ),
         ];
         for (ct, want) in ok {
             assert_eq!(Format::from_content_type(ct), Ok(want), "{ct}");
         }
         let blank = Format::from_content_type("  ");
         assert_eq!(blank, Err(ContentTypeError::Blank));
-        for ct in ["invalid/", "/", "text", "text/plain; charset=utf-8; charset=utf-8", "a/b; x"] {
-            assert!(matches!(Format::from_content_type(ct), Err(ContentTypeError::Malformed(_))), "{ct}");
+        for ct in [
+            "invalid/",
+            "/",
+            "text",
+            "text/plain; charset=utf-8; charset=utf-8",
+            "a/b; x",
+        ] {
+            assert!(
+                matches!(
+                    Format::from_content_type(ct),
+                    Err(ContentTypeError::Malformed(_))
+                ),
+                "{ct}"
+            );
         }
-        for ct in ["application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily", "application/json"] {
-            assert!(matches!(Format::from_content_type(ct), Err(ContentTypeError::Unsupported(_))), "{ct}");
+        for ct in [
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily",
+            "application/json",
+        ] {
+            assert!(
+                matches!(
+                    Format::from_content_type(ct),
+                    Err(ContentTypeError::Unsupported(_))
+                ),
+                "{ct}"
+            );
         }
         let e = Format::from_content_type("application/json").unwrap_err();
-        assert_eq!(e.to_string(), "unsupported content type \"application/json\"");
+        assert_eq!(
+            e.to_string(),
+            "unsupported content type \"application/json\""
+        );
     }
 }

@@ -124,7 +124,10 @@ pub(super) fn locate(b: &[u8], at: usize, line: usize, line_start: usize) -> (us
         let earlier = b[at..line_start].iter().filter(|&&c| c == b'\n').count();
         line.saturating_sub(earlier).max(1)
     };
-    let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+    let start = b[..at]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
     let column = String::from_utf8_lossy(&b[start..at]).chars().count() + 1;
     (line, column)
 }
@@ -140,7 +143,10 @@ mod tests {
         assert_eq!(describe(b"a", 1), "end of input");
         assert_eq!(describe(b"\x00x", 0), "\"\\u{0}x\"");
         assert_eq!(describe(b"'a\"\\\r", 0), "\"'a\\\"\\\\\\r\"");
-        assert_eq!(describe("ééééééééééééééééé".as_bytes(), 0), "\"éééééééééééé\"");
+        assert_eq!(
+            describe("ééééééééééééééééé".as_bytes(), 0),
+            "\"éééééééééééé\""
+        );
     }
 
     #[test]
@@ -155,9 +161,16 @@ mod tests {
 
     #[test]
     fn displays_position_and_reason() {
-        let e = ParseError { line: 3, column: 7, kind: ParseErrorKind::MetricNameNotSet };
+        let e = ParseError {
+            line: 3,
+            column: 7,
+            kind: ParseErrorKind::MetricNameNotSet,
+        };
         assert_eq!(e.to_string(), "line 3, column 7: metric name not set");
-        let e = ParseErrorKind::Unexpected { expected: "label value", found: "\"'\"".into() };
+        let e = ParseErrorKind::Unexpected {
+            expected: "label value",
+            found: "\"'\"".into(),
+        };
         assert_eq!(e.to_string(), "expected label value, found \"'\"");
     }
 }

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::lex::{
-    format_openmetrics_float, label_name_end, parse_float, scan_quoted, skip_blanks,
-    unescape_into, unescape_label, QuoteRules, Unescaped,
+    format_openmetrics_float, label_name_end, parse_float, scan_quoted, skip_blanks, unescape_into,
+    unescape_label, QuoteRules, Unescaped,
 };
 
 /// A name or label value as written in the input (between its quotes when
@@ -165,7 +165,11 @@ impl<'a> LabelSet<'a> {
 
     /// Iterates over the labels in input order.
     pub fn iter(&self) -> LabelIter<'a> {
-        LabelIter { s: self.inner, pos: 0, float_label: self.float_label }
+        LabelIter {
+            s: self.inner,
+            pos: 0,
+            float_label: self.float_label,
+        }
     }
 }
 
@@ -186,7 +190,10 @@ pub struct LabelIter<'a> {
     float_label: FloatLabel,
 }
 
-const LENIENT: QuoteRules = QuoteRules { newline: true, nul: true };
+const LENIENT: QuoteRules = QuoteRules {
+    newline: true,
+    nul: true,
+};
 
 impl<'a> LabelIter<'a> {
     /// Reads a quoted or bare name at `i`: (name, index after it).
@@ -237,7 +244,11 @@ impl<'a> Iterator for LabelIter<'a> {
             let value = RawStr::new(self.s.get(open + 1..q.end - 1)?, q.escaped);
             self.pos = q.end;
             let normalize = self.float_label.name().is_some_and(|n| name.decodes_to(n));
-            return Some(Label { raw_name: name, raw_value: value, normalize });
+            return Some(Label {
+                raw_name: name,
+                raw_value: value,
+                normalize,
+            });
         }
     }
 }
@@ -259,7 +270,10 @@ pub(super) fn find_duplicate<'a>(names: &mut [RawStr<'a>]) -> Option<RawStr<'a>>
         return None;
     }
     names.sort_unstable_by(|a, b| a.cmp_decoded(b));
-    names.windows(2).find(|w| w[0].same_decoded(&w[1])).map(|w| w[1])
+    names
+        .windows(2)
+        .find(|w| w[0].same_decoded(&w[1]))
+        .map(|w| w[1])
 }
 
 #[cfg(test)]
@@ -267,17 +281,25 @@ mod tests {
     use super::*;
 
     fn pairs(set: LabelSet<'_>) -> Vec<(String, String)> {
-        set.iter().map(|l| (l.name().into_owned(), l.value().into_owned())).collect()
+        set.iter()
+            .map(|l| (l.name().into_owned(), l.value().into_owned()))
+            .collect()
     }
 
     #[test]
     fn iterates_both_grammars_and_skips_quoted_metric_name() {
-        let set = LabelSet::new(r#" "my.metric", a = "1" ,"b.c"="x\"y" d="\\n" , "#, FloatLabel::None);
+        let set = LabelSet::new(
+            r#" "my.metric", a = "1" ,"b.c"="x\"y" d="\\n" , "#,
+            FloatLabel::None,
+        );
         let got = pairs(set);
         let want = [("a", "1"), ("b.c", "x\"y"), ("d", "\\n")];
         assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
         assert!(LabelSet::new("", FloatLabel::None).iter().next().is_none());
-        assert!(LabelSet::new(r#""only.name""#, FloatLabel::None).iter().next().is_none());
+        assert!(LabelSet::new(r#""only.name""#, FloatLabel::None)
+            .iter()
+            .next()
+            .is_none());
     }
 
     #[test]
@@ -289,7 +311,9 @@ mod tests {
         let got: Vec<String> = set.iter().map(|l| l.value().into_owned()).collect();
         assert_eq!(got, ["1", "bla"]);
         let mut buf = String::from("junk");
-        let first = LabelSet::new(r#""le"="+Inf""#, FloatLabel::Le).iter().next();
+        let first = LabelSet::new(r#""le"="+Inf""#, FloatLabel::Le)
+            .iter()
+            .next();
         first.unwrap().value_into(&mut buf);
         assert_eq!(buf, "+Inf");
     }
@@ -308,7 +332,10 @@ mod tests {
         assert_eq!(find_duplicate(&mut [r("a"), r("b")]), None);
         assert_eq!(find_duplicate(&mut [r("a"), r("b"), r("a")]), Some(r("a")));
         assert_eq!(find_duplicate(&mut [r("__name__")]), Some(r("__name__")));
-        assert_eq!(find_duplicate(&mut [r("x\\\"y"), r("x\"y")]), Some(r("x\"y")));
+        assert_eq!(
+            find_duplicate(&mut [r("x\\\"y"), r("x\"y")]),
+            Some(r("x\"y"))
+        );
         let names: Vec<String> = (0..40).map(|i| format!("l{i}")).collect();
         let mut big: Vec<RawStr<'_>> = names.iter().map(|s| RawStr::new(s, false)).collect();
         assert_eq!(find_duplicate(&mut big), None);

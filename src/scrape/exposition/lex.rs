@@ -108,9 +108,24 @@ pub(super) enum QuoteFail {
 /// Scans the quoted string whose opening quote is at `open`. A backslash
 /// always takes the next byte with it, as upstream's `\"(\\.|[^\\"])*\"`.
 pub(super) fn scan_quoted(b: &[u8], open: usize, rules: QuoteRules) -> Result<Quoted, QuoteFail> {
-    let mut q = Quoted { end: 0, escaped: false, newlines: 0, last_newline: 0 };
+    let mut q = Quoted {
+        end: 0,
+        escaped: false,
+        newlines: 0,
+        last_newline: 0,
+    };
     let mut i = open + 1;
-    while i < b.len() {
+    loop {
+        let rest = b.get(i..).unwrap_or_default();
+        let Some(n) = memchr::memchr3(b'"', b'\\', b'\n', rest) else {
+            return Err(QuoteFail::Unterminated);
+        };
+        if !rules.nul {
+            if let Some(z) = memchr::memchr(0, &rest[..n]) {
+                return Err(QuoteFail::Forbidden(i + z));
+            }
+        }
+        i += n;
         match b[i] {
             b'"' => {
                 q.end = i + 1;
@@ -125,17 +140,14 @@ pub(super) fn scan_quoted(b: &[u8], open: usize, rules: QuoteRules) -> Result<Qu
                     Some(_) => i += 2,
                 }
             }
-            b'\n' if rules.newline => {
+            _ if rules.newline => {
                 q.newlines += 1;
                 q.last_newline = i;
                 i += 1;
             }
-            b'\n' => return Err(QuoteFail::Forbidden(i)),
-            0 if !rules.nul => return Err(QuoteFail::Forbidden(i)),
-            _ => i += 1,
+            _ => return Err(QuoteFail::Forbidden(i)),
         }
     }
-    Err(QuoteFail::Unterminated)
 }
 
 /// Decodes `\"`, `\\` and `\n` (label values, quoted names, OpenMetrics help);
@@ -187,7 +199,10 @@ pub(super) struct Unescaped<'a> {
 
 impl<'a> Unescaped<'a> {
     pub(super) fn new(raw: &'a str) -> Self {
-        Self { b: raw.as_bytes(), i: 0 }
+        Self {
+            b: raw.as_bytes(),
+            i: 0,
+        }
     }
 }
 
@@ -385,14 +400,38 @@ mod tests {
 
     #[test]
     fn quoted_strings_obey_their_rules() {
-        let lenient = QuoteRules { newline: true, nul: true };
-        let strict = QuoteRules { newline: false, nul: false };
+        let lenient = QuoteRules {
+            newline: true,
+            nul: true,
+        };
+        let strict = QuoteRules {
+            newline: false,
+            nul: false,
+        };
         let q = scan_quoted(b"\"a\\\"b\nc\" rest", 0, lenient).ok().unwrap();
-        assert_eq!((q.end, q.escaped, q.newlines, q.last_newline), (8, true, 1, 5));
-        assert!(matches!(scan_quoted(b"\"a\nb\"", 0, strict), Err(QuoteFail::Forbidden(2))));
-        assert!(matches!(scan_quoted(b"\"a\0b\"", 0, strict), Err(QuoteFail::Forbidden(2))));
-        assert!(matches!(scan_quoted(b"\"ab", 0, lenient), Err(QuoteFail::Unterminated)));
-        assert!(matches!(scan_quoted(b"\"a\\", 0, lenient), Err(QuoteFail::Unterminated)));
-        assert!(matches!(scan_quoted(b"\"a\\\nb\"", 0, lenient), Err(QuoteFail::Forbidden(3))));
+        assert_eq!(
+            (q.end, q.escaped, q.newlines, q.last_newline),
+            (8, true, 1, 5)
+        );
+        assert!(matches!(
+            scan_quoted(b"\"a\nb\"", 0, strict),
+            Err(QuoteFail::Forbidden(2))
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\0b\"", 0, strict),
+            Err(QuoteFail::Forbidden(2))
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"ab", 0, lenient),
+            Err(QuoteFail::Unterminated)
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\\", 0, lenient),
+            Err(QuoteFail::Unterminated)
+        ));
+        assert!(matches!(
+            scan_quoted(b"\"a\\\nb\"", 0, lenient),
+            Err(QuoteFail::Forbidden(3))
+        ));
     }
 }

@@ -224,7 +224,9 @@ mod tests {
         let input = "# TYPE h histogram\nh_bucket{le=\"1\",a=\"\",b=\"x\\\"y\"} 3\n";
         let mut p = Parser::new(input.as_bytes(), Format::PrometheusText);
         let entries: Vec<Entry<'_>> = p.by_ref().map(|e| e.expect("valid")).collect();
-        let Entry::Sample(s) = &entries[1] else { panic!("not a sample: {:?}", entries[1]) };
+        let Entry::Sample(s) = &entries[1] else {
+            panic!("not a sample: {:?}", entries[1])
+        };
         assert_eq!(s.to_labels().to_string(), r#"h_bucket{b="x\"y", le="1.0"}"#);
         assert_eq!(s.metric_type, MetricType::Histogram);
         assert_eq!(p.metric_type(), MetricType::Histogram);
@@ -233,9 +235,15 @@ mod tests {
     #[test]
     fn metric_type_names() {
         assert_eq!(MetricType::GaugeHistogram.as_str(), "gaugehistogram");
-        assert_eq!(MetricType::from_text_keyword(b"untyped"), Some(MetricType::Unknown));
+        assert_eq!(
+            MetricType::from_text_keyword(b"untyped"),
+            Some(MetricType::Unknown)
+        );
         assert_eq!(MetricType::from_text_keyword(b"unknown"), None);
         assert_eq!(MetricType::from_openmetrics_keyword(b"untyped"), None);
-        assert_eq!(MetricType::from_openmetrics_keyword(b"stateset"), Some(MetricType::StateSet));
+        assert_eq!(
+            MetricType::from_openmetrics_keyword(b"stateset"),
+            Some(MetricType::StateSet)
+        );
     }
 }

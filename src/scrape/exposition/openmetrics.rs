@@ -73,7 +73,10 @@ impl<'a> Parser<'a> {
         let pos = hash + 7;
         let (name, after_name) = match b.get(pos) {
             Some(b'"') => {
-                let rules = QuoteRules { newline: true, nul: false };
+                let rules = QuoteRules {
+                    newline: true,
+                    nul: false,
+                };
                 let (raw, end) = self.quoted(pos, rules, "metric name")?;
                 if raw.raw().is_empty() {
                     return Err(self.err(pos, ParseErrorKind::EmptyName("metric name")));
@@ -82,7 +85,10 @@ impl<'a> Parser<'a> {
             }
             Some(&c) if is_metric_start(c) => {
                 let end = metric_name_end(b, pos);
-                (RawStr::new(self.str_at(pos, end, "metric name")?, false), end)
+                (
+                    RawStr::new(self.str_at(pos, end, "metric name")?, false),
+                    end,
+                )
             }
             _ => return Err(self.unexpected(pos, "metric name")),
         };
@@ -90,7 +96,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(after_name, "' ' and text after metric name"));
         }
         let start = after_name + 1;
-        let Some(eol) = b[start..].iter().position(|&c| c == b'\n').map(|n| start + n) else {
+        let Some(eol) = memchr::memchr(b'\n', &b[start..]).map(|n| start + n) else {
             return Err(self.err(b.len(), ParseErrorKind::MissingEof));
         };
         self.om_end_line(eol);
@@ -98,7 +104,11 @@ impl<'a> Parser<'a> {
         match meta {
             Meta::Help => {
                 let help = unescape_label(self.str_at(start, eol, "help text")?);
-                Ok(Some(Entry::Help { name: decoded, help, line }))
+                Ok(Some(Entry::Help {
+                    name: decoded,
+                    help,
+                    line,
+                }))
             }
             Meta::Type => {
                 let word = &b[start..eol];
@@ -107,7 +117,11 @@ impl<'a> Parser<'a> {
                     return Err(self.err(start, ParseErrorKind::InvalidMetricType(text)));
                 };
                 self.metric_type = metric_type;
-                Ok(Some(Entry::Type { name: decoded, metric_type, line }))
+                Ok(Some(Entry::Type {
+                    name: decoded,
+                    metric_type,
+                    line,
+                }))
             }
             Meta::Unit => {
                 let unit = self.str_at(start, eol, "unit")?;
@@ -122,7 +136,11 @@ impl<'a> Parser<'a> {
                     };
                     return Err(self.err(start, kind));
                 }
-                Ok(Some(Entry::Unit { name: decoded, unit, line }))
+                Ok(Some(Entry::Unit {
+                    name: decoded,
+                    unit,
+                    line,
+                }))
             }
         }
     }
@@ -138,7 +156,10 @@ impl<'a> Parser<'a> {
         let mut inner = (start, start);
         if b[start] != b'{' {
             series_end = metric_name_end(b, start);
-            name = Some(RawStr::new(self.str_at(start, series_end, "metric name")?, false));
+            name = Some(RawStr::new(
+                self.str_at(start, series_end, "metric name")?,
+                false,
+            ));
             self.pos = series_end;
         }
         if b.get(self.pos) == Some(&b'{') {
@@ -171,7 +192,15 @@ impl<'a> Parser<'a> {
             }
             Some(_) => return Err(self.unexpected(p, "timestamp, exemplar or end of line")),
         }
-        self.sample(SampleSpans { start, series_end, inner, name, value, timestamp, line })
+        self.sample(SampleSpans {
+            start,
+            series_end,
+            inner,
+            name,
+            value,
+            timestamp,
+            line,
+        })
     }
 
     /// A space and a number token at `at`: (the number, index after it).
@@ -191,7 +220,14 @@ impl<'a> Parser<'a> {
 
     fn om_not_finite(&self, start: usize, end: usize, what: &'static str) -> ParseError {
         let text = String::from_utf8_lossy(&self.b[start..end]).into_owned();
-        self.err(start, ParseErrorKind::InvalidNumber { what, text, reason: "must be finite" })
+        self.err(
+            start,
+            ParseErrorKind::InvalidNumber {
+                what,
+                text,
+                reason: "must be finite",
+            },
+        )
     }
 
     /// The exemplar whose `{` is at `open`; returns the index after it.
@@ -214,10 +250,20 @@ impl<'a> Parser<'a> {
 
     /// The label list opening at `self.pos`, of a sample or an exemplar;
     /// leaves `self.pos` after `}`.
-    fn om_labels(&mut self, name: &mut Option<RawStr<'a>>, exemplar: bool) -> Result<(), ParseError> {
+    fn om_labels(
+        &mut self,
+        name: &mut Option<RawStr<'a>>,
+        exemplar: bool,
+    ) -> Result<(), ParseError> {
         let b = self.b;
-        let name_rules = QuoteRules { newline: !exemplar, nul: false };
-        let value_rules = QuoteRules { newline: false, nul: !exemplar };
+        let name_rules = QuoteRules {
+            newline: !exemplar,
+            nul: false,
+        };
+        let value_rules = QuoteRules {
+            newline: false,
+            nul: !exemplar,
+        };
         let mut p = self.pos + 1;
         loop {
             let (label, quoted, after) = match b.get(p) {
@@ -231,7 +277,11 @@ impl<'a> Parser<'a> {
                 }
                 Some(&c) if is_label_start(c) => {
                     let end = label_name_end(b, p);
-                    (RawStr::new(self.str_at(p, end, "label name")?, false), false, end)
+                    (
+                        RawStr::new(self.str_at(p, end, "label name")?, false),
+                        false,
+                        end,
+                    )
                 }
                 _ => return Err(self.unexpected(p, "label name or '}'")),
             };
@@ -350,15 +400,35 @@ nan_summary_sum NaN
         assert_eq!(om("a{b=\"\0\"} 1\n# EOF"), "1: \"a\" \"b\"=\"\\0\" = 1.0\n");
         let cases: &[(&[u8], &str)] = &[
             (b"", "line 1, column 1: data does not end with # EOF"),
-            (b"metric 1", "line 1, column 9: data does not end with # EOF"),
-            (b"metric 1\n", "line 2, column 1: data does not end with # EOF"),
-            (b"metric_total 1 # {aa=\"bb\"} 4", "line 1, column 29: data does not end with # EOF"),
-            (b"# EOF\na 1", "line 2, column 1: unexpected data after # EOF"),
-            (b"# EOF\n\n", "line 2, column 1: unexpected data after # EOF"),
+            (
+                b"metric 1",
+                "line 1, column 9: data does not end with # EOF",
+            ),
+            (
+                b"metric 1\n",
+                "line 2, column 1: data does not end with # EOF",
+            ),
+            (
+                b"metric_total 1 # {aa=\"bb\"} 4",
+                "line 1, column 29: data does not end with # EOF",
+            ),
+            (
+                b"# EOF\na 1",
+                "line 2, column 1: unexpected data after # EOF",
+            ),
+            (
+                b"# EOF\n\n",
+                "line 2, column 1: unexpected data after # EOF",
+            ),
             (b"# EOFa 1", "line 1, column 6: unexpected data after # EOF"),
         ];
         for (input, want) in cases {
-            assert_eq!(om_error(input), *want, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                om_error(input),
+                *want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -417,7 +487,10 @@ nan_summary_sum NaN
         for (input, want) in cases {
             let got = om_error(input);
             if got != *want {
-                bad.push(format!("{:?}\n  got  {got:?}\n  want {want:?}", String::from_utf8_lossy(input)));
+                bad.push(format!(
+                    "{:?}\n  got  {got:?}\n  want {want:?}",
+                    String::from_utf8_lossy(input)
+                ));
             }
         }
         assert!(bad.is_empty(), "{}", bad.join("\n"));

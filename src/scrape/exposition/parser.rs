@@ -97,12 +97,24 @@ impl<'a> Parser<'a> {
 
     /// An "expected X, found <input at `at`>" error.
     pub(super) fn unexpected(&self, at: usize, expected: &'static str) -> ParseError {
-        self.err(at, ParseErrorKind::Unexpected { expected, found: describe(self.b, at) })
+        self.err(
+            at,
+            ParseErrorKind::Unexpected {
+                expected,
+                found: describe(self.b, at),
+            },
+        )
     }
 
     /// The input between `start` and `end` as text; `what` names it in the
     /// error when it is not UTF-8.
-    pub(super) fn str_at(&self, start: usize, end: usize, what: &'static str) -> Result<&'a str, ParseError> {
+    #[inline]
+    pub(super) fn str_at(
+        &self,
+        start: usize,
+        end: usize,
+        what: &'static str,
+    ) -> Result<&'a str, ParseError> {
         if let Some(s) = self.text.and_then(|t| t.get(start..end)) {
             return Ok(s);
         }
@@ -114,6 +126,7 @@ impl<'a> Parser<'a> {
     /// Reads the quoted string opening at `open`: its contents and the index
     /// after the closing quote. Keeps the line count right across raw line
     /// feeds inside the quotes.
+    #[inline]
     pub(super) fn quoted(
         &mut self,
         open: usize,
@@ -144,7 +157,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses the number token between `start` and `end`.
-    pub(super) fn number(&self, start: usize, end: usize, what: &'static str) -> Result<f64, ParseError> {
+    pub(super) fn number(
+        &self,
+        start: usize,
+        end: usize,
+        what: &'static str,
+    ) -> Result<f64, ParseError> {
         let bytes = self.b.get(start..end).unwrap_or_default();
         let parsed = match self.str_at(start, end, what) {
             Ok(s) => parse_float(s),
@@ -181,7 +199,11 @@ impl<'a> Parser<'a> {
             MetricType::Summary => FloatLabel::Quantile,
             _ => FloatLabel::None,
         };
-        let value = if s.value.is_nan() { f64::from_bits(NORMAL_NAN_BITS) } else { s.value };
+        let value = if s.value.is_nan() {
+            f64::from_bits(NORMAL_NAN_BITS)
+        } else {
+            s.value
+        };
         Ok(Entry::Sample(Sample {
             series: self.str_at(s.start, s.series_end, "series")?,
             name: s.name,

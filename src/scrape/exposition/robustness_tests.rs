@@ -38,8 +38,10 @@ fn exercise(input: &[u8], format: Format) -> usize {
 /// The fixture files, or `None` (with a message) when the shared folder is absent.
 fn fixtures() -> Option<Vec<(String, Vec<u8>)>> {
     // `WATCHFIRE_SHARED` lets a checkout outside the workspace point at the data.
-    let root = std::env::var_os("WATCHFIRE_SHARED")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"), Into::into);
+    let root = std::env::var_os("WATCHFIRE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        Into::into,
+    );
     let dirs = [
         root.join("fixtures/exposition"),
         root.join("conformance/exposition/prometheus-textparse"),
@@ -47,12 +49,19 @@ fn fixtures() -> Option<Vec<(String, Vec<u8>)>> {
         root.join("conformance/exposition/common-expfmt/fuzz-corpus"),
     ];
     if !dirs[0].is_dir() {
-        eprintln!("skipping: shared fixtures not found at {}", dirs[0].display());
+        eprintln!(
+            "skipping: shared fixtures not found at {}",
+            dirs[0].display()
+        );
         return None;
     }
     let mut out = Vec::new();
     for dir in dirs.iter().filter(|d| d.is_dir()) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for path in entries.into_iter().filter(|p| p.is_file()) {
             let bytes = std::fs::read(&path).ok()?;
@@ -88,7 +97,10 @@ fn truncations_never_panic() {
         let step = if bytes.len() <= 4096 { 1 } else { 29 };
         for cut in (0..=bytes.len()).step_by(step) {
             let (lo, hi) = (cut.saturating_sub(1024), cut.saturating_sub(512));
-            let from = bytes[lo..hi].iter().rposition(|&c| c == b'\n').map_or(lo, |i| lo + i + 1);
+            let from = bytes[lo..hi]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(lo, |i| lo + i + 1);
             for format in FORMATS {
                 let head = &bytes[from..cut];
                 let _ = std::panic::catch_unwind(|| exercise(head, format))
@@ -127,7 +139,10 @@ fn mutations_never_panic() {
             for format in FORMATS {
                 let input = window.as_slice();
                 let _ = std::panic::catch_unwind(|| exercise(input, format)).unwrap_or_else(|_| {
-                    panic!("panic on mutation {round} of {name} as {format:?}: {:?}", String::from_utf8_lossy(input))
+                    panic!(
+                        "panic on mutation {round} of {name} as {format:?}: {:?}",
+                        String::from_utf8_lossy(input)
+                    )
                 });
             }
         }

@@ -24,7 +24,11 @@ pub(super) fn render(input: &[u8], format: Format) -> String {
             Ok(Entry::Help { name, help, line }) => {
                 let _ = writeln!(out, "{line}: help {name:?} {help:?}");
             }
-            Ok(Entry::Type { name, metric_type, line }) => {
+            Ok(Entry::Type {
+                name,
+                metric_type,
+                line,
+            }) => {
                 let _ = writeln!(out, "{line}: type {name:?} {}", metric_type.as_str());
             }
             Ok(Entry::Unit { name, unit, line }) => {

@@ -19,9 +19,15 @@ use super::parser::SampleSpans;
 use super::{Entry, MetricType, ParseError, ParseErrorKind, Parser, RawStr};
 
 /// Quoted metric and label names: raw line feeds allowed, NUL not.
-const NAME: QuoteRules = QuoteRules { newline: true, nul: false };
+const NAME: QuoteRules = QuoteRules {
+    newline: true,
+    nul: false,
+};
 /// Label values: raw line feeds and NUL bytes allowed.
-const VALUE: QuoteRules = QuoteRules { newline: true, nul: true };
+const VALUE: QuoteRules = QuoteRules {
+    newline: true,
+    nul: true,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Meta {
@@ -30,8 +36,11 @@ enum Meta {
 }
 
 /// Index of the next line feed at or after `i`, or the input length.
+#[inline]
 fn line_end(b: &[u8], i: usize) -> usize {
-    b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'\n')).map_or(b.len(), |n| i + n)
+    b.get(i..)
+        .and_then(|rest| memchr::memchr(b'\n', rest))
+        .map_or(b.len(), |n| i + n)
 }
 
 impl<'a> Parser<'a> {
@@ -58,7 +67,6 @@ impl<'a> Parser<'a> {
         let b = self.b;
         let hash = self.pos;
         let after = skip_blanks(b, hash + 1);
-        let eol = line_end(b, hash);
         if after > hash + 1 {
             let rest = &b[after..];
             let meta = if rest.starts_with(b"HELP") {
@@ -70,18 +78,25 @@ impl<'a> Parser<'a> {
             };
             if let Some(meta) = meta {
                 if matches!(b.get(after + 4), Some(b' ' | b'\t')) {
-                    return self.text_metadata(meta, skip_blanks(b, after + 4)).map(Some);
+                    return self
+                        .text_metadata(meta, skip_blanks(b, after + 4))
+                        .map(Some);
                 }
             }
             if b.get(after) == Some(&0) {
                 return Ok(None); // upstream's comment scanner stops at this NUL
             }
-        } else if b[hash..eol].contains(&0) {
+        }
+        let eol = line_end(b, hash);
+        if after == hash + 1 && memchr::memchr(0, &b[hash..eol]).is_some() {
             return Ok(None); // same, for a comment without a blank after `#`
         }
         let line = self.line;
         self.pos = eol;
-        Ok(Some(Entry::Comment { text: &b[hash + 1..eol], line }))
+        Ok(Some(Entry::Comment {
+            text: &b[hash + 1..eol],
+            line,
+        }))
     }
 
     /// `# HELP name text` or `# TYPE name type`, from the name at `pos`.
@@ -115,7 +130,11 @@ impl<'a> Parser<'a> {
         }
         // The text is the rest of the line less its first byte (one blank,
         // normally); a rest of blanks only is no text.
-        let start = if rest.iter().all(|&c| c == b' ' || c == b'\t') { eol } else { after_name + 1 };
+        let start = if rest.iter().all(|&c| c == b' ' || c == b'\t') {
+            eol
+        } else {
+            after_name + 1
+        };
         self.pos = eol;
         match meta {
             Meta::Help => {
@@ -129,7 +148,11 @@ impl<'a> Parser<'a> {
                     return Err(self.err(start, ParseErrorKind::InvalidMetricType(text)));
                 };
                 self.metric_type = metric_type;
-                Ok(Entry::Type { name, metric_type, line })
+                Ok(Entry::Type {
+                    name,
+                    metric_type,
+                    line,
+                })
             }
         }
     }
@@ -146,7 +169,10 @@ impl<'a> Parser<'a> {
         let mut inner = (start, start);
         if b[start] != b'{' {
             series_end = metric_name_end(b, start);
-            name = Some(RawStr::new(self.str_at(start, series_end, "metric name")?, false));
+            name = Some(RawStr::new(
+                self.str_at(start, series_end, "metric name")?,
+                false,
+            ));
             self.pos = skip_blanks(b, series_end);
         }
         if b.get(self.pos) == Some(&b'{') {
@@ -170,7 +196,10 @@ impl<'a> Parser<'a> {
         let mut p = skip_blanks(b, value_end);
         let mut timestamp = None;
         if b.get(p).is_some_and(u8::is_ascii_digit) {
-            let end = b[p..].iter().position(|c| !c.is_ascii_digit()).map_or(b.len(), |n| p + n);
+            let end = b[p..]
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .map_or(b.len(), |n| p + n);
             let digits = self.str_at(p, end, "timestamp")?;
             timestamp = Some(digits.parse::<i64>().map_err(|_| {
                 let kind = ParseErrorKind::InvalidNumber {
@@ -188,7 +217,15 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(p, "timestamp or end of line"));
         }
         self.pos = p;
-        self.sample(SampleSpans { start, series_end, inner, name, value, timestamp, line })
+        self.sample(SampleSpans {
+            start,
+            series_end,
+            inner,
+            name,
+            value,
+            timestamp,
+            line,
+        })
     }
 
     /// The label list opening at `self.pos`; leaves `self.pos` after `}`.
@@ -208,7 +245,11 @@ impl<'a> Parser<'a> {
                 }
                 Some(&c) if is_label_start(c) => {
                     let end = label_name_end(b, p);
-                    (RawStr::new(self.str_at(p, end, "label name")?, false), false, end)
+                    (
+                        RawStr::new(self.str_at(p, end, "label name")?, false),
+                        false,
+                        end,
+                    )
                 }
                 _ => return Err(self.unexpected(p, "label name or '}'")),
             };
@@ -351,47 +392,154 @@ x +Inf";
     #[test]
     fn refuses_what_the_server_parser_refuses() {
         let cases: &[(&[u8], &str)] = &[
-            (b"a", "line 1, column 2: expected sample value, found end of input"),
-            (b"a{b='c'} 1\n", "line 1, column 5: expected quoted label value, found \"'c'}\""),
-            (b"a{b=\n", "line 1, column 5: expected quoted label value, found end of line"),
-            (b"a{\xff=\"foo\"} 1\n", "line 1, column 3: expected label name or '}', found \"\u{fffd}=\\\"foo\\\"}\""),
-            (b"a{b=\"\xff\"} 1\n", "line 1, column 6: invalid utf-8 in label value"),
-            (br#"{"a", "b = "c"}"#, "line 1, column 13: expected '=' after label name, found \"c\\\"}\""),
-            (br#"{"a",b\nc="d"} 1"#, "line 1, column 7: expected '=' after label name, found \"\\\\nc=\\\"d\\\"}\""),
-            (b"a true\n", "line 1, column 3: invalid sample value \"true\": invalid syntax"),
-            (b"something_weird{problem=\"", "line 1, column 25: unterminated quoted string"),
-            (b"empty_label_name{=\"\"} 0", "line 1, column 18: expected label name or '}', found \"=\\\"\\\"}\""),
-            (b"{A}0", "line 1, column 3: expected '=' after label name, found \"}0\""),
-            (b"foo 1_2\n", "line 1, column 5: invalid sample value \"1_2\": unsupported character in float"),
-            (b"foo 0x1p-3\n", "line 1, column 5: invalid sample value \"0x1p-3\": unsupported character in float"),
-            (b"foo 0 1_2\n", "line 1, column 8: expected end of line after timestamp, found \"_2\""),
-            (b"foo 0 -2\n", "line 1, column 7: expected timestamp or end of line, found \"-2\""),
-            (b"foo 0 2.5\n", "line 1, column 8: expected end of line after timestamp, found \".5\""),
-            (b"foo 0 1 2\n", "line 1, column 9: expected end of line after timestamp, found \"2\""),
-            (b"foo 0 99999999999999999999\n", "line 1, column 7: invalid timestamp \"99999999999999999999\": value out of range"),
-            (b"foo 1e400\n", "line 1, column 5: invalid sample value \"1e400\": value out of range"),
+            (
+                b"a",
+                "line 1, column 2: expected sample value, found end of input",
+            ),
+            (
+                b"a{b='c'} 1\n",
+                "line 1, column 5: expected quoted label value, found \"'c'}\"",
+            ),
+            (
+                b"a{b=\n",
+                "line 1, column 5: expected quoted label value, found end of line",
+            ),
+            (
+                b"a{\xff=\"foo\"} 1\n",
+                "line 1, column 3: expected label name or '}', found \"\u{fffd}=\\\"foo\\\"}\"",
+            ),
+            (
+                b"a{b=\"\xff\"} 1\n",
+                "line 1, column 6: invalid utf-8 in label value",
+            ),
+            (
+                br#"{"a", "b = "c"}"#,
+                "line 1, column 13: expected '=' after label name, found \"c\\\"}\"",
+            ),
+            (
+                br#"{"a",b\nc="d"} 1"#,
+                "line 1, column 7: expected '=' after label name, found \"\\\\nc=\\\"d\\\"}\"",
+            ),
+            (
+                b"a true\n",
+                "line 1, column 3: invalid sample value \"true\": invalid syntax",
+            ),
+            (
+                b"something_weird{problem=\"",
+                "line 1, column 25: unterminated quoted string",
+            ),
+            (
+                b"empty_label_name{=\"\"} 0",
+                "line 1, column 18: expected label name or '}', found \"=\\\"\\\"}\"",
+            ),
+            (
+                b"{A}0",
+                "line 1, column 3: expected '=' after label name, found \"}0\"",
+            ),
+            (
+                b"foo 1_2\n",
+                "line 1, column 5: invalid sample value \"1_2\": unsupported character in float",
+            ),
+            (
+                b"foo 0x1p-3\n",
+                "line 1, column 5: invalid sample value \"0x1p-3\": unsupported character in float",
+            ),
+            (
+                b"foo 0 1_2\n",
+                "line 1, column 8: expected end of line after timestamp, found \"_2\"",
+            ),
+            (
+                b"foo 0 -2\n",
+                "line 1, column 7: expected timestamp or end of line, found \"-2\"",
+            ),
+            (
+                b"foo 0 2.5\n",
+                "line 1, column 8: expected end of line after timestamp, found \".5\"",
+            ),
+            (
+                b"foo 0 1 2\n",
+                "line 1, column 9: expected end of line after timestamp, found \"2\"",
+            ),
+            (
+                b"foo 0 99999999999999999999\n",
+                "line 1, column 7: invalid timestamp \"99999999999999999999\": value out of range",
+            ),
+            (
+                b"foo 1e400\n",
+                "line 1, column 5: invalid sample value \"1e400\": value out of range",
+            ),
             (br#"{a="ok"} 1"#, "line 1, column 1: metric name not set"),
-            (br#"{"a","b"} 1"#, "line 1, column 6: metric name already set"),
+            (
+                br#"{"a","b"} 1"#,
+                "line 1, column 6: metric name already set",
+            ),
             (br#"a{"b"} 1"#, "line 1, column 3: metric name already set"),
             (br#"{""} 1"#, "line 1, column 2: empty metric name"),
             (br#"a{""="x"} 1"#, "line 1, column 3: empty label name"),
-            (b"# TYPE #\n", "line 1, column 8: expected metric name after TYPE, found \"#\""),
-            (b"# HELP #\n", "line 1, column 8: expected metric name after HELP, found \"#\""),
-            (b"# HELP \n", "line 1, column 8: expected metric name after HELP, found end of line"),
-            (b"# TYPE m unknown\n", "line 1, column 10: invalid metric type \"unknown\""),
-            (b"# TYPE m counter \n", "line 1, column 10: invalid metric type \"counter \""),
-            (b"# HELP m \xff\n", "line 1, column 10: invalid utf-8 in help text"),
-            (b"# HELP m x\xff\n", "line 1, column 11: invalid utf-8 in help text"),
-            (b"m 1\r\n", "line 1, column 3: invalid sample value \"1\\r\": invalid syntax"),
-            (b"ok 1\n@bad 1\n", "line 2, column 1: expected metric name, '{' or '#', found \"@bad\""),
-            (b"a{b=\"x\",b=\"y\"} 1\n", "line 1, column 9: duplicate label name \"b\""),
-            (b"a{b=\"x\",\"b\"=\"y\"} 1\n", "line 1, column 10: duplicate label name \"b\""),
-            (b"a{__name__=\"x\"} 1\n", "line 1, column 3: duplicate label name \"__name__\""),
-            (b"a{b=\"multi\nline\",c=d} 1\n", "line 2, column 9: expected quoted label value, found \"d}\""),
-            (b"a{\"x\\\ny\"=\"1\"} 1\n", "line 1, column 6: backslash before line feed not allowed in quoted string"),
+            (
+                b"# TYPE #\n",
+                "line 1, column 8: expected metric name after TYPE, found \"#\"",
+            ),
+            (
+                b"# HELP #\n",
+                "line 1, column 8: expected metric name after HELP, found \"#\"",
+            ),
+            (
+                b"# HELP \n",
+                "line 1, column 8: expected metric name after HELP, found end of line",
+            ),
+            (
+                b"# TYPE m unknown\n",
+                "line 1, column 10: invalid metric type \"unknown\"",
+            ),
+            (
+                b"# TYPE m counter \n",
+                "line 1, column 10: invalid metric type \"counter \"",
+            ),
+            (
+                b"# HELP m \xff\n",
+                "line 1, column 10: invalid utf-8 in help text",
+            ),
+            (
+                b"# HELP m x\xff\n",
+                "line 1, column 11: invalid utf-8 in help text",
+            ),
+            (
+                b"m 1\r\n",
+                "line 1, column 3: invalid sample value \"1\\r\": invalid syntax",
+            ),
+            (
+                b"ok 1\n@bad 1\n",
+                "line 2, column 1: expected metric name, '{' or '#', found \"@bad\"",
+            ),
+            (
+                b"a{b=\"x\",b=\"y\"} 1\n",
+                "line 1, column 9: duplicate label name \"b\"",
+            ),
+            (
+                b"a{b=\"x\",\"b\"=\"y\"} 1\n",
+                "line 1, column 10: duplicate label name \"b\"",
+            ),
+            (
+                b"a{__name__=\"x\"} 1\n",
+                "line 1, column 3: duplicate label name \"__name__\"",
+            ),
+            (
+                b"a{b=\"multi\nline\",c=d} 1\n",
+                "line 2, column 9: expected quoted label value, found \"d}\"",
+            ),
+            (
+                b"a{\"x\\\ny\"=\"1\"} 1\n",
+                "line 1, column 6: backslash before line feed not allowed in quoted string",
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(text_error(input), *want, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                text_error(input),
+                *want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -399,8 +547,14 @@ x +Inf";
     fn accepts_what_the_server_parser_accepts() {
         let cases: &[(&[u8], &str)] = &[
             (b"bla 3.14", "1: \"bla\" = 3.14"),
-            (br#"metric{label="\t"} 3.14"#, r#"1: "metric" "label"="\\t" = 3.14"#),
-            (b"metric{label=\"new\nline\"} 3.14\n", r#"1: "metric" "label"="new\nline" = 3.14"#),
+            (
+                br#"metric{label="\t"} 3.14"#,
+                r#"1: "metric" "label"="\\t" = 3.14"#,
+            ),
+            (
+                b"metric{label=\"new\nline\"} 3.14\n",
+                r#"1: "metric" "label"="new\nline" = 3.14"#,
+            ),
             (b"m{a=\"1\",a=\"\"} 1\n", r#"1: "m" "a"="1" = 1.0"#),
             (b"m{} 0", r#"1: "m" = 0.0"#),
             (b"m 1 0\n", r#"1: "m" = 1.0 @0"#),
@@ -410,11 +564,19 @@ x +Inf";
             (b"#x\x00y\nm 1\n", ""),
             (b"# \x00\nm 1\n", ""),
             (b"m{a=\"\x00\"} 1\n", r#"1: "m" "a"="\0" = 1.0"#),
-            (b"#comment \xff\nm 1\n", "1: comment \"comment \u{fffd}\"\n2: \"m\" = 1.0"),
+            (
+                b"#comment \xff\nm 1\n",
+                "1: comment \"comment \u{fffd}\"\n2: \"m\" = 1.0",
+            ),
         ];
         for (input, want) in cases {
             let got = super::super::testutil::render(input, super::super::Format::PrometheusText);
-            assert_eq!(got.trim_end(), *want, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                got.trim_end(),
+                *want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 }
