@@ -115,7 +115,17 @@ pub(super) fn scan_quoted(b: &[u8], open: usize, rules: QuoteRules) -> Result<Qu
         last_newline: 0,
     };
     let mut i = open + 1;
-    while i < b.len() {
+    loop {
+        let rest = b.get(i..).unwrap_or_default();
+        let Some(n) = memchr::memchr3(b'"', b'\\', b'\n', rest) else {
+            return Err(QuoteFail::Unterminated);
+        };
+        if !rules.nul {
+            if let Some(z) = memchr::memchr(0, &rest[..n]) {
+                return Err(QuoteFail::Forbidden(i + z));
+            }
+        }
+        i += n;
         match b[i] {
             b'"' => {
                 q.end = i + 1;
@@ -130,17 +140,14 @@ pub(super) fn scan_quoted(b: &[u8], open: usize, rules: QuoteRules) -> Result<Qu
                     Some(_) => i += 2,
                 }
             }
-            b'\n' if rules.newline => {
+            _ if rules.newline => {
                 q.newlines += 1;
                 q.last_newline = i;
                 i += 1;
             }
-            b'\n' => return Err(QuoteFail::Forbidden(i)),
-            0 if !rules.nul => return Err(QuoteFail::Forbidden(i)),
-            _ => i += 1,
+            _ => return Err(QuoteFail::Forbidden(i)),
         }
     }
-    Err(QuoteFail::Unterminated)
 }
 
 /// Decodes `\"`, `\\` and `\n` (label values, quoted names, OpenMetrics help);

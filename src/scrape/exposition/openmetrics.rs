@@ -96,11 +96,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(after_name, "' ' and text after metric name"));
         }
         let start = after_name + 1;
-        let Some(eol) = b[start..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map(|n| start + n)
-        else {
+        let Some(eol) = memchr::memchr(b'\n', &b[start..]).map(|n| start + n) else {
             return Err(self.err(b.len(), ParseErrorKind::MissingEof));
         };
         self.om_end_line(eol);

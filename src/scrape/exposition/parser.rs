@@ -108,6 +108,7 @@ impl<'a> Parser<'a> {
 
     /// The input between `start` and `end` as text; `what` names it in the
     /// error when it is not UTF-8.
+    #[inline]
     pub(super) fn str_at(
         &self,
         start: usize,
@@ -125,6 +126,7 @@ impl<'a> Parser<'a> {
     /// Reads the quoted string opening at `open`: its contents and the index
     /// after the closing quote. Keeps the line count right across raw line
     /// feeds inside the quotes.
+    #[inline]
     pub(super) fn quoted(
         &mut self,
         open: usize,

@@ -36,9 +36,10 @@ enum Meta {
 }
 
 /// Index of the next line feed at or after `i`, or the input length.
+#[inline]
 fn line_end(b: &[u8], i: usize) -> usize {
     b.get(i..)
-        .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
+        .and_then(|rest| memchr::memchr(b'\n', rest))
         .map_or(b.len(), |n| i + n)
 }
 
@@ -66,7 +67,6 @@ impl<'a> Parser<'a> {
         let b = self.b;
         let hash = self.pos;
         let after = skip_blanks(b, hash + 1);
-        let eol = line_end(b, hash);
         if after > hash + 1 {
             let rest = &b[after..];
             let meta = if rest.starts_with(b"HELP") {
@@ -86,7 +86,9 @@ impl<'a> Parser<'a> {
             if b.get(after) == Some(&0) {
                 return Ok(None); // upstream's comment scanner stops at this NUL
             }
-        } else if b[hash..eol].contains(&0) {
+        }
+        let eol = line_end(b, hash);
+        if after == hash + 1 && memchr::memchr(0, &b[hash..eol]).is_some() {
             return Ok(None); // same, for a comment without a blank after `#`
         }
         let line = self.line;
@@ -385,6 +387,50 @@ x +Inf";
             })
             .collect();
         assert_eq!(series, ["a{b=\"c\"}", "d", "{\"e.f\"}"]);
+    }
+
+    #[test]
+    fn help_escapes_nan_bits_and_nul_bytes() {
+        let help = "# HELP m a\\\\b\\nc\\\"d\\te\n# TYPE m untyped\nm NaN\n";
+        let want =
+            "1: help \"m\" \"a\\\\b\\nc\\\\\\\"d\\\\te\"\n2: type \"m\" unknown\n3: \"m\" = NaN\n";
+        assert_eq!(text(help), want);
+        let nan = super::super::Parser::new(b"m nan\n", super::super::Format::PrometheusText)
+            .find_map(|e| match e {
+                Ok(super::super::Entry::Sample(s)) => Some(s.value.to_bits()),
+                _ => None,
+            });
+        assert_eq!(nan, Some(super::super::NORMAL_NAN_BITS));
+        let nul_errors: &[(&[u8], &str)] = &[
+            (
+                b"a{b=\x00\"ssss\"} 1\n",
+                "line 1, column 5: expected quoted label value, found \"\\u{0}\\\"ssss\\\"}\"",
+            ),
+            (
+                b"a{b\x00=\"hiih\"}\t1",
+                "line 1, column 4: expected '=' after label name, found \"\\u{0}=\\\"hiih\\\"}\"",
+            ),
+            (
+                b"a\x00{b=\"ddd\"} 1",
+                "line 1, column 2: expected sample value, found \"\\u{0}{b=\\\"ddd\\\"}\"",
+            ),
+            (
+                b"a 0 1\x00",
+                "line 1, column 6: expected end of line after timestamp, found \"\\u{0}\"",
+            ),
+            (
+                b"a{\"b\x00\"=\"1\"} 1",
+                "line 1, column 5: nul byte not allowed in quoted string",
+            ),
+        ];
+        for (input, want) in nul_errors {
+            assert_eq!(
+                text_error(input),
+                *want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]
