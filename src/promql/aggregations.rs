@@ -230,16 +230,8 @@ fn simple_aggregation(
                     g.mean = m;
                     g.comp = c;
                 }
-                AggOp::Max => {
-                    if g.value < f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
-                AggOp::Min => {
-                    if g.value > f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
+                AggOp::Max if g.value < f || g.value.is_nan() => g.value = f,
+                AggOp::Min if g.value > f || g.value.is_nan() => g.value = f,
                 AggOp::Count => g.count += 1.0,
                 AggOp::Stddev | AggOp::Stdvar => {
                     g.count += 1.0;
@@ -478,19 +470,15 @@ fn k_aggregation(
                         }
                     }
                 }
-                AggOp::Limitk => {
-                    if (h.len() as i64) < k {
-                        h.push((si, v));
-                        let n = h.len() - 1;
-                        heap_up(h, n, &by_value);
-                    }
+                AggOp::Limitk if (h.len() as i64) < k => {
+                    h.push((si, v));
+                    let n = h.len() - 1;
+                    heap_up(h, n, &by_value);
                 }
-                AggOp::LimitRatio => {
-                    if ratio_keep(&input[si as usize].labels, ratio) {
-                        h.push((si, v));
-                        let n = h.len() - 1;
-                        heap_up(h, n, &by_value);
-                    }
+                AggOp::LimitRatio if ratio_keep(&input[si as usize].labels, ratio) => {
+                    h.push((si, v));
+                    let n = h.len() - 1;
+                    heap_up(h, n, &by_value);
                 }
                 _ => {}
             }
@@ -625,4 +613,50 @@ fn count_values(
         Ok(())
     })
     .map(Val::Matrix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kahan_sum_is_compensated() {
+        let (mut s, mut c) = (0.0, 0.0);
+        for v in [1e100, 1.0, -1e100] {
+            (s, c) = kahan_inc(v, s, c);
+        }
+        assert_eq!(s + c, 1.0);
+    }
+
+    #[test]
+    fn grouping_labels() {
+        let l = Labels::from_pairs([("__name__", "m"), ("job", "a"), ("instance", "i")]);
+        assert_eq!(
+            group_labels(&l, &["job".into()], false),
+            Labels::from_pairs([("job", "a")])
+        );
+        assert_eq!(
+            group_labels(&l, &["job".into()], true),
+            Labels::from_pairs([("instance", "i")])
+        );
+        assert_eq!(group_labels(&l, &[], false), Labels::empty());
+    }
+
+    #[test]
+    fn go_heap_keeps_smallest_on_top() {
+        let mut h: Vec<(u32, f64)> = Vec::new();
+        for (i, v) in [5.0, 1.0, 3.0, f64::NAN].into_iter().enumerate() {
+            h.push((i as u32, v));
+            let n = h.len() - 1;
+            heap_up(&mut h, n, &by_value);
+        }
+        assert!(h[0].1.is_nan());
+    }
+
+    #[test]
+    fn value_formatting() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.25), "0.25");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+    }
 }

@@ -56,3 +56,29 @@ impl FloorBoundary for str {
 pub fn format_query(expr: &Expr) -> String {
     expr.prettify()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = parse("sum(rate(x[5m])").unwrap_err();
+        assert_eq!(e.position, Some(3));
+        assert!(e.message.starts_with("1:4: parse error: "), "{}", e.message);
+        let e = parse("foo{a=\"b\"} +* 2").unwrap_err();
+        assert_eq!(e.position, Some(12), "{}", e.message);
+        let e = parse("up\n  and on() nope(x)").unwrap_err();
+        assert!(e.message.starts_with("2:12: "), "{}", e.message);
+    }
+
+    #[test]
+    fn parses_and_formats() {
+        let e = parse("sum by (job) (rate(http_requests_total[5m]))").unwrap();
+        assert_eq!(
+            format_query(&e),
+            "sum by (job) (rate(http_requests_total[5m]))"
+        );
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -21,17 +21,6 @@ pub(crate) enum Kind {
     String,
 }
 
-impl Kind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Kind::Scalar => "scalar",
-            Kind::Vector => "vector",
-            Kind::Matrix => "matrix",
-            Kind::String => "string",
-        }
-    }
-}
-
 fn kind_of(t: ValueType) -> Kind {
     match t {
         ValueType::Scalar => Kind::Scalar,
@@ -130,27 +119,6 @@ pub(crate) enum AggOp {
     Quantile,
     Limitk,
     LimitRatio,
-}
-
-impl AggOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            AggOp::Sum => "sum",
-            AggOp::Avg => "avg",
-            AggOp::Count => "count",
-            AggOp::Min => "min",
-            AggOp::Max => "max",
-            AggOp::Group => "group",
-            AggOp::Stddev => "stddev",
-            AggOp::Stdvar => "stdvar",
-            AggOp::Topk => "topk",
-            AggOp::Bottomk => "bottomk",
-            AggOp::CountValues => "count_values",
-            AggOp::Quantile => "quantile",
-            AggOp::Limitk => "limitk",
-            AggOp::LimitRatio => "limit_ratio",
-        }
-    }
 }
 
 /// A node of the plan.

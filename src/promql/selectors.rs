@@ -144,14 +144,6 @@ impl<'n> RangeArg<'n> {
             _ => None,
         }
     }
-
-    /// The selector when the argument is a plain range selector.
-    pub(crate) fn selector(&self) -> Option<&'n Selector> {
-        match self.node {
-            Node::Matrix { sel, .. } => Some(sel),
-            _ => None,
-        }
-    }
 }
 
 /// Calls `f` with each input series of a range argument and all its samples
@@ -261,5 +253,58 @@ impl<'s> Iterator for Windows<'s> {
         self.step += 1;
         self.ts += self.interval;
         Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Sample;
+
+    fn ev_for<'a>(
+        store: &'a crate::store::Store,
+        ctx: &'a super::super::types::QueryCtx,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            store,
+            ctx,
+            start: 100_000,
+            end: 300_000,
+            interval: 100_000,
+            lookback: 300_000,
+            delayed_names: false,
+        }
+    }
+
+    #[test]
+    fn windows_are_left_open() {
+        let store = crate::store::Store::new(crate::store::StoreOptions::default());
+        let ctx = super::super::types::QueryCtx::new(
+            std::time::Instant::now() + std::time::Duration::from_secs(5),
+            1000,
+        );
+        let ev = ev_for(&store, &ctx);
+        let node = Node::Matrix {
+            sel: Selector {
+                matchers: Vec::new(),
+                or_groups: Vec::new(),
+                offset: 0,
+                at: None,
+            },
+            range: 100_000,
+        };
+        let arg = RangeArg::of(&node).unwrap();
+        let samples: Vec<Sample> = (0..=6).map(|i| Sample::new(i * 50_000, i as f64)).collect();
+        let got: Vec<(i64, Vec<i64>)> = Windows::new(&ev, &arg, &samples)
+            .map(|(_, ts, w)| (ts, w.iter().map(|s| s.t).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (100_000, vec![50_000, 100_000]),
+                (200_000, vec![150_000, 200_000]),
+                (300_000, vec![250_000, 300_000]),
+            ]
+        );
     }
 }

@@ -103,11 +103,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
                 }
             }
             "pi" => out.push(one(std::f64::consts::PI)),
-            "absent" => {
-                if st.vecs[0].is_empty() {
-                    out.push(one(1.0));
-                }
-            }
+            "absent" if st.vecs[0].is_empty() => out.push(one(1.0)),
             "max_of" | "min_of" => {
                 let (a, b) = (st.scalar(0), st.scalar(1));
                 let v = if a.is_nan() || b.is_nan() {

@@ -158,12 +158,10 @@ pub(crate) fn eval(
         }
         if counter_check {
             if let Some(n) = labels.metric_name() {
-                if !(n.ends_with("_total")
-                    || n.ends_with("_sum")
-                    || n.ends_with("_count")
-                    || n.ends_with("_bucket"))
-                    && !not_counter.iter().any(|x| x == n)
-                {
+                let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suffix| n.ends_with(suffix));
+                if !counter_like && !not_counter.iter().any(|x| x == n) {
                     not_counter.push(n.to_string());
                 }
             }

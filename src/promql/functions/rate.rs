@@ -83,7 +83,8 @@ fn instant_value(w: &Window<'_>, is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut v = b.v;
-    if !is_rate || !(b.v < a.v) {
+    // Go's `!(b < a)`: true for NaN too.
+    if !is_rate || b.v.partial_cmp(&a.v) != Some(std::cmp::Ordering::Less) {
         v = b.v - a.v;
     }
     if is_rate {
