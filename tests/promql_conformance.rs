@@ -708,7 +708,9 @@ fn run_instant(
     if ex.fail.is_some() || ex.range_vector.is_some() || ex.string.is_some() {
         return Ok(());
     }
-    let re = regex::Regex::new(r"(start|end|range|step)\(\)").expect("valid regex");
+    static CONTEXT_FNS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = CONTEXT_FNS
+        .get_or_init(|| regex::Regex::new(r"(start|end|range|step)\(\)").expect("valid regex"));
     if re.is_match(&ev.expr) {
         return Ok(());
     }
