@@ -1070,15 +1070,22 @@ fn run_file(
                 if let Some(g) = group {
                     *counts.skipped.entry(g).or_default() += 1;
                     if run_skipped {
-                        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             run_eval(&store, &eng, &ev)
                         }))
-                        .is_ok_and(|r| r.is_ok());
+                        .unwrap_or_else(|_| Err("panicked".into()));
                         let e = counts.skipped_passing.entry(g).or_default();
-                        if ok {
-                            e.0 += 1;
-                        } else {
-                            e.1 += 1;
+                        match r {
+                            Ok(()) => e.0 += 1,
+                            Err(msg) => {
+                                e.1 += 1;
+                                if std::env::var("PROMQL_CONFORMANCE_VERBOSE").is_ok() {
+                                    println!(
+                                        "SKIPPED-FAIL [{g}] {name}:{}: {} -- {msg}",
+                                        ev.line, ev.expr
+                                    );
+                                }
+                            }
                         }
                     }
                     continue;
