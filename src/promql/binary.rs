@@ -136,8 +136,12 @@ fn signatures(l: &Matrix, r: &Matrix, m: &Matching) -> (Vec<u32>, Vec<u32>, usiz
                 buf.push(0xfe);
             }
         }
+        if let Some(&o) = map.get(&buf) {
+            return o;
+        }
         let n = map.len() as u32;
-        *map.entry(buf.clone()).or_insert(n)
+        map.insert(buf.clone(), n);
+        n
     };
     let ls = l.iter().map(|s| sig(&s.labels, &mut map)).collect();
     let rs = r.iter().map(|s| sig(&s.labels, &mut map)).collect();
