@@ -246,7 +246,7 @@ impl StepIn<'_> {
 impl<'a> Evaluator<'a> {
     /// Number of steps.
     pub(crate) fn steps(&self) -> usize {
-        ((self.end - self.start) / self.interval) as usize + 1
+        (self.end.saturating_sub(self.start) / self.interval) as usize + 1
     }
 
     /// Whether this is a single-step evaluation.
@@ -257,7 +257,9 @@ impl<'a> Evaluator<'a> {
     /// Iterates the step timestamps.
     pub(crate) fn times(&self) -> impl Iterator<Item = i64> {
         let (s, e, i) = (self.start, self.end, self.interval);
-        (0..).map(move |k| s + k * i).take_while(move |t| *t <= e)
+        (0..self.steps() as i64)
+            .map(move |k| s + k * i)
+            .take_while(move |t| *t <= e)
     }
 
     /// Evaluates `node` over the evaluator's steps. Afterwards the samples
@@ -267,6 +269,10 @@ impl<'a> Evaluator<'a> {
         self.ctx.check_deadline()?;
         if self.end < self.start {
             return Ok(Val::Matrix(Vec::new()));
+        }
+        if self.steps() > self.ctx.max_samples {
+            // Even a scalar would need more points than allowed.
+            return Err(EvalError::TooManySamples("query execution".into()));
         }
         let before = self.ctx.samples();
         let v = self.eval_node(node)?;
@@ -377,11 +383,11 @@ impl<'a> Evaluator<'a> {
                 (self.start, aligned)
             }
         };
-        let end = outer_end - offset;
-        let lower = outer_start - offset - range;
-        let mut start = step * (lower / step);
+        let end = outer_end.saturating_sub(offset);
+        let lower = outer_start.saturating_sub(offset).saturating_sub(range);
+        let mut start = step.saturating_mul(lower / step);
         if start <= lower {
-            start += step;
+            start = start.saturating_add(step);
         }
         Evaluator {
             start,

@@ -153,7 +153,7 @@ const COMPLETIONS: &[&str] = &[
 fn viable(prefix: &str) -> bool {
     COMPLETIONS
         .iter()
-        .any(|c| promql_parser::parser::parse(&format!("{prefix}{c}")).is_ok())
+        .any(|c| super::parse::safe_parse(&format!("{prefix}{c}")).is_ok())
 }
 
 /// The first token after which no completion parses.

@@ -30,7 +30,7 @@ pub(crate) fn select(ev: &Evaluator<'_>, sel: &Selector) -> Vec<SeriesRef> {
 /// The reference time a selector looks at for step `ts`.
 #[inline]
 fn reference(ts: i64, offset: i64, at: Option<i64>) -> i64 {
-    at.unwrap_or(ts) - offset
+    at.unwrap_or(ts).saturating_sub(offset)
 }
 
 /// Evaluates an instant vector selector at every step. With `timestamps`,
@@ -44,7 +44,7 @@ pub(crate) fn instant_vector(
     let series = select(ev, sel);
     let first = reference(ev.start, sel.offset, sel.at);
     let last = reference(ev.end, sel.offset, sel.at);
-    let (mint, maxt) = (first - ev.lookback + 1, last);
+    let (mint, maxt) = (first.saturating_sub(ev.lookback).saturating_add(1), last);
     let mut buf: Vec<Sample> = Vec::new();
     let mut out = Vec::new();
     for s in series {
@@ -65,7 +65,7 @@ pub(crate) fn instant_vector(
                 continue;
             }
             let p = buf[j - 1];
-            if p.t <= r - ev.lookback || is_stale_nan(p.v) {
+            if p.t <= r.saturating_sub(ev.lookback) || is_stale_nan(p.v) {
                 continue;
             }
             let v = if timestamps { p.t as f64 / 1000.0 } else { p.v };
@@ -95,7 +95,7 @@ pub(crate) fn range_vector(
     for s in select(ev, sel) {
         ev.ctx.tick()?;
         let mut points = Vec::new();
-        s.samples_in(r - range + 1, r, &mut points);
+        s.samples_in(r.saturating_sub(range).saturating_add(1), r, &mut points);
         points.retain(|p| !is_stale_nan(p.v));
         if points.is_empty() {
             continue;
@@ -164,7 +164,11 @@ where
             for s in select(ev, sel) {
                 ev.ctx.tick()?;
                 buf.clear();
-                s.samples_in(first - range + 1, last, &mut buf);
+                s.samples_in(
+                    first.saturating_sub(*range).saturating_add(1),
+                    last,
+                    &mut buf,
+                );
                 buf.retain(|p| !is_stale_nan(p.v));
                 if buf.is_empty() {
                     continue;
@@ -246,7 +250,7 @@ impl<'s> Iterator for Windows<'s> {
         while self.hi < s.len() && s[self.hi].t <= r {
             self.hi += 1;
         }
-        while self.lo < self.hi && s[self.lo].t <= r - self.range {
+        while self.lo < self.hi && s[self.lo].t <= r.saturating_sub(self.range) {
             self.lo += 1;
         }
         let item = (self.step, self.ts, &s[self.lo..self.hi]);

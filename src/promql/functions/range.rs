@@ -144,7 +144,7 @@ pub(crate) fn eval(
             let window = Window {
                 samples: w,
                 ts,
-                end: arg.at.unwrap_or(ts) - arg.offset,
+                end: arg.at.unwrap_or(ts).saturating_sub(arg.offset),
                 range: arg.range,
                 params: [
                     params.first().map_or(f64::NAN, |p| p[step]),

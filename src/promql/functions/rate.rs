@@ -15,7 +15,7 @@ fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<
     if s.len() < 2 {
         return None;
     }
-    let range_start = w.end - w.range;
+    let range_start = w.end.saturating_sub(w.range);
     let range_end = w.end;
     let first = s[0];
     let last = s[s.len() - 1];
