@@ -14,10 +14,19 @@ pub struct ParseError {
     pub position: Option<usize>,
 }
 
-/// Parses a PromQL expression. Never panics: `promql-parser` 0.11 panics on
+/// Parses a PromQL expression; constant duration arithmetic in ranges and
+/// offsets is folded first when the plain query does not parse. Never panics: `promql-parser` 0.11 panics on
 /// some inputs (`x offset NaN`), which become errors here.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
-    safe_parse(query).map_err(|message| {
+    let first = safe_parse(query);
+    if first.is_err() {
+        if let Some(folded) = super::duration_expr::fold(query) {
+            if let Ok(e) = safe_parse(&folded) {
+                return Ok(e);
+            }
+        }
+    }
+    first.map_err(|message| {
         let position = super::parse_pos::locate(query, &message);
         let message = match position {
             Some(p) => {
