@@ -1,11 +1,21 @@
 //! Runs Prometheus' own PromQL test scripts (`../shared/conformance/promql`)
-//! against our engine, following `../shared/conformance/promqltest-format.md`.
+//! against our engine, following `../shared/conformance/promqltest-format.md`,
+//! including the Go harness' extra checks (every instant eval is re-run with
+//! all selectors pinned `@` the eval time at other times, and as a range
+//! query around the eval time).
 //!
 //! Evals on native histograms and experimental features are skipped (each
 //! group counted). Every other failing eval must be listed in
 //! `tests/data/promql_expected_failures.txt`; an unlisted failure is a
 //! regression and a listed eval that now passes must be removed from the
-//! list. `PROMQL_CONFORMANCE_WRITE=1` rewrites the list from this run.
+//! list.
+//!
+//! Environment switches: `PROMQL_CONFORMANCE_WRITE=1` rewrites the list from
+//! this run; `PROMQL_CONFORMANCE_VERBOSE=1` prints every failure;
+//! `PROMQL_CONFORMANCE_ALL=1` also runs the skipped groups and reports their
+//! pass counts; `PROMQL_CONFORMANCE_FILE=<name>` runs one file;
+//! `PROMQL_CONFORMANCE_IMMEDIATE_NAMES=1` evaluates without delayed
+//! `__name__` removal (the upstream scripts assume it, so some evals fail).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -89,7 +99,7 @@ fn engine() -> Engine {
         timeout: Duration::from_secs(100),
         max_samples: 50_000_000,
     })
-    .with_delayed_name_removal(true)
+    .with_delayed_name_removal(std::env::var("PROMQL_CONFORMANCE_IMMEDIATE_NAMES").is_err())
     .with_default_subquery_step(60_000)
 }
 
