@@ -136,8 +136,12 @@ fn signatures(l: &Matrix, r: &Matrix, m: &Matching) -> (Vec<u32>, Vec<u32>, usiz
                 buf.push(0xfe);
             }
         }
+        if let Some(&o) = map.get(&buf) {
+            return o;
+        }
         let n = map.len() as u32;
-        *map.entry(buf.clone()).or_insert(n)
+        map.insert(buf.clone(), n);
+        n
     };
     let ls = l.iter().map(|s| sig(&s.labels, &mut map)).collect();
     let rs = r.iter().map(|s| sig(&s.labels, &mut map)).collect();
@@ -324,29 +328,47 @@ fn vector_vector(
             touched.push(s);
             right_by_sig[s as usize] = (x.idx, x.v);
         }
-        for x in many_v {
-            let s = many_sig[x.idx as usize];
-            if !present[s as usize] {
-                continue;
+        // One binary operation between a "many" and a "one" sample; a
+        // missing side (None) was filled with a fill() value.
+        let mut apply = |many: Option<(u32, f64)>,
+                         one: Option<(u32, f64)>,
+                         s: u32,
+                         table: &mut Vec<Labels>,
+                         out: &mut Vec<Out>|
+         -> Result<(), EvalError> {
+            if many.is_none() {
+                let done = if m.card == Card::OneToOne {
+                    matched[s as usize]
+                } else {
+                    !matched_sets[s as usize].is_empty()
+                };
+                if done {
+                    return Ok(());
+                }
             }
-            let (oidx, ov) = right_by_sig[s as usize];
-            let (lval, rval) = if swapped { (ov, x.v) } else { (x.v, ov) };
+            let mv = many.map_or(m.fill_lhs.unwrap_or(f64::NAN), |x| x.1);
+            let ov = one.map_or(m.fill_rhs.unwrap_or(f64::NAN), |x| x.1);
+            let (lval, rval) = if swapped { (ov, mv) } else { (mv, ov) };
             let (mut v, keep) = elem_op(op, lval, rval);
             if return_bool {
                 v = f64::from(u8::from(keep));
             }
-            let key = (x.idx, oidx);
+            let key = (many.map_or(u32::MAX, |x| x.0), one.map_or(u32::MAX, |x| x.0));
             let tid = match result_cache.get(&key) {
                 Some(&t) => t,
                 None => {
-                    let lb = result_labels(
-                        st.labels(many_a, x.idx),
-                        st.labels(one_a, oidx),
-                        op,
-                        m,
-                        !delayed && return_bool,
-                    );
-                    table.push(lb);
+                    let ml = many.map(|x| st.labels(many_a, x.0).clone());
+                    let ol = one.map(|x| st.labels(one_a, x.0).clone());
+                    let (ml, ol) = match (ml, ol) {
+                        (Some(a), Some(b)) => (a, b),
+                        (Some(a), None) => {
+                            let f = match_labels(&a, m);
+                            (a, f)
+                        }
+                        (None, Some(b)) => (match_labels(&b, m), b),
+                        (None, None) => return Ok(()),
+                    };
+                    table.push(result_labels(&ml, &ol, op, m, !delayed && return_bool));
                     let t = table.len() as u32 - 1;
                     result_cache.insert(key, t);
                     t
@@ -371,14 +393,81 @@ fn vector_vector(
                 set.push(tid);
             }
             if !keep && !return_bool {
-                continue;
+                return Ok(());
             }
             out.push(Out {
                 key: Key::Table(tid),
                 v,
                 drop_name: return_bool,
             });
+            Ok(())
+        };
+        for x in many_v {
+            let s = many_sig[x.idx as usize];
+            if present[s as usize] {
+                let one = right_by_sig[s as usize];
+                apply(Some((x.idx, x.v)), Some(one), s, table, out)?;
+            } else if m.fill_rhs.is_some() {
+                touched.push(s);
+                apply(Some((x.idx, x.v)), None, s, table, out)?;
+            }
+        }
+        if m.fill_lhs.is_some() {
+            // The "one" samples nothing matched, paired with the fill value.
+            for x in one_v {
+                apply(None, Some((x.idx, x.v)), one_sig[x.idx as usize], table, out)?;
+            }
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Labels;
+
+    #[test]
+    fn element_operations() {
+        assert_eq!(elem_op(BinOp::Gt, 2.0, 1.0), (2.0, true));
+        assert_eq!(elem_op(BinOp::Lt, 2.0, 1.0), (2.0, false));
+        assert_eq!(elem_op(BinOp::Add, 2.0, 1.0), (3.0, true));
+        assert_eq!(scalar_op(BinOp::Eq, 1.0, 1.0), 1.0);
+        assert!(scalar_op(BinOp::Mod, 1.0, 0.0).is_nan());
+    }
+
+    #[test]
+    fn result_labels_follow_matching() {
+        let many = Labels::from_pairs([("__name__", "a"), ("job", "x"), ("instance", "i")]);
+        let one = Labels::from_pairs([("__name__", "b"), ("job", "x"), ("team", "t")]);
+        let m = Matching {
+            on: true,
+            labels: vec!["job".into()],
+            card: Card::ManyToOne,
+            include: vec!["team".into()],
+            fill_lhs: None,
+            fill_rhs: None,
+        };
+        let r = result_labels(&many, &one, BinOp::Mul, &m, false);
+        assert_eq!(
+            r,
+            Labels::from_pairs([("job", "x"), ("instance", "i"), ("team", "t")])
+        );
+        let m1 = Matching {
+            card: Card::OneToOne,
+            include: Vec::new(),
+            ..m
+        };
+        assert_eq!(
+            result_labels(&many, &one, BinOp::Gt, &m1, false),
+            Labels::from_pairs([("job", "x")])
+        );
+    }
+
+    #[test]
+    fn go_label_strings() {
+        let l = Labels::from_pairs([("__name__", "m"), ("a", "b")]);
+        assert_eq!(go_labels(&l), "{__name__=\"m\", a=\"b\"}");
+        assert_eq!(go_labels(&Labels::empty()), "{}");
+    }
 }

@@ -49,11 +49,7 @@ impl Engine {
     }
 
     fn ctx(&self) -> QueryCtx {
-        QueryCtx::new(
-            Instant::now() + self.opts.timeout,
-            "expression evaluation".into(),
-            self.opts.max_samples,
-        )
+        QueryCtx::new(Instant::now() + self.opts.timeout, self.opts.max_samples)
     }
 
     fn evaluator<'a>(
@@ -72,7 +68,6 @@ impl Engine {
             interval,
             lookback: self.opts.lookback_delta_ms.max(1),
             delayed_names: self.delayed_name_removal,
-            subquery_step: self.subquery_step_ms.unwrap_or(60_000),
         }
     }
 
@@ -204,5 +199,144 @@ fn result(value: Value, ctx: &QueryCtx) -> QueryResult {
         value,
         warnings: annos.warnings.clone(),
         infos: annos.infos.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, STALE_NAN};
+    use crate::store::StoreOptions;
+    use std::time::Duration;
+
+    fn store() -> Store {
+        let s = Store::new(StoreOptions { retention_ms: None });
+        for (job, step) in [("a", 1.0), ("b", 2.0)] {
+            let (r, _) = s.get_or_create(Labels::from_pairs([
+                ("__name__", "http_requests_total"),
+                ("job", job),
+            ]));
+            for i in 0..=10 {
+                s.append(&r, i * 60_000, i as f64 * step * 60.0).unwrap();
+            }
+        }
+        let (r, _) = s.get_or_create(Labels::from_pairs([("__name__", "gauge")]));
+        s.append(&r, 0, 1.0).unwrap();
+        s.append(&r, 60_000, STALE_NAN).unwrap();
+        s
+    }
+
+    fn q(e: &Engine, s: &Store, query: &str, t: i64) -> Value {
+        e.instant_query(s, &super::super::parse(query).unwrap(), t)
+            .unwrap()
+            .value
+    }
+
+    #[test]
+    fn instant_rate_and_sum() {
+        let s = store();
+        let e = Engine::default();
+        match q(&e, &s, "sum(rate(http_requests_total[5m]))", 600_000) {
+            Value::Vector(v) => {
+                assert_eq!(v.len(), 1);
+                assert!((v[0].v - 3.0).abs() < 1e-9, "{}", v[0].v);
+                assert!(v[0].labels.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn staleness_marker_hides_series() {
+        let s = store();
+        let e = Engine::default();
+        assert!(matches!(q(&e, &s, "gauge", 30_000), Value::Vector(v) if v.len() == 1));
+        assert!(matches!(q(&e, &s, "gauge", 90_000), Value::Vector(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn scalar_and_string_results() {
+        let s = store();
+        let e = Engine::default();
+        assert_eq!(q(&e, &s, "1 + 2 * 3", 0), Value::Scalar { t: 0, v: 7.0 });
+        assert_eq!(
+            q(&e, &s, "\"hi\"", 5),
+            Value::String {
+                t: 5,
+                v: "hi".into()
+            }
+        );
+    }
+
+    #[test]
+    fn range_query_steps_and_sorting() {
+        let s = store();
+        let e = Engine::default();
+        let expr = super::super::parse("http_requests_total").unwrap();
+        let r = e.range_query(&s, &expr, 0, 120_000, 60_000).unwrap();
+        match r.value {
+            Value::Matrix(m) => {
+                assert_eq!(m.len(), 2);
+                assert!(m[0].labels < m[1].labels);
+                assert_eq!(m[1].samples.len(), 3);
+                assert_eq!(m[1].samples[2].v, 240.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = super::super::parse("http_requests_total[5m]").unwrap();
+        assert!(matches!(
+            e.range_query(&s, &bad, 0, 60_000, 60_000),
+            Err(EvalError::BadData(_))
+        ));
+    }
+
+    #[test]
+    fn sample_limit_and_timeout() {
+        let s = store();
+        let e = Engine::new(EngineOptions {
+            max_samples: 3,
+            ..EngineOptions::default()
+        });
+        let expr = super::super::parse("http_requests_total[10m]").unwrap();
+        assert!(matches!(
+            e.instant_query(&s, &expr, 600_000),
+            Err(EvalError::TooManySamples(_))
+        ));
+        let e = Engine::new(EngineOptions {
+            timeout: Duration::ZERO,
+            ..EngineOptions::default()
+        });
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(matches!(
+            e.instant_query(&s, &expr, 600_000),
+            Err(EvalError::Timeout(_))
+        ));
+    }
+
+    #[test]
+    fn name_dropping_modes() {
+        let s = store();
+        let immediate = Engine::default();
+        let delayed = Engine::default().with_delayed_name_removal(true);
+        // Without delayed removal, both series lose their name and collide
+        // only if their other labels are equal; here `job` keeps them apart.
+        for e in [&immediate, &delayed] {
+            match q(e, &s, "-http_requests_total", 600_000) {
+                Value::Vector(v) => assert!(v.iter().all(|x| x.labels.metric_name().is_none())),
+                other => panic!("{other:?}"),
+            }
+        }
+        let r = delayed.instant_query(
+            &s,
+            &super::super::parse(
+                "label_replace(-http_requests_total, \"__name__\", \"x\", \"\", \"\")",
+            )
+            .unwrap(),
+            600_000,
+        );
+        match r.unwrap().value {
+            Value::Vector(v) => assert!(v.iter().all(|x| x.labels.metric_name() == Some("x"))),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -16,7 +16,6 @@ use super::{aggregations, binary, functions, selectors, EvalError};
 pub(crate) struct StepSample {
     pub idx: u32,
     pub v: f64,
-    pub t: i64,
 }
 
 /// Where the labels of an output sample come from.
@@ -46,7 +45,6 @@ pub(crate) struct Evaluator<'a> {
     pub interval: i64,
     pub lookback: i64,
     pub delayed_names: bool,
-    pub subquery_step: i64,
 }
 
 /// Drops `__name__` (and the type/unit metadata labels) from a label set.
@@ -169,13 +167,21 @@ impl Accum {
     }
 }
 
-/// Whether two series share a label set.
+/// Whether two series share a label set (fingerprints first, label
+/// comparison only for equal fingerprints).
 pub(crate) fn has_duplicates(m: &Matrix) -> bool {
     if m.len() < 2 {
         return false;
     }
-    let mut seen = std::collections::HashSet::with_capacity(m.len());
-    m.iter().any(|s| !seen.insert(&s.labels))
+    let mut prints: Vec<(u64, usize)> = m
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.labels.fingerprint(), i))
+        .collect();
+    prints.sort_unstable();
+    prints
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && m[w[0].1].labels == m[w[1].1].labels)
 }
 
 /// Per-step gathering state of one input matrix.
@@ -202,7 +208,6 @@ impl Gather {
                     self.vec.push(StepSample {
                         idx: i as u32,
                         v: p.v,
-                        t: p.t,
                     });
                     self.cursors[i] = c + 1;
                 }
@@ -241,7 +246,7 @@ impl StepIn<'_> {
 impl<'a> Evaluator<'a> {
     /// Number of steps.
     pub(crate) fn steps(&self) -> usize {
-        ((self.end - self.start) / self.interval) as usize + 1
+        (self.end.saturating_sub(self.start) / self.interval) as usize + 1
     }
 
     /// Whether this is a single-step evaluation.
@@ -252,15 +257,32 @@ impl<'a> Evaluator<'a> {
     /// Iterates the step timestamps.
     pub(crate) fn times(&self) -> impl Iterator<Item = i64> {
         let (s, e, i) = (self.start, self.end, self.interval);
-        (0..).map(move |k| s + k * i).take_while(move |t| *t <= e)
+        (0..self.steps() as i64)
+            .map(move |k| s + k * i)
+            .take_while(move |t| *t <= e)
     }
 
-    /// Evaluates `node` over the evaluator's steps.
+    /// Evaluates `node` over the evaluator's steps. Afterwards the samples
+    /// in memory are those held before plus the node's result (its inputs
+    /// are released), as Prometheus counts them.
     pub(crate) fn eval(&self, node: &Node) -> Result<Val, EvalError> {
         self.ctx.check_deadline()?;
         if self.end < self.start {
             return Ok(Val::Matrix(Vec::new()));
         }
+        if self.steps() > self.ctx.max_samples {
+            // Even a scalar would need more points than allowed.
+            return Err(EvalError::TooManySamples("query execution".into()));
+        }
+        let before = self.ctx.samples();
+        let v = self.eval_node(node)?;
+        if let Val::Matrix(m) = &v {
+            self.ctx.set_samples(before + total_points(m));
+        }
+        Ok(v)
+    }
+
+    fn eval_node(&self, node: &Node) -> Result<Val, EvalError> {
         match node {
             Node::Number(v) => {
                 let mut s = Series::new(Labels::empty(), false);
@@ -361,11 +383,11 @@ impl<'a> Evaluator<'a> {
                 (self.start, aligned)
             }
         };
-        let end = outer_end - offset;
-        let lower = outer_start - offset - range;
-        let mut start = step * (lower / step);
+        let end = outer_end.saturating_sub(offset);
+        let lower = outer_start.saturating_sub(offset).saturating_sub(range);
+        let mut start = step.saturating_mul(lower / step);
         if start <= lower {
-            start += step;
+            start = start.saturating_add(step);
         }
         Evaluator {
             start,

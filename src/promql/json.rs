@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value as Json};
 use super::Value;
 use crate::model::Labels;
 
-/// Formats a sample value as Prometheus does: shortest round-trip decimal,
-/// `NaN`, `+Inf`, `-Inf`.
+/// Formats a sample value as Prometheus' API does: shortest round-trip
+/// decimal, exponent form below 1e-6 and from 1e21, `NaN`, `+Inf`, `-Inf`.
 pub fn format_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -17,8 +17,8 @@ pub fn format_float(v: f64) -> String {
         "-Inf".into()
     } else {
         let a = v.abs();
-        if a != 0.0 && !(1e-4..1e21).contains(&a) {
-            // Go's strconv 'g'-like exponent form (e.g. 1e+21, 1e-05).
+        if a != 0.0 && !(1e-6..1e21).contains(&a) {
+            // Go's strconv 'e' form with shortest digits (e.g. 1e+21, 1e-07).
             let s = format!("{v:e}");
             if let Some((m, e)) = s.split_once('e') {
                 let (sign, digits) = match e.strip_prefix('-') {
@@ -34,8 +34,12 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
-/// A timestamp in ms as float seconds.
+/// A timestamp in ms as seconds: an integer for whole seconds (as
+/// Prometheus writes it), a float otherwise.
 fn seconds(t: i64) -> Json {
+    if t % 1000 == 0 {
+        return Json::Number((t / 1000).into());
+    }
     let secs = t as f64 / 1000.0;
     serde_json::Number::from_f64(secs).map_or(Json::Null, Json::Number)
 }
@@ -91,7 +95,8 @@ mod tests {
         assert_eq!(format_float(f64::INFINITY), "+Inf");
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_float(1e21), "1e+21");
-        assert_eq!(format_float(1e-5), "1e-05");
+        assert_eq!(format_float(1e-5), "0.00001");
+        assert_eq!(format_float(1e-7), "1e-07");
         assert_eq!(format_float(123456.5), "123456.5");
     }
 
@@ -113,11 +118,11 @@ mod tests {
         }]);
         assert_eq!(
             result_data(&m)["result"][0]["values"],
-            json!([[0.0, "NaN"], [15.0, "2"]])
+            json!([[0, "NaN"], [15, "2"]])
         );
         assert_eq!(
             result_data(&Value::Scalar { t: 2000, v: 3.5 }),
-            json!({"resultType": "scalar", "result": [2.0, "3.5"]})
+            json!({"resultType": "scalar", "result": [2, "3.5"]})
         );
     }
 }

@@ -11,6 +11,7 @@
 
 mod aggregations;
 mod binary;
+mod duration_expr;
 mod engine;
 mod eval;
 mod functions;

@@ -14,9 +14,19 @@ pub struct ParseError {
     pub position: Option<usize>,
 }
 
-/// Parses a PromQL expression.
+/// Parses a PromQL expression; constant duration arithmetic in ranges and
+/// offsets is folded first when the plain query does not parse. Never panics: `promql-parser` 0.11 panics on
+/// some inputs (`x offset NaN`), which become errors here.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
-    promql_parser::parser::parse(query).map_err(|message| {
+    let first = safe_parse(query);
+    if first.is_err() {
+        if let Some(folded) = super::duration_expr::fold(query) {
+            if let Ok(e) = safe_parse(&folded) {
+                return Ok(e);
+            }
+        }
+    }
+    first.map_err(|message| {
         let position = super::parse_pos::locate(query, &message);
         let message = match position {
             Some(p) => {
@@ -27,6 +37,12 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
         };
         ParseError { message, position }
     })
+}
+
+/// `promql_parser::parser::parse` with its panics turned into errors.
+pub(crate) fn safe_parse(query: &str) -> Result<Expr, String> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(query))
+        .unwrap_or_else(|_| Err("invalid number or duration in query".to_string()))
 }
 
 /// 1-based line and column (in characters) of byte offset `pos`.
@@ -55,4 +71,132 @@ impl FloorBoundary for str {
 /// printed, split over lines when long).
 pub fn format_query(expr: &Expr) -> String {
     expr.prettify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = parse("sum(rate(x[5m])").unwrap_err();
+        assert_eq!(e.position, Some(3));
+        assert!(e.message.starts_with("1:4: parse error: "), "{}", e.message);
+        let e = parse("foo{a=\"b\"} +* 2").unwrap_err();
+        assert_eq!(e.position, Some(12), "{}", e.message);
+        let e = parse("up\n  and on() nope(x)").unwrap_err();
+        assert!(e.message.starts_with("2:12: "), "{}", e.message);
+    }
+
+    #[test]
+    fn crate_panics_become_errors() {
+        assert!(parse("x offset NaN").is_err());
+        assert!(parse("x offset 1e309").is_err());
+    }
+
+    /// Random token soup: parsing and evaluating must never panic.
+    #[test]
+    fn hostile_queries_never_panic() {
+        use crate::model::Labels;
+        use crate::promql::{Engine, EngineOptions};
+        use crate::store::{Store, StoreOptions};
+        const TOKENS: &[&str] = &[
+            "sum",
+            "(",
+            ")",
+            "x",
+            "{",
+            "}",
+            "a",
+            "=",
+            "\"b\"",
+            "[",
+            "5m",
+            "]",
+            ":",
+            "1m",
+            "offset",
+            "-",
+            "@",
+            "start()",
+            "by",
+            "on",
+            "group_left",
+            "bool",
+            "+",
+            "*",
+            "/",
+            "^",
+            "%",
+            "1",
+            "0x1f",
+            "1e309",
+            "NaN",
+            "Inf",
+            "9223372036854775807",
+            "rate",
+            "histogram_quantile",
+            "topk",
+            "count_values",
+            "label_replace",
+            "\"(.*\"",
+            "quantile_over_time",
+            "predict_linear",
+            "or",
+            "and",
+            "unless",
+            ">",
+            "==",
+            ",",
+            "[999999999y]",
+            "[5m:0s]",
+            "[1ms:1ms]",
+            "@ 1e18",
+            "@ -1e18",
+            "offset 100000000d",
+            "offset -100000000d",
+            "absent",
+            "timestamp",
+            "scalar",
+            "vector",
+            "sort",
+        ];
+        let store = Store::new(StoreOptions { retention_ms: None });
+        let (s, _) = store.get_or_create(Labels::from_pairs([("__name__", "x"), ("a", "b")]));
+        for i in 0..20 {
+            store.append(&s, i * 60_000, i as f64).unwrap();
+        }
+        let engine = Engine::new(EngineOptions {
+            max_samples: 100_000,
+            ..EngineOptions::default()
+        });
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let n = 1 + (next() % 9) as usize;
+            let q: Vec<&str> = (0..n)
+                .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+                .collect();
+            let q = q.join(" ");
+            if let Ok(e) = parse(&q) {
+                let _ = engine.instant_query(&store, &e, 600_000);
+                let _ = engine.range_query(&store, &e, 0, 1_200_000, 60_000);
+            }
+        }
+    }
+
+    #[test]
+    fn parses_and_formats() {
+        let e = parse("sum by (job) (rate(http_requests_total[5m]))").unwrap();
+        assert_eq!(
+            format_query(&e),
+            "sum by (job) (rate(http_requests_total[5m]))"
+        );
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
 }

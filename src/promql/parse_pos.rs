@@ -94,7 +94,7 @@ fn unclosed_paren(query: &str) -> Option<usize> {
 }
 
 /// A rough PromQL tokenizer: (byte offset, token text).
-fn tokens(q: &str) -> Vec<(usize, &str)> {
+pub(crate) fn tokens(q: &str) -> Vec<(usize, &str)> {
     let b = q.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -120,9 +120,20 @@ fn tokens(q: &str) -> Vec<(usize, &str)> {
                 i += 1;
             }
             i = (i + 1).min(b.len());
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b':' || c == b'.' {
+        } else if c.is_ascii_alphanumeric()
+            || c == b'_'
+            || c == b'.'
+            || (c == b':'
+                && b.get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_'))
+        {
+            // Numbers and durations end at ':' (subquery step); names may contain it.
+            let number = c.is_ascii_digit() || c == b'.';
             while i < b.len()
-                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b':' | b'.'))
+                && (b[i].is_ascii_alphanumeric()
+                    || b[i] == b'_'
+                    || b[i] == b'.'
+                    || (b[i] == b':' && !number))
             {
                 i += 1;
             }
@@ -153,7 +164,7 @@ const COMPLETIONS: &[&str] = &[
 fn viable(prefix: &str) -> bool {
     COMPLETIONS
         .iter()
-        .any(|c| promql_parser::parser::parse(&format!("{prefix}{c}")).is_ok())
+        .any(|c| super::parse::safe_parse(&format!("{prefix}{c}")).is_ok())
 }
 
 /// The first token after which no completion parses.

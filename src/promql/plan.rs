@@ -3,11 +3,15 @@
 //! `start()`/`end()`/`range()`/`step()` resolved, and step-invariant parts
 //! marked (as Prometheus' `PreprocessExpr` does).
 
-use crate::model::{Matcher, METRIC_NAME};
+use crate::model::{MatchOp, Matcher, METRIC_NAME};
+use parking_lot::Mutex;
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::token::{self, TokenId};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self as pp, AtModifier, Expr, LabelModifier, Offset};
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use super::EvalError;
@@ -19,17 +23,6 @@ pub(crate) enum Kind {
     Vector,
     Matrix,
     String,
-}
-
-impl Kind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Kind::Scalar => "scalar",
-            Kind::Vector => "vector",
-            Kind::Matrix => "matrix",
-            Kind::String => "string",
-        }
-    }
 }
 
 fn kind_of(t: ValueType) -> Kind {
@@ -130,27 +123,6 @@ pub(crate) enum AggOp {
     Quantile,
     Limitk,
     LimitRatio,
-}
-
-impl AggOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            AggOp::Sum => "sum",
-            AggOp::Avg => "avg",
-            AggOp::Count => "count",
-            AggOp::Min => "min",
-            AggOp::Max => "max",
-            AggOp::Group => "group",
-            AggOp::Stddev => "stddev",
-            AggOp::Stdvar => "stdvar",
-            AggOp::Topk => "topk",
-            AggOp::Bottomk => "bottomk",
-            AggOp::CountValues => "count_values",
-            AggOp::Quantile => "quantile",
-            AggOp::Limitk => "limitk",
-            AggOp::LimitRatio => "limit_ratio",
-        }
-    }
 }
 
 /// A node of the plan.
@@ -256,14 +228,44 @@ fn bad(msg: impl Into<String>) -> EvalError {
     EvalError::BadData(msg.into())
 }
 
+/// Compiles `^(?s:pattern)$`, reusing recent compilations: rules run the
+/// same queries over and over, and compiling a regex costs far more than
+/// evaluating a small query.
+pub(crate) fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(r) = cache.lock().get(pattern) {
+        return Ok(r.clone());
+    }
+    let r = Regex::new(&format!("^(?s:{pattern})$"))?;
+    let mut c = cache.lock();
+    if c.len() >= 4096 {
+        c.clear();
+    }
+    c.insert(pattern.to_string(), r.clone());
+    Ok(r)
+}
+
 fn matcher(m: &promql_parser::label::Matcher) -> Result<Matcher, EvalError> {
+    let re = || {
+        anchored_regex(&m.value).map_err(|e| {
+            bad(format!(
+                "invalid regex {:?} for label {:?}: {e}",
+                m.value, m.name
+            ))
+        })
+    };
     Ok(match &m.op {
         PMatchOp::Equal => Matcher::equal(&m.name, &m.value),
         PMatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
-        PMatchOp::Re(_) => Matcher::regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?,
-        PMatchOp::NotRe(_) => {
-            Matcher::not_regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?
-        }
+        PMatchOp::Re(_) => Matcher {
+            name: m.name.clone(),
+            op: MatchOp::Re(re()?),
+        },
+        PMatchOp::NotRe(_) => Matcher {
+            name: m.name.clone(),
+            op: MatchOp::NotRe(re()?),
+        },
     })
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn select(ev: &Evaluator<'_>, sel: &Selector) -> Vec<SeriesRef> {
 /// The reference time a selector looks at for step `ts`.
 #[inline]
 fn reference(ts: i64, offset: i64, at: Option<i64>) -> i64 {
-    at.unwrap_or(ts) - offset
+    at.unwrap_or(ts).saturating_sub(offset)
 }
 
 /// Evaluates an instant vector selector at every step. With `timestamps`,
@@ -44,7 +44,7 @@ pub(crate) fn instant_vector(
     let series = select(ev, sel);
     let first = reference(ev.start, sel.offset, sel.at);
     let last = reference(ev.end, sel.offset, sel.at);
-    let (mint, maxt) = (first - ev.lookback + 1, last);
+    let (mint, maxt) = (first.saturating_sub(ev.lookback).saturating_add(1), last);
     let mut buf: Vec<Sample> = Vec::new();
     let mut out = Vec::new();
     for s in series {
@@ -65,7 +65,7 @@ pub(crate) fn instant_vector(
                 continue;
             }
             let p = buf[j - 1];
-            if p.t <= r - ev.lookback || is_stale_nan(p.v) {
+            if p.t <= r.saturating_sub(ev.lookback) || is_stale_nan(p.v) {
                 continue;
             }
             let v = if timestamps { p.t as f64 / 1000.0 } else { p.v };
@@ -95,7 +95,7 @@ pub(crate) fn range_vector(
     for s in select(ev, sel) {
         ev.ctx.tick()?;
         let mut points = Vec::new();
-        s.samples_in(r - range + 1, r, &mut points);
+        s.samples_in(r.saturating_sub(range).saturating_add(1), r, &mut points);
         points.retain(|p| !is_stale_nan(p.v));
         if points.is_empty() {
             continue;
@@ -144,14 +144,6 @@ impl<'n> RangeArg<'n> {
             _ => None,
         }
     }
-
-    /// The selector when the argument is a plain range selector.
-    pub(crate) fn selector(&self) -> Option<&'n Selector> {
-        match self.node {
-            Node::Matrix { sel, .. } => Some(sel),
-            _ => None,
-        }
-    }
 }
 
 /// Calls `f` with each input series of a range argument and all its samples
@@ -172,7 +164,11 @@ where
             for s in select(ev, sel) {
                 ev.ctx.tick()?;
                 buf.clear();
-                s.samples_in(first - range + 1, last, &mut buf);
+                s.samples_in(
+                    first.saturating_sub(*range).saturating_add(1),
+                    last,
+                    &mut buf,
+                );
                 buf.retain(|p| !is_stale_nan(p.v));
                 if buf.is_empty() {
                     continue;
@@ -254,12 +250,65 @@ impl<'s> Iterator for Windows<'s> {
         while self.hi < s.len() && s[self.hi].t <= r {
             self.hi += 1;
         }
-        while self.lo < self.hi && s[self.lo].t <= r - self.range {
+        while self.lo < self.hi && s[self.lo].t <= r.saturating_sub(self.range) {
             self.lo += 1;
         }
         let item = (self.step, self.ts, &s[self.lo..self.hi]);
         self.step += 1;
         self.ts += self.interval;
         Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Sample;
+
+    fn ev_for<'a>(
+        store: &'a crate::store::Store,
+        ctx: &'a super::super::types::QueryCtx,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            store,
+            ctx,
+            start: 100_000,
+            end: 300_000,
+            interval: 100_000,
+            lookback: 300_000,
+            delayed_names: false,
+        }
+    }
+
+    #[test]
+    fn windows_are_left_open() {
+        let store = crate::store::Store::new(crate::store::StoreOptions::default());
+        let ctx = super::super::types::QueryCtx::new(
+            std::time::Instant::now() + std::time::Duration::from_secs(5),
+            1000,
+        );
+        let ev = ev_for(&store, &ctx);
+        let node = Node::Matrix {
+            sel: Selector {
+                matchers: Vec::new(),
+                or_groups: Vec::new(),
+                offset: 0,
+                at: None,
+            },
+            range: 100_000,
+        };
+        let arg = RangeArg::of(&node).unwrap();
+        let samples: Vec<Sample> = (0..=6).map(|i| Sample::new(i * 50_000, i as f64)).collect();
+        let got: Vec<(i64, Vec<i64>)> = Windows::new(&ev, &arg, &samples)
+            .map(|(_, ts, w)| (ts, w.iter().map(|s| s.t).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (100_000, vec![50_000, 100_000]),
+                (200_000, vec![150_000, 200_000]),
+                (300_000, vec![250_000, 300_000]),
+            ]
+        );
     }
 }

@@ -82,7 +82,6 @@ impl Annotations {
 #[derive(Debug)]
 pub(crate) struct QueryCtx {
     pub deadline: Instant,
-    pub timeout_text: String,
     pub max_samples: usize,
     pub current: Cell<usize>,
     pub annos: RefCell<Annotations>,
@@ -90,10 +89,9 @@ pub(crate) struct QueryCtx {
 }
 
 impl QueryCtx {
-    pub(crate) fn new(deadline: Instant, timeout_text: String, max_samples: usize) -> Self {
+    pub(crate) fn new(deadline: Instant, max_samples: usize) -> Self {
         Self {
             deadline,
-            timeout_text,
             max_samples,
             current: Cell::new(0),
             annos: RefCell::new(Annotations::default()),

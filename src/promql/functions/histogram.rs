@@ -3,7 +3,7 @@
 //! warnings. The buffer holds float samples only, so the native-histogram
 //! functions see no histograms and return nothing.
 
-use crate::model::Labels;
+use crate::model::{Labels, LabelsBuilder};
 use std::collections::HashMap;
 
 use super::super::eval::{drop_metric_labels, Evaluator, Key, Out};
@@ -39,15 +39,18 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
 
 /// Evaluates `histogram_quantile(q, v)` or `histogram_fraction(lo, hi, v)`.
 pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val, EvalError> {
-    if name == "histogram_quantiles" {
-        return Ok(Val::Matrix(Vec::new()));
-    }
     let inputs = args
         .iter()
         .map(|a| ev.eval(a).map(Val::into_matrix))
         .collect::<Result<Vec<_>, _>>()?;
-    let vi = inputs.len() - 1;
+    let multi = name == "histogram_quantiles";
+    let vi = if multi { 0 } else { inputs.len() - 1 };
     let fraction = name == "histogram_fraction";
+    let quantile_label = match args.get(1) {
+        Some(Node::Str(s)) if multi => s.clone(),
+        _ => String::new(),
+    };
+    let mut with_quantile: HashMap<(u32, usize), u32> = HashMap::new();
     // Per input series: its group and its upper bound.
     let mut groups: HashMap<Labels, u32> = HashMap::new();
     let mut table: Vec<Labels> = Vec::new();
@@ -77,16 +80,27 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
             buckets[*g as usize].clear();
         }
         used.clear();
-        let (lo, hi, q) = if fraction {
-            (st.scalar(0), st.scalar(1), f64::NAN)
+        let (lo, hi) = if fraction {
+            (st.scalar(0), st.scalar(1))
         } else {
-            (f64::NAN, f64::NAN, st.scalar(0))
+            (f64::NAN, f64::NAN)
         };
-        if !fraction && (q.is_nan() || !(0.0..=1.0).contains(&q)) {
-            ev.ctx.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                fmt_g(q)
-            ));
+        let qs: Vec<f64> = if multi {
+            (2..st.vecs.len()).map(|i| st.scalar(i)).collect()
+        } else if fraction {
+            vec![f64::NAN]
+        } else {
+            vec![st.scalar(0)]
+        };
+        if !fraction {
+            for q in &qs {
+                if q.is_nan() || !(0.0..=1.0).contains(q) {
+                    ev.ctx.warn(format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        fmt_g(*q)
+                    ));
+                }
+            }
         }
         if st.vecs[vi].is_empty() {
             return Ok(());
@@ -112,32 +126,58 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
                 count: x.v,
             });
         }
-        for &g in &used {
-            scratch.clear();
-            scratch.extend_from_slice(&buckets[g as usize]);
-            let v = if fraction {
-                bucket_fraction(lo, hi, &mut scratch)
-            } else {
-                let (v, forced) = bucket_quantile(q, &mut scratch);
-                if forced {
-                    let name = table[g as usize].metric_name().map(str::to_string);
-                    let mut msg = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
-                    if let Some(n) = name {
-                        msg.push_str(&format!(" for metric name \"{n}\""));
+        for (qi, &q) in qs.iter().enumerate() {
+            for &g in &used {
+                scratch.clear();
+                scratch.extend_from_slice(&buckets[g as usize]);
+                let v = if fraction {
+                    bucket_fraction(lo, hi, &mut scratch)
+                } else {
+                    let (v, forced) = bucket_quantile(q, &mut scratch);
+                    if forced {
+                        let mut msg = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+                        if let Some(n) = table[g as usize].metric_name() {
+                            msg.push_str(&format!(" for metric name \"{n}\""));
+                        }
+                        ev.ctx.info(msg);
                     }
-                    ev.ctx.info(msg);
-                }
-                v
-            };
-            out.push(Out {
-                key: Key::Table(g),
-                v,
-                drop_name: true,
-            });
+                    v
+                };
+                let key = if multi {
+                    match with_quantile.get(&(g, qi)) {
+                        Some(&t) => t,
+                        None => {
+                            let mut b = LabelsBuilder::new(&table[g as usize]);
+                            b.set(&quantile_label, &openmetrics_float(q));
+                            table.push(b.labels());
+                            let t = table.len() as u32 - 1;
+                            with_quantile.insert((g, qi), t);
+                            t
+                        }
+                    }
+                } else {
+                    g
+                };
+                out.push(Out {
+                    key: Key::Table(key),
+                    v,
+                    drop_name: true,
+                });
+            }
         }
         Ok(())
     })
     .map(Val::Matrix)
+}
+
+/// A float as OpenMetrics writes it (`1.0`, `0.25`, `+Inf`).
+fn openmetrics_float(f: f64) -> String {
+    let s = super::fmt_g(f);
+    if f.is_finite() && f == f.floor() && !s.contains(['e', '.']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
 }
 
 /// Functions defined only for native histograms: no float input qualifies.

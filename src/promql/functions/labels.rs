@@ -1,7 +1,6 @@
 //! `label_replace` and `label_join`: rewrite labels of whole series.
 
 use crate::model::LabelsBuilder;
-use regex::Regex;
 
 use super::super::eval::{merge_same_labels, Evaluator};
 use super::super::plan::Node;
@@ -31,7 +30,7 @@ pub(crate) fn label_replace(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, Ev
     let repl = string_arg(args, 2)?;
     let src = string_arg(args, 3)?;
     let pattern = string_arg(args, 4)?;
-    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+    let re = super::super::plan::anchored_regex(pattern).map_err(|_| {
         EvalError::Execution(format!(
             "invalid regular expression in label_replace(): {pattern}"
         ))

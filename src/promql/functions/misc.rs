@@ -1,7 +1,6 @@
 //! Vector plumbing functions: `sort*`, `scalar`, `vector`, `absent`, `pi`,
-//! `min_of`/`max_of`, `info` (pass-through: the buffer keeps no info
-//! metrics' metadata beyond labels) and `start_timestamp` (no start
-//! timestamps are stored).
+//! `min_of`/`max_of`, `timestamp` of computed vectors and `start_timestamp`
+//! (no start timestamps are stored, so it returns nothing).
 
 use crate::model::Labels;
 use std::cmp::Ordering;
@@ -103,11 +102,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
                 }
             }
             "pi" => out.push(one(std::f64::consts::PI)),
-            "absent" => {
-                if st.vecs[0].is_empty() {
-                    out.push(one(1.0));
-                }
-            }
+            "absent" if st.vecs[0].is_empty() => out.push(one(1.0)),
             "max_of" | "min_of" => {
                 let (a, b) = (st.scalar(0), st.scalar(1));
                 let v = if a.is_nan() || b.is_nan() {
@@ -159,14 +154,6 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
         Ok(())
     })
     .map(Val::Matrix)
-}
-
-/// `info(v, ...)`: returns `v` unchanged.
-pub(crate) fn info(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, EvalError> {
-    match args.first() {
-        Some(a) => ev.eval(a),
-        None => Ok(Val::Matrix(Vec::new())),
-    }
 }
 
 #[cfg(test)]

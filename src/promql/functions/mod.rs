@@ -3,6 +3,7 @@
 //! on whole series, the rest run per step on instant vectors.
 
 mod histogram;
+mod info;
 mod labels;
 mod math;
 mod misc;
@@ -66,7 +67,7 @@ pub(crate) fn eval_call(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result
     match name {
         "label_replace" => return labels::label_replace(ev, args),
         "label_join" => return labels::label_join(ev, args),
-        "info" => return misc::info(ev, args),
+        "info" => return info::info(ev, args),
         _ => {}
     }
     if let Some(pos) = args.iter().position(|a| RangeArg::of(a).is_some()) {

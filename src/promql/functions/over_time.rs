@@ -131,22 +131,25 @@ pub(crate) fn quantile(w: &Window<'_>, annos: &mut WindowAnnos) -> Option<f64> {
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         annos.bad_quantile = Some(q);
     }
-    let mut values: Vec<f64> = w.samples.iter().map(|p| p.v).collect();
-    Some(quantile_of(q, &mut values))
+    let values = &mut annos.scratch;
+    values.clear();
+    values.extend(w.samples.iter().map(|p| p.v));
+    Some(quantile_of(q, values))
 }
 
 /// `mad_over_time`: median absolute deviation.
-pub(crate) fn mad(w: &Window<'_>, _: &mut WindowAnnos) -> Option<f64> {
-    let mut values: Vec<f64> = Vec::with_capacity(w.samples.len());
+pub(crate) fn mad(w: &Window<'_>, annos: &mut WindowAnnos) -> Option<f64> {
+    let values = &mut annos.scratch;
+    values.clear();
     for p in w.samples {
         if p.v.is_nan() {
             return Some(f64::NAN);
         }
         values.push(p.v);
     }
-    let median = quantile_of(0.5, &mut values);
-    for v in &mut values {
+    let median = quantile_of(0.5, values);
+    for v in values.iter_mut() {
         *v = (*v - median).abs();
     }
-    Some(quantile_of(0.5, &mut values))
+    Some(quantile_of(0.5, values))
 }

@@ -35,6 +35,8 @@ pub(crate) struct WindowAnnos {
     pub bad_quantile: Option<f64>,
     /// Error raised by the function (stops evaluation).
     pub error: Option<String>,
+    /// Scratch space reused across windows (quantiles).
+    pub scratch: Vec<f64>,
 }
 
 fn lookup(name: &str) -> Option<WindowFn> {
@@ -130,6 +132,9 @@ pub(crate) fn eval(
     let mut annos = WindowAnnos::default();
     let mut not_counter: Vec<String> = Vec::new();
     let mut produced = 0usize;
+    // Dropping names can only make series collide when they had different names.
+    let mut first_name: Option<Option<String>> = None;
+    let mut names_differ = false;
     for_each_range_series(ev, &arg, |labels, in_drop, samples| {
         let mut points = Vec::new();
         for (step, ts, w) in Windows::new(ev, &arg, samples) {
@@ -139,7 +144,7 @@ pub(crate) fn eval(
             let window = Window {
                 samples: w,
                 ts,
-                end: arg.at.unwrap_or(ts) - arg.offset,
+                end: arg.at.unwrap_or(ts).saturating_sub(arg.offset),
                 range: arg.range,
                 params: [
                     params.first().map_or(f64::NAN, |p| p[step]),
@@ -158,12 +163,10 @@ pub(crate) fn eval(
         }
         if counter_check {
             if let Some(n) = labels.metric_name() {
-                if !(n.ends_with("_total")
-                    || n.ends_with("_sum")
-                    || n.ends_with("_count")
-                    || n.ends_with("_bucket"))
-                    && !not_counter.iter().any(|x| x == n)
-                {
+                let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suffix| n.ends_with(suffix));
+                if !counter_like && !not_counter.iter().any(|x| x == n) {
                     not_counter.push(n.to_string());
                 }
             }
@@ -171,6 +174,10 @@ pub(crate) fn eval(
         produced += points.len();
         ev.ctx.add_samples(points.len())?;
         let drop = !keep_name || in_drop;
+        match &first_name {
+            None => first_name = Some(labels.metric_name().map(str::to_string)),
+            Some(n) => names_differ |= n.as_deref() != labels.metric_name(),
+        }
         let labels = if drop && !ev.delayed_names {
             drop_metric_labels(labels)
         } else {
@@ -198,7 +205,7 @@ pub(crate) fn eval(
     if absent {
         return Ok(Val::Matrix(absent_over_time(ev, &args[pos], &out)));
     }
-    if !ev.delayed_names && has_duplicates(&out) {
+    if !ev.delayed_names && names_differ && has_duplicates(&out) {
         return Err(dup_labelset());
     }
     Ok(Val::Matrix(out))

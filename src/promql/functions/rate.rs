@@ -15,7 +15,7 @@ fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<
     if s.len() < 2 {
         return None;
     }
-    let range_start = w.end - w.range;
+    let range_start = w.end.saturating_sub(w.range);
     let range_end = w.end;
     let first = s[0];
     let last = s[s.len() - 1];
@@ -83,7 +83,8 @@ fn instant_value(w: &Window<'_>, is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut v = b.v;
-    if !is_rate || !(b.v < a.v) {
+    // Go's `!(b < a)`: true for NaN too.
+    if !is_rate || b.v.partial_cmp(&a.v) != Some(std::cmp::Ordering::Less) {
         v = b.v - a.v;
     }
     if is_rate {
