@@ -18,3 +18,4 @@ pub mod promql;
 pub mod telemetry;
 pub mod store;
 pub mod config;
+pub mod notify;

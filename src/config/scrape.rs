@@ -352,7 +352,7 @@ fn static_config(raw: RawStaticConfig, scope: &Scope, cx: &mut Cx<'_>) -> Static
     StaticConfig { targets, labels }
 }
 
-fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
+pub(crate) fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
     const FIELDS: SecretFields = SecretFields {
         inline: "basic_auth.password",
         file: "basic_auth.password_file",
@@ -364,7 +364,7 @@ fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
     }
 }
 
-fn authorization(raw: At<RawAuthorization>, scope: &Scope, cx: &mut Cx<'_>) -> At<Authorization> {
+pub(crate) fn authorization(raw: At<RawAuthorization>, scope: &Scope, cx: &mut Cx<'_>) -> At<Authorization> {
     const FIELDS: SecretFields = SecretFields {
         inline: "authorization.credentials",
         file: "authorization.credentials_file",
@@ -391,7 +391,7 @@ fn authorization(raw: At<RawAuthorization>, scope: &Scope, cx: &mut Cx<'_>) -> A
     }
 }
 
-fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> TlsConfig {
+pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> TlsConfig {
     let file = |field: Option<At<String>>, name: &'static str, cx: &mut Cx<'_>| {
         let field = field?;
         let path = resolve_path(cx.dir, &field.value);
