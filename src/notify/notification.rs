@@ -7,6 +7,7 @@ use super::alert::{AlertStatus, NotifyAlert};
 use crate::model::{Labels, LabelsBuilder};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -83,7 +84,7 @@ impl Notification {
         external_url: impl Into<String>,
         created_at: DateTime<Utc>,
     ) -> Notification {
-        alerts.sort_by(|a, b| a.labels.cmp(&b.labels));
+        alerts.sort_by(|a, b| alert_order(&a.labels, &b.labels));
         let group_key = group_key.into();
         let idempotency_key = idempotency_key(&group_key, &alerts);
         Notification {
@@ -188,6 +189,35 @@ impl Notification {
     }
 }
 
+/// Alertmanager's alert order in a notification: by `job`, then `instance` (alerts with the
+/// label first), then by label set (fewer labels first, then the first differing label in
+/// name order; a missing name sorts first).
+pub fn alert_order(a: &Labels, b: &Labels) -> Ordering {
+    for key in ["job", "instance"] {
+        match (a.get(key), b.get(key)) {
+            (None, None) => continue,
+            (None, Some(_)) => return Ordering::Greater,
+            (Some(_), None) => return Ordering::Less,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    if a.len() != b.len() {
+        return a.len().cmp(&b.len());
+    }
+    let mut names: Vec<&str> = a.iter().chain(b.iter()).map(|l| &*l.name).collect();
+    names.sort_unstable();
+    for name in names {
+        match (a.get(name), b.get(name)) {
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    Ordering::Equal
+}
+
 /// Orders severities: critical/page highest.
 pub fn severity_rank(severity: &str) -> u8 {
     match severity.to_ascii_lowercase().as_str() {
@@ -257,6 +287,26 @@ mod tests {
         assert_eq!(n.common_annotations().len(), 1);
         assert_eq!(n.alerts[0].labels.get("y"), Some("2"));
         assert_eq!(n.status(), AlertStatus::Firing);
+    }
+
+    #[test]
+    fn alerts_sort_as_alertmanager() {
+        let l = |p: &[(&str, &str)]| Labels::from_pairs(p.iter().copied());
+        let a = l(&[("instance", "b"), ("z", "1")]);
+        let b = l(&[("instance", "a"), ("z", "2")]);
+        let c = l(&[("a", "1")]);
+        let d = l(&[("a", "1"), ("b", "1")]);
+        assert_eq!(alert_order(&a, &b), Ordering::Greater);
+        assert_eq!(
+            alert_order(&b, &c),
+            Ordering::Less,
+            "alerts with instance first"
+        );
+        assert_eq!(alert_order(&c, &d), Ordering::Less, "fewer labels first");
+        assert_eq!(
+            alert_order(&l(&[("a", "1")]), &l(&[("b", "0")])),
+            Ordering::Greater
+        );
     }
 
     #[test]
