@@ -9,6 +9,7 @@
 //! - [`scrape`]: target scrape loops and the streaming exposition parser.
 //! - [`store`]: the in-memory time-window buffer (series index, postings, samples).
 //! - [`promql`]: the PromQL evaluator over the buffer.
+//! - [`notify`]: routing, grouping, silences and delivery of notifications.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.

@@ -98,6 +98,11 @@ impl AggrGroup {
         self.alerts.insert(alert.fingerprint, alert);
     }
 
+    /// Forgets an alert without notifying (it moved to another group).
+    pub fn remove(&mut self, fingerprint: u64) {
+        self.alerts.remove(&fingerprint);
+    }
+
     /// When the group wants to flush next.
     pub fn next_flush(&self) -> Instant {
         self.next_flush

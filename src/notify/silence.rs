@@ -262,7 +262,7 @@ mod tests {
         let miss = Labels::from_pairs([("alertname", "A"), ("env", "dev")]);
         assert!(s.is_silenced(&hit, now));
         assert!(!s.is_silenced(&miss, now));
-        assert_eq!(s.muting(&hit, now), [id.clone()]);
+        assert_eq!(s.muting(&hit, now), std::slice::from_ref(&id));
         assert_eq!(
             s.get(&id).unwrap().starts_at,
             now,
@@ -308,7 +308,7 @@ mod tests {
         let later = s.upsert(silence("a=b", 10, 20, now), now).unwrap();
         let active = s.upsert(silence("a=b", 0, 30, now), now).unwrap();
         let l = Labels::from_pairs([("a", "b")]);
-        assert_eq!(s.muting(&l, now), [active.clone()]);
+        assert_eq!(s.muting(&l, now), std::slice::from_ref(&active));
         let order: Vec<String> = s.list(now).into_iter().map(|x| x.id).collect();
         assert_eq!(order, [active, later.clone()]);
         s.expire(&later, now).unwrap();

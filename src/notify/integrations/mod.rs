@@ -1,6 +1,7 @@
 //! watchfire's own integrations, one module each, and what they share (HTTP client setup,
 //! credentials).
 
+pub mod alertmanager;
 pub mod email;
 pub mod log;
 pub mod slack;
