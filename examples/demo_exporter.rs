@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Latency bucket bounds, Prometheus client defaults.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// HTTP status codes the demo services answer with.
 const CODES: [&str; 3] = ["200", "404", "500"];
 
@@ -80,6 +82,14 @@ struct ModuleState {
     phase_name: &'static str,
 }
 
+/// A per-module metric: name, type, help, and how to read it.
+type Gauge = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ModuleState) -> f64,
+);
+
 struct Demo {
     args: Args,
     started: Instant,
@@ -139,9 +149,16 @@ impl Demo {
             }
             let load = if phase == Phase::Healthy { 0.25 } else { 0.9 };
             m.cpu_seconds += load * rng.random_range(0.9..1.1);
-            m.rss = if phase == Phase::Critical { 1.9e9 } else { 4.0e8 } * rng.random_range(0.98..1.02);
-            m.goroutines = if phase == Phase::Healthy { 120.0 } else { 1400.0 }
-                + rng.random_range(0.0f64..30.0).round();
+            m.rss = if phase == Phase::Critical {
+                1.9e9
+            } else {
+                4.0e8
+            } * rng.random_range(0.98..1.02);
+            m.goroutines = if phase == Phase::Healthy {
+                120.0
+            } else {
+                1400.0
+            } + rng.random_range(0.0f64..30.0).round();
         }
     }
 
@@ -174,14 +191,39 @@ impl Demo {
                 "http_request_duration_seconds_bucket{{module=\"{}\",le=\"+Inf\"}} {}",
                 m.name, m.count
             );
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{module=\"{}\"}} {}", m.name, m.sum);
-            let _ = writeln!(out, "http_request_duration_seconds_count{{module=\"{}\"}} {}", m.name, m.count);
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{module=\"{}\"}} {}",
+                m.name, m.sum
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{module=\"{}\"}} {}",
+                m.name, m.count
+            );
         }
-        let gauges: [(&str, &str, &str, fn(&ModuleState) -> f64); 4] = [
-            ("process_cpu_seconds_total", "counter", "CPU time used, by module.", |m| m.cpu_seconds),
-            ("process_resident_memory_bytes", "gauge", "Resident memory, by module.", |m| m.rss),
-            ("process_virtual_memory_max_bytes", "gauge", "Memory limit, by module.", |_| 2.0e9),
-            ("go_goroutines", "gauge", "Goroutines, by module.", |m| m.goroutines),
+        let gauges: [Gauge; 4] = [
+            (
+                "process_cpu_seconds_total",
+                "counter",
+                "CPU time used, by module.",
+                |m| m.cpu_seconds,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory, by module.",
+                |m| m.rss,
+            ),
+            (
+                "process_virtual_memory_max_bytes",
+                "gauge",
+                "Memory limit, by module.",
+                |_| 2.0e9,
+            ),
+            ("go_goroutines", "gauge", "Goroutines, by module.", |m| {
+                m.goroutines
+            }),
         ];
         for (name, kind, help, get) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -189,10 +231,16 @@ impl Demo {
                 let _ = writeln!(out, "{name}{{module=\"{}\"}} {}", m.name, get(m));
             }
         }
-        out.push_str("# HELP demo_phase The simulated phase of each module (1 for the current one).\n");
+        out.push_str(
+            "# HELP demo_phase The simulated phase of each module (1 for the current one).\n",
+        );
         out.push_str("# TYPE demo_phase gauge\n");
         for m in &modules {
-            let _ = writeln!(out, "demo_phase{{module=\"{}\",phase=\"{}\"}} 1", m.name, m.phase_name);
+            let _ = writeln!(
+                out,
+                "demo_phase{{module=\"{}\",phase=\"{}\"}} 1",
+                m.name, m.phase_name
+            );
         }
         out
     }
@@ -200,7 +248,10 @@ impl Demo {
 
 async fn metrics(State(demo): State<Arc<Demo>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         demo.render(),
     )
 }
@@ -236,7 +287,10 @@ async fn main() -> anyhow::Result<()> {
         .route("/metrics", get(metrics))
         .with_state(demo);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    eprintln!("demo exporter serving http://{}/metrics", listener.local_addr()?);
+    eprintln!(
+        "demo exporter serving http://{}/metrics",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

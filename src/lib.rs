@@ -9,14 +9,21 @@
 //! - [`scrape`]: target scrape loops and the streaming exposition parser.
 //! - [`store`]: the in-memory time-window buffer (series index, postings, samples).
 //! - [`promql`]: the PromQL evaluator over the buffer.
+//! - [`rules`]: rule files, alert state machine, group evaluation and scheduling.
+//! - [`template`]: Go-template expansion for alert labels, annotations and notifications.
 //! - [`notify`]: routing, grouping, silences and delivery of notifications.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
 
-pub mod model;
-pub mod promql;
-pub mod telemetry;
-pub mod store;
+pub mod api;
+pub mod cli;
 pub mod config;
+pub mod model;
 pub mod notify;
+pub mod promql;
+pub mod rules;
+pub mod scrape;
+pub mod store;
+pub mod telemetry;
+pub mod template;

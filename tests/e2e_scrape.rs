@@ -108,7 +108,10 @@ fn start() -> Setup {
         let log = std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
         panic!("watchfire not ready:\n{log}");
     }
-    assert!(wait_listening(&format!("127.0.0.1:{demo_port}"), Duration::from_secs(10)));
+    assert!(wait_listening(
+        &format!("127.0.0.1:{demo_port}"),
+        Duration::from_secs(10)
+    ));
     Setup {
         _dir: dir,
         base,
@@ -154,9 +157,17 @@ fn scrapes_real_targets_and_survives_bad_ones() {
             .map(|t| t["lastError"].as_str().unwrap_or("").to_string())
             .unwrap_or_else(|| panic!("no target {job}: {targets}"))
     };
-    assert!(err_of("garbage").contains("line 2"), "{}", err_of("garbage"));
+    assert!(
+        err_of("garbage").contains("line 2"),
+        "{}",
+        err_of("garbage")
+    );
     assert!(err_of("hang").contains("deadline"), "{}", err_of("hang"));
-    assert!(err_of("huge").contains("body size limit"), "{}", err_of("huge"));
+    assert!(
+        err_of("huge").contains("body size limit"),
+        "{}",
+        err_of("huge")
+    );
     assert!(!err_of("down").is_empty());
     assert_eq!(err_of("demo"), "");
 
@@ -166,7 +177,10 @@ fn scrapes_real_targets_and_survives_bad_ones() {
     assert_eq!(result.len(), 3, "{r}");
     assert_eq!(result[0]["metric"]["job"], "demo");
     assert_eq!(result[0]["metric"]["env"], "test");
-    assert!(result[0]["metric"]["instance"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(result[0]["metric"]["instance"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
     let r = query(&base, "ok_metric");
     assert_eq!(r["data"]["result"].as_array().map(Vec::len), Some(0), "{r}");
 
@@ -178,24 +192,40 @@ fn scrapes_real_targets_and_survives_bad_ones() {
         "scrape_series_added",
     ] {
         let r = query(&base, &format!("{name}{{job=\"demo\"}}"));
-        assert_eq!(r["data"]["result"].as_array().map(Vec::len), Some(1), "{name}: {r}");
+        assert_eq!(
+            r["data"]["result"].as_array().map(Vec::len),
+            Some(1),
+            "{name}: {r}"
+        );
     }
 
     // Staleness: a series that disappears from a target is gone at once.
-    assert_eq!(query(&base, "flappy_b")["data"]["result"].as_array().map(Vec::len), Some(1));
-    s.flappy.set(Behaviour::Text("flappy_a{x=\"1\"} 1\n".into()));
+    assert_eq!(
+        query(&base, "flappy_b")["data"]["result"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    s.flappy
+        .set(Behaviour::Text("flappy_a{x=\"1\"} 1\n".into()));
     let gone = wait_for(Duration::from_secs(5), || {
         let r = query(&base, "flappy_b");
         (r["data"]["result"].as_array().map(Vec::len) == Some(0)).then_some(())
     });
-    assert!(gone.is_some(), "flappy_b still returned after it disappeared");
+    assert!(
+        gone.is_some(),
+        "flappy_b still returned after it disappeared"
+    );
     // And a target that goes down has all its series marked stale.
     s.flappy.set(Behaviour::Status(500));
     let gone = wait_for(Duration::from_secs(5), || {
         let r = query(&base, "flappy_a");
         (r["data"]["result"].as_array().map(Vec::len) == Some(0)).then_some(())
     });
-    assert!(gone.is_some(), "flappy_a still returned after its target went down");
+    assert!(
+        gone.is_some(),
+        "flappy_a still returned after its target went down"
+    );
 
     // Series and label APIs.
     let (status, r) = get_json(&format!(
@@ -206,10 +236,18 @@ fn scrapes_real_targets_and_survives_bad_ones() {
     assert_eq!(status, 200);
     assert_eq!(r["data"].as_array().map(Vec::len), Some(3), "{r}");
     let (_, r) = get_json(&format!("{base}/api/v1/label/module/values")).expect("values");
-    let modules: Vec<&str> = r["data"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let modules: Vec<&str> = r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(modules, vec!["auth", "batch-report", "checkout", "search"]);
     let (_, r) = get_json(&format!("{base}/api/v1/labels")).expect("labels");
-    assert!(r["data"].as_array().unwrap().iter().any(|v| v == "module"), "{r}");
+    assert!(
+        r["data"].as_array().unwrap().iter().any(|v| v == "module"),
+        "{r}"
+    );
 
     // Errors in Prometheus' shape.
     let (status, r) = get_json(&format!("{base}/api/v1/query?query={}", urlencode("up{"))).unwrap();
@@ -222,9 +260,15 @@ fn scrapes_real_targets_and_survives_bad_ones() {
     // Own metrics are valid for promtool, and carry scrape health.
     let (status, metrics) = get_text(&format!("{base}/metrics")).expect("metrics");
     assert_eq!(status, 200);
-    assert!(metrics.contains("watchfire_scrape_failures_total{"), "{metrics}");
+    assert!(
+        metrics.contains("watchfire_scrape_failures_total{"),
+        "{metrics}"
+    );
     assert!(metrics.contains("watchfire_buffer_series "), "{metrics}");
-    assert!(metrics.contains("process_resident_memory_bytes "), "{metrics}");
+    assert!(
+        metrics.contains("process_resident_memory_bytes "),
+        "{metrics}"
+    );
     if have("promtool") {
         let mut child = Command::new("promtool")
             .args(["check", "metrics"])
@@ -234,7 +278,12 @@ fn scrapes_real_targets_and_survives_bad_ones() {
             .spawn()
             .expect("promtool");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(metrics.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -247,6 +296,9 @@ fn scrapes_real_targets_and_survives_bad_ones() {
     }
 
     // Graceful shutdown on SIGTERM.
-    let status = s.watchfire.terminate(Duration::from_secs(10)).expect("exits after SIGTERM");
+    let status = s
+        .watchfire
+        .terminate(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }

@@ -8,6 +8,7 @@ mod extract;
 mod params;
 mod query;
 mod response;
+mod rules;
 mod series;
 mod silences;
 mod status;
@@ -19,6 +20,7 @@ pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
 pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
 
 use crate::promql::Engine;
+use crate::rules::manager::Manager as RuleManager;
 use crate::scrape::ScrapeManager;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Scrape targets and their health.
     pub scrape: Arc<ScrapeManager>,
+    /// Rule groups, alerts and their history.
+    pub rules: RuleManager,
     /// Set once the configuration is loaded and the first scrape round started.
     pub ready: Arc<AtomicBool>,
 }
@@ -57,13 +61,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
-        .route("/api/v1/format_query", get(query::format).post(query::format))
+        .route(
+            "/api/v1/format_query",
+            get(query::format).post(query::format),
+        )
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/metadata", get(series::metadata))
         .route("/api/v1/targets", get(targets::targets))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v1/alerts/history", get(rules::history))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .with_state(state)
 }
 

@@ -21,9 +21,17 @@ impl Params {
         Self(v)
     }
 
+    /// Every parameter in request order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key` (for `match[]`).
@@ -37,9 +45,9 @@ impl Params {
 
     /// A required parameter.
     pub fn require(&self, key: &str) -> Result<&str, ApiError> {
-        self.get(key)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"{key}\": parameter is missing")))
+        self.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+            ApiError::bad_data(format!("invalid parameter \"{key}\": parameter is missing"))
+        })
     }
 
     /// A time parameter (Unix seconds, possibly fractional, or RFC 3339) in
@@ -82,44 +90,22 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
         }
         return Some((f * 1000.0).round() as i64);
     }
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 /// Float seconds or a Prometheus duration (`5m`, `1h30m`) to milliseconds.
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
-        if !f.is_finite() || f < 0.0 || f > 9.2e15 {
+        if !f.is_finite() || !(0.0..=9.2e15).contains(&f) {
             return None;
         }
         return Some((f * 1000.0).round() as i64);
     }
-    let mut total: i64 = 0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    crate::config::PromDuration::parse(s)
+        .ok()
+        .map(|d| d.as_millis_i64())
 }
 
 #[cfg(test)]
@@ -129,7 +115,10 @@ mod tests {
     #[test]
     fn times_in_both_notations() {
         assert_eq!(parse_time_ms("1700000000.5"), Some(1_700_000_000_500));
-        assert_eq!(parse_time_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_time_ms("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(parse_time_ms("yesterday"), None);
         assert_eq!(parse_time_ms("NaN"), None);
     }
@@ -145,7 +134,10 @@ mod tests {
 
     #[test]
     fn repeated_keys_from_query_and_body() {
-        let p = Params::parse(Some("match[]=up&match[]=a%7Bb%3D%22c%22%7D"), Some(b"start=1"));
+        let p = Params::parse(
+            Some("match[]=up&match[]=a%7Bb%3D%22c%22%7D"),
+            Some(b"start=1"),
+        );
         assert_eq!(p.all("match[]"), vec!["up", "a{b=\"c\"}"]);
         assert_eq!(p.get("start"), Some("1"));
         assert!(p.require("end").is_err());

@@ -64,10 +64,14 @@ pub async fn range(State(s): State<AppState>, Form(p): Form) -> ApiResult {
     let start = p.time_ms("start", i64::MIN)?;
     let end = p.time_ms("end", i64::MIN)?;
     if start == i64::MIN {
-        return Err(ApiError::bad_data("invalid parameter \"start\": parameter is missing"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"start\": parameter is missing",
+        ));
     }
     if end == i64::MIN {
-        return Err(ApiError::bad_data("invalid parameter \"end\": parameter is missing"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": parameter is missing",
+        ));
     }
     if end < start {
         return Err(ApiError::bad_data(

@@ -29,8 +29,12 @@ fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
             out.push(match &m.op {
                 PMatchOp::Equal => Matcher::equal(&m.name, &m.value),
                 PMatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
-                PMatchOp::Re(_) => Matcher::regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?,
-                PMatchOp::NotRe(_) => Matcher::not_regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?,
+                PMatchOp::Re(_) => {
+                    Matcher::regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?
+                }
+                PMatchOp::NotRe(_) => {
+                    Matcher::not_regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?
+                }
             });
         }
         Ok(out)
@@ -38,7 +42,11 @@ fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     if vs.matchers.or_matchers.is_empty() {
         Ok(vec![convert(&vs.matchers.matchers)?])
     } else {
-        vs.matchers.or_matchers.iter().map(|ms| convert(ms)).collect()
+        vs.matchers
+            .or_matchers
+            .iter()
+            .map(|ms| convert(ms))
+            .collect()
     }
 }
 
@@ -79,9 +87,9 @@ fn limited<T>(mut items: Vec<T>, p: &Params) -> Result<(Vec<T>, Vec<String>), Ap
     let Some(l) = p.get("limit").filter(|v| !v.is_empty()) else {
         return Ok((items, Vec::new()));
     };
-    let limit: usize = l
-        .parse()
-        .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{l}\"")))?;
+    let limit: usize = l.parse().map_err(|_| {
+        ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{l}\""))
+    })?;
     if limit > 0 && items.len() > limit {
         items.truncate(limit);
         return Ok((items, vec!["results truncated due to limit".to_string()]));
@@ -101,7 +109,12 @@ pub async fn series(State(s): State<AppState>, Form(p): Form) -> ApiResult {
 pub async fn labels(State(s): State<AppState>, Form(p): Form) -> ApiResult {
     let mut names: Vec<String> = matching_series(&s, &p, false)?
         .iter()
-        .flat_map(|x| x.labels().iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
+        .flat_map(|x| {
+            x.labels()
+                .iter()
+                .map(|l| l.name.to_string())
+                .collect::<Vec<_>>()
+        })
         .collect();
     names.sort();
     names.dedup();

@@ -94,7 +94,9 @@ pub fn parse_silence(body: &[u8], now: DateTime<Utc>) -> Result<Silence, String>
     for m in raw_matchers {
         let name = m["name"].as_str().ok_or("matcher name is required")?;
         let value = m["value"].as_str().ok_or("matcher value is required")?;
-        let is_regex = m["isRegex"].as_bool().ok_or("matcher isRegex is required")?;
+        let is_regex = m["isRegex"]
+            .as_bool()
+            .ok_or("matcher isRegex is required")?;
         let is_equal = m["isEqual"].as_bool().unwrap_or(true);
         let matcher = match (is_equal, is_regex) {
             (true, false) => Ok(Matcher::equal(name, value)),
@@ -198,6 +200,8 @@ mod tests {
         assert!(parse_silence(b"{}", now).unwrap_err().contains("matchers"));
         let e = parse_silence(br#"{"matchers":[],"startsAt":"x"}"#, now).unwrap_err();
         assert!(e.contains("startsAt"), "{e}");
-        assert!(parse_silence(b"nope", now).unwrap_err().starts_with("invalid JSON"));
+        assert!(parse_silence(b"nope", now)
+            .unwrap_err()
+            .starts_with("invalid JSON"));
     }
 }

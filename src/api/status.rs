@@ -11,7 +11,10 @@ use std::sync::atomic::Ordering;
 /// Own metrics in the Prometheus text format.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.telemetry.encode(),
     )
 }

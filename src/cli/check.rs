@@ -1,6 +1,7 @@
-//! `watchfire check config FILE`: every problem printed, exit 0 or 1.
+//! `watchfire check config|rules` and `watchfire test rules`: every problem
+//! printed, exit 0 or 1, output shaped like promtool's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Checks one configuration file.
@@ -15,6 +16,43 @@ pub fn config(file: &Path) -> ExitCode {
             for e in &errors {
                 eprintln!("  FAILED: {e}");
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checks rule files as `promtool check rules` does.
+pub fn rules(files: &[PathBuf]) -> ExitCode {
+    let code = crate::rules::check::check_rules_command(
+        files,
+        Default::default(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    exit_code(code)
+}
+
+/// Runs rule unit-test files as `promtool test rules` does.
+pub fn test_rules(files: &[PathBuf], run: Vec<String>) -> ExitCode {
+    let opts = crate::rules::unittest::TestOptions {
+        run,
+        ..Default::default()
+    };
+    let code = crate::rules::unittest::test_rules_command(
+        files,
+        &opts,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    exit_code(code)
+}
+
+fn exit_code(code: std::io::Result<i32>) -> ExitCode {
+    match code {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: writing output: {e}");
             ExitCode::FAILURE
         }
     }

@@ -27,6 +27,22 @@ enum Command {
     Check(CheckCommand),
     /// Query a running instance and print the result as a table.
     Query(QueryArgs),
+    /// Run unit tests (promtool's `test rules` format).
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TestCommand {
+    /// Run rule unit-test files; exit 0 when all pass, 1 otherwise.
+    Rules {
+        /// The test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only run test groups whose name matches one of these regexes.
+        #[arg(long)]
+        run: Vec<String>,
+    },
 }
 
 /// Flags of `watchfire run`.
@@ -59,6 +75,12 @@ enum CheckCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Check rule files (exit 0 when all are valid, 1 otherwise).
+    Rules {
+        /// The rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Flags of `watchfire query`.
@@ -80,6 +102,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
+        Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Query(args) => query::query(args),
+        Command::Test(TestCommand::Rules { files, run }) => check::test_rules(&files, run),
     }
 }

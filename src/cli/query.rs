@@ -19,7 +19,9 @@ pub fn query(args: QueryArgs) -> ExitCode {
 }
 
 fn fetch(args: &QueryArgs) -> anyhow::Result<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let url = format!("{}/api/v1/query", args.url.trim_end_matches('/'));
     let mut form = vec![("query", args.expr.clone())];
     if let Some(t) = &args.time {
@@ -53,7 +55,11 @@ pub fn render_table(data: &Json) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
     let metric = |m: &Json| -> String {
         let obj = m.as_object().cloned().unwrap_or_default();
-        let name = obj.get("__name__").and_then(Json::as_str).unwrap_or("").to_string();
+        let name = obj
+            .get("__name__")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
         let labels: Vec<String> = obj
             .iter()
             .filter(|(k, _)| *k != "__name__")
@@ -64,7 +70,10 @@ pub fn render_table(data: &Json) -> String {
     match data["resultType"].as_str() {
         Some("vector") => {
             for s in data["result"].as_array().into_iter().flatten() {
-                rows.push((metric(&s["metric"]), s["value"][1].as_str().unwrap_or("").into()));
+                rows.push((
+                    metric(&s["metric"]),
+                    s["value"][1].as_str().unwrap_or("").into(),
+                ));
             }
         }
         Some("matrix") => {
@@ -79,7 +88,10 @@ pub fn render_table(data: &Json) -> String {
             }
         }
         Some("scalar") | Some("string") => {
-            rows.push((String::from("(scalar)"), data["result"][1].as_str().unwrap_or("").into()));
+            rows.push((
+                String::from("(scalar)"),
+                data["result"][1].as_str().unwrap_or("").into(),
+            ));
         }
         _ => {}
     }
@@ -106,6 +118,9 @@ mod tests {
         let t = render_table(&data);
         assert!(t.contains("up{job=\"demo\"}"), "{t}");
         assert!(t.lines().nth(1).unwrap().ends_with("  1"), "{t}");
-        assert_eq!(render_table(&json!({"resultType":"vector","result":[]})), "(no data)\n");
+        assert_eq!(
+            render_table(&json!({"resultType":"vector","result":[]})),
+            "(no data)\n"
+        );
     }
 }

@@ -4,7 +4,9 @@
 use super::RunArgs;
 use crate::api::{self, AppState};
 use crate::config::{self, Config};
+use crate::model::Labels;
 use crate::promql::{Engine, EngineOptions};
+use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::{init_logging, BufferCollector, Telemetry};
@@ -25,7 +27,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting runtime: {e}");
@@ -64,12 +69,19 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .registry_mut()
         .register_collector(Box::new(BufferCollector::new(store.clone())));
     let scrape = Arc::new(ScrapeManager::new(store.clone(), telemetry.registry_mut()));
-    let telemetry = Arc::new(telemetry);
     let engine = Engine::new(EngineOptions {
         timeout: args.query_timeout,
         max_samples: args.query_max_samples,
         ..Default::default()
     });
+    let rules = RuleManager::new(
+        store.clone(),
+        Arc::new(engine.clone()),
+        ManagerOptions::default(),
+    );
+    rules.register(telemetry.registry_mut());
+    load_rules(&cfg, &rules).await?;
+    let telemetry = Arc::new(telemetry);
 
     let listener = api::bind(args.listen)
         .await
@@ -81,6 +93,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         engine,
         telemetry,
         scrape: scrape.clone(),
+        rules: rules.clone(),
         ready: ready.clone(),
     };
     let stop_serving = CancellationToken::new();
@@ -92,6 +105,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
 
     let targets = targets_from_config(&cfg)?;
     scrape.apply(targets).await;
+    rules.start();
     ready.store(true, Ordering::Release);
     tracing::info!("ready");
 
@@ -103,7 +117,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let now = chrono::Utc::now().timestamp_millis();
             let removed = gc_store.gc(now);
             if removed > 0 {
-                tracing::debug!(removed, "dropped series stale for longer than the retention window");
+                tracing::debug!(
+                    removed,
+                    "dropped series stale for longer than the retention window"
+                );
             }
         }
     });
@@ -114,12 +131,17 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            _ = hup.recv() => reload(&args.config, &scrape).await,
+            _ = hup.recv() => {
+                if let Err(e) = reload(&args.config, &scrape, &rules).await {
+                    tracing::error!(error = format!("{e:#}"), "reload failed; keeping the running configuration");
+                }
+            }
         }
     }
     tracing::info!("shutting down");
     ready.store(false, Ordering::Release);
     gc.abort();
+    rules.stop().await;
     scrape.stop().await;
     stop_serving.cancel();
     match tokio::time::timeout(Duration::from_secs(10), server).await {
@@ -132,20 +154,50 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reloads the configuration; a bad file keeps the running one.
-async fn reload(path: &std::path::Path, scrape: &ScrapeManager) {
-    let cfg = match load_config(path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "reload failed; keeping the running configuration");
-            return;
-        }
-    };
-    match targets_from_config(&cfg) {
-        Ok(targets) => {
-            scrape.apply(targets).await;
-            tracing::info!("configuration reloaded");
-        }
-        Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
+/// The rule settings a configuration implies.
+fn rule_settings(cfg: &Config) -> RuleSettings {
+    RuleSettings {
+        evaluation_interval_ms: cfg.global.evaluation_interval.as_millis_i64(),
+        external_labels: Labels::from_pairs(&cfg.global.external_labels),
+        ..Default::default()
     }
+}
+
+/// Loads the configuration's rule files into the manager: all or nothing.
+async fn load_rules(cfg: &Config, rules: &RuleManager) -> anyhow::Result<()> {
+    let files = cfg.rule_file_paths().context("expanding rule_files")?;
+    match rules.update(&files, rule_settings(cfg)).await {
+        Ok(summary) => {
+            tracing::info!(
+                files = files.len(),
+                groups = rules.groups().len(),
+                unchanged = summary.unchanged,
+                started = summary.started,
+                removed = summary.removed,
+                "rules loaded"
+            );
+            Ok(())
+        }
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            for l in &lines {
+                tracing::error!(error = %l, "invalid rule file");
+            }
+            anyhow::bail!("invalid rule files:\n  {}", lines.join("\n  "))
+        }
+    }
+}
+
+/// Reloads configuration and rules; on any error the running ones stay.
+async fn reload(
+    path: &std::path::Path,
+    scrape: &ScrapeManager,
+    rules: &RuleManager,
+) -> anyhow::Result<()> {
+    let cfg = load_config(path)?;
+    let targets = targets_from_config(&cfg)?;
+    load_rules(&cfg, rules).await?;
+    scrape.apply(targets).await;
+    tracing::info!("configuration reloaded");
+    Ok(())
 }

@@ -76,6 +76,15 @@ impl<'a> Cx<'a> {
         out
     }
 
+    /// The path for messages, `the top level` for the document itself.
+    fn describe_path(&self) -> String {
+        if self.path.is_empty() {
+            "the top level".to_owned()
+        } else {
+            self.path()
+        }
+    }
+
     /// Runs `f` with `segment` appended to the path.
     pub fn nested<T>(&mut self, segment: String, f: impl FnOnce(&mut Self) -> T) -> T {
         self.path.push(segment);
@@ -87,7 +96,7 @@ impl<'a> Cx<'a> {
     /// Reports a value of the wrong YAML type.
     pub fn wrong_type(&mut self, node: &Node, expected: &'static str) {
         let kind = ErrorKind::WrongType {
-            path: self.path(),
+            path: self.describe_path(),
             expected,
             found: node.value.describe(),
         };
@@ -97,7 +106,7 @@ impl<'a> Cx<'a> {
     /// Reports a value that does not parse.
     pub fn invalid(&mut self, pos: Pos, message: impl ToString) {
         let kind = ErrorKind::InvalidValue {
-            path: self.path(),
+            path: self.describe_path(),
             message: message.to_string(),
         };
         self.error(pos, kind);
@@ -145,7 +154,7 @@ impl<'a> Cx<'a> {
                 self.error(
                     node.pos,
                     ErrorKind::Env {
-                        path: self.path(),
+                        path: self.describe_path(),
                         source,
                     },
                 );
@@ -186,11 +195,7 @@ impl<'a> Cx<'a> {
         } else {
             ErrorKind::UnknownField {
                 field: name.to_owned(),
-                section: if section.is_empty() {
-                    "the top level".to_owned()
-                } else {
-                    section
-                },
+                section: self.describe_path(),
                 suggestion: closest(name, known),
             }
         };
@@ -198,13 +203,13 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// Top-level sections that later versions will accept (alerting and notification routing).
+/// Top-level Prometheus sections that watchfire does not accept (yet).
 pub(crate) const RESERVED_TOP_LEVEL: &[&str] = &[
-    "alerting",
-    "route",
-    "receivers",
-    "inhibit_rules",
-    "templates",
+    "remote_write",
+    "remote_read",
+    "tracing",
+    "scrape_config_files",
+    "otlp",
 ];
 
 /// The known field within edit distance 2 of `name`, if exactly one is closest.
@@ -378,9 +383,17 @@ macro_rules! yaml_section {
         #[derive(Clone, Debug, Default)]
         $vis struct $name {
             $( $(#[$fmeta])* pub $field: Option<$crate::config::decode::At<$ty>>, )*
+            /// The keys present with a non-null value, including values that failed to decode.
+            pub present: Vec<&'static str>,
         }
 
         impl $name {
+            /// True when key `key` has a non-null value, even one that failed to decode.
+            #[allow(dead_code)]
+            pub fn has(&self, key: &str) -> bool {
+                self.present.contains(&key)
+            }
+
             /// The keys this section accepts.
             pub const FIELDS: &'static [&'static str] =
                 &[$($crate::config::decode::section_key!($field $($key)?)),*];
@@ -398,6 +411,11 @@ macro_rules! yaml_section {
                     match name.as_str() {
                         $(
                             $crate::config::decode::section_key!($field $($key)?) => {
+                                if !matches!(value.value, $crate::config::node::Value::Null) {
+                                    out.present.push(
+                                        $crate::config::decode::section_key!($field $($key)?),
+                                    );
+                                }
                                 out.$field = cx.field(&name, value)
                             }
                         )*

@@ -33,7 +33,7 @@ fn is_name(name: &str) -> bool {
 
 /// Expands `${NAME}` and `$$` in `input`, looking variables up with `lookup`.
 ///
-/// Returns the input unchanged (without allocating a different text) when it has no `$`.
+/// Text without `$` comes back as it is.
 pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     if !input.contains('$') {
         return Ok(input.to_owned());

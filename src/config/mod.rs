@@ -35,6 +35,7 @@ mod duration;
 mod env;
 mod error;
 mod global;
+mod http;
 mod node;
 mod notify;
 mod receivers;
@@ -47,6 +48,7 @@ pub use duration::{DurationError, PromDuration};
 pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use global::{GlobalConfig, StorageConfig};
+pub use http::{Authorization, BasicAuth, TlsConfig};
 pub use node::Pos;
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
@@ -56,7 +58,7 @@ pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
     SlackField, WebhookConfig,
 };
-pub use scrape::{Authorization, BasicAuth, Scheme, ScrapeConfig, StaticConfig, TlsConfig};
+pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use validate::{check_target, is_valid_label_name};
@@ -360,4 +362,213 @@ pub fn check_config(path: impl AsRef<Path>) -> Result<Summary, Vec<String>> {
             .sum(),
         rule_files,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PW" => Some("pa55word".to_owned()),
+            "INTERVAL" => Some("15s".to_owned()),
+            _ => None,
+        }
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        parse_with_env(text, "c.yml", &env)
+            .map(|_| ())
+            .unwrap_err()
+            .lines()
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default_config() {
+        for text in [
+            "",
+            "# nothing\n",
+            "global:\nscrape_configs:\nrule_files:\nstorage:\n",
+        ] {
+            let config = parse_with_env(text, "c.yml", &env).unwrap();
+            assert_eq!(
+                config,
+                Config {
+                    path: "c.yml".into(),
+                    ..Config::default()
+                }
+            );
+        }
+        let config = Config::default();
+        assert_eq!(config.global.scrape_interval.to_string(), "1m");
+        assert_eq!(config.global.scrape_timeout.to_string(), "10s");
+        assert_eq!(config.global.evaluation_interval.to_string(), "1m");
+        assert_eq!(config.storage.retention.to_string(), "15m");
+    }
+
+    #[test]
+    fn global_and_storage_are_read() {
+        let config = parse_with_env(
+            "global:\n  scrape_interval: ${INTERVAL}\n  evaluation_interval: 30s\n  \
+             external_labels: {region: eu, monitor: x}\nstorage: {retention: 1h}\n",
+            "c.yml",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(config.global.scrape_interval, PromDuration::from_secs(15));
+        assert_eq!(config.global.scrape_timeout, PromDuration::from_secs(10));
+        assert_eq!(
+            config.global.evaluation_interval,
+            PromDuration::from_secs(30)
+        );
+        assert_eq!(config.global.external_labels["region"], "eu");
+        assert_eq!(config.storage.retention, PromDuration::from_secs(3600));
+    }
+
+    #[test]
+    fn all_problems_are_collected_in_file_order() {
+        let text = "global:\n  scrape_interval: 10s\n  scrape_timeout: 20s\n  \
+                    external_labels: {ok: x, bad-name: y}\nalerting: {}\nremote_write: []\n\
+                    scrape_configs:\n- job_name: a\n  scrape_interval: 1m1h\n- job_name: a\n\
+                    storage: {retention: 0s}\nrule_files: ['[']\n";
+        assert_eq!(
+            errors(text),
+            [
+                "c.yml:3:19: scrape_timeout 20s is greater than scrape_interval 10s in global",
+                r#"c.yml:4:28: invalid label name "bad-name" in external_labels"#,
+                r#"c.yml:6:1: "remote_write" is not supported yet"#,
+                r#"c.yml:9:20: scrape_configs[0].scrape_interval: not a valid duration string: "1m1h""#,
+                r#"c.yml:10:13: duplicate job_name "a" (first used at line 8)"#,
+                "c.yml:11:22: storage.retention: must be greater than 0s",
+                r#"c.yml:12:14: invalid rule_files pattern "[": invalid range pattern"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn reserved_sections_are_refused_for_now() {
+        for key in decode::RESERVED_TOP_LEVEL {
+            let got = errors(&format!("{key}: {{}}\n"));
+            assert_eq!(got, [format!("c.yml:1:1: {key:?} is not supported yet")]);
+        }
+    }
+
+    #[test]
+    fn syntax_errors_come_alone_with_a_position() {
+        let got = errors("global:\n  scrape_interval: [5s\nbogus: 1\n");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("c.yml:3:6: invalid YAML: "), "{got:?}");
+        let got = errors("- just\n- a list\n");
+        assert_eq!(
+            got,
+            ["c.yml:1:1: the top level: expected a mapping, found a list"]
+        );
+    }
+
+    #[test]
+    fn unset_variables_are_named() {
+        let got = errors(
+            "scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['${HOST}:9100']}]\n",
+        );
+        assert_eq!(
+            got,
+            [
+                r#"c.yml:3:31: scrape_configs[0].static_configs[0].targets[0]: environment variable "HOST" is not set"#
+            ]
+        );
+    }
+
+    #[test]
+    fn redacted_yaml_hides_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "t0ken").unwrap();
+        let text =
+            "scrape_configs:\n- job_name: a\n  basic_auth: {username: u, password: '${PW}'}\n  \
+                    static_configs: [{targets: ['h:1'], labels: {x: y}}]\n- job_name: b\n  \
+                    authorization: {credentials_file: token}\n";
+        let config = parse_with_env(text, dir.path().join("c.yml"), &env).unwrap();
+        let yaml = config.redacted_yaml();
+        assert!(
+            !yaml.contains("pa55word") && !yaml.contains("t0ken"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("password: <secret>"), "{yaml}");
+        assert!(yaml.contains("credentials_file: "), "{yaml}");
+        assert!(
+            yaml.contains("scrape_interval: 1m") && yaml.contains("retention: 15m"),
+            "{yaml}"
+        );
+        assert!(!format!("{config:?}").contains("pa55word"));
+        // The redacted view is itself a valid config (secrets aside), field names unchanged.
+        let doc = node::parse_document(&yaml).unwrap();
+        assert!(matches!(doc.value, node::Value::Map(_)));
+    }
+
+    #[test]
+    fn rule_file_globs_resolve_against_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        for name in ["b.yml", "a.yml", "c.txt"] {
+            std::fs::write(rules.join(name), "groups: []\n").unwrap();
+        }
+        let abs = rules.join("c.txt");
+        let text = format!(
+            "rule_files: ['rules/*.yml', 'rules/a.yml', '{}', 'none/*.yml']\n",
+            abs.display()
+        );
+        let config = parse_with_env(&text, dir.path().join("c.yml"), &env).unwrap();
+        let paths = config.rule_file_paths().unwrap();
+        assert_eq!(paths, [rules.join("a.yml"), rules.join("b.yml"), abs]);
+    }
+
+    #[test]
+    fn glob_dir_is_escaped() {
+        assert_eq!(
+            glob_in_dir(Path::new("/etc/w[1]"), "*.yml"),
+            "/etc/w[[]1[]]/*.yml"
+        );
+        assert_eq!(glob_in_dir(Path::new("/x"), "/abs/*.yml"), "/abs/*.yml");
+        assert_eq!(config_dir(Path::new("c.yml")), PathBuf::from("."));
+        assert_eq!(config_dir(Path::new("a/c.yml")), PathBuf::from("a"));
+    }
+
+    #[test]
+    fn check_config_summarises_or_lists_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.yml");
+        std::fs::write(
+            &good,
+            "scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['h:1', 'h:2']}]\n",
+        )
+        .unwrap();
+        let summary = check_config(&good).unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                scrape_configs: 1,
+                targets: 2,
+                rule_files: vec![]
+            }
+        );
+        assert_eq!(
+            summary.to_string(),
+            "1 scrape config, 2 targets, 0 rule files found"
+        );
+        let bad = dir.path().join("bad.yml");
+        std::fs::write(&bad, "global: {scrape_interval: 5x}\nfoo: 1\n").unwrap();
+        let lines = check_config(&bad).unwrap_err();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].ends_with(
+                "bad.yml:1:27: global.scrape_interval: unknown unit \"x\" in duration \"5x\""
+            ),
+            "{lines:?}"
+        );
+        let missing = check_config(dir.path().join("missing.yml")).unwrap_err();
+        assert!(
+            missing[0].contains("missing.yml: cannot read config file"),
+            "{missing:?}"
+        );
+    }
 }

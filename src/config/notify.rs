@@ -9,8 +9,9 @@
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
+use super::http::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth};
 use super::receivers::{self, RawReceiver, ReceiverConfig};
-use super::scrape::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, Scheme};
+use super::scrape::Scheme;
 use super::validate;
 use crate::model::Matcher;
 use crate::notify::matchers::{compare, matcher_string, parse_matchers};
@@ -496,10 +497,10 @@ fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> Alertman
     };
     let basic_auth = raw
         .basic_auth
-        .map(|b| scrape::basic_auth(b.value, &scope, cx));
+        .map(|b| http::basic_auth(b.value, &scope, cx));
     let authorization = raw
         .authorization
-        .map(|a| scrape::authorization(a, &scope, cx));
+        .map(|a| http::authorization(a, &scope, cx));
     if let (Some(_), Some(auth)) = (&basic_auth, &authorization) {
         let kind = ErrorKind::Conflict {
             first: "basic_auth",

@@ -9,9 +9,9 @@
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
+use super::http::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth};
 use super::node::Pos;
 use super::notify::problem;
-use super::scrape::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth};
 use super::secret::{load_secret, resolve_path, Secret, SecretFields, SecretSource};
 use super::validate;
 use serde::Serialize;
@@ -107,7 +107,7 @@ yaml_section! {
         auth_password: String,
         auth_password_file: String,
         require_tls: bool,
-        tls_config: scrape::RawTlsConfig,
+        tls_config: http::RawTlsConfig,
         headers: Entries<String>,
         html: String,
         text: String,
@@ -287,7 +287,7 @@ pub struct EmailConfig {
     /// Require STARTTLS on ports other than 465 (default true, as Alertmanager).
     pub require_tls: bool,
     /// TLS settings.
-    pub tls_config: scrape::TlsConfig,
+    pub tls_config: http::TlsConfig,
     /// Extra or overriding headers (`Subject`, `To`, `From`, ...), templates.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
@@ -492,12 +492,8 @@ fn http_config(raw: Option<At<RawHttpConfig>>, scope: &Scope, cx: &mut Cx<'_>) -
         inline: "http_config.bearer_token",
         file: "http_config.bearer_token_file",
     };
-    let basic_auth = raw
-        .basic_auth
-        .map(|b| scrape::basic_auth(b.value, scope, cx));
-    let mut authorization = raw
-        .authorization
-        .map(|a| scrape::authorization(a, scope, cx));
+    let basic_auth = raw.basic_auth.map(|b| http::basic_auth(b.value, scope, cx));
+    let mut authorization = raw.authorization.map(|a| http::authorization(a, scope, cx));
     let bearer_pos = raw
         .bearer_token
         .as_ref()
@@ -788,7 +784,7 @@ fn email(raw: At<RawEmail>, scope: &Scope, cx: &mut Cx<'_>) -> EmailConfig {
         require_tls: raw.require_tls.is_none_or(|r| r.value),
         tls_config: raw
             .tls_config
-            .map(|t| scrape::tls_config(t.value, scope, cx))
+            .map(|t| http::tls_config(t.value, scope, cx))
             .unwrap_or_default(),
         headers: headers(raw.headers, scope, cx),
         html: raw.html.map(|h| h.value),

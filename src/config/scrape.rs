@@ -4,14 +4,15 @@ use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
 use super::global::GlobalConfig;
-use super::secret::{load_secret, resolve_path, serialize_secret, SecretFields, SecretSource};
+use super::http::{
+    self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
+};
 use super::size::ByteSize;
 use super::validate;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 yaml_section! {
     /// One `scrape_configs` entry as written.
@@ -41,35 +42,6 @@ yaml_section! {
     pub(crate) struct RawStaticConfig {
         targets: Vec<At<String>>,
         labels: Entries<String>,
-    }
-}
-
-yaml_section! {
-    /// `basic_auth` as written.
-    pub(crate) struct RawBasicAuth {
-        username: String,
-        password: String,
-        password_file: String,
-    }
-}
-
-yaml_section! {
-    /// `authorization` as written.
-    pub(crate) struct RawAuthorization {
-        kind as "type": String,
-        credentials: String,
-        credentials_file: String,
-    }
-}
-
-yaml_section! {
-    /// `tls_config` as written.
-    pub(crate) struct RawTlsConfig {
-        ca_file: String,
-        cert_file: String,
-        key_file: String,
-        server_name: String,
-        insecure_skip_verify: bool,
     }
 }
 
@@ -187,70 +159,6 @@ pub struct StaticConfig {
     pub labels: BTreeMap<String, String>,
 }
 
-/// HTTP basic authentication.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BasicAuth {
-    /// The user name.
-    pub username: String,
-    /// The password, inline or read from `password_file` at load time.
-    pub password: Option<SecretSource>,
-}
-
-impl Serialize for BasicAuth {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("username", &self.username)?;
-        serialize_secret(
-            &mut map,
-            ("password", "password_file"),
-            self.password.as_ref(),
-        )?;
-        map.end()
-    }
-}
-
-/// Credentials sent as `Authorization: <type> <credentials>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Authorization {
-    /// The scheme word, `Bearer` by default.
-    pub kind: String,
-    /// The credentials, inline or read from `credentials_file` at load time.
-    pub credentials: Option<SecretSource>,
-}
-
-impl Serialize for Authorization {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("type", &self.kind)?;
-        serialize_secret(
-            &mut map,
-            ("credentials", "credentials_file"),
-            self.credentials.as_ref(),
-        )?;
-        map.end()
-    }
-}
-
-/// TLS settings. Files are resolved against the config directory and checked to be readable at
-/// load time; the scrape client reads them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct TlsConfig {
-    /// CA certificates to verify the server with (PEM).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM); set together with `key_file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM); set together with `cert_file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify, instead of the target's host.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    /// Do not verify the server certificate.
-    pub insecure_skip_verify: bool,
-}
-
 /// Builds a job from its raw form, reporting every problem; defaults come from `global`.
 pub(crate) fn resolve(
     raw: At<RawScrapeConfig>,
@@ -260,8 +168,10 @@ pub(crate) fn resolve(
 ) -> ScrapeConfig {
     let raw_pos = raw.pos;
     let raw = raw.value;
+    // A job_name that failed to decode was reported already.
+    let failed = raw.job_name.is_none() && raw.has("job_name");
     let job_name = raw.job_name.map(|n| n.value).unwrap_or_default();
-    if job_name.is_empty() {
+    if job_name.is_empty() && !failed {
         let kind = ErrorKind::Missing {
             path: format!("scrape_configs[{index}].job_name"),
         };
@@ -297,8 +207,12 @@ pub(crate) fn resolve(
         .into_iter()
         .map(|sc| static_config(sc.value, &scope, cx))
         .collect();
-    let basic_auth = raw.basic_auth.map(|b| basic_auth(b.value, &scope, cx));
-    let authorization = raw.authorization.map(|a| authorization(a, &scope, cx));
+    let basic_auth = raw
+        .basic_auth
+        .map(|b| http::basic_auth(b.value, &scope, cx));
+    let authorization = raw
+        .authorization
+        .map(|a| http::authorization(a, &scope, cx));
     if let (Some(_), Some(auth)) = (&basic_auth, &authorization) {
         let pos = auth.pos;
         let kind = ErrorKind::Conflict {
@@ -310,7 +224,7 @@ pub(crate) fn resolve(
     }
     let tls_config = raw
         .tls_config
-        .map(|t| tls_config(t.value, &scope, cx))
+        .map(|t| http::tls_config(t.value, &scope, cx))
         .unwrap_or_default();
     let value_or = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
     ScrapeConfig {
@@ -352,91 +266,142 @@ fn static_config(raw: RawStaticConfig, scope: &Scope, cx: &mut Cx<'_>) -> Static
     StaticConfig { targets, labels }
 }
 
-pub(crate) fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
-    const FIELDS: SecretFields = SecretFields {
-        inline: "basic_auth.password",
-        file: "basic_auth.password_file",
-    };
-    let password = load_secret(raw.password, raw.password_file, &FIELDS, scope, cx);
-    BasicAuth {
-        username: raw.username.map(|u| u.value).unwrap_or_default(),
-        password,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_with_env, Config};
+    use std::path::Path;
 
-pub(crate) fn authorization(raw: At<RawAuthorization>, scope: &Scope, cx: &mut Cx<'_>) -> At<Authorization> {
-    const FIELDS: SecretFields = SecretFields {
-        inline: "authorization.credentials",
-        file: "authorization.credentials_file",
-    };
-    let pos = raw.pos;
-    let raw = raw.value;
-    let mut kind = "Bearer".to_owned();
-    if let Some(At { value, pos }) = raw.kind {
-        let trimmed = value.trim();
-        if trimmed.eq_ignore_ascii_case("basic") {
-            let error = ErrorKind::BasicAuthorizationType {
-                kind: value.clone(),
-                scope: scope.clone(),
-            };
-            cx.error(pos, error);
-        } else if !trimmed.is_empty() {
-            kind = trimmed.to_owned();
-        }
+    fn env(name: &str) -> Option<String> {
+        (name == "NODE_HOST").then(|| "db1".to_owned())
     }
-    let credentials = load_secret(raw.credentials, raw.credentials_file, &FIELDS, scope, cx);
-    At {
-        value: Authorization { kind, credentials },
-        pos,
-    }
-}
 
-pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> TlsConfig {
-    let file = |field: Option<At<String>>, name: &'static str, cx: &mut Cx<'_>| {
-        let field = field?;
-        let path = resolve_path(cx.dir, &field.value);
-        match std::fs::File::open(&path) {
-            Ok(_) => Some(path),
-            Err(source) => {
-                cx.error(
-                    field.pos,
-                    ErrorKind::File {
-                        field: name,
-                        path,
-                        source,
-                    },
-                );
-                None
-            }
-        }
-    };
-    let cert_pos = raw.cert_file.as_ref().map(|c| c.pos);
-    let key_pos = raw.key_file.as_ref().map(|k| k.pos);
-    let config = TlsConfig {
-        ca_file: file(raw.ca_file, "tls_config.ca_file", cx),
-        cert_file: file(raw.cert_file, "tls_config.cert_file", cx),
-        key_file: file(raw.key_file, "tls_config.key_file", cx),
-        server_name: raw.server_name.map(|s| s.value),
-        insecure_skip_verify: raw.insecure_skip_verify.is_some_and(|i| i.value),
-    };
-    match (cert_pos, key_pos) {
-        (Some(pos), None) => {
-            let kind = ErrorKind::Requires {
-                present: "tls_config.cert_file",
-                missing: "tls_config.key_file",
-                scope: scope.clone(),
-            };
-            cx.error(pos, kind);
-        }
-        (None, Some(pos)) => {
-            let kind = ErrorKind::Requires {
-                present: "tls_config.key_file",
-                missing: "tls_config.cert_file",
-                scope: scope.clone(),
-            };
-            cx.error(pos, kind);
-        }
-        _ => {}
+    fn load(text: &str) -> Config {
+        parse_with_env(text, "c.yml", &env).unwrap_or_else(|e| panic!("{e}"))
     }
-    config
+
+    fn errors_in(text: &str, dir: &Path) -> Vec<String> {
+        let path = dir.join("c.yml");
+        match parse_with_env(text, &path, &env) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .lines()
+                .into_iter()
+                .map(|l| l.replace(&dir.display().to_string(), "DIR"))
+                .collect(),
+        }
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        errors_in(text, Path::new("/nonexistent-config-dir"))
+    }
+
+    #[test]
+    fn defaults_follow_prometheus() {
+        let config =
+            load("scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['h:1']}]\n");
+        let job = &config.scrape_configs[0];
+        assert_eq!(job.job_name, "a");
+        assert_eq!(job.scrape_interval, PromDuration::from_secs(60));
+        assert_eq!(job.scrape_timeout, PromDuration::from_secs(10));
+        assert_eq!(job.metrics_path, "/metrics");
+        assert_eq!(job.scheme, Scheme::Http);
+        assert!(job.honor_timestamps && !job.honor_labels);
+        assert_eq!(
+            (job.sample_limit, job.body_size_limit, job.label_limit),
+            (0, ByteSize(0), 0)
+        );
+        assert!(job.basic_auth.is_none() && job.authorization.is_none());
+        assert_eq!(job.tls_config, TlsConfig::default());
+        assert_eq!(
+            job.targets().collect::<Vec<_>>(),
+            [("h:1", &BTreeMap::new())]
+        );
+    }
+
+    #[test]
+    fn short_global_interval_caps_the_timeout() {
+        let config = load(
+            "global: {scrape_interval: 5s}\nscrape_configs:\n- job_name: a\n- job_name: b\n  \
+             scrape_interval: 1m\n- job_name: c\n  scrape_interval: 2s\n",
+        );
+        let got: Vec<_> = config
+            .scrape_configs
+            .iter()
+            .map(|j| (j.scrape_interval.to_string(), j.scrape_timeout.to_string()))
+            .collect();
+        // Prometheus: the job timeout defaults to the global timeout (5s here), capped at the
+        // job's interval.
+        let want = [("5s", "5s"), ("1m", "5s"), ("2s", "2s")];
+        assert_eq!(got, want.map(|(i, t)| (i.to_owned(), t.to_owned())));
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["ca.pem", "cert.pem", "key.pem"] {
+            std::fs::write(dir.path().join(name), "pem").unwrap();
+        }
+        std::fs::write(dir.path().join("token"), "tok\n").unwrap();
+        let text = "scrape_configs:\n- job_name: full\n  scrape_interval: 30s\n  scrape_timeout: 20s\n  \
+            metrics_path: /probe\n  scheme: https\n  params: {module: [http_2xx, x], target: [a]}\n  \
+            static_configs:\n  - targets: ['${NODE_HOST}:9100', '[::1]:9100']\n    labels: {env: prod}\n  \
+            - targets: ['h:2']\n  authorization: {credentials_file: token}\n  \
+            tls_config: {ca_file: ca.pem, cert_file: cert.pem, key_file: key.pem, server_name: s, \
+            insecure_skip_verify: true}\n  honor_labels: true\n  honor_timestamps: false\n  \
+            sample_limit: 1000\n  body_size_limit: 10MB\n  label_limit: 30\n  \
+            label_name_length_limit: 200\n  label_value_length_limit: 500\n";
+        let config = parse_with_env(text, dir.path().join("c.yml"), &env).unwrap();
+        let job = &config.scrape_configs[0];
+        assert_eq!(job.scrape_interval, PromDuration::from_secs(30));
+        assert_eq!(job.scrape_timeout, PromDuration::from_secs(20));
+        assert_eq!(job.metrics_path, "/probe");
+        assert_eq!(job.scheme, Scheme::Https);
+        assert_eq!(job.params["module"], ["http_2xx", "x"]);
+        assert_eq!(job.static_configs[0].targets, ["db1:9100", "[::1]:9100"]);
+        assert_eq!(job.static_configs[0].labels["env"], "prod");
+        assert_eq!(job.targets().count(), 3);
+        let auth = job.authorization.as_ref().unwrap();
+        assert_eq!(auth.kind, "Bearer");
+        let credentials = auth.credentials.as_ref().unwrap();
+        assert_eq!(credentials.secret().expose(), "tok");
+        assert_eq!(credentials.file(), Some(dir.path().join("token").as_path()));
+        assert_eq!(
+            job.tls_config.ca_file.as_deref(),
+            Some(dir.path().join("ca.pem").as_path())
+        );
+        assert_eq!(job.tls_config.server_name.as_deref(), Some("s"));
+        assert!(job.tls_config.insecure_skip_verify);
+        assert!(job.honor_labels && !job.honor_timestamps);
+        assert_eq!(job.sample_limit, 1000);
+        assert_eq!(job.body_size_limit, ByteSize(10 << 20));
+        assert_eq!(
+            (
+                job.label_limit,
+                job.label_name_length_limit,
+                job.label_value_length_limit
+            ),
+            (30, 200, 500)
+        );
+        assert_eq!(
+            job.target_url("db1:9100").unwrap().as_str(),
+            "https://db1:9100/probe?module=http_2xx&module=x&target=a"
+        );
+    }
+
+    #[test]
+    fn missing_job_name_and_bad_types() {
+        let text =
+            "scrape_configs:\n- scrape_interval: 5s\n- job_name: x\n  honor_labels: maybe\n  \
+                    static_configs: [{targets: 'h:1'}]\n  sample_limit: 1.5\n";
+        assert_eq!(
+            errors(text),
+            [
+                "DIR/c.yml:2:3: scrape_configs[0].job_name is required",
+                "DIR/c.yml:4:17: scrape_configs[1].honor_labels: expected a boolean (true or false), found a string",
+                "DIR/c.yml:5:30: scrape_configs[1].static_configs[0].targets: expected a list, found a string",
+                "DIR/c.yml:6:17: scrape_configs[1].sample_limit: expected a non-negative integer, found a number",
+            ]
+        );
+    }
 }

@@ -1,16 +1,32 @@
 //! PromQL over the buffer: a thin parse wrapper around `promql-parser` and our
-//! own evaluator.
+//! own evaluator with Prometheus 3.x semantics.
+//!
+//! Layout: `parse` (syntax, error positions), `plan` (our evaluation tree),
+//! `engine` (query driver and limits), `eval` (node dispatch, per-step
+//! driver, subqueries), `selectors`, `binary`, `aggregations`, `functions/`,
+//! `json` (API result shapes).
 //!
 //! **Invariant:** evaluation takes the evaluation time as a parameter and
-//! reads the buffer only; no clock, no I/O.
-//!
-//! (Interface placeholder: the evaluator lands with issue 3.)
+//! reads the buffer only; no clock (except the query deadline), no I/O.
 
+mod aggregations;
+mod binary;
+mod engine;
+mod eval;
+mod functions;
+pub mod json;
+mod parse;
+mod parse_pos;
+mod plan;
+mod selectors;
+mod types;
 mod value;
 
+pub use engine::Engine;
+pub use parse::{format_query, parse, ParseError};
+pub use promql_parser::parser::Expr;
 pub use value::{InstantSample, RangeSeries, Value};
 
-use crate::store::Store;
 use std::time::Duration;
 
 /// Evaluation limits and defaults.
@@ -32,14 +48,6 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
         }
     }
-}
-
-/// A parse error with the byte position the parser reported, when known.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ParseError {
-    /// What is wrong, with position when known.
-    pub message: String,
 }
 
 /// Why a query failed, mapped to Prometheus' API error types by `api/`.
@@ -68,49 +76,4 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// Annotations of level info.
     pub infos: Vec<String>,
-}
-
-/// Parses a PromQL expression.
-pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, ParseError> {
-    promql_parser::parser::parse(query).map_err(|message| ParseError { message })
-}
-
-/// The evaluator.
-#[derive(Debug, Clone, Default)]
-pub struct Engine {
-    opts: EngineOptions,
-}
-
-impl Engine {
-    /// An engine with these limits.
-    pub fn new(opts: EngineOptions) -> Self {
-        Self { opts }
-    }
-
-    /// The engine's limits.
-    pub fn options(&self) -> &EngineOptions {
-        &self.opts
-    }
-
-    /// Evaluates `expr` at `t_ms`.
-    pub fn instant_query(
-        &self,
-        _store: &Store,
-        _expr: &promql_parser::parser::Expr,
-        _t_ms: i64,
-    ) -> Result<QueryResult, EvalError> {
-        Err(EvalError::Execution("evaluator not built yet".into()))
-    }
-
-    /// Evaluates `expr` at every step from `start_ms` to `end_ms`; the value is a matrix.
-    pub fn range_query(
-        &self,
-        _store: &Store,
-        _expr: &promql_parser::parser::Expr,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
-    ) -> Result<QueryResult, EvalError> {
-        Err(EvalError::Execution("evaluator not built yet".into()))
-    }
 }

@@ -70,7 +70,12 @@ impl SeriesCache {
     /// Forgets every series (the target went down or was removed); those
     /// that need a staleness marker are pushed to `stale`.
     pub fn drain(&mut self, stale: &mut Vec<SeriesRef>) {
-        stale.extend(self.map.drain().filter(|(_, e)| !e.explicit_ts).map(|(_, e)| e.series));
+        stale.extend(
+            self.map
+                .drain()
+                .filter(|(_, e)| !e.explicit_ts)
+                .map(|(_, e)| e.series),
+        );
     }
 
     /// Number of cached series.

@@ -16,7 +16,9 @@ pub struct TargetError {
 }
 
 /// Every target of every job, with its job's client.
-pub fn targets_from_config(cfg: &Config) -> Result<Vec<(TargetSpec, reqwest::Client)>, TargetError> {
+pub fn targets_from_config(
+    cfg: &Config,
+) -> Result<Vec<(TargetSpec, reqwest::Client)>, TargetError> {
     let mut out = Vec::new();
     for job in &cfg.scrape_configs {
         let err = |message: String| TargetError {
@@ -62,12 +64,21 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<(TargetSpec, reqwest::Cli
 
 fn authorization(job: &ScrapeConfig) -> Option<String> {
     if let Some(b) = &job.basic_auth {
-        let password = b.password.as_ref().map(|p| p.secret().expose()).unwrap_or("");
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
+        let password = b
+            .password
+            .as_ref()
+            .map(|p| p.secret().expose())
+            .unwrap_or("");
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
         return Some(format!("Basic {token}"));
     }
     job.authorization.as_ref().map(|a| {
-        let credentials = a.credentials.as_ref().map(|c| c.secret().expose()).unwrap_or("");
+        let credentials = a
+            .credentials
+            .as_ref()
+            .map(|c| c.secret().expose())
+            .unwrap_or("");
         format!("{} {credentials}", a.kind)
     })
 }
@@ -79,15 +90,20 @@ fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, String> {
         .pool_max_idle_per_host(2)
         .danger_accept_invalid_certs(tls.insecure_skip_verify);
     if let Some(ca) = &tls.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("reading ca_file {}: {e}", ca.display()))?;
+        let pem =
+            std::fs::read(ca).map_err(|e| format!("reading ca_file {}: {e}", ca.display()))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| format!("parsing ca_file {}: {e}", ca.display()))?;
         b = b.add_root_certificate(cert);
     }
     if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
-        let mut pem = std::fs::read(cert).map_err(|e| format!("reading cert_file {}: {e}", cert.display()))?;
-        pem.extend(std::fs::read(key).map_err(|e| format!("reading key_file {}: {e}", key.display()))?);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
+        let mut pem = std::fs::read(cert)
+            .map_err(|e| format!("reading cert_file {}: {e}", cert.display()))?;
+        pem.extend(
+            std::fs::read(key).map_err(|e| format!("reading key_file {}: {e}", key.display()))?,
+        );
+        let id =
+            reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
         b = b.identity(id);
     }
     if let Some(name) = &tls.server_name {

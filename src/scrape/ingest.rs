@@ -237,20 +237,47 @@ mod tests {
         }
     }
 
-    fn run(body: &str, spec: &TargetSpec) -> Result<(Vec<(Labels, i64, f64)>, IngestOutcome), IngestError> {
+    type Ingested = (Vec<(Labels, i64, f64)>, IngestOutcome);
+
+    fn run(body: &str, spec: &TargetSpec) -> Result<Ingested, IngestError> {
         let store = Store::new(Default::default());
         let mut cache = SeriesCache::default();
         let mut batch = Vec::new();
         let mut meta = Metadata::default();
         cache.begin_round();
-        let out = ingest(body.as_bytes(), "text/plain", 1000, spec, &store, &mut cache, &mut batch, &mut meta)?;
-        Ok((batch.into_iter().map(|(s, t, v)| (s.labels().clone(), t, v)).collect(), out))
+        let out = ingest(
+            body.as_bytes(),
+            "text/plain",
+            1000,
+            spec,
+            &store,
+            &mut cache,
+            &mut batch,
+            &mut meta,
+        )?;
+        Ok((
+            batch
+                .into_iter()
+                .map(|(s, t, v)| (s.labels().clone(), t, v))
+                .collect(),
+            out,
+        ))
     }
 
     #[test]
     fn target_labels_win_and_clashes_are_exported() {
-        let (batch, out) = run("m{job=\"app\",x=\"1\"} 5\nn 1 500\n", &spec(false, Default::default())).unwrap();
-        assert_eq!(out, IngestOutcome { samples: 2, series_added: 2 });
+        let (batch, out) = run(
+            "m{job=\"app\",x=\"1\"} 5\nn 1 500\n",
+            &spec(false, Default::default()),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            IngestOutcome {
+                samples: 2,
+                series_added: 2
+            }
+        );
         assert_eq!(
             batch[0].0.to_string(),
             r#"m{env="prod", exported_job="app", instance="h:1", job="node", x="1"}"#
@@ -268,12 +295,24 @@ mod tests {
 
     #[test]
     fn limits_fail_the_scrape() {
-        let lim = ScrapeLimits { sample_limit: 1, ..Default::default() };
-        assert!(matches!(run("a 1\nb 2\n", &spec(false, lim)), Err(IngestError::SampleLimit(1))));
-        let lim = ScrapeLimits { label_limit: 4, ..Default::default() };
+        let lim = ScrapeLimits {
+            sample_limit: 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            run("a 1\nb 2\n", &spec(false, lim)),
+            Err(IngestError::SampleLimit(1))
+        ));
+        let lim = ScrapeLimits {
+            label_limit: 4,
+            ..Default::default()
+        };
         let e = run("a{x=\"1\",y=\"2\"} 1\n", &spec(false, lim)).unwrap_err();
         assert!(e.to_string().contains("label limit exceeded"), "{e}");
-        let lim = ScrapeLimits { label_value_length_limit: 3, ..Default::default() };
+        let lim = ScrapeLimits {
+            label_value_length_limit: 3,
+            ..Default::default()
+        };
         let e = run("a{x=\"long\"} 1\n", &spec(false, lim)).unwrap_err();
         assert!(e.to_string().contains("value length limit"), "{e}");
     }
@@ -286,8 +325,14 @@ mod tests {
 
     #[test]
     fn openmetrics_is_chosen_by_content_type() {
-        assert_eq!(format_for("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics);
-        assert_eq!(format_for("text/plain; version=0.0.4"), Format::PrometheusText);
+        assert_eq!(
+            format_for("application/openmetrics-text; version=1.0.0"),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            format_for("text/plain; version=0.0.4"),
+            Format::PrometheusText
+        );
         assert_eq!(format_for(""), Format::PrometheusText);
     }
 }

@@ -63,8 +63,10 @@ impl ScrapeManager {
         let mut stopping = Vec::new();
         {
             let mut running = self.running.lock();
-            let wanted: HashMap<String, (TargetSpec, reqwest::Client)> =
-                targets.into_iter().map(|(s, c)| (s.key(), (s, c))).collect();
+            let wanted: HashMap<String, (TargetSpec, reqwest::Client)> = targets
+                .into_iter()
+                .map(|(s, c)| (s.key(), (s, c)))
+                .collect();
             let gone: Vec<String> = running
                 .iter()
                 .filter(|(k, r)| {

@@ -36,7 +36,9 @@ pub struct JobLabels {
 }
 
 fn duration_histogram() -> Histogram {
-    Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
 }
 
 /// The scrape metric families.
@@ -67,7 +69,11 @@ impl ScrapeMetrics {
             up: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
         };
-        registry.register("watchfire_scrapes", "Scrapes attempted, by target.", m.scrapes.clone());
+        registry.register(
+            "watchfire_scrapes",
+            "Scrapes attempted, by target.",
+            m.scrapes.clone(),
+        );
         registry.register(
             "watchfire_scrape_failures",
             "Scrapes that failed, by target and reason.",

@@ -207,7 +207,11 @@ impl ScrapeLoop {
         }
         self.metrics.up.get_or_create(&target).set(up as i64);
         let mut st = self.status.write();
-        st.health = if error.is_none() { Health::Up } else { Health::Down };
+        st.health = if error.is_none() {
+            Health::Up
+        } else {
+            Health::Down
+        };
         st.last_error = error.unwrap_or_default();
         st.last_scrape = Some(started_at);
         st.last_duration = elapsed;
@@ -245,9 +249,15 @@ impl ScrapeLoop {
                 Err(_) => rejected += 1,
             }
         }
-        self.metrics.samples_appended.get_or_create(target).inc_by(appended);
+        self.metrics
+            .samples_appended
+            .get_or_create(target)
+            .inc_by(appended);
         if rejected > 0 {
-            self.metrics.samples_rejected.get_or_create(target).inc_by(rejected);
+            self.metrics
+                .samples_rejected
+                .get_or_create(target)
+                .inc_by(rejected);
         }
     }
 

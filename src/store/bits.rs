@@ -28,11 +28,21 @@ impl BitWriter {
         self.bytes.capacity()
     }
 
+    /// Appends a byte, growing by a quarter (at least 16 bytes) rather than
+    /// doubling: heads are many and small, so slack matters more than copies.
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+        }
+        self.bytes.push(b);
+    }
+
     /// Writes one bit.
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.bytes.push(0);
+            self.push(0);
             self.free = 8;
         }
         self.free -= 1;
@@ -53,10 +63,10 @@ impl BitWriter {
                 // Whole bytes when aligned.
                 if n >= 8 {
                     n -= 8;
-                    self.bytes.push((value >> n) as u8);
+                    self.push((value >> n) as u8);
                     continue;
                 }
-                self.bytes.push(0);
+                self.push(0);
                 self.free = 8;
             }
             let take = n.min(u32::from(self.free));
@@ -75,55 +85,107 @@ impl BitWriter {
     }
 }
 
-/// Reads bits, most significant first, from a byte slice.
+/// Reads bits, most significant first, from a byte slice, through a 64-bit
+/// buffer refilled with one unaligned load where possible.
 #[derive(Debug, Clone)]
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Position in bits.
-    pos: usize,
+    /// Next byte to load into the buffer.
+    next: usize,
+    /// Unread bits, left-aligned; bits below `avail` are either zero or the
+    /// stream's next bits.
+    buf: u64,
+    /// Valid bits at the top of `buf`.
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
     /// A reader at the start of `bytes`.
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, pos: 0 }
+        Self {
+            bytes,
+            next: 0,
+            buf: 0,
+            avail: 0,
+        }
+    }
+
+    /// Tops the buffer up to at least 57 bits, or to the end of the stream.
+    #[inline]
+    fn refill(&mut self) {
+        if let Some(chunk) = self.bytes.get(self.next..self.next + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            // Whole bytes that fit; a partly fitting byte is loaded again
+            // next time at the same place, which ORs in the same bits.
+            let take = (64 - self.avail) / 8;
+            self.buf |= u64::from_be_bytes(word) >> self.avail;
+            self.next += take as usize;
+            self.avail += take * 8;
+            return;
+        }
+        while self.avail <= 56 {
+            let Some(&b) = self.bytes.get(self.next) else {
+                return;
+            };
+            self.buf |= u64::from(b) << (56 - self.avail);
+            self.next += 1;
+            self.avail += 8;
+        }
+    }
+
+    /// Consumes `n` (1..=56) buffered bits.
+    #[inline]
+    fn take(&mut self, n: u32) -> Option<u64> {
+        if self.avail < n {
+            self.refill();
+            if self.avail < n {
+                return None;
+            }
+        }
+        let out = self.buf >> (64 - n);
+        self.buf <<= n;
+        self.avail -= n;
+        Some(out)
     }
 
     /// Reads one bit.
     #[inline]
     pub(crate) fn read_bit(&mut self) -> Option<bool> {
-        let byte = *self.bytes.get(self.pos >> 3)?;
-        let bit = (byte >> (7 - (self.pos & 7))) & 1;
-        self.pos += 1;
-        Some(bit == 1)
+        self.take(1).map(|b| b == 1)
+    }
+
+    /// Reads a prefix code of up to `max` one bits (`max <= 8`) ended by a
+    /// zero bit (not read when `max` ones were seen); returns the ones.
+    #[inline]
+    pub(crate) fn read_unary(&mut self, max: u32) -> Option<u32> {
+        debug_assert!(max <= 8);
+        if self.avail < max + 1 {
+            self.refill();
+        }
+        let ones = self.buf.leading_ones().min(max).min(self.avail);
+        let used = ones + u32::from(ones < max);
+        if used > self.avail {
+            return None;
+        }
+        self.buf <<= used;
+        self.avail -= used;
+        Some(ones)
     }
 
     /// Reads `n` bits (`n <= 64`) as the low bits of the result.
     #[inline]
     pub(crate) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
-        if self.pos + n as usize > self.bytes.len() * 8 {
-            return None;
-        }
-        let mut out = 0u64;
-        let mut need = n;
-        while need > 0 {
-            let byte = self.bytes[self.pos >> 3];
-            let off = (self.pos & 7) as u32;
-            let avail = 8 - off;
-            if off == 0 && need >= 8 {
-                out = (out << 8) | u64::from(byte);
-                need -= 8;
-                self.pos += 8;
-                continue;
+        match n {
+            0 => Some(0),
+            1..=56 => self.take(n),
+            _ => {
+                let hi = self.take(n - 32)?;
+                let lo = self.take(32)?;
+                Some((hi << 32) | lo)
             }
-            let take = avail.min(need);
-            let bits = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
-            out = (out << take) | bits;
-            need -= take;
-            self.pos += take as usize;
         }
-        Some(out)
     }
 }
 
@@ -146,17 +208,37 @@ mod tests {
             (5, 9),
         ];
         let mut w = BitWriter::default();
-        for &(v, n) in &items {
-            w.write_bits(v, n);
-            w.write_bit(n % 2 == 0);
+        for _ in 0..3 {
+            for &(v, n) in &items {
+                w.write_bits(v, n);
+                w.write_bit(n % 2 == 0);
+            }
         }
         let bytes = w.into_boxed();
         let mut r = BitReader::new(&bytes);
-        for &(v, n) in &items {
-            let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-            assert_eq!(r.read_bits(n), Some(v & mask), "width {n}");
-            assert_eq!(r.read_bit(), Some(n % 2 == 0));
+        for _ in 0..3 {
+            for &(v, n) in &items {
+                let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+                assert_eq!(r.read_bits(n), Some(v & mask), "width {n}");
+                assert_eq!(r.read_bit(), Some(n % 2 == 0));
+            }
         }
+        assert_eq!(r.read_bits(8), None);
+    }
+
+    #[test]
+    fn unary_prefixes() {
+        let mut w = BitWriter::default();
+        for (code, len) in [(0b0, 1), (0b10, 2), (0b110, 3), (0b1110, 4), (0b1111, 4)] {
+            w.write_bits(code, len);
+        }
+        let bytes = w.into_boxed();
+        let mut r = BitReader::new(&bytes);
+        let got: Vec<u32> = (0..5).map(|_| r.read_unary(4).unwrap()).collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(BitReader::new(&[0xff]).read_unary(8), Some(8));
+        assert_eq!(BitReader::new(&[0xf0]).read_unary(8), Some(4));
+        assert_eq!(BitReader::new(&[]).read_unary(3), None);
     }
 
     #[test]

@@ -1,46 +1,27 @@
-//! Compressed sample chunks: delta-of-delta timestamps and XOR'd float bits,
-//! after Facebook's Gorilla paper. A series appends into its head chunk; a
-//! full head is frozen into an immutable [`Chunk`] trimmed to its length.
+//! Compressed sample chunks: delta-of-delta timestamps (after Facebook's
+//! Gorilla paper) and values by [`super::values`]. A series appends into its
+//! head chunk; a full head is frozen into an immutable [`Chunk`] trimmed to
+//! its length.
 //!
 //! Layout of a chunk's bit stream (the first timestamp is the chunk's `mint`):
 //! - sample 0: the value's 64 raw bits;
 //! - sample 1: `t1 - t0` as a delta-of-delta against 0, then the value;
 //! - sample n: `(tn - tn-1) - (tn-1 - tn-2)` then the value.
 //!
-//! Delta-of-delta `d`: `0` when zero; `10` + 9 bits, `110` + 16 bits,
-//! `1110` + 24 bits (two's complement) when it fits; else `1111` + 64 bits.
-//! Value: `0` when equal to the previous bits; `10` + the XOR's meaningful
-//! bits inside the previous window; `11` + 5 bits leading zeros + 6 bits
-//! length (64 as 0) + the bits, opening a new window. Values are stored as
-//! raw bits, so NaN payloads (the staleness marker) survive exactly.
-//!
-//! Timestamp arithmetic wraps, so any i64 sequence round-trips.
+//! Delta-of-delta `d`: `0` when zero; `10` + 5 bits (scrape jitter),
+//! `110` + 14 bits, `1110` + 24 bits (two's complement) when it fits; else
+//! `1111` + 64 bits. Timestamp arithmetic wraps, so any i64 sequence
+//! round-trips.
 
 use super::bits::{BitReader, BitWriter};
+use super::values::ValueCodec;
 
 /// Samples per chunk before the head is frozen (Prometheus uses 120 too:
 /// about 30 minutes at a 15 s interval, ~1.3 bytes per sample).
 pub(crate) const MAX_CHUNK_SAMPLES: u16 = 120;
 
 /// Payload widths of the `10`, `110` and `1110` delta-of-delta buckets.
-const DOD_WIDTHS: [u32; 3] = [9, 16, 24];
-
-/// Marks "no XOR window yet".
-const NO_WINDOW: u8 = 0xff;
-
-/// The XOR window (leading and trailing zero counts) carried between values.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    leading: u8,
-    trailing: u8,
-}
-
-impl Window {
-    const NONE: Window = Window {
-        leading: NO_WINDOW,
-        trailing: 0,
-    };
-}
+const DOD_WIDTHS: [u32; 3] = [5, 14, 24];
 
 fn fits(x: i64, width: u32) -> bool {
     let lim = 1i64 << (width - 1);
@@ -70,11 +51,7 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
-    let mut ones = 0usize;
-    while ones < 4 && r.read_bit()? {
-        ones += 1;
-    }
-    match ones {
+    match r.read_unary(4)? as usize {
         0 => Some(0),
         4 => Some(r.read_bits(64)? as i64),
         n => {
@@ -84,63 +61,6 @@ fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
     }
 }
 
-fn write_value(w: &mut BitWriter, win: &mut Window, prev: u64, v: u64) {
-    let xor = prev ^ v;
-    if xor == 0 {
-        w.write_bit(false);
-        return;
-    }
-    w.write_bit(true);
-    let lead = xor.leading_zeros().min(31);
-    let trail = xor.trailing_zeros();
-    let new_sig = 64 - lead - trail;
-    if win.leading != NO_WINDOW
-        && lead >= u32::from(win.leading)
-        && trail >= u32::from(win.trailing)
-    {
-        let sig = 64 - u32::from(win.leading) - u32::from(win.trailing);
-        // Reuse the window unless a fresh, narrower one is cheaper overall.
-        if sig <= new_sig + 11 {
-            w.write_bit(false);
-            w.write_bits(xor >> win.trailing, sig);
-            return;
-        }
-    }
-    w.write_bit(true);
-    w.write_bits(u64::from(lead), 5);
-    w.write_bits(u64::from(new_sig & 63), 6);
-    w.write_bits(xor >> trail, new_sig);
-    *win = Window {
-        leading: lead as u8,
-        trailing: trail as u8,
-    };
-}
-
-fn read_value(r: &mut BitReader<'_>, win: &mut Window, prev: u64) -> Option<u64> {
-    if !r.read_bit()? {
-        return Some(prev);
-    }
-    if r.read_bit()? {
-        let lead = r.read_bits(5)? as u32;
-        let mut sig = r.read_bits(6)? as u32;
-        if sig == 0 {
-            sig = 64;
-        }
-        if lead + sig > 64 {
-            return None;
-        }
-        *win = Window {
-            leading: lead as u8,
-            trailing: (64 - lead - sig) as u8,
-        };
-    } else if win.leading == NO_WINDOW {
-        return None;
-    }
-    let sig = 64 - u32::from(win.leading) - u32::from(win.trailing);
-    let bits = r.read_bits(sig)?;
-    Some(prev ^ (bits << win.trailing))
-}
-
 /// The appendable chunk at the end of a series.
 #[derive(Debug)]
 pub(crate) struct HeadChunk {
@@ -148,9 +68,8 @@ pub(crate) struct HeadChunk {
     mint: i64,
     last_t: i64,
     last_delta: i64,
-    last_v: u64,
+    vals: ValueCodec,
     count: u16,
-    win: Window,
 }
 
 impl Default for HeadChunk {
@@ -167,9 +86,8 @@ impl HeadChunk {
             mint: 0,
             last_t: 0,
             last_delta: 0,
-            last_v: 0,
+            vals: ValueCodec::first(0),
             count: 0,
-            win: Window::NONE,
         }
     }
 
@@ -185,7 +103,7 @@ impl HeadChunk {
 
     /// The newest sample, if any.
     pub(crate) fn last(&self) -> Option<(i64, f64)> {
-        (self.count > 0).then(|| (self.last_t, f64::from_bits(self.last_v)))
+        (self.count > 0).then(|| (self.last_t, f64::from_bits(self.vals.last())))
     }
 
     /// Bytes allocated for the bit stream.
@@ -196,26 +114,17 @@ impl HeadChunk {
     /// Appends a sample; the caller has checked `t` is newer than the last.
     pub(crate) fn push(&mut self, t: i64, v: f64) {
         let v = v.to_bits();
-        match self.count {
-            0 => {
-                self.mint = t;
-                self.w.write_bits(v, 64);
-            }
-            1 => {
-                let delta = t.wrapping_sub(self.last_t);
-                write_dod(&mut self.w, delta);
-                self.last_delta = delta;
-                write_value(&mut self.w, &mut self.win, self.last_v, v);
-            }
-            _ => {
-                let delta = t.wrapping_sub(self.last_t);
-                write_dod(&mut self.w, delta.wrapping_sub(self.last_delta));
-                self.last_delta = delta;
-                write_value(&mut self.w, &mut self.win, self.last_v, v);
-            }
+        if self.count == 0 {
+            self.mint = t;
+            self.w.write_bits(v, 64);
+            self.vals = ValueCodec::first(v);
+        } else {
+            let delta = t.wrapping_sub(self.last_t);
+            write_dod(&mut self.w, delta.wrapping_sub(self.last_delta));
+            self.last_delta = delta;
+            self.vals.write(&mut self.w, v);
         }
         self.last_t = t;
-        self.last_v = v;
         self.count += 1;
     }
 
@@ -280,8 +189,7 @@ pub(crate) struct ChunkIter<'a> {
     read: u16,
     t: i64,
     delta: i64,
-    v: u64,
-    win: Window,
+    vals: ValueCodec,
 }
 
 impl<'a> ChunkIter<'a> {
@@ -292,26 +200,20 @@ impl<'a> ChunkIter<'a> {
             read: 0,
             t: mint,
             delta: 0,
-            v: 0,
-            win: Window::NONE,
+            vals: ValueCodec::first(0),
         }
     }
 
     fn step(&mut self) -> Option<(i64, f64)> {
-        match self.read {
-            0 => self.v = self.r.read_bits(64)?,
-            1 => {
-                self.delta = read_dod(&mut self.r)?;
-                self.t = self.t.wrapping_add(self.delta);
-                self.v = read_value(&mut self.r, &mut self.win, self.v)?;
-            }
-            _ => {
-                self.delta = self.delta.wrapping_add(read_dod(&mut self.r)?);
-                self.t = self.t.wrapping_add(self.delta);
-                self.v = read_value(&mut self.r, &mut self.win, self.v)?;
-            }
+        if self.read == 0 {
+            self.vals = ValueCodec::first(self.r.read_bits(64)?);
+        } else {
+            // The last delta starts at 0, so sample 1's delta-of-delta is its delta.
+            self.delta = self.delta.wrapping_add(read_dod(&mut self.r)?);
+            self.t = self.t.wrapping_add(self.delta);
+            self.vals.read(&mut self.r)?;
         }
-        Some((self.t, f64::from_bits(self.v)))
+        Some((self.t, f64::from_bits(self.vals.last())))
     }
 }
 
@@ -341,6 +243,7 @@ impl Iterator for ChunkIter<'_> {
 mod tests {
     use super::*;
     use crate::model::STALE_NAN;
+    use proptest::prelude::*;
 
     fn round_trip(samples: &[(i64, f64)]) {
         let mut h = HeadChunk::new();
@@ -419,7 +322,7 @@ mod tests {
             h.push(1_700_000_000_000 + i * 15_000, 42.0);
         }
         assert!(
-            h.w.bytes().len() <= 8 + 3 + 120 / 4,
+            h.w.bytes().len() <= 8 + 4 + 120 / 4,
             "{} bytes",
             h.w.bytes().len()
         );
@@ -445,5 +348,49 @@ mod tests {
     fn empty_head_freezes_to_none() {
         assert!(HeadChunk::new().freeze().is_none());
         assert!(HeadChunk::new().last().is_none());
+    }
+
+    fn arb_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            (-1_000_000i64..1_000_000, 0u32..6).prop_map(|(m, s)| m as f64 / 10f64.powi(s as i32)),
+            (-(1i64 << 53)..(1i64 << 53)).prop_map(|m| m as f64),
+            Just(STALE_NAN),
+            Just(-0.0),
+            Just(f64::NAN),
+        ]
+    }
+
+    fn arb_step() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(15_000i64),
+            14_990..15_010i64,
+            1..100_000_000i64,
+            1..i64::MAX / 200,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_samples_round_trip(
+            start in any::<i64>(),
+            steps in proptest::collection::vec((arb_step(), arb_value(), any::<bool>()), 1..200),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            let mut last = 0.0;
+            for (i, (dt, v, repeat)) in steps.into_iter().enumerate() {
+                if i > 0 {
+                    t = t.wrapping_add(dt);
+                }
+                // Repeats exercise the "same value" and XOR-window paths.
+                let v = if repeat && i > 0 { last } else { v };
+                last = v;
+                samples.push((t, v));
+            }
+            for part in samples.chunks(usize::from(MAX_CHUNK_SAMPLES)) {
+                round_trip(part);
+            }
+        }
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Layout: [`index`] maps label sets and ids to series in shards; `intern`
 //! stores each label string once; [`postings`] answers matchers; [`series`]
-//! holds one series' chunks behind its own lock; [`chunk`] is the
-//! delta-of-delta/XOR encoding over `bits`.
+//! holds one series' chunks behind its own lock; `chunk` encodes timestamps
+//! as delta-of-deltas and `values` encodes values (XOR or decimal deltas),
+//! both over `bits`.
 //!
 //! **Invariant:** no lock is held across a whole scrape or query: appends
 //! lock one series only; creations lock one index shard, then the postings;
@@ -25,6 +26,7 @@ mod postings;
 mod series;
 #[cfg(test)]
 mod tests;
+mod values;
 
 pub use series::{Series, SeriesRef};
 

@@ -108,16 +108,17 @@ impl Postings {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Ids of series whose label `name` has a value that `m` matches (the
-    /// caller knows `m` does not match "").
-    fn matching(&self, name: &str, m: &Matcher) -> Cow<'_, [u64]> {
+    /// The lists of the values of label `name` that `m` matches (the
+    /// caller knows `m` does not match ""); one list per value, disjoint.
+    fn matching(&self, name: &str, m: &Matcher) -> Vec<&[u64]> {
         if let MatchOp::Equal(v) = &m.op {
-            return Cow::Borrowed(self.list(name, v));
+            let l = self.list(name, v);
+            return if l.is_empty() { Vec::new() } else { vec![l] };
         }
         let Some(values) = self.names.get(name) else {
-            return Cow::Borrowed(&[]);
+            return Vec::new();
         };
-        let lists: Vec<&[u64]> = match (&m.op, literal_alternatives(m)) {
+        match (&m.op, literal_alternatives(m)) {
             (MatchOp::Re(_), Some(alts)) => alts
                 .iter()
                 .filter_map(|a| values.get(*a).map(Vec::as_slice))
@@ -127,13 +128,15 @@ impl Postings {
                 .filter(|(v, _)| m.matches(v))
                 .map(|(_, l)| l.as_slice())
                 .collect(),
-        };
-        union(lists)
+        }
     }
 
-    /// Plans a selection.
+    /// Plans a selection. Matchers that match "" become a subtraction
+    /// (`!=`) or label filters; the others are intersected smallest first,
+    /// and a large union (`job=~".+"`) is never built when the candidates
+    /// are already few: each of its lists is intersected with them instead.
     pub(crate) fn plan<'m>(&self, matchers: &'m [Matcher]) -> Plan<'m> {
-        let mut positive: Vec<Cow<'_, [u64]>> = Vec::new();
+        let mut positive: Vec<(usize, Vec<&[u64]>)> = Vec::new();
         let mut subtract: Vec<&[u64]> = Vec::new();
         let mut filters = Vec::new();
         for m in matchers {
@@ -144,14 +147,15 @@ impl Postings {
                 }
                 continue;
             }
-            let list = self.matching(&m.name, m);
-            if list.is_empty() {
+            let lists = self.matching(&m.name, m);
+            let total: usize = lists.iter().map(|l| l.len()).sum();
+            if total == 0 {
                 return Plan {
                     candidates: Candidates::Ids(Vec::new()),
                     filters: Vec::new(),
                 };
             }
-            positive.push(list);
+            positive.push((total, lists));
         }
         if positive.is_empty() {
             return Plan {
@@ -159,14 +163,23 @@ impl Postings {
                 filters: matchers.iter().collect(),
             };
         }
-        positive.sort_by_key(|l| l.len());
-        let mut lists = positive.into_iter();
-        let mut ids = lists.next().map(Cow::into_owned).unwrap_or_default();
-        for l in lists {
+        positive.sort_by_key(|(total, _)| *total);
+        let mut rest = positive.into_iter();
+        let mut ids = rest
+            .next()
+            .map(|(_, lists)| union(lists).into_owned())
+            .unwrap_or_default();
+        for (total, lists) in rest {
             if ids.is_empty() {
                 break;
             }
-            ids = intersect(&ids, &l);
+            ids = if lists.len() > 1 && total > 8 * ids.len() {
+                let mut out: Vec<u64> = lists.iter().flat_map(|l| intersect(&ids, l)).collect();
+                out.sort_unstable();
+                out
+            } else {
+                intersect(&ids, &union(lists))
+            };
         }
         for l in subtract {
             if !l.is_empty() && !ids.is_empty() {
@@ -367,6 +380,24 @@ mod tests {
         assert_eq!(p.list("job", "x"), &[1]);
         assert_eq!(p.names(), vec!["__name__", "job"]);
         assert!(p.bytes() > 0);
+    }
+
+    #[test]
+    fn big_unions_are_intersected_list_by_list() {
+        let mut p = Postings::default();
+        for id in 1..=1000u64 {
+            let g = (id % 100).to_string();
+            p.add(id, &Labels::from_pairs([("i", id.to_string()), ("g", g)]));
+        }
+        let ms = [Matcher::equal("g", "7"), Matcher::regex("i", ".+").unwrap()];
+        let want: Vec<u64> = (0..10).map(|k| k * 100 + 7).collect();
+        assert_eq!(ids(&p, &ms), Candidates::Ids(want));
+        // Ids 7, 107, ..., 907 and 8, 108, ..., 908: only 107 and 108 start with 1.
+        let ms = [
+            Matcher::regex("g", "7|8").unwrap(),
+            Matcher::regex("i", "1.*").unwrap(),
+        ];
+        assert_eq!(ids(&p, &ms), Candidates::Ids(vec![107, 108]));
     }
 
     #[test]

@@ -312,4 +312,12 @@ mod tests {
         assert_eq!(d.gc(50), GcVerdict::Keep);
         assert_eq!(d.gc(51), GcVerdict::Remove);
     }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn per_series_struct_stays_small() {
+        // One Arc allocation per series; growing it costs 1M x the growth.
+        assert!(std::mem::size_of::<Series>() <= 168);
+        assert!(std::mem::size_of::<Chunk>() <= 40);
+    }
 }

@@ -58,6 +58,11 @@ fn matcher_sets() -> Vec<Vec<Matcher>> {
             re("instance", "(a|b):1"),
             Matcher::not_equal("instance", "b:1"),
         ],
+        vec![
+            Matcher::equal("job", "node"),
+            re("__name__", ".+"),
+            re("instance", ".+"),
+        ],
         vec![],
     ]
 }
@@ -87,6 +92,13 @@ fn select_matches_brute_force_and_is_sorted() {
         let got = labels_of(&store.select(&ms));
         assert_eq!(got, brute(&all, &ms), "matchers {ms:?}");
     }
+}
+
+#[test]
+fn store_and_handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+    send_sync::<SeriesRef>();
 }
 
 #[test]
@@ -348,7 +360,7 @@ fn op() -> impl Strategy<Value = Op> {
         20 => (0..4usize, -3..40i64, 0..8u8, any::<bool>())
             .prop_map(|(s, dt, v, cached)| Op::Append { s, dt, v, cached }),
         1 => (-50..500i64).prop_map(|ahead| Op::Gc { ahead }),
-        2 => (0..19usize).prop_map(|m| Op::Select { m }),
+        2 => (0..matcher_sets().len()).prop_map(|m| Op::Select { m }),
         2 => (0..4usize, -100..3000i64, 0..800i64)
             .prop_map(|(s, from, len)| Op::Read { s, from, len }),
     ]

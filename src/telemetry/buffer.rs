@@ -23,8 +23,16 @@ impl Collector for BufferCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.store.stats();
         let rows: [(&str, &str, i64); 3] = [
-            ("watchfire_buffer_series", "Series held in the time-window buffer.", stats.series as i64),
-            ("watchfire_buffer_samples", "Samples held in the time-window buffer.", stats.samples as i64),
+            (
+                "watchfire_buffer_series",
+                "Series held in the time-window buffer.",
+                stats.series as i64,
+            ),
+            (
+                "watchfire_buffer_samples",
+                "Samples held in the time-window buffer.",
+                stats.samples as i64,
+            ),
             (
                 "watchfire_buffer_bytes",
                 "Approximate bytes used by the time-window buffer's series and samples.",

@@ -38,8 +38,18 @@ impl Telemetry {
         build_info
             .get_or_create(&vec![
                 ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-                ("revision".to_string(), option_env!("WATCHFIRE_REVISION").unwrap_or("unknown").to_string()),
-                ("branch".to_string(), option_env!("WATCHFIRE_BRANCH").unwrap_or("unknown").to_string()),
+                (
+                    "revision".to_string(),
+                    option_env!("WATCHFIRE_REVISION")
+                        .unwrap_or("unknown")
+                        .to_string(),
+                ),
+                (
+                    "branch".to_string(),
+                    option_env!("WATCHFIRE_BRANCH")
+                        .unwrap_or("unknown")
+                        .to_string(),
+                ),
             ])
             .set(1);
         registry.register(

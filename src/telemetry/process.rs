@@ -70,7 +70,12 @@ impl Collector for ProcessCollector {
             g.encode(m)
         };
         if let Some(fields) = stat_fields() {
-            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+            let ticks = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
             // utime and stime are fields 14 and 15 (indices 11 and 12 here).
             let cpu = ConstCounter::new((ticks(11) + ticks(12)) / TICKS_PER_SECOND);
             let m = encoder.encode_descriptor(
@@ -82,16 +87,38 @@ impl Collector for ProcessCollector {
             cpu.encode(m)?;
         }
         if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
-            let mut it = statm.split_whitespace().map(|f| f.parse::<f64>().unwrap_or(0.0));
+            let mut it = statm
+                .split_whitespace()
+                .map(|f| f.parse::<f64>().unwrap_or(0.0));
             let (virt, res) = (it.next().unwrap_or(0.0), it.next().unwrap_or(0.0));
-            gauge(&mut encoder, "process_virtual_memory_bytes", "Virtual memory size in bytes.", virt * PAGE_SIZE)?;
-            gauge(&mut encoder, "process_resident_memory_bytes", "Resident memory size in bytes.", res * PAGE_SIZE)?;
+            gauge(
+                &mut encoder,
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                virt * PAGE_SIZE,
+            )?;
+            gauge(
+                &mut encoder,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                res * PAGE_SIZE,
+            )?;
         }
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-            gauge(&mut encoder, "process_open_fds", "Number of open file descriptors.", dir.count() as f64)?;
+            gauge(
+                &mut encoder,
+                "process_open_fds",
+                "Number of open file descriptors.",
+                dir.count() as f64,
+            )?;
         }
         if let Some(max) = max_fds() {
-            gauge(&mut encoder, "process_max_fds", "Maximum number of open file descriptors.", max)?;
+            gauge(
+                &mut encoder,
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                max,
+            )?;
         }
         gauge(
             &mut encoder,

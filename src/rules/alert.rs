@@ -1,0 +1,399 @@
+//! The alert state machine of one alerting rule, as Prometheus'
+//! `AlertingRule.Eval`: inactive → pending (`for`) → firing → resolved, with
+//! `keep_firing_for`, the alert limit, and resolved alerts kept 15 minutes
+//! for resending. Threshold rules add a severity that moves up and down on
+//! the same alert.
+//!
+//! **Invariant:** pure: the evaluation time is a parameter; no clock, no I/O.
+
+use super::threshold::{Crossing, Severity};
+use crate::model::{Labels, LabelsBuilder};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// How long a resolved alert is kept (for resending "resolved"), ms.
+pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
+
+/// The state of one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertState {
+    /// Neither pending nor firing (resolved, or never active).
+    Inactive,
+    /// Active for less than `for`.
+    Pending,
+    /// Active for at least `for`.
+    Firing,
+}
+
+impl AlertState {
+    /// `inactive`, `pending` or `firing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Inactive => "inactive",
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+        }
+    }
+}
+
+impl fmt::Display for AlertState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transition {
+    /// Became pending (new alert, or back from firing after `for` grew).
+    Pending,
+    /// Started firing.
+    Firing,
+    /// Severity went up (warning → critical).
+    Escalated,
+    /// Severity went down (critical → warning).
+    Deescalated,
+    /// A firing alert resolved.
+    Resolved,
+    /// A pending alert went away before firing.
+    Inactive,
+}
+
+impl Transition {
+    /// The lowercase name (`pending`, `firing`, `escalated`, `deescalated`,
+    /// `resolved`, `inactive`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Pending => "pending",
+            Transition::Firing => "firing",
+            Transition::Escalated => "escalated",
+            Transition::Deescalated => "deescalated",
+            Transition::Resolved => "resolved",
+            Transition::Inactive => "inactive",
+        }
+    }
+}
+
+/// One alert instance of a rule, identified by its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Identity labels: series labels without `__name__`, the rule's labels,
+    /// `alertname`. Never contains the threshold severity.
+    pub labels: Labels,
+    /// Expanded annotations, sorted by name.
+    pub annotations: Vec<(String, String)>,
+    /// Current state.
+    pub state: AlertState,
+    /// The value at the last evaluation.
+    pub value: f64,
+    /// When it became pending, ms.
+    pub active_at: i64,
+    /// When it started firing, ms.
+    pub fired_at: Option<i64>,
+    /// When it resolved, ms.
+    pub resolved_at: Option<i64>,
+    /// Since when it is kept firing by `keep_firing_for`, ms.
+    pub keep_firing_since: Option<i64>,
+    /// Threshold rules: the current severity.
+    pub severity: Option<Severity>,
+    /// Threshold rules: the level crossed.
+    pub threshold: Option<f64>,
+}
+
+impl Alert {
+    /// The labels the alert is published with: identity labels plus
+    /// `severity` for threshold rules.
+    pub fn public_labels(&self) -> Labels {
+        match self.severity {
+            None => self.labels.clone(),
+            Some(s) => {
+                let mut b = LabelsBuilder::new(&self.labels);
+                b.set("severity", s.as_str());
+                b.labels()
+            }
+        }
+    }
+}
+
+/// One output sample of the rule's expression, prepared as an alert.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Identity labels.
+    pub labels: Labels,
+    /// Expanded annotations, sorted.
+    pub annotations: Vec<(String, String)>,
+    /// The sample value.
+    pub value: f64,
+    /// Threshold rules: the severity and level crossed.
+    pub crossing: Option<Crossing>,
+}
+
+/// The timing parameters of a rule.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StateParams {
+    /// `for`, ms.
+    pub hold_ms: i64,
+    /// `keep_firing_for`, ms.
+    pub keep_firing_for_ms: i64,
+    /// The group `limit` (0: none).
+    pub limit: usize,
+}
+
+/// A change to one alert in one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The alert's identity fingerprint.
+    pub fingerprint: u64,
+    /// The state before.
+    pub from: AlertState,
+    /// What happened.
+    pub to: Transition,
+    /// The alert after the change.
+    pub alert: Alert,
+}
+
+/// Why an evaluation was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpdateError {
+    /// Two samples gave the same alert labels.
+    #[error("vector contains metrics with the same labelset after applying alert labels")]
+    DuplicateLabelset,
+    /// More pending and firing alerts than the group limit.
+    #[error("exceeded limit of {limit} with {count} alerts")]
+    Limit {
+        /// The limit.
+        limit: usize,
+        /// Alerts that were active.
+        count: usize,
+    },
+}
+
+/// The alerts of one rule, keyed by the fingerprint of their identity labels.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSet {
+    alerts: HashMap<u64, Alert>,
+}
+
+impl AlertSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The alert with this identity fingerprint, in any state.
+    pub fn get(&self, fp: u64) -> Option<&Alert> {
+        self.alerts.get(&fp)
+    }
+
+    /// Whether the alert with this fingerprint is pending or firing.
+    pub fn is_active(&self, fp: u64) -> bool {
+        self.alerts
+            .get(&fp)
+            .is_some_and(|a| a.state != AlertState::Inactive)
+    }
+
+    /// All alerts, resolved ones included (unordered).
+    pub fn iter(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// Number of alerts held, resolved ones included.
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Whether no alert is held.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// The highest state of any alert (Inactive when none is active).
+    pub fn max_state(&self) -> AlertState {
+        self.alerts
+            .values()
+            .map(|a| a.state)
+            .max()
+            .unwrap_or(AlertState::Inactive)
+    }
+
+    /// Applies one evaluation's results at time `ts` (ms) and returns what
+    /// changed. On error the results are not applied (duplicate labels) or
+    /// every alert is dropped (limit), as Prometheus does.
+    pub fn update(
+        &mut self,
+        candidates: Vec<Candidate>,
+        ts: i64,
+        p: &StateParams,
+    ) -> Result<Vec<Change>, UpdateError> {
+        let mut fresh: HashMap<u64, Candidate> = HashMap::with_capacity(candidates.len());
+        for c in candidates {
+            if fresh.insert(c.labels.fingerprint(), c).is_some() {
+                return Err(UpdateError::DuplicateLabelset);
+            }
+        }
+        let mut changes = Vec::new();
+        let mut created = Vec::new();
+        for (fp, c) in &fresh {
+            if let Some(a) = self
+                .alerts
+                .get_mut(fp)
+                .filter(|a| a.state != AlertState::Inactive)
+            {
+                a.value = c.value;
+                a.annotations = c.annotations.clone();
+                if let Some(x) = c.crossing {
+                    let old = a.severity;
+                    a.severity = Some(x.severity);
+                    a.threshold = Some(x.threshold);
+                    let to = match old {
+                        Some(o) if o < x.severity => Some(Transition::Escalated),
+                        Some(o) if o > x.severity => Some(Transition::Deescalated),
+                        _ => None,
+                    };
+                    if let Some(to) = to {
+                        changes.push(change(*fp, a.state, to, a));
+                    }
+                }
+                continue;
+            }
+            self.alerts.insert(
+                *fp,
+                Alert {
+                    labels: c.labels.clone(),
+                    annotations: c.annotations.clone(),
+                    state: AlertState::Pending,
+                    value: c.value,
+                    active_at: ts,
+                    fired_at: None,
+                    resolved_at: None,
+                    keep_firing_since: None,
+                    severity: c.crossing.map(|x| x.severity),
+                    threshold: c.crossing.map(|x| x.threshold),
+                },
+            );
+            created.push(*fp);
+        }
+
+        let mut remove = Vec::new();
+        let mut active = 0usize;
+        for (fp, a) in self.alerts.iter_mut() {
+            let is_new = created.contains(fp);
+            if !fresh.contains_key(fp) {
+                let mut keep = false;
+                if a.state == AlertState::Firing && p.keep_firing_for_ms > 0 {
+                    let since = *a.keep_firing_since.get_or_insert(ts);
+                    keep = ts - since < p.keep_firing_for_ms;
+                }
+                if a.state == AlertState::Pending
+                    || a.resolved_at
+                        .is_some_and(|r| ts - r > RESOLVED_RETENTION_MS)
+                {
+                    remove.push(*fp);
+                }
+                if a.state != AlertState::Inactive && !keep {
+                    let from = a.state;
+                    a.state = AlertState::Inactive;
+                    a.resolved_at = Some(ts);
+                    let to = if from == AlertState::Firing {
+                        Transition::Resolved
+                    } else {
+                        Transition::Inactive
+                    };
+                    changes.push(change(*fp, from, to, a));
+                }
+                if !keep {
+                    continue;
+                }
+            } else {
+                a.keep_firing_since = None;
+            }
+            active += 1;
+            let before = a.state;
+            if a.state == AlertState::Pending && ts - a.active_at >= p.hold_ms {
+                a.state = AlertState::Firing;
+                a.fired_at = Some(ts);
+            }
+            if a.state == AlertState::Firing && ts - a.active_at < p.hold_ms {
+                a.state = AlertState::Pending;
+                a.fired_at = None;
+                a.keep_firing_since = None;
+            }
+            if is_new {
+                let to = match a.state {
+                    AlertState::Firing => Transition::Firing,
+                    _ => Transition::Pending,
+                };
+                changes.push(change(*fp, AlertState::Inactive, to, a));
+            } else if a.state != before {
+                let to = match a.state {
+                    AlertState::Firing => Transition::Firing,
+                    _ => Transition::Pending,
+                };
+                changes.push(change(*fp, before, to, a));
+            }
+        }
+        for fp in remove {
+            self.alerts.remove(&fp);
+        }
+        if p.limit > 0 && active > p.limit {
+            self.alerts.clear();
+            return Err(UpdateError::Limit {
+                limit: p.limit,
+                count: active,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Takes over alerts from a previous version of the rule (on reload).
+    pub fn carry_over(&mut self, from: &AlertSet) {
+        for (fp, a) in &from.alerts {
+            self.alerts.insert(*fp, a.clone());
+        }
+    }
+}
+
+fn change(fp: u64, from: AlertState, to: Transition, a: &Alert) -> Change {
+    Change {
+        fingerprint: fp,
+        from,
+        to,
+        alert: a.clone(),
+    }
+}
+
+/// An alert transition, as published to subscribers and kept in history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertTransition {
+    /// The alerting rule's name.
+    pub rule: Arc<str>,
+    /// The group key (`file;group`).
+    pub group: Arc<str>,
+    /// The alert's identity labels (without severity).
+    pub labels: Labels,
+    /// Fingerprint of the identity labels.
+    pub fingerprint: u64,
+    /// The state before.
+    pub from: AlertState,
+    /// What happened.
+    pub to: Transition,
+    /// The state after.
+    pub state: AlertState,
+    /// Threshold rules: the severity after the transition.
+    pub severity: Option<Severity>,
+    /// The value at the evaluation.
+    pub value: f64,
+    /// Threshold rules: the level crossed.
+    pub threshold: Option<f64>,
+    /// Expanded annotations.
+    pub annotations: Vec<(String, String)>,
+    /// When the alert became active, ms.
+    pub active_at: i64,
+    /// Evaluation time of the transition, ms.
+    pub at: i64,
+}
+
+#[cfg(test)]
+#[path = "alert_tests.rs"]
+mod tests;

@@ -1,0 +1,515 @@
+//! One rule group and its evaluation at one timestamp, as Prometheus'
+//! `Group.Eval`: rules run in file order, each sees the output of the rules
+//! before it (recording rule output is appended to the store at once),
+//! alerting rules write `ALERTS` and `ALERTS_FOR_STATE`, and series a rule
+//! stopped producing get a staleness marker.
+//!
+//! **Invariant:** the evaluation time is a parameter; durations are measured
+//! for reporting only.
+
+use super::alert::{AlertSet, AlertState, AlertTransition, Candidate, StateParams, UpdateError};
+use super::file::{GroupSpec, RuleKind, RuleSpec};
+use super::tmpl::{self, TemplateData};
+use crate::model::{Labels, LabelsBuilder, METRIC_NAME, STALE_NAN};
+use crate::promql::{Engine, Value};
+use crate::store::{AppendError, Store};
+use parking_lot::Mutex;
+use promql_parser::parser::Expr;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Metric name of the synthetic alert series.
+pub const ALERTS_METRIC: &str = "ALERTS";
+/// Metric name of the series holding an alert's `ActiveAt`.
+pub const ALERTS_FOR_STATE_METRIC: &str = "ALERTS_FOR_STATE";
+
+/// A rule's health after its last evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not evaluated yet.
+    Unknown,
+    /// Last evaluation succeeded.
+    Ok,
+    /// Last evaluation failed.
+    Err,
+}
+
+impl Health {
+    /// `unknown`, `ok` or `err`, as Prometheus' API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Ok => "ok",
+            Health::Err => "err",
+        }
+    }
+}
+
+/// The runtime state of one rule.
+#[derive(Debug, Clone)]
+pub struct RuleState {
+    /// The rule's definition.
+    pub spec: Arc<RuleSpec>,
+    /// Health after the last evaluation.
+    pub health: Health,
+    /// The last error, if the last evaluation failed.
+    pub last_error: Option<String>,
+    /// Timestamp of the last evaluation, ms.
+    pub last_eval_ms: Option<i64>,
+    /// How long the last evaluation took.
+    pub eval_duration: Duration,
+    /// The alerts (alerting rules).
+    pub alerts: AlertSet,
+    /// Series written by the last successful evaluation.
+    prev_series: HashSet<Labels>,
+}
+
+impl RuleState {
+    fn new(spec: RuleSpec) -> Self {
+        Self {
+            spec: Arc::new(spec),
+            health: Health::Unknown,
+            last_error: None,
+            last_eval_ms: None,
+            eval_duration: Duration::ZERO,
+            alerts: AlertSet::new(),
+            prev_series: HashSet::new(),
+        }
+    }
+
+    /// The rule's state as Prometheus reports it: `unknown` before the first
+    /// evaluation, else the highest state of its alerts.
+    pub fn state_str(&self) -> &'static str {
+        if self.last_eval_ms.is_none() {
+            return "unknown";
+        }
+        self.alerts.max_state().as_str()
+    }
+}
+
+/// The mutable part of a group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupState {
+    /// Rules in file order.
+    pub rules: Vec<RuleState>,
+    /// Timestamp of the last evaluation, ms.
+    pub last_eval_ms: Option<i64>,
+    /// How long the last evaluation took.
+    pub eval_duration: Duration,
+    /// Series of rules removed on reload, to be marked stale once.
+    stale_series: Vec<Labels>,
+}
+
+/// Runs a rule's query at a time (ms); Prometheus' `QueryFunc`.
+pub trait RuleQuerier: Send + Sync {
+    /// Evaluates `expr` at `t_ms`.
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, String>;
+}
+
+/// The PromQL engine over the store.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineQuerier<'a> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// The buffer it reads.
+    pub store: &'a Store,
+}
+
+impl RuleQuerier for EngineQuerier<'_> {
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, String> {
+        self.engine
+            .instant_query(self.store, expr, t_ms)
+            .map(|r| r.value)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What the evaluation needs from outside.
+#[derive(Clone, Copy)]
+pub struct EvalContext<'a> {
+    /// The buffer written.
+    pub store: &'a Store,
+    /// Runs the rules' queries.
+    pub querier: &'a dyn RuleQuerier,
+    /// Global external labels (templates).
+    pub external_labels: &'a Labels,
+    /// External URL (templates).
+    pub external_url: &'a str,
+    /// Query offset of groups that set none, ms.
+    pub default_query_offset_ms: i64,
+}
+
+/// What one group evaluation did.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOutcome {
+    /// Alert transitions, in rule order.
+    pub transitions: Vec<AlertTransition>,
+    /// Rules evaluated.
+    pub evaluations: u64,
+    /// Rules that failed.
+    pub failures: u64,
+    /// Samples the rules produced.
+    pub samples: u64,
+}
+
+/// A rule group: its definition and runtime state.
+#[derive(Debug)]
+pub struct Group {
+    spec: GroupSpec,
+    key: Arc<str>,
+    interval_ms: i64,
+    state: Mutex<GroupState>,
+}
+
+impl Group {
+    /// A group with fresh state; `default_interval_ms` applies when the group
+    /// sets no interval.
+    pub fn new(spec: GroupSpec, default_interval_ms: i64) -> Self {
+        let rules = spec.rules.iter().cloned().map(RuleState::new).collect();
+        Self {
+            key: Arc::from(group_key(&spec.file, &spec.name)),
+            interval_ms: spec.interval_ms.unwrap_or(default_interval_ms).max(1),
+            spec,
+            state: Mutex::new(GroupState {
+                rules,
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// The group's definition.
+    pub fn spec(&self) -> &GroupSpec {
+        &self.spec
+    }
+
+    /// Group name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The file it came from.
+    pub fn file(&self) -> &str {
+        &self.spec.file
+    }
+
+    /// `file;name`, unique across files.
+    pub fn key(&self) -> &Arc<str> {
+        &self.key
+    }
+
+    /// Evaluation interval, ms.
+    pub fn interval_ms(&self) -> i64 {
+        self.interval_ms
+    }
+
+    /// A copy of the runtime state (for the API).
+    pub fn snapshot(&self) -> GroupState {
+        self.state.lock().clone()
+    }
+
+    /// Runs `f` on the runtime state without copying it.
+    pub fn with_state<R>(&self, f: impl FnOnce(&GroupState) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Whether the definition equals another group's (then a reload keeps it running).
+    pub fn same_definition(&self, o: &Group) -> bool {
+        let (a, b) = (&self.spec, &o.spec);
+        a.name == b.name
+            && a.file == b.file
+            && self.interval_ms == o.interval_ms
+            && a.limit == b.limit
+            && a.query_offset_ms == b.query_offset_ms
+            && a.rules.len() == b.rules.len()
+            && a.rules
+                .iter()
+                .zip(&b.rules)
+                .all(|(x, y)| x.same_definition(y))
+    }
+
+    /// Takes over alert state and staleness bookkeeping from the previous
+    /// version of this group; rules are matched by name and labels, the n-th
+    /// duplicate with the n-th. Series of unmatched old rules will be marked
+    /// stale at the next evaluation.
+    pub fn copy_state_from(&self, old: &Group) {
+        let from = old.state.lock();
+        let mut to = self.state.lock();
+        to.last_eval_ms = from.last_eval_ms;
+        to.eval_duration = from.eval_duration;
+        let mut used = vec![false; from.rules.len()];
+        for r in to.rules.iter_mut() {
+            let hit = from.rules.iter().enumerate().position(|(i, o)| {
+                !used[i] && o.spec.name == r.spec.name && o.spec.labels == r.spec.labels
+            });
+            let Some(i) = hit else { continue };
+            used[i] = true;
+            r.prev_series = from.rules[i].prev_series.clone();
+            if r.spec.kind == RuleKind::Alerting && from.rules[i].spec.kind == RuleKind::Alerting {
+                r.alerts.carry_over(&from.rules[i].alerts);
+            }
+        }
+        to.stale_series = from.stale_series.clone();
+        for (i, o) in from.rules.iter().enumerate() {
+            if !used[i] {
+                to.stale_series.extend(o.prev_series.iter().cloned());
+            }
+        }
+    }
+
+    /// Every series the group's rules wrote last (for marking them stale
+    /// when the group is removed).
+    pub fn written_series(&self) -> Vec<Labels> {
+        let s = self.state.lock();
+        s.rules
+            .iter()
+            .flat_map(|r| r.prev_series.iter().cloned())
+            .collect()
+    }
+
+    /// The query offset in effect, ms.
+    pub fn query_offset_ms(&self, default_ms: i64) -> i64 {
+        self.spec.query_offset_ms.unwrap_or(default_ms)
+    }
+
+    /// Evaluates every rule at `ts` (ms) in order.
+    pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
+        let started = Instant::now();
+        let offset = self.query_offset_ms(ctx.default_query_offset_ms);
+        let mut out = EvalOutcome::default();
+        let n = self.state.lock().rules.len();
+        for i in 0..n {
+            let rule_started = Instant::now();
+            let spec = self.state.lock().rules[i].spec.clone();
+            out.evaluations += 1;
+            let result = ctx.querier.query(&spec.expr, ts - offset);
+            let mut st = self.state.lock();
+            let rs = &mut st.rules[i];
+            rs.last_eval_ms = Some(ts);
+            let produced = match result {
+                Err(e) => Err(e),
+                Ok(value) => match value {
+                    Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.t, s.v)).collect()),
+                    Value::Scalar { t, v } => Ok(vec![(Labels::empty(), t, v)]),
+                    _ => Err("rule result is not a vector or scalar".to_string()),
+                },
+            }
+            .and_then(|samples: Vec<(Labels, i64, f64)>| match spec.kind {
+                RuleKind::Recording => record(&spec, samples, self.spec.limit),
+                RuleKind::Alerting => alerting(
+                    &spec,
+                    rs,
+                    samples,
+                    ts,
+                    offset,
+                    self,
+                    ctx,
+                    &mut out.transitions,
+                ),
+            });
+            let samples = match produced {
+                Err(e) => {
+                    rs.health = Health::Err;
+                    rs.last_error = Some(e);
+                    rs.eval_duration = rule_started.elapsed();
+                    out.failures += 1;
+                    continue;
+                }
+                Ok(s) => s,
+            };
+            rs.health = Health::Ok;
+            rs.last_error = None;
+            out.samples += samples.len() as u64;
+            let mut written = HashSet::with_capacity(samples.len());
+            let mut append_err = None;
+            for (labels, t, v) in samples {
+                let (series, _) = ctx.store.get_or_create(labels.clone());
+                match ctx.store.append(&series, t, v) {
+                    Ok(()) => {
+                        written.insert(labels);
+                    }
+                    Err(e) => append_err = Some(e),
+                }
+            }
+            for gone in rs.prev_series.difference(&written) {
+                let (series, _) = ctx.store.get_or_create(gone.clone());
+                // Errors here are expected when another rule writes the series.
+                let _ = ctx.store.append(&series, ts - offset, STALE_NAN);
+            }
+            rs.prev_series = written;
+            if let Some(e) = append_err {
+                rs.health = Health::Err;
+                rs.last_error = Some(append_error_text(&e));
+                out.failures += 1;
+            }
+            rs.eval_duration = rule_started.elapsed();
+        }
+        let mut st = self.state.lock();
+        for labels in std::mem::take(&mut st.stale_series) {
+            let (series, _) = ctx.store.get_or_create(labels);
+            let _ = ctx.store.append(&series, ts - offset, STALE_NAN);
+        }
+        st.last_eval_ms = Some(ts);
+        st.eval_duration = started.elapsed();
+        out
+    }
+}
+
+fn append_error_text(e: &AppendError) -> String {
+    e.to_string()
+}
+
+/// `file;name`, Prometheus' group key.
+pub fn group_key(file: &str, name: &str) -> String {
+    format!("{file};{name}")
+}
+
+type Out = Vec<(Labels, i64, f64)>;
+
+/// A recording rule: rename, add labels, check duplicates and the limit.
+fn record(spec: &RuleSpec, samples: Out, limit: usize) -> Result<Out, String> {
+    let mut out = Vec::with_capacity(samples.len());
+    let mut seen = HashSet::with_capacity(samples.len());
+    for (labels, t, v) in samples {
+        let mut b = LabelsBuilder::new(&labels);
+        b.set(METRIC_NAME, &spec.name);
+        for (k, val) in &spec.labels {
+            b.set(k, val);
+        }
+        let l = b.labels();
+        if !seen.insert(l.clone()) {
+            return Err(
+                "vector contains metrics with the same labelset after applying rule labels".into(),
+            );
+        }
+        out.push((l, t, v));
+    }
+    if limit > 0 && out.len() > limit {
+        return Err(format!(
+            "exceeded limit of {limit} with {} series",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// An alerting rule: build alerts, run the state machine, emit transitions
+/// and the `ALERTS` / `ALERTS_FOR_STATE` samples.
+#[allow(clippy::too_many_arguments)]
+fn alerting(
+    spec: &RuleSpec,
+    rs: &mut RuleState,
+    samples: Out,
+    ts: i64,
+    offset: i64,
+    group: &Group,
+    ctx: &EvalContext<'_>,
+    transitions: &mut Vec<AlertTransition>,
+) -> Result<Out, String> {
+    let mut candidates = Vec::with_capacity(samples.len());
+    for (series, _, value) in samples {
+        let mut data = TemplateData {
+            labels: &series,
+            external_labels: ctx.external_labels,
+            external_url: ctx.external_url,
+            value,
+            threshold: None,
+            severity: None,
+            ts,
+        };
+        let mut b = LabelsBuilder::new(&series);
+        b.del(METRIC_NAME);
+        for ((k, _), t) in spec.labels.iter().zip(&spec.label_templates) {
+            let v = match t {
+                Ok(t) => tmpl::expand(t, &data, ctx.querier),
+                Err(e) => format!("<error expanding template: {e}>"),
+            };
+            b.set(k, &v);
+        }
+        b.set("alertname", &spec.name);
+        let labels = b.labels();
+        let crossing = match &spec.thresholds {
+            None => None,
+            Some(t) => {
+                let active = rs.alerts.is_active(labels.fingerprint());
+                match t.classify(t.levels_for(&labels), value, active) {
+                    None => continue,
+                    some => some,
+                }
+            }
+        };
+        data.threshold = crossing.map(|c| c.threshold);
+        data.severity = crossing.map(|c| c.severity.as_str());
+        let annotations = spec
+            .annotations
+            .iter()
+            .zip(&spec.annotation_templates)
+            .map(|((k, _), t)| (k.clone(), tmpl::expand(t, &data, ctx.querier)))
+            .collect();
+        candidates.push(Candidate {
+            labels,
+            annotations,
+            value,
+            crossing,
+        });
+    }
+    let params = StateParams {
+        hold_ms: spec.for_ms,
+        keep_firing_for_ms: spec.keep_firing_for_ms,
+        limit: group.spec.limit,
+    };
+    let changes = rs
+        .alerts
+        .update(candidates, ts, &params)
+        .map_err(|e: UpdateError| e.to_string())?;
+    let rule: Arc<str> = Arc::from(spec.name.as_str());
+    for c in changes {
+        transitions.push(AlertTransition {
+            rule: rule.clone(),
+            group: group.key.clone(),
+            labels: c.alert.labels.clone(),
+            fingerprint: c.fingerprint,
+            from: c.from,
+            to: c.to,
+            state: c.alert.state,
+            severity: c.alert.severity,
+            value: c.alert.value,
+            threshold: c.alert.threshold,
+            annotations: c.alert.annotations,
+            active_at: c.alert.active_at,
+            at: ts,
+        });
+    }
+    let t = ts - offset;
+    let mut out = Vec::new();
+    let mut active: Vec<_> = rs
+        .alerts
+        .iter()
+        .filter(|a| a.state != AlertState::Inactive)
+        .collect();
+    active.sort_by(|a, b| a.labels.cmp(&b.labels));
+    for a in active {
+        let mut b = LabelsBuilder::new(&Labels::empty());
+        for (k, v) in &spec.labels {
+            b.set(k, v);
+        }
+        for l in a.labels.iter() {
+            b.set_shared(l.name.clone(), l.value.clone());
+        }
+        b.set("alertname", &spec.name);
+        b.set(METRIC_NAME, ALERTS_FOR_STATE_METRIC);
+        let for_state = b.labels();
+        b.set(METRIC_NAME, ALERTS_METRIC);
+        b.set("alertstate", a.state.as_str());
+        if let Some(s) = a.severity {
+            b.set("severity", s.as_str());
+        }
+        out.push((b.labels(), t, 1.0));
+        out.push((for_state, t, a.active_at.div_euclid(1000) as f64));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

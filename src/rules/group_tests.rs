@@ -1,0 +1,233 @@
+//! Group evaluation tests over a tiny querier that understands vector
+//! selectors and number literals (the real PromQL engine is tested elsewhere).
+
+use super::*;
+use crate::model::{is_stale_nan, Sample};
+use crate::rules::alert::Transition;
+use crate::rules::file::{parse_rule_file, LoadOptions};
+use crate::rules::threshold::Severity;
+use crate::store::StoreOptions;
+
+struct SelectorQuerier<'a>(&'a Store);
+
+impl RuleQuerier for SelectorQuerier<'_> {
+    fn query(&self, expr: &Expr, t: i64) -> Result<Value, String> {
+        crate::rules::testutil::select_query(self.0, expr, t)
+    }
+}
+
+fn group(yaml: &str) -> Group {
+    let f = parse_rule_file("t.yml", yaml, LoadOptions::default()).expect("valid rules");
+    Group::new(f.groups.into_iter().next().expect("one group"), 60_000)
+}
+
+fn put(store: &Store, labels: &[(&str, &str)], t: i64, v: f64) {
+    let (s, _) = store.get_or_create(Labels::from_pairs(labels.iter().copied()));
+    store.append(&s, t, v).unwrap();
+}
+
+fn last(store: &Store, labels: &[(&str, &str)]) -> Option<Sample> {
+    let (s, _) = store.get_or_create(Labels::from_pairs(labels.iter().copied()));
+    s.last()
+}
+
+fn eval(g: &Group, store: &Store, ts: i64) -> EvalOutcome {
+    let q = SelectorQuerier(store);
+    let ext = Labels::from_pairs([("dc", "eu")]);
+    let ctx = EvalContext {
+        store,
+        querier: &q,
+        external_labels: &ext,
+        external_url: "http://wf",
+        default_query_offset_ms: 0,
+    };
+    g.eval(ts, &ctx)
+}
+
+#[test]
+fn later_rules_see_recorded_series() {
+    let store = Store::new(StoreOptions::default());
+    put(&store, &[("__name__", "x"), ("job", "a")], 0, 3.0);
+    let g = group(
+        "groups:\n- name: g\n  rules:\n  - record: y\n    expr: x\n    labels: {via: rec}\n  - record: z\n    expr: y\n",
+    );
+    let out = eval(&g, &store, 10_000);
+    assert_eq!((out.evaluations, out.failures, out.samples), (2, 0, 2));
+    let y = last(&store, &[("__name__", "y"), ("job", "a"), ("via", "rec")]).unwrap();
+    assert_eq!((y.t, y.v), (10_000, 3.0));
+    let z = last(&store, &[("__name__", "z"), ("job", "a"), ("via", "rec")]).unwrap();
+    assert_eq!(z.v, 3.0);
+    let st = g.snapshot();
+    assert!(st.rules.iter().all(|r| r.health == Health::Ok));
+}
+
+#[test]
+fn alerts_series_follow_the_state_machine() {
+    let store = Store::new(StoreOptions::default());
+    let g = group(
+        "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up\n    for: 1m\n    labels: {severity: page}\n    annotations: {s: '{{ $labels.job }} is {{ $value }} in {{ $externalLabels.dc }}'}\n",
+    );
+    put(&store, &[("__name__", "up"), ("job", "a")], 0, 0.0);
+    let out = eval(&g, &store, 0);
+    assert_eq!(out.transitions.len(), 1);
+    assert_eq!(out.transitions[0].to, Transition::Pending);
+    assert_eq!(
+        out.transitions[0].annotations,
+        vec![("s".into(), "a is 0 in eu".into())]
+    );
+    let pending = [
+        ("__name__", "ALERTS"),
+        ("alertname", "Down"),
+        ("alertstate", "pending"),
+        ("job", "a"),
+        ("severity", "page"),
+    ];
+    assert_eq!(last(&store, &pending).unwrap().v, 1.0);
+    let for_state = [
+        ("__name__", "ALERTS_FOR_STATE"),
+        ("alertname", "Down"),
+        ("job", "a"),
+        ("severity", "page"),
+    ];
+    put(&store, &[("__name__", "up"), ("job", "a")], 60_000, 0.0);
+    let out = eval(&g, &store, 60_000);
+    assert_eq!(out.transitions[0].to, Transition::Firing);
+    let stale = last(&store, &pending).unwrap();
+    assert!(
+        is_stale_nan(stale.v) && stale.t == 60_000,
+        "pending series goes stale"
+    );
+    let firing = [
+        ("__name__", "ALERTS"),
+        ("alertname", "Down"),
+        ("alertstate", "firing"),
+        ("job", "a"),
+        ("severity", "page"),
+    ];
+    assert_eq!(last(&store, &firing).unwrap().v, 1.0);
+    assert_eq!(last(&store, &for_state).unwrap().v, 0.0);
+    // The series vanishes (older than the 5m lookback): resolved, ALERTS stale.
+    let out = eval(&g, &store, 400_000);
+    assert_eq!(out.transitions[0].to, Transition::Resolved);
+    assert!(is_stale_nan(last(&store, &firing).unwrap().v));
+    assert_eq!(g.snapshot().rules[0].state_str(), "inactive");
+}
+
+#[test]
+fn threshold_rule_moves_severity_on_one_alert() {
+    let store = Store::new(StoreOptions::default());
+    let g = group(
+        "groups:\n- name: g\n  rules:\n  - alert: Slow\n    expr: latency\n    thresholds: {warning: 2s, critical: 5s, clear: 1.8}\n    annotations: {s: '{{ $severity }} over {{ $threshold }}'}\n",
+    );
+    let l = [("__name__", "latency"), ("module", "m")];
+    put(&store, &l, 0, 1.0);
+    assert!(eval(&g, &store, 0).transitions.is_empty());
+    put(&store, &l, 60_000, 3.0);
+    let t = eval(&g, &store, 60_000).transitions;
+    assert_eq!(
+        (t[0].to, t[0].severity),
+        (Transition::Firing, Some(Severity::Warning))
+    );
+    assert_eq!(t[0].annotations[0].1, "warning over 2");
+    put(&store, &l, 120_000, 7.0);
+    let t = eval(&g, &store, 120_000).transitions;
+    assert_eq!(
+        (t[0].to, t[0].severity),
+        (Transition::Escalated, Some(Severity::Critical))
+    );
+    assert_eq!(t[0].threshold, Some(5.0));
+    let warn = [
+        ("__name__", "ALERTS"),
+        ("alertname", "Slow"),
+        ("alertstate", "firing"),
+        ("module", "m"),
+        ("severity", "warning"),
+    ];
+    let crit = [
+        ("__name__", "ALERTS"),
+        ("alertname", "Slow"),
+        ("alertstate", "firing"),
+        ("module", "m"),
+        ("severity", "critical"),
+    ];
+    assert!(is_stale_nan(last(&store, &warn).unwrap().v));
+    assert_eq!(last(&store, &crit).unwrap().v, 1.0);
+    put(&store, &l, 180_000, 1.9);
+    assert_eq!(
+        eval(&g, &store, 180_000).transitions[0].to,
+        Transition::Deescalated
+    );
+    put(&store, &l, 240_000, 1.0);
+    assert_eq!(
+        eval(&g, &store, 240_000).transitions[0].to,
+        Transition::Resolved
+    );
+}
+
+#[test]
+fn query_offset_shifts_query_and_output() {
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  query_offset: 1m\n  rules:\n  - record: y\n    expr: x\n");
+    put(&store, &[("__name__", "x")], 0, 1.0);
+    put(&store, &[("__name__", "x")], 100_000, 2.0);
+    eval(&g, &store, 120_000);
+    let y = last(&store, &[("__name__", "y")]).unwrap();
+    assert_eq!((y.t, y.v), (60_000, 1.0));
+}
+
+#[test]
+fn errors_set_health_and_keep_previous_series() {
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  limit: 1\n  rules:\n  - record: y\n    expr: x\n  - alert: A\n    expr: x\n");
+    put(&store, &[("__name__", "x"), ("i", "1")], 0, 1.0);
+    put(&store, &[("__name__", "x"), ("i", "2")], 0, 1.0);
+    let out = eval(&g, &store, 0);
+    assert_eq!(out.failures, 2);
+    let st = g.snapshot();
+    assert_eq!(
+        st.rules[0].last_error.as_deref(),
+        Some("exceeded limit of 1 with 2 series")
+    );
+    assert_eq!(
+        st.rules[1].last_error.as_deref(),
+        Some("exceeded limit of 1 with 2 alerts")
+    );
+    assert_eq!(st.rules[1].health.as_str(), "err");
+}
+
+#[test]
+fn unsupported_results_and_duplicates_fail_the_rule() {
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  rules:\n  - record: y\n    expr: x\n    labels: {i: same}\n  - alert: B\n    expr: rate(x[1m])\n");
+    put(&store, &[("__name__", "x"), ("i", "1")], 0, 1.0);
+    put(&store, &[("__name__", "x"), ("i", "2")], 0, 1.0);
+    eval(&g, &store, 0);
+    let st = g.snapshot();
+    assert!(st.rules[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("same labelset"));
+    assert!(st.rules[1].last_error.is_some());
+}
+
+#[test]
+fn reload_carries_alert_state_and_marks_removed_series_stale() {
+    let store = Store::new(StoreOptions::default());
+    let old = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    for: 5m\n  - record: gone\n    expr: x\n");
+    put(&store, &[("__name__", "x")], 0, 1.0);
+    eval(&old, &store, 0);
+    let new = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    for: 5m\n");
+    assert!(!new.same_definition(&old));
+    new.copy_state_from(&old);
+    put(&store, &[("__name__", "x")], 300_000, 1.0);
+    let out = eval(&new, &store, 300_000);
+    assert_eq!(
+        out.transitions[0].to,
+        Transition::Firing,
+        "active_at carried over"
+    );
+    assert!(is_stale_nan(
+        last(&store, &[("__name__", "gone")]).unwrap().v
+    ));
+}

@@ -1,0 +1,21 @@
+//! Scraping: one task per target pulls `/metrics`, parses it with our
+//! streaming [`exposition`] parser and commits each scrape to the buffer as
+//! a whole. [`exposition`] is the streaming, zero-copy parser for the
+//! Prometheus text format (0.0.4 / 1.0.0) and OpenMetrics 1.0 text.
+
+mod cache;
+mod client;
+mod from_config;
+mod ingest;
+mod manager;
+mod metrics;
+mod scrape_loop;
+mod target;
+
+pub mod exposition;
+
+pub use cache::SeriesCache;
+pub use from_config::{targets_from_config, TargetError};
+pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
+pub use manager::{ScrapeManager, TargetView};
+pub use target::{Health, ScrapeLimits, TargetSpec, TargetStatus};
