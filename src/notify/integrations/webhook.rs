@@ -5,14 +5,16 @@
 //! trailing newline, `QuoteMeta`d receiver, zero `endsAt` for firing alerts, `max_alerts`
 //! truncation before the common labels are computed), followed by two extra top-level keys:
 //! `idempotencyKey` (also sent as the `Idempotency-Key` header; identical on every retry) and
-//! `transitions` (per alert: fingerprint, transition sequence, what happened, severities).
+//! `transitions` (per alert: its label fingerprint as in `alerts`, `alertId` (the identity
+//! fingerprint, stable across severity changes), transition sequence, what happened,
+//! severities). The standard `fingerprint` is Alertmanager's, computed from the labels.
 //! With `signing_secret_file`, `X-Watchfire-Signature: sha256=<hex HMAC-SHA256 of the body>`
 //! lets the receiver verify the sender.
 
 use super::{read_url_file, send, with_auth};
 use crate::config::WebhookConfig;
 use crate::notify::alert::AlertStatus;
-use crate::notify::alert::Transition;
+use crate::notify::alert::{alert_fingerprint, Transition};
 use crate::notify::gojson::{self, quote_meta, time_text, ZERO_TIME};
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
@@ -73,7 +75,7 @@ pub fn payload(n: &Notification, max_alerts: u64) -> String {
         gojson::string(&mut out, &a.generator_url);
         out.push(',');
         gojson::key(&mut out, "fingerprint");
-        gojson::string(&mut out, &a.fingerprint_hex());
+        gojson::string(&mut out, &format!("{:016x}", alert_fingerprint(&a.labels)));
         out.push('}');
     }
     out.push_str("],");
@@ -124,6 +126,9 @@ fn transitions(out: &mut String, n: &Notification) {
         }
         out.push('{');
         gojson::key(out, "fingerprint");
+        gojson::string(out, &format!("{:016x}", alert_fingerprint(&a.labels)));
+        out.push(',');
+        gojson::key(out, "alertId");
         gojson::string(out, &a.fingerprint_hex());
         out.push(',');
         gojson::key(out, "seq");
