@@ -38,6 +38,7 @@ mod global;
 mod http;
 mod node;
 mod notify;
+mod receiver_types;
 mod receivers;
 mod scrape;
 mod secret;
