@@ -11,6 +11,7 @@
 //! - [`promql`]: the PromQL evaluator over the buffer.
 //! - [`rules`]: rule files, alert state machine, group evaluation and scheduling.
 //! - [`template`]: Go-template expansion for alert labels, annotations and notifications.
+//! - [`notify`]: routing, grouping, silences and delivery of notifications.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
@@ -19,6 +20,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod notify;
 pub mod promql;
 pub mod rules;
 pub mod scrape;

@@ -10,12 +10,14 @@ mod query;
 mod response;
 mod rules;
 mod series;
+mod silences;
 mod status;
 mod targets;
 mod value_json;
 
 pub use params::{parse_duration_ms, parse_time_ms};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
+pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
 
 use crate::promql::Engine;
 use crate::rules::manager::Manager as RuleManager;

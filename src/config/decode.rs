@@ -203,13 +203,13 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// Top-level sections that later versions will accept (alerting and notification routing).
+/// Top-level Prometheus sections that watchfire does not accept (yet).
 pub(crate) const RESERVED_TOP_LEVEL: &[&str] = &[
-    "alerting",
-    "route",
-    "receivers",
-    "inhibit_rules",
-    "templates",
+    "remote_write",
+    "remote_read",
+    "tracing",
+    "scrape_config_files",
+    "otlp",
 ];
 
 /// The known field within edit distance 2 of `name`, if exactly one is closest.

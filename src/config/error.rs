@@ -46,6 +46,8 @@ pub enum Scope {
     Global,
     /// The scrape config with this `job_name` (empty when the name is missing).
     Job(String),
+    /// Another section, named as messages print it, e.g. `receiver "ops"`.
+    Section(String),
 }
 
 impl fmt::Display for Scope {
@@ -53,6 +55,7 @@ impl fmt::Display for Scope {
         match self {
             Scope::Global => f.write_str("global"),
             Scope::Job(name) => write!(f, "job {name:?}"),
+            Scope::Section(name) => f.write_str(name),
         }
     }
 }

@@ -5,6 +5,11 @@
 //! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m)
+//! alerting:          # alertmanagers to forward alerts to (Prometheus)
+//! route:             # notification routing tree (Alertmanager)
+//! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
+//! inhibit_rules:     # source/target matchers, equal (Alertmanager)
+//! templates:         # notification template files (globs)
 //! ```
 //!
 //! [`load`] reads a file and returns a [`Config`] with every default applied, or
@@ -19,9 +24,8 @@
 //! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
 //! every string value.
 //!
-//! Later sections (`alerting`, `route`, `receivers`, `inhibit_rules`, `templates`) are refused
-//! for now with "not supported yet". Adding one is a field in `RawConfig`, a field in [`Config`]
-//! and its resolve call in [`parse_with_env`].
+//! Adding a section is a field in `RawConfig`, a field in [`Config`] and its resolve call in
+//! [`parse_with_env`]. The notification sections live in `notify` and `receivers`.
 //!
 //! **Invariant:** loading never panics on input, and a config is returned only when the file has
 //! no problem at all.
@@ -33,6 +37,9 @@ mod error;
 mod global;
 mod http;
 mod node;
+mod notify;
+mod receiver_types;
+mod receivers;
 mod scrape;
 mod secret;
 mod size;
@@ -44,6 +51,14 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use global::{GlobalConfig, StorageConfig};
 pub use http::{Authorization, BasicAuth, TlsConfig};
 pub use node::Pos;
+pub use notify::{
+    AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
+    DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
+};
+pub use receivers::{
+    DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
+    SlackField, WebhookConfig,
+};
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
@@ -63,6 +78,11 @@ yaml_section! {
         rule_files: Vec<At<String>>,
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
+        alerting: notify::RawAlerting,
+        route: notify::RawRoute,
+        receivers: Vec<At<receivers::RawReceiver>>,
+        inhibit_rules: Vec<At<notify::RawInhibitRule>>,
+        templates: Vec<At<String>>,
     }
 }
 
@@ -81,6 +101,20 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The in-memory buffer.
     pub storage: StorageConfig,
+    /// Alertmanagers to forward alerts to.
+    pub alerting: AlertingConfig,
+    /// The notification routing tree; `None` sends everything to a log receiver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteConfig>,
+    /// Notification receivers, with unique names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receivers: Vec<ReceiverConfig>,
+    /// Inhibition rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// Notification template file globs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
     /// The file this was loaded from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -94,6 +128,11 @@ impl Default for Config {
             rule_files: Vec::new(),
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
+            alerting: AlertingConfig::default(),
+            route: None,
+            receivers: Vec::new(),
+            inhibit_rules: Vec::new(),
+            templates: Vec::new(),
             path: PathBuf::new(),
         }
     }
@@ -232,6 +271,16 @@ pub fn parse_with_env(
         .map(|(i, job)| scrape::resolve(job, i, &global, &mut cx))
         .collect();
     let storage = global::resolve_storage(raw.storage, &mut cx);
+    let notify = notify::resolve(
+        notify::RawNotify {
+            route: raw.route,
+            receivers: raw.receivers,
+            inhibit_rules: raw.inhibit_rules,
+            templates: raw.templates,
+            alerting: raw.alerting,
+        },
+        &mut cx,
+    );
 
     let errors = cx.into_errors();
     if !errors.is_empty() {
@@ -242,6 +291,11 @@ pub fn parse_with_env(
         rule_files,
         scrape_configs,
         storage,
+        alerting: notify.alerting,
+        route: notify.route,
+        receivers: notify.receivers,
+        inhibit_rules: notify.inhibit_rules,
+        templates: notify.templates,
         path: path.to_path_buf(),
     })
 }
@@ -383,8 +437,7 @@ mod tests {
             [
                 "c.yml:3:19: scrape_timeout 20s is greater than scrape_interval 10s in global",
                 r#"c.yml:4:28: invalid label name "bad-name" in external_labels"#,
-                r#"c.yml:5:1: "alerting" is not supported yet"#,
-                r#"c.yml:6:1: unknown field "remote_write" in the top level"#,
+                r#"c.yml:6:1: "remote_write" is not supported yet"#,
                 r#"c.yml:9:20: scrape_configs[0].scrape_interval: not a valid duration string: "1m1h""#,
                 r#"c.yml:10:13: duplicate job_name "a" (first used at line 8)"#,
                 "c.yml:11:22: storage.retention: must be greater than 0s",

@@ -1,0 +1,290 @@
+//! The dispatcher: routes alert events into aggregation groups and flushes the groups that are
+//! due, applying inhibition and silences.
+//!
+//! [`Dispatcher`] is plain state driven by the notifier's task (see `notifier.rs`): `ingest`
+//! for each event, `flush_due` when `next_deadline` passes. Time comes in as parameters.
+//!
+//! An alert that moves to another group (e.g. its severity label changed and the route groups
+//! by severity) leaves its old group silently: the new group reports it, and the old group
+//! does not claim it resolved.
+
+use super::alert::NotifyAlert;
+use super::group::AggrGroup;
+use super::inhibit::Inhibitor;
+use super::notification::Notification;
+use super::route::Route;
+use super::silence::Silences;
+use crate::model::Labels;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+type GroupId = (usize, Labels);
+
+/// A notification ready for one integration of one receiver.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// Receiver name.
+    pub receiver: String,
+    /// Index of the integration in the receiver.
+    pub integration: usize,
+    /// The notification.
+    pub notification: Notification,
+}
+
+/// Routing and grouping state.
+pub struct Dispatcher {
+    root: Route,
+    groups: HashMap<GroupId, AggrGroup>,
+    placed: HashMap<u64, HashSet<GroupId>>,
+    inhibitor: Arc<Mutex<Inhibitor>>,
+    silences: Arc<Silences>,
+    send_resolved: HashMap<String, Vec<bool>>,
+    external_url: String,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `root`; `send_resolved` lists, per receiver, each integration's flag.
+    pub fn new(
+        root: Route,
+        inhibitor: Arc<Mutex<Inhibitor>>,
+        silences: Arc<Silences>,
+        send_resolved: HashMap<String, Vec<bool>>,
+        external_url: String,
+    ) -> Dispatcher {
+        Dispatcher {
+            root,
+            groups: HashMap::new(),
+            placed: HashMap::new(),
+            inhibitor,
+            silences,
+            send_resolved,
+            external_url,
+        }
+    }
+
+    /// Takes one alert event.
+    pub fn ingest(&mut self, alert: NotifyAlert, now: Instant, wall: DateTime<Utc>) {
+        self.inhibitor.lock().observe(&alert, wall);
+        let mut targets: HashSet<GroupId> = HashSet::new();
+        for route in self.root.match_labels(&alert.labels) {
+            targets.insert((route.index, route.group_labels(&alert.labels)));
+        }
+        let fp = alert.fingerprint;
+        if let Some(before) = self.placed.remove(&fp) {
+            for id in before.difference(&targets) {
+                if let Some(group) = self.groups.get_mut(id) {
+                    group.remove(fp);
+                    if group.is_empty() {
+                        self.groups.remove(id);
+                    }
+                }
+            }
+        }
+        let resolved = alert.resolved_at(wall);
+        let mut placed = HashSet::new();
+        for id in targets {
+            if let Some(group) = self.groups.get_mut(&id) {
+                group.insert(alert.clone(), now);
+                placed.insert(id);
+            } else if !resolved {
+                let Some(route) = self.root.walk().into_iter().find(|r| r.index == id.0) else {
+                    continue;
+                };
+                let group = AggrGroup::new(route, id.1.clone(), alert.clone(), now, wall);
+                self.groups.insert(id.clone(), group);
+                placed.insert(id);
+            }
+        }
+        if !resolved && !placed.is_empty() {
+            self.placed.insert(fp, placed);
+        }
+    }
+
+    /// When the next group is due, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.groups.values().map(AggrGroup::next_flush).min()
+    }
+
+    /// Flushes every group due at `now`; drops groups left empty.
+    pub fn flush_due(&mut self, now: Instant, wall: DateTime<Utc>) -> Vec<Outgoing> {
+        let inhibitor = self.inhibitor.lock();
+        let silences = &self.silences;
+        let muted = |a: &NotifyAlert| {
+            silences.is_silenced(&a.labels, wall) || inhibitor.is_inhibited(&a.labels, wall)
+        };
+        let mut out = Vec::new();
+        let mut emptied = Vec::new();
+        for (id, group) in self.groups.iter_mut() {
+            if group.next_flush() > now {
+                continue;
+            }
+            let flags = self
+                .send_resolved
+                .get(&group.receiver)
+                .map_or(&[][..], Vec::as_slice);
+            for (integration, notification) in
+                group.flush(now, wall, flags, &muted, &self.external_url)
+            {
+                out.push(Outgoing {
+                    receiver: group.receiver.clone(),
+                    integration,
+                    notification,
+                });
+            }
+            if group.is_empty() {
+                emptied.push(id.clone());
+            }
+        }
+        drop(inhibitor);
+        for id in emptied {
+            self.groups.remove(&id);
+        }
+        let groups = &self.groups;
+        self.placed.retain(|_, ids| {
+            ids.retain(|id| groups.contains_key(id));
+            !ids.is_empty()
+        });
+        out
+    }
+
+    /// Number of aggregation groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The groups, for inspection (`/api/v2/alerts/groups`-style views).
+    pub fn groups(&self) -> impl Iterator<Item = &AggrGroup> {
+        self.groups.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::alert::{AlertStatus, Transition};
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn dispatcher(yaml: &str) -> Dispatcher {
+        let c = crate::config::parse_with_env(yaml, Path::new("t.yml"), &|_| None).unwrap();
+        let mut flags = HashMap::new();
+        for r in &c.receivers {
+            flags.insert(r.name.clone(), vec![true]);
+        }
+        Dispatcher::new(
+            Route::from_config(c.route.as_ref()),
+            Arc::new(Mutex::new(Inhibitor::new(c.inhibit_rules.clone()))),
+            Arc::new(Silences::new()),
+            flags,
+            "http://wf".into(),
+        )
+    }
+
+    fn alert(pairs: &[(&str, &str)]) -> NotifyAlert {
+        NotifyAlert::firing(Labels::from_pairs(pairs.iter().copied()), Utc::now())
+    }
+
+    const CONFIG: &str = r#"
+route:
+  receiver: all
+  group_by: [alertname, severity]
+  group_wait: 1s
+  group_interval: 10s
+  routes:
+    - matchers: [team=db]
+      receiver: db
+      continue: true
+receivers: [{name: all}, {name: db}]
+inhibit_rules:
+  - source_matchers: [severity=critical]
+    target_matchers: [severity=info]
+    equal: [alertname]
+"#;
+
+    #[test]
+    fn routes_groups_and_flushes() {
+        let mut d = dispatcher(CONFIG);
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        d.ingest(
+            alert(&[("alertname", "A"), ("team", "db"), ("severity", "warning")]),
+            t0,
+            wall,
+        );
+        d.ingest(
+            alert(&[("alertname", "A"), ("team", "web"), ("severity", "warning")]),
+            t0,
+            wall,
+        );
+        assert_eq!(
+            d.group_count(),
+            2,
+            "the db route, and the root for the rest"
+        );
+        assert_eq!(d.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert!(d.flush_due(t0, wall).is_empty());
+        let out = d.flush_due(t0 + Duration::from_secs(1), wall);
+        let mut got: Vec<(String, usize)> = out
+            .iter()
+            .map(|o| (o.receiver.clone(), o.notification.alerts.len()))
+            .collect();
+        got.sort();
+        assert_eq!(got, [("all".to_owned(), 1), ("db".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn inhibited_and_silenced_alerts_are_not_sent() {
+        let mut d = dispatcher(CONFIG);
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        d.ingest(
+            alert(&[("alertname", "A"), ("severity", "critical")]),
+            t0,
+            wall,
+        );
+        d.ingest(alert(&[("alertname", "A"), ("severity", "info")]), t0, wall);
+        let out = d.flush_due(t0 + Duration::from_secs(1), wall);
+        assert_eq!(out.len(), 1, "only the critical group notifies: {out:?}");
+        assert_eq!(
+            out[0].notification.alerts[0].labels.get("severity"),
+            Some("critical")
+        );
+    }
+
+    #[test]
+    fn an_alert_changing_group_leaves_its_old_group() {
+        let mut d = dispatcher(CONFIG);
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let a = alert(&[("alertname", "A"), ("severity", "warning")]);
+        d.ingest(a.clone(), t0, wall);
+        assert_eq!(d.flush_due(t0 + Duration::from_secs(1), wall).len(), 1);
+        let mut up = a.clone();
+        up.labels = Labels::from_pairs([("alertname", "A"), ("severity", "critical")]);
+        up.severity = Some("critical".into());
+        up.seq = 2;
+        up.transition = Transition::Escalated {
+            from: "warning".into(),
+            to: "critical".into(),
+        };
+        d.ingest(up, t0 + Duration::from_secs(2), wall);
+        assert_eq!(d.group_count(), 1);
+        assert!(d.flush_due(t0 + Duration::from_secs(2), wall).is_empty());
+        let out = d.flush_due(t0 + Duration::from_secs(3), wall);
+        assert_eq!(out.len(), 1, "the new group flushes after its group_wait");
+        assert_eq!(out[0].notification.alerts[0].seq, 2);
+        assert_eq!(out[0].notification.status(), AlertStatus::Firing);
+    }
+
+    #[test]
+    fn resolved_alerts_without_a_group_are_ignored() {
+        let mut d = dispatcher(CONFIG);
+        let mut a = alert(&[("alertname", "A")]);
+        a.status = AlertStatus::Resolved;
+        d.ingest(a, Instant::now(), Utc::now());
+        assert_eq!(d.group_count(), 0);
+    }
+}

@@ -1,0 +1,232 @@
+//! Aggregation groups: the alerts of one route with the same group labels, and when to tell
+//! each of the route receiver's integrations about them.
+//!
+//! Timing follows Alertmanager's `dispatch.aggrGroup`: the first flush comes `group_wait` after
+//! the group is created (at once when its first alert started longer ago than that), later ones
+//! every `group_interval`. At each flush the decision per integration follows the notification
+//! log rules of `notify.DedupStage`: notify when firing alerts appeared, when all resolved, when
+//! some resolved and `send_resolved` is on, or when `repeat_interval` passed. watchfire adds: a
+//! firing alert whose transition sequence changed (escalated or de-escalated) is notified too,
+//! and a critical alert makes a group without explicit `group_wait` flush at once.
+//!
+//! **Invariant:** pure: time comes in as parameters; no I/O.
+
+use super::alert::{NotifyAlert, Transition};
+use super::matchers::label_set_string;
+use super::notification::{Notification, NotificationReason};
+use super::route::Route;
+use crate::model::Labels;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What the group remembers about the last notification sent through one integration.
+#[derive(Clone, Debug, PartialEq)]
+struct LogEntry {
+    /// Firing fingerprints and their transition sequence.
+    firing: BTreeMap<u64, u64>,
+    /// Resolved fingerprints.
+    resolved: BTreeSet<u64>,
+    /// When it was sent.
+    at: Instant,
+}
+
+/// One aggregation group.
+#[derive(Clone, Debug)]
+pub struct AggrGroup {
+    /// `<route key>:<group labels>`.
+    pub key: String,
+    /// The receiver that gets the notifications.
+    pub receiver: String,
+    /// The labels that define the group.
+    pub group_labels: Labels,
+    /// Index of the route in the tree.
+    pub route_index: usize,
+    group_interval: Duration,
+    repeat_interval: Duration,
+    fast_default: bool,
+    alerts: BTreeMap<u64, NotifyAlert>,
+    next_flush: Instant,
+    has_flushed: bool,
+    logs: Vec<Option<LogEntry>>,
+}
+
+impl AggrGroup {
+    /// A new group for `route` holding `first`; `now` is the monotonic clock, `wall` the
+    /// calendar time the alert times are compared with.
+    pub fn new(
+        route: &Route,
+        group_labels: Labels,
+        first: NotifyAlert,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> AggrGroup {
+        let wait = route.group_wait_for(first.severity.as_deref());
+        let old_enough = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|w| first.starts_at.checked_add_signed(w))
+            .is_some_and(|t| t < wall);
+        let next_flush = if old_enough { now } else { now + wait };
+        let mut group = AggrGroup {
+            key: format!("{}:{}", route.key, label_set_string(&group_labels)),
+            receiver: route.receiver.clone(),
+            group_labels,
+            route_index: route.index,
+            group_interval: route.group_interval,
+            repeat_interval: route.repeat_interval,
+            fast_default: route.group_wait.is_none(),
+            alerts: BTreeMap::new(),
+            next_flush,
+            has_flushed: false,
+            logs: Vec::new(),
+        };
+        group.insert(first, now);
+        group
+    }
+
+    /// Adds or updates an alert; an event older (by sequence) than the one held is ignored.
+    pub fn insert(&mut self, alert: NotifyAlert, now: Instant) {
+        if let Some(held) = self.alerts.get(&alert.fingerprint) {
+            if held.seq > alert.seq {
+                return;
+            }
+        }
+        if !self.has_flushed && self.fast_default && alert.severity.as_deref() == Some("critical") {
+            self.next_flush = self.next_flush.min(now);
+        }
+        self.alerts.insert(alert.fingerprint, alert);
+    }
+
+    /// Forgets an alert without notifying (it moved to another group).
+    pub fn remove(&mut self, fingerprint: u64) {
+        self.alerts.remove(&fingerprint);
+    }
+
+    /// When the group wants to flush next.
+    pub fn next_flush(&self) -> Instant {
+        self.next_flush
+    }
+
+    /// True when the group holds no alerts (and can be dropped).
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// The alerts held, by fingerprint.
+    pub fn alerts(&self) -> impl Iterator<Item = &NotifyAlert> {
+        self.alerts.values()
+    }
+
+    /// Flushes: decides per integration (`send_resolved` flags, in the receiver's order)
+    /// whether to notify, returns the notifications by integration index, and drops resolved
+    /// alerts. Alerts for which `muted` is true are left out, as Alertmanager's inhibition and
+    /// silencing stages do.
+    pub fn flush(
+        &mut self,
+        now: Instant,
+        wall: DateTime<Utc>,
+        send_resolved: &[bool],
+        muted: &dyn Fn(&NotifyAlert) -> bool,
+        external_url: &str,
+    ) -> Vec<(usize, Notification)> {
+        self.next_flush = now + self.group_interval;
+        self.has_flushed = true;
+        self.logs.resize(send_resolved.len(), None);
+        let mut visible: Vec<NotifyAlert> = Vec::new();
+        let mut firing = BTreeMap::new();
+        let mut resolved = BTreeSet::new();
+        for alert in self.alerts.values() {
+            if muted(alert) {
+                continue;
+            }
+            let mut a = alert.clone();
+            if a.resolved_at(wall) {
+                resolved.insert(a.fingerprint);
+            } else {
+                a.ends_at = None;
+                firing.insert(a.fingerprint, a.seq);
+            }
+            visible.push(a);
+        }
+        let mut out = Vec::new();
+        for (i, &resolved_too) in send_resolved.iter().enumerate() {
+            let entry = self.logs[i].as_ref();
+            let Some(reason) = self.decide(entry, &firing, &resolved, resolved_too, now) else {
+                continue;
+            };
+            self.logs[i] = Some(LogEntry {
+                firing: firing.clone(),
+                resolved: resolved.clone(),
+                at: now,
+            });
+            let n = Notification::new(
+                self.receiver.clone(),
+                self.key.clone(),
+                self.group_labels.clone(),
+                reason,
+                visible.clone(),
+                external_url,
+                wall,
+            );
+            let n = if resolved_too {
+                Some(n)
+            } else {
+                n.firing_only()
+            };
+            if let Some(n) = n {
+                out.push((i, n));
+            }
+        }
+        self.alerts.retain(|_, a| !a.resolved_at(wall));
+        out
+    }
+
+    fn decide(
+        &self,
+        entry: Option<&LogEntry>,
+        firing: &BTreeMap<u64, u64>,
+        resolved: &BTreeSet<u64>,
+        send_resolved: bool,
+        now: Instant,
+    ) -> Option<NotificationReason> {
+        let Some(entry) = entry else {
+            return (!firing.is_empty()).then_some(NotificationReason::FirstNotification);
+        };
+        if firing.keys().any(|fp| !entry.firing.contains_key(fp)) {
+            return Some(NotificationReason::NewAlertsAdded);
+        }
+        let changed = firing
+            .iter()
+            .filter(|(fp, seq)| entry.firing.get(fp) != Some(seq))
+            .map(|(fp, _)| fp);
+        let mut any_changed = false;
+        for fp in changed {
+            any_changed = true;
+            let severity = self.alerts.get(fp).is_some_and(|a| {
+                matches!(
+                    a.transition,
+                    Transition::Escalated { .. } | Transition::DeEscalated { .. }
+                )
+            });
+            if severity {
+                return Some(NotificationReason::SeverityChanged);
+            }
+        }
+        if any_changed {
+            return Some(NotificationReason::NewAlertsAdded);
+        }
+        if firing.is_empty() {
+            return (!entry.firing.is_empty()).then_some(NotificationReason::AllAlertsResolved);
+        }
+        if send_resolved && !resolved.is_subset(&entry.resolved) {
+            return Some(NotificationReason::SomeAlertsResolved);
+        }
+        (entry.at + self.repeat_interval <= now)
+            .then_some(NotificationReason::RepeatIntervalElapsed)
+    }
+}
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

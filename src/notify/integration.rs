@@ -1,0 +1,178 @@
+//! The plug-in point: an [`Integration`] delivers one [`Notification`] somewhere.
+//!
+//! watchfire's own integrations (webhook, Slack, email, log) implement it, and so can an
+//! embedding program: register it with [`crate::notify::NotifierBuilder::integration`] under a
+//! receiver name from the config. Delivery (queueing, retries, fallback, metrics) is the
+//! notifier's job; an integration makes one attempt and classifies its failure.
+
+use super::notification::Notification;
+use std::fmt;
+use std::time::Duration;
+
+pub use async_trait::async_trait;
+
+/// Delivers notifications through one channel.
+///
+/// Implement it with [`async_trait`] (re-exported here):
+///
+/// ```
+/// use watchfire::notify::{async_trait, Integration, Notification, NotifyError};
+///
+/// struct Stdout;
+///
+/// #[async_trait]
+/// impl Integration for Stdout {
+///     fn name(&self) -> &str {
+///         "stdout"
+///     }
+///     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+///         println!("{} {}", n.status(), n.group_key);
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Integration: Send + Sync {
+    /// The integration kind, used as the `integration` metric label (`webhook`, `slack`, ...).
+    fn name(&self) -> &str;
+
+    /// Makes one delivery attempt. The notifier bounds it with the configured timeout and
+    /// retries it when the error is [`ErrorClass::Retryable`].
+    async fn notify(&self, notification: &Notification) -> Result<(), NotifyError>;
+}
+
+/// Whether a failed attempt is worth repeating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Connection errors, timeouts, 5xx, 429: try again later.
+    Retryable,
+    /// The receiver refused the notification (4xx, bad configuration): do not retry.
+    Permanent,
+}
+
+/// A failed delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct NotifyError {
+    /// Retry or not.
+    pub class: ErrorClass,
+    /// Short machine-readable cause, used as the `reason` metric label: `connect`, `timeout`,
+    /// `http_5xx`, `http_429`, `http_4xx`, `invalid_response`, `config`, `other`.
+    pub reason: &'static str,
+    /// What happened, for logs and the dead-letter list.
+    pub message: String,
+    /// How long the receiver asked us to wait (HTTP `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl NotifyError {
+    /// A failure worth retrying.
+    pub fn retryable(reason: &'static str, message: impl Into<String>) -> NotifyError {
+        NotifyError {
+            class: ErrorClass::Retryable,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A failure not worth retrying.
+    pub fn permanent(reason: &'static str, message: impl Into<String>) -> NotifyError {
+        NotifyError {
+            class: ErrorClass::Permanent,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The same error with a requested retry delay.
+    pub fn with_retry_after(mut self, delay: Option<Duration>) -> NotifyError {
+        self.retry_after = delay;
+        self
+    }
+
+    /// True for [`ErrorClass::Retryable`].
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
+
+    /// Classifies an HTTP status (not 2xx) as Alertmanager does, plus 429 as retryable;
+    /// `body` (cut to 1 KiB) goes into the message.
+    pub fn from_status(status: u16, body: &str, retry_after: Option<Duration>) -> NotifyError {
+        let mut text: String = body.chars().take(1024).collect();
+        if text.len() < body.len() {
+            text.push_str("...");
+        }
+        let message = format!("unexpected status code {status}: {}", text.trim());
+        match status {
+            429 => NotifyError::retryable("http_429", message).with_retry_after(retry_after),
+            500..=599 => NotifyError::retryable("http_5xx", message).with_retry_after(retry_after),
+            _ => NotifyError::permanent("http_4xx", message),
+        }
+    }
+
+    /// Classifies a transport error from reqwest: every one is retryable.
+    pub fn from_reqwest(e: &reqwest::Error) -> NotifyError {
+        let reason = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "connect"
+        } else {
+            "other"
+        };
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        NotifyError::retryable(reason, message)
+    }
+}
+
+/// Reads an HTTP `Retry-After` header: delay seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_statuses() {
+        let e = NotifyError::from_status(503, "down", None);
+        assert!(e.is_retryable());
+        assert_eq!(e.reason, "http_5xx");
+        assert_eq!(e.to_string(), "unexpected status code 503: down");
+        let e = NotifyError::from_status(429, "", Some(Duration::from_secs(2)));
+        assert!(e.is_retryable() && e.retry_after == Some(Duration::from_secs(2)));
+        let e = NotifyError::from_status(400, &"x".repeat(2000), None);
+        assert!(!e.is_retryable());
+        assert!(e.message.ends_with("..."));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Forwarding to real Alertmanagers, as Prometheus' notifier does.
+//!
+//! Every alert event goes to every target of every `alerting.alertmanagers` set as
+//! `POST <scheme>://<target><path_prefix>/api/v2/alerts` with a JSON array of
+//! `{labels, annotations, startsAt, endsAt, generatorURL}`. Like Prometheus, firing alerts are
+//! re-sent every `resend_delay` (1m) with `endsAt = now + 4 × max(evaluation interval,
+//! resend delay)` so Alertmanager times them out if watchfire disappears; resolved alerts are
+//! sent at once with their resolve time and re-sent for 15 minutes. A failed post is logged
+//! and counted; the next resend repairs it (no other retry, as in Prometheus).
+
+use super::with_auth;
+use crate::config::{AlertmanagerConfig, HttpClientConfig};
+use crate::notify::alert::NotifyAlert;
+use crate::notify::gojson;
+use crate::notify::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How long resolved alerts keep being sent (Prometheus' `resolvedRetention`).
+pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
+
+/// Most alerts per request (Prometheus' `maxBatchSize`).
+pub const MAX_BATCH: usize = 256;
+
+/// Forwarding timing.
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardOptions {
+    /// Resend firing alerts this often (Prometheus' `--rules.alert.resend-delay`, 1m).
+    pub resend_delay: Duration,
+    /// The rule evaluation interval (for the provisional `endsAt`).
+    pub evaluation_interval: Duration,
+}
+
+impl Default for ForwardOptions {
+    fn default() -> Self {
+        ForwardOptions {
+            resend_delay: Duration::from_secs(60),
+            evaluation_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The JSON body for `alerts` as of `now`.
+pub fn body(alerts: &[&NotifyAlert], now: DateTime<Utc>, valid_for: Duration) -> String {
+    let mut out = String::from("[");
+    for (i, a) in alerts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let ends = match a.ends_at {
+            Some(end) if a.resolved_at(now) => end,
+            _ => now + chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::zero()),
+        };
+        out.push('{');
+        gojson::key(&mut out, "labels");
+        gojson::map(&mut out, a.labels.iter().map(|l| (&*l.name, &*l.value)));
+        out.push(',');
+        gojson::key(&mut out, "annotations");
+        gojson::btree(&mut out, &a.annotations);
+        out.push(',');
+        gojson::key(&mut out, "startsAt");
+        gojson::string(&mut out, &millis(a.starts_at));
+        out.push(',');
+        gojson::key(&mut out, "endsAt");
+        gojson::string(&mut out, &millis(ends));
+        out.push(',');
+        gojson::key(&mut out, "generatorURL");
+        gojson::string(&mut out, &a.generator_url);
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+fn millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+struct Tracked {
+    alert: NotifyAlert,
+    /// When the alert resolved (wall clock), for the retention window.
+    resolved_seen: Option<DateTime<Utc>>,
+}
+
+/// Sends alert events to Alertmanagers; runs as one task.
+pub struct Forwarder {
+    sets: Vec<AlertmanagerConfig>,
+    client: reqwest::Client,
+    options: ForwardOptions,
+    metrics: NotifyMetrics,
+    alerts: HashMap<u64, Tracked>,
+}
+
+impl Forwarder {
+    /// A forwarder to `sets`.
+    pub fn new(
+        sets: Vec<AlertmanagerConfig>,
+        client: reqwest::Client,
+        options: ForwardOptions,
+        metrics: NotifyMetrics,
+    ) -> Forwarder {
+        Forwarder {
+            sets,
+            client,
+            options,
+            metrics,
+            alerts: HashMap::new(),
+        }
+    }
+
+    /// How long a firing alert stays valid in Alertmanager without a resend.
+    fn valid_for(&self) -> Duration {
+        4 * self
+            .options
+            .resend_delay
+            .max(self.options.evaluation_interval)
+    }
+
+    /// Runs until `events` closes or `cancel` fires.
+    pub async fn run(mut self, mut events: mpsc::Receiver<NotifyAlert>, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.options.resend_delay);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let Some(first) = event else { return };
+                    let mut batch = vec![first];
+                    while let Ok(more) = events.try_recv() {
+                        batch.push(more);
+                    }
+                    let now = Utc::now();
+                    let mut fresh = Vec::new();
+                    for alert in batch {
+                        let fp = alert.fingerprint;
+                        if self.alerts.get(&fp).is_some_and(|t| t.alert.seq > alert.seq) {
+                            continue;
+                        }
+                        let resolved_seen = alert.resolved_at(now).then_some(now);
+                        self.alerts.insert(fp, Tracked { alert, resolved_seen });
+                        fresh.push(fp);
+                    }
+                    self.send(&fresh, now).await;
+                }
+                _ = tick.tick() => {
+                    let now = Utc::now();
+                    let retention = chrono::Duration::from_std(RESOLVED_RETENTION).unwrap_or(chrono::Duration::zero());
+                    self.alerts.retain(|_, t| t.resolved_seen.is_none_or(|r| r + retention > now));
+                    let all: Vec<u64> = self.alerts.keys().copied().collect();
+                    self.send(&all, now).await;
+                }
+                _ = cancel.cancelled() => return,
+            }
+        }
+    }
+
+    async fn send(&self, fingerprints: &[u64], now: DateTime<Utc>) {
+        let alerts: Vec<&NotifyAlert> = fingerprints
+            .iter()
+            .filter_map(|fp| self.alerts.get(fp).map(|t| &t.alert))
+            .collect();
+        if alerts.is_empty() {
+            return;
+        }
+        for chunk in alerts.chunks(MAX_BATCH) {
+            let payload = body(chunk, now, self.valid_for());
+            let mut posts = Vec::new();
+            for set in &self.sets {
+                let http = HttpClientConfig {
+                    basic_auth: set.basic_auth.clone(),
+                    authorization: set.authorization.clone(),
+                };
+                for target in &set.targets {
+                    let url = set.alerts_url(target);
+                    let req = self
+                        .client
+                        .post(&url)
+                        .timeout(set.timeout.as_duration())
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(payload.clone());
+                    let req = with_auth(req, &http);
+                    posts.push(async move { (url, super::send(req).await) });
+                }
+            }
+            for (url, result) in futures_util::future::join_all(posts).await {
+                let labels = IntegrationLabels {
+                    receiver: url.clone(),
+                    integration: "alertmanager".to_owned(),
+                };
+                self.metrics.notifications.get_or_create(&labels).inc();
+                if let Err(e) = result {
+                    tracing::warn!(alertmanager = %url, error = %e, count = chunk.len(), "error sending alerts");
+                    let failure = FailureLabels {
+                        receiver: url,
+                        integration: "alertmanager".to_owned(),
+                        reason: e.reason.to_owned(),
+                    };
+                    self.metrics.failed.get_or_create(&failure).inc();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Labels;
+    use crate::notify::alert::AlertStatus;
+    use chrono::TimeZone;
+
+    #[test]
+    fn body_as_prometheus_sends_it() {
+        let t = Utc.with_ymd_and_hms(2026, 8, 21, 14, 30, 0).unwrap();
+        let mut a = NotifyAlert::firing(Labels::from_pairs([("alertname", "A"), ("x", "<y>")]), t);
+        a.annotations.insert("summary".into(), "s".into());
+        a.generator_url = "http://wf/graph?g0.expr=up&g0.tab=1".into();
+        let now = t + chrono::Duration::seconds(30);
+        let firing = body(&[&a], now, Duration::from_secs(240));
+        assert_eq!(
+            firing,
+            concat!(
+                r#"[{"labels":{"alertname":"A","x":"\u003cy\u003e"},"annotations":{"summary":"s"},"#,
+                r#""startsAt":"2026-08-21T14:30:00.000Z","endsAt":"2026-08-21T14:34:30.000Z","#,
+                r#""generatorURL":"http://wf/graph?g0.expr=up\u0026g0.tab=1"}]"#
+            )
+        );
+        a.status = AlertStatus::Resolved;
+        a.ends_at = Some(t + chrono::Duration::seconds(10));
+        let resolved = body(&[&a], now, Duration::from_secs(240));
+        assert!(
+            resolved.contains(r#""endsAt":"2026-08-21T14:30:10.000Z""#),
+            "{resolved}"
+        );
+    }
+}

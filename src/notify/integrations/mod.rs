@@ -1,0 +1,88 @@
+//! watchfire's own integrations, one module each, and what they share (HTTP client setup,
+//! credentials).
+
+pub mod alertmanager;
+pub mod email;
+pub mod log;
+pub mod slack;
+pub mod webhook;
+
+use super::integration::{parse_retry_after, NotifyError};
+use crate::config::HttpClientConfig;
+use std::time::Duration;
+
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("watchfire/", env!("CARGO_PKG_VERSION"));
+
+/// Adds basic auth or an `Authorization` header to a request.
+pub(crate) fn with_auth(
+    req: reqwest::RequestBuilder,
+    http: &HttpClientConfig,
+) -> reqwest::RequestBuilder {
+    if let Some(basic) = &http.basic_auth {
+        let password = basic
+            .password
+            .as_ref()
+            .map(|p| p.secret().expose().to_owned());
+        return req.basic_auth(&basic.username, password);
+    }
+    if let Some(auth) = &http.authorization {
+        let credentials = auth
+            .credentials
+            .as_ref()
+            .map_or("", |c| c.secret().expose());
+        return req.header(
+            reqwest::header::AUTHORIZATION,
+            format!("{} {credentials}", auth.kind),
+        );
+    }
+    req
+}
+
+/// Reads a URL from a `*_file` (trimmed); an unreadable or empty file is a permanent error.
+pub(crate) fn read_url_file(path: &std::path::Path) -> Result<String, NotifyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        NotifyError::permanent("config", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let url = text.trim().to_owned();
+    if url.is_empty() {
+        return Err(NotifyError::permanent(
+            "config",
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(url)
+}
+
+/// Sends a request and turns anything but a 2xx into a classified error; returns the
+/// response for the caller to inspect.
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, NotifyError> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| NotifyError::from_reqwest(&e))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after: Option<Duration> = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    let body = resp.text().await.unwrap_or_default();
+    Err(NotifyError::from_status(
+        status.as_u16(),
+        &body,
+        retry_after,
+    ))
+}
+
+/// The HTTP client integrations share: rustls, no redirects to other schemes, pooled.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}

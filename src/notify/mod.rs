@@ -1,0 +1,41 @@
+//! Notifications: Alertmanager's routing, grouping, inhibition and silences, with delivery
+//! guarantees (per-integration queues, retries with backoff, fallback receivers, dead letters,
+//! idempotency keys).
+//!
+//! # Layout
+//! - [`alert`]: the input, [`NotifyAlert`] (one alert transition from the rule engine).
+//! - [`route`], [`group`], [`inhibit`], [`silence`], [`dispatch`]: which receiver hears about
+//!   which alerts, and when (pure state, time passed in).
+//! - [`notification`]: what an integration is told, with its idempotency key.
+//! - [`integration`]: the [`Integration`] trait for embedders' own channels;
+//!   [`integrations`]: webhook, Slack, email, log, Alertmanager forwarding.
+//! - [`text`]: built-in notification texts (the place the template engine plugs in).
+//! - [`queue`], [`retry`], [`metrics`]: delivery.
+//! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it.
+//!
+//! **Invariant:** only this module makes outbound calls to receivers; routing and grouping do
+//! no I/O and read no clock.
+
+pub mod alert;
+pub mod dispatch;
+pub mod gojson;
+pub mod group;
+pub mod inhibit;
+pub mod integration;
+pub mod integrations;
+pub mod matchers;
+pub mod metrics;
+pub mod notification;
+pub mod notifier;
+pub mod queue;
+pub mod retry;
+pub mod route;
+pub mod silence;
+pub mod text;
+
+pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};
+pub use integration::{async_trait, ErrorClass, Integration, NotifyError};
+pub use notification::{Notification, NotificationReason};
+pub use notifier::{BuildError, IntegrationOptions, Notifier, NotifierBuilder};
+pub use queue::{DeadLetters, FailedNotification};
+pub use silence::{Silence, SilenceError, SilenceState, Silences};

@@ -1,0 +1,365 @@
+//! The running notifier: builds integrations and queues from the config, and runs the
+//! dispatcher, the delivery workers and the Alertmanager forwarder as tasks.
+//!
+//! ```text
+//! NotifyAlert ─▶ Notifier::send ─▶ dispatcher task ─▶ groups ─▶ queue per (receiver, integration) ─▶ worker ─▶ endpoint
+//!                      └────────▶ forwarder task (alerting.alertmanagers) ─▶ POST /api/v2/alerts
+//! ```
+
+use super::alert::NotifyAlert;
+use super::dispatch::Dispatcher;
+use super::inhibit::Inhibitor;
+use super::integration::Integration;
+use super::integrations::alertmanager::{ForwardOptions, Forwarder};
+use super::integrations::{email::Email, http_client, log::Log, slack::Slack, webhook::Webhook};
+use super::metrics::NotifyMetrics;
+use super::queue::{DeadLetters, DeliveryQueue, QueueMap, QueueSpec};
+use super::route::{Route, DEFAULT_RECEIVER};
+use super::silence::Silences;
+use crate::config::{Config, DeliveryConfig};
+use crate::model::Labels;
+use chrono::Utc;
+use parking_lot::Mutex;
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Alert events waiting for the dispatcher before [`Notifier::send`] waits.
+pub const EVENT_CAPACITY: usize = 10_000;
+
+/// How an embedder's integration is delivered.
+#[derive(Clone, Debug)]
+pub struct IntegrationOptions {
+    /// Also notify about resolved alerts.
+    pub send_resolved: bool,
+    /// Retry settings.
+    pub delivery: DeliveryConfig,
+}
+
+impl Default for IntegrationOptions {
+    fn default() -> Self {
+        IntegrationOptions {
+            send_resolved: true,
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+/// The notifier could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An integration's settings are unusable (e.g. an email TLS CA file that does not parse).
+    #[error("receiver {receiver:?}: {message}")]
+    Integration {
+        /// The receiver.
+        receiver: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A custom integration names a receiver the config does not define.
+    #[error("integration registered for unknown receiver {0:?}")]
+    UnknownReceiver(String),
+}
+
+/// Builds a [`Notifier`] from a config.
+pub struct NotifierBuilder<'a> {
+    config: &'a Config,
+    external_url: String,
+    custom: Vec<(String, Arc<dyn Integration>, IntegrationOptions)>,
+    silences: Option<Arc<Silences>>,
+    forward: ForwardOptions,
+    client: Option<reqwest::Client>,
+}
+
+impl<'a> NotifierBuilder<'a> {
+    /// Starts from `config` (its `route`, `receivers`, `inhibit_rules`, `alerting`).
+    pub fn new(config: &'a Config) -> Self {
+        NotifierBuilder {
+            config,
+            external_url: String::new(),
+            custom: Vec::new(),
+            silences: None,
+            forward: ForwardOptions {
+                evaluation_interval: config.global.evaluation_interval.as_duration(),
+                ..ForwardOptions::default()
+            },
+            client: None,
+        }
+    }
+
+    /// watchfire's external URL, for back-links in notifications.
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.external_url = url.into();
+        self
+    }
+
+    /// Adds an integration of your own to the receiver `receiver` (which the config must
+    /// define, possibly with no integrations of its own).
+    pub fn integration(
+        mut self,
+        receiver: impl Into<String>,
+        integration: Arc<dyn Integration>,
+        options: IntegrationOptions,
+    ) -> Self {
+        self.custom.push((receiver.into(), integration, options));
+        self
+    }
+
+    /// Shares an existing silence store (keep silences across config reloads).
+    pub fn silences(mut self, silences: Arc<Silences>) -> Self {
+        self.silences = Some(silences);
+        self
+    }
+
+    /// Alertmanager forwarding timing (resend delay, evaluation interval).
+    pub fn forward_options(mut self, options: ForwardOptions) -> Self {
+        self.forward = options;
+        self
+    }
+
+    /// Uses this HTTP client for webhooks, Slack and Alertmanagers.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Builds the integrations and starts the tasks; call inside a Tokio runtime.
+    pub fn start(self) -> Result<Notifier, BuildError> {
+        let client = self.client.clone().unwrap_or_else(http_client);
+        let metrics = NotifyMetrics::default();
+        let dead = Arc::new(DeadLetters::default());
+        let all_queues: Arc<OnceLock<QueueMap>> = Arc::new(OnceLock::new());
+        let specs = self.specs(&client)?;
+        let mut queues: QueueMap = HashMap::new();
+        let mut flags: HashMap<String, Vec<bool>> = HashMap::new();
+        for (spec, send_resolved) in specs {
+            let receiver = spec.receiver.clone();
+            let queue = DeliveryQueue::new(spec, metrics.clone(), dead.clone(), all_queues.clone());
+            queues.entry(receiver.clone()).or_default().push(queue);
+            flags.entry(receiver).or_default().push(send_resolved);
+        }
+        let _ = all_queues.set(queues.clone());
+
+        let cancel = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for queue in queues.values().flatten() {
+            tasks.push(tokio::spawn(queue.clone().run(cancel.clone())));
+        }
+        let silences = self.silences.unwrap_or_default();
+        let inhibitor = Arc::new(Mutex::new(Inhibitor::new(
+            self.config.inhibit_rules.clone(),
+        )));
+        let dispatcher = Dispatcher::new(
+            Route::from_config(self.config.route.as_ref()),
+            inhibitor.clone(),
+            silences.clone(),
+            flags,
+            self.external_url.clone(),
+        );
+        let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
+        tasks.push(tokio::spawn(run_dispatcher(
+            dispatcher,
+            rx,
+            queues.clone(),
+            cancel.clone(),
+        )));
+
+        let sets = self.config.alerting.alertmanagers.clone();
+        let forward_tx = if sets.iter().any(|s| !s.targets.is_empty()) {
+            let (ftx, frx) = mpsc::channel(EVENT_CAPACITY);
+            let forwarder = Forwarder::new(sets, client, self.forward, metrics.clone());
+            tasks.push(tokio::spawn(forwarder.run(frx, cancel.clone())));
+            Some(ftx)
+        } else {
+            None
+        };
+        Ok(Notifier {
+            tx,
+            forward_tx,
+            silences,
+            inhibitor,
+            dead_letters: dead,
+            metrics,
+            queues,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// One queue spec (and its `send_resolved`) per integration, in config order; the default
+    /// log receiver when the config has no route.
+    fn specs(&self, client: &reqwest::Client) -> Result<Vec<(QueueSpec, bool)>, BuildError> {
+        let mut out: Vec<(QueueSpec, bool)> = Vec::new();
+        let spec = |receiver: &str,
+                    fallback: &Option<String>,
+                    i: Arc<dyn Integration>,
+                    d: &DeliveryConfig| QueueSpec {
+            receiver: receiver.to_owned(),
+            integration: i,
+            delivery: d.clone(),
+            fallback: fallback.clone(),
+        };
+        if self.config.route.is_none() {
+            let none = None;
+            out.push((
+                spec(
+                    DEFAULT_RECEIVER,
+                    &none,
+                    Arc::new(Log),
+                    &DeliveryConfig::default(),
+                ),
+                true,
+            ));
+        }
+        for r in &self.config.receivers {
+            let fb = &r.fallback_receiver;
+            for w in &r.webhook_configs {
+                let i = Arc::new(Webhook::new(w.clone(), client.clone()));
+                out.push((spec(&r.name, fb, i, &w.delivery), w.send_resolved));
+            }
+            for s in &r.slack_configs {
+                let i = Arc::new(Slack::new(s.clone(), client.clone()));
+                out.push((spec(&r.name, fb, i, &s.delivery), s.send_resolved));
+            }
+            for e in &r.email_configs {
+                let email = Email::new(e.clone()).map_err(|message| BuildError::Integration {
+                    receiver: r.name.clone(),
+                    message,
+                })?;
+                out.push((
+                    spec(&r.name, fb, Arc::new(email), &e.delivery),
+                    e.send_resolved,
+                ));
+            }
+            for l in &r.log_configs {
+                out.push((
+                    spec(&r.name, fb, Arc::new(Log), &DeliveryConfig::default()),
+                    l.send_resolved,
+                ));
+            }
+        }
+        for (receiver, integration, options) in &self.custom {
+            let Some(r) = self.config.receivers.iter().find(|r| &r.name == receiver) else {
+                return Err(BuildError::UnknownReceiver(receiver.clone()));
+            };
+            let i = spec(
+                receiver,
+                &r.fallback_receiver,
+                integration.clone(),
+                &options.delivery,
+            );
+            out.push((i, options.send_resolved));
+        }
+        Ok(out)
+    }
+}
+
+async fn run_dispatcher(
+    mut d: Dispatcher,
+    mut rx: mpsc::Receiver<NotifyAlert>,
+    queues: QueueMap,
+    cancel: CancellationToken,
+) {
+    loop {
+        let deadline = d.next_deadline();
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(alert) = event else { return };
+                d.ingest(alert, tokio::time::Instant::now(), Utc::now());
+                while let Ok(more) = rx.try_recv() {
+                    d.ingest(more, tokio::time::Instant::now(), Utc::now());
+                }
+            }
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {}
+            _ = cancel.cancelled() => return,
+        }
+        for out in d.flush_due(tokio::time::Instant::now(), Utc::now()) {
+            if let Some(queue) = queues
+                .get(&out.receiver)
+                .and_then(|q| q.get(out.integration))
+            {
+                queue.push(out.notification);
+            }
+        }
+    }
+}
+
+/// The running notification pipeline. Dropping it stops nothing: call
+/// [`Notifier::shutdown`].
+pub struct Notifier {
+    tx: mpsc::Sender<NotifyAlert>,
+    forward_tx: Option<mpsc::Sender<NotifyAlert>>,
+    silences: Arc<Silences>,
+    inhibitor: Arc<Mutex<Inhibitor>>,
+    dead_letters: Arc<DeadLetters>,
+    metrics: NotifyMetrics,
+    queues: QueueMap,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Builds and starts a notifier for `config` with default options.
+    pub fn start(config: &Config) -> Result<Notifier, BuildError> {
+        NotifierBuilder::new(config).start()
+    }
+
+    /// Hands an alert event to the pipeline (and to the Alertmanager forwarder); waits when
+    /// [`EVENT_CAPACITY`] events are already queued.
+    pub async fn send(&self, alert: NotifyAlert) {
+        if let Some(ftx) = &self.forward_tx {
+            let _ = ftx.send(alert.clone()).await;
+        }
+        let _ = self.tx.send(alert).await;
+    }
+
+    /// The silence store (for the API).
+    pub fn silences(&self) -> Arc<Silences> {
+        self.silences.clone()
+    }
+
+    /// The dead-letter list (for `GET /api/v1/notifications/failed`).
+    pub fn dead_letters(&self) -> Arc<DeadLetters> {
+        self.dead_letters.clone()
+    }
+
+    /// Whether an alert with `labels` is silenced now (ids of the silences).
+    pub fn silenced_by(&self, labels: &Labels) -> Vec<String> {
+        self.silences.muting(labels, Utc::now())
+    }
+
+    /// Whether an alert with `labels` is inhibited now.
+    pub fn is_inhibited(&self, labels: &Labels) -> bool {
+        self.inhibitor.lock().is_inhibited(labels, Utc::now())
+    }
+
+    /// Notifications waiting, per receiver (summed over its integrations).
+    pub fn queue_lengths(&self) -> HashMap<String, usize> {
+        self.queues
+            .iter()
+            .map(|(name, qs)| (name.clone(), qs.iter().map(|q| q.len()).sum()))
+            .collect()
+    }
+
+    /// Registers the notification metrics.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
+    /// The metric families (shared).
+    pub fn metrics(&self) -> &NotifyMetrics {
+        &self.metrics
+    }
+
+    /// Stops every task; notifications still queued are dropped.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Silences: time-boxed matchers that mute notifications, as Alertmanager's API v2 models them.
+//!
+//! A silence mutes an alert when every matcher matches its labels and `now` lies in
+//! `[starts_at, ends_at)`. Creating validates as Alertmanager does (at least one matcher that
+//! does not match the empty string, start before end, end not in the past); a start in the past
+//! becomes now. Expiring an active silence ends it now; a pending one is ended before it
+//! starts. Expired silences are kept for [`Silences::RETENTION`] so they can be listed.
+//!
+//! The HTTP wire shapes live in `api::silences`.
+
+use super::matchers::matches_all;
+use crate::model::{Labels, Matcher};
+use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
+use rand::Rng;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A silence's state at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SilenceState {
+    /// Muting now.
+    Active,
+    /// Starts later.
+    Pending,
+    /// Over.
+    Expired,
+}
+
+impl SilenceState {
+    /// `active`, `pending` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceState::Active => "active",
+            SilenceState::Pending => "pending",
+            SilenceState::Expired => "expired",
+        }
+    }
+}
+
+/// One silence.
+#[derive(Clone, Debug)]
+pub struct Silence {
+    /// UUID.
+    pub id: String,
+    /// All must match for an alert to be muted.
+    pub matchers: Vec<Matcher>,
+    /// Start of the muting window.
+    pub starts_at: DateTime<Utc>,
+    /// End of the muting window (exclusive).
+    pub ends_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Who made it.
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+}
+
+impl Silence {
+    /// The state as of `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> SilenceState {
+        if self.ends_at <= now {
+            SilenceState::Expired
+        } else if self.starts_at > now {
+            SilenceState::Pending
+        } else {
+            SilenceState::Active
+        }
+    }
+
+    /// Whether the silence mutes `labels` at `now`.
+    pub fn mutes(&self, labels: &Labels, now: DateTime<Utc>) -> bool {
+        self.state(now) == SilenceState::Active && matches_all(&self.matchers, labels)
+    }
+}
+
+/// Why a silence cannot be stored or expired.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SilenceError {
+    /// The silence is malformed (the message says how), HTTP 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// No silence with this id, HTTP 404.
+    #[error("silence {0} not found")]
+    NotFound(String),
+    /// The silence is already expired, HTTP 400 (Alertmanager's 500 is not worth copying).
+    #[error("silence {0} already expired")]
+    AlreadyExpired(String),
+}
+
+/// The silences, shared between the API and the dispatcher.
+#[derive(Debug, Default)]
+pub struct Silences {
+    inner: RwLock<HashMap<String, Silence>>,
+}
+
+impl Silences {
+    /// How long expired silences are kept (Alertmanager's default `--data.retention`).
+    pub const RETENTION: chrono::Duration = chrono::Duration::hours(120);
+
+    /// An empty set.
+    pub fn new() -> Silences {
+        Silences::default()
+    }
+
+    /// Creates a silence, or updates the one with `silence.id` when that is set and not
+    /// expired. Returns the id.
+    pub fn upsert(&self, mut silence: Silence, now: DateTime<Utc>) -> Result<String, SilenceError> {
+        validate(&silence, now)?;
+        if silence.starts_at < now {
+            silence.starts_at = now;
+        }
+        silence.updated_at = now;
+        let mut map = self.inner.write();
+        if silence.id.is_empty() {
+            silence.id = new_id();
+        } else {
+            match map.get(&silence.id) {
+                None => return Err(SilenceError::NotFound(silence.id)),
+                Some(old) if old.state(now) == SilenceState::Expired => {
+                    // Alertmanager makes a new silence when the old one cannot be changed.
+                    silence.id = new_id();
+                }
+                Some(_) => {}
+            }
+        }
+        let id = silence.id.clone();
+        map.insert(id.clone(), silence);
+        Ok(id)
+    }
+
+    /// Expires the silence `id` as of `now`.
+    pub fn expire(&self, id: &str, now: DateTime<Utc>) -> Result<(), SilenceError> {
+        let mut map = self.inner.write();
+        let s = map
+            .get_mut(id)
+            .ok_or_else(|| SilenceError::NotFound(id.to_owned()))?;
+        match s.state(now) {
+            SilenceState::Expired => return Err(SilenceError::AlreadyExpired(id.to_owned())),
+            SilenceState::Pending => s.starts_at = now,
+            SilenceState::Active => {}
+        }
+        s.ends_at = now;
+        s.updated_at = now;
+        Ok(())
+    }
+
+    /// The silence `id`.
+    pub fn get(&self, id: &str) -> Option<Silence> {
+        self.inner.read().get(id).cloned()
+    }
+
+    /// Every silence, in Alertmanager's listing order: active by end time, pending by start
+    /// time, then expired, most recently ended first.
+    pub fn list(&self, now: DateTime<Utc>) -> Vec<Silence> {
+        let mut all: Vec<Silence> = self.inner.read().values().cloned().collect();
+        all.sort_by(|a, b| {
+            let (sa, sb) = (a.state(now), b.state(now));
+            sa.cmp(&sb).then_with(|| match sa {
+                SilenceState::Active => a.ends_at.cmp(&b.ends_at),
+                SilenceState::Pending => a.starts_at.cmp(&b.starts_at),
+                SilenceState::Expired => b.ends_at.cmp(&a.ends_at),
+            })
+        });
+        all
+    }
+
+    /// The ids of the active silences muting `labels` at `now`, sorted.
+    pub fn muting(&self, labels: &Labels, now: DateTime<Utc>) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .inner
+            .read()
+            .values()
+            .filter(|s| s.mutes(labels, now))
+            .map(|s| s.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Whether any active silence mutes `labels` at `now`.
+    pub fn is_silenced(&self, labels: &Labels, now: DateTime<Utc>) -> bool {
+        self.inner.read().values().any(|s| s.mutes(labels, now))
+    }
+
+    /// Drops silences that expired longer than [`Silences::RETENTION`] ago.
+    pub fn gc(&self, now: DateTime<Utc>) {
+        self.inner
+            .write()
+            .retain(|_, s| s.ends_at + Self::RETENTION > now);
+    }
+}
+
+fn validate(s: &Silence, now: DateTime<Utc>) -> Result<(), SilenceError> {
+    let invalid = |m: &str| Err(SilenceError::Invalid(m.to_owned()));
+    if s.matchers.is_empty() {
+        return invalid("at least one matcher required");
+    }
+    if s.matchers.iter().all(Matcher::matches_empty) {
+        return invalid("at least one matcher must not match the empty string");
+    }
+    if s.starts_at >= s.ends_at {
+        return invalid("start time must be before end time");
+    }
+    if s.ends_at < now {
+        return invalid("end time can't be in the past");
+    }
+    Ok(())
+}
+
+/// A random (version 4) UUID.
+fn new_id() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+impl fmt::Display for SilenceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::matchers::parse_matchers;
+
+    fn silence(matchers: &str, start: i64, end: i64, now: DateTime<Utc>) -> Silence {
+        Silence {
+            id: String::new(),
+            matchers: parse_matchers(matchers).unwrap(),
+            starts_at: now + chrono::Duration::minutes(start),
+            ends_at: now + chrono::Duration::minutes(end),
+            updated_at: now,
+            created_by: "me".into(),
+            comment: "c".into(),
+        }
+    }
+
+    #[test]
+    fn create_match_expire() {
+        let now = Utc::now();
+        let s = Silences::new();
+        let id = s
+            .upsert(silence(r#"alertname="A", env=~"prod.*""#, -5, 60, now), now)
+            .unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        let hit = Labels::from_pairs([("alertname", "A"), ("env", "prod-eu")]);
+        let miss = Labels::from_pairs([("alertname", "A"), ("env", "dev")]);
+        assert!(s.is_silenced(&hit, now));
+        assert!(!s.is_silenced(&miss, now));
+        assert_eq!(s.muting(&hit, now), std::slice::from_ref(&id));
+        assert_eq!(
+            s.get(&id).unwrap().starts_at,
+            now,
+            "a past start becomes now"
+        );
+        s.expire(&id, now).unwrap();
+        assert!(!s.is_silenced(&hit, now));
+        assert_eq!(
+            s.expire(&id, now),
+            Err(SilenceError::AlreadyExpired(id.clone()))
+        );
+        assert!(matches!(
+            s.expire("nope", now),
+            Err(SilenceError::NotFound(_))
+        ));
+        s.gc(now + chrono::Duration::hours(121));
+        assert!(s.get(&id).is_none());
+    }
+
+    #[test]
+    fn validation_as_alertmanager() {
+        let now = Utc::now();
+        let s = Silences::new();
+        let err = |sil| match s.upsert(sil, now) {
+            Err(SilenceError::Invalid(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(err(silence("a=~.*", 0, 5, now)).contains("must not match the empty string"));
+        assert!(err(silence("a=b", 5, 5, now)).contains("start time must be before end time"));
+        assert!(err(silence("a=b", -10, -5, now)).contains("in the past"));
+        let mut unknown = silence("a=b", 0, 5, now);
+        unknown.id = "x".into();
+        assert!(matches!(
+            s.upsert(unknown, now),
+            Err(SilenceError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn pending_silences_and_listing_order() {
+        let now = Utc::now();
+        let s = Silences::new();
+        let later = s.upsert(silence("a=b", 10, 20, now), now).unwrap();
+        let active = s.upsert(silence("a=b", 0, 30, now), now).unwrap();
+        let l = Labels::from_pairs([("a", "b")]);
+        assert_eq!(s.muting(&l, now), std::slice::from_ref(&active));
+        let order: Vec<String> = s.list(now).into_iter().map(|x| x.id).collect();
+        assert_eq!(order, [active, later.clone()]);
+        s.expire(&later, now).unwrap();
+        assert_eq!(s.get(&later).unwrap().state(now), SilenceState::Expired);
+    }
+}
