@@ -101,5 +101,5 @@ pub async fn range(State(s): State<AppState>, Form(p): Form) -> ApiResult {
 /// `GET|POST /api/v1/format_query`: the query pretty-printed.
 pub async fn format(Form(p): Form) -> ApiResult {
     let expr = parse_query(p.require("query")?)?;
-    Ok(ApiOk::new(json!(expr.prettify())))
+    Ok(ApiOk::new(json!(promql::format_query(&expr))))
 }

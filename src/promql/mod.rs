@@ -3,8 +3,8 @@
 //!
 //! Layout: `parse` (syntax, error positions), `plan` (our evaluation tree),
 //! `engine` (query driver and limits), `eval` (node dispatch, per-step
-//! driver, subqueries), `selectors`, `binary`, `aggregations`, `functions/`,
-//! `json` (API result shapes).
+//! driver, subqueries), `selectors`, `binary`, `aggregations`, `functions/`.
+//! The API JSON of values lives in `api/`.
 //!
 //! **Invariant:** evaluation takes the evaluation time as a parameter and
 //! reads the buffer only; no clock (except the query deadline), no I/O.
@@ -15,7 +15,6 @@ mod duration_expr;
 mod engine;
 mod eval;
 mod functions;
-pub mod json;
 mod parse;
 mod parse_pos;
 mod plan;
