@@ -31,6 +31,7 @@ pub mod queue;
 pub mod retry;
 pub mod route;
 pub mod silence;
+pub mod templates;
 pub mod text;
 
 pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};

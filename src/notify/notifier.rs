@@ -16,6 +16,7 @@ use super::metrics::NotifyMetrics;
 use super::queue::{DeadLetters, DeliveryQueue, QueueMap, QueueSpec};
 use super::route::{Route, DEFAULT_RECEIVER};
 use super::silence::Silences;
+use super::templates::TemplateLibrary;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
 use chrono::Utc;
@@ -60,6 +61,9 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// The `templates:` files cannot be read or parsed.
+    #[error("templates: {0}")]
+    Templates(String),
     /// A custom integration names a receiver the config does not define.
     #[error("integration registered for unknown receiver {0:?}")]
     UnknownReceiver(String),
@@ -194,6 +198,11 @@ impl<'a> NotifierBuilder<'a> {
     /// log receiver when the config has no route.
     fn specs(&self, client: &reqwest::Client) -> Result<Vec<(QueueSpec, bool)>, BuildError> {
         let mut out: Vec<(QueueSpec, bool)> = Vec::new();
+        let lib = TemplateLibrary::load(self.config).map_err(BuildError::Templates)?;
+        let failed = |receiver: &str| {
+            let receiver = receiver.to_owned();
+            move |message| BuildError::Integration { receiver, message }
+        };
         let spec = |receiver: &str,
                     fallback: &Option<String>,
                     i: Arc<dyn Integration>,
@@ -222,14 +231,12 @@ impl<'a> NotifierBuilder<'a> {
                 out.push((spec(&r.name, fb, i, &w.delivery), w.send_resolved));
             }
             for s in &r.slack_configs {
-                let i = Arc::new(Slack::new(s.clone(), client.clone()));
+                let i =
+                    Arc::new(Slack::new(s.clone(), client.clone(), &lib).map_err(failed(&r.name))?);
                 out.push((spec(&r.name, fb, i, &s.delivery), s.send_resolved));
             }
             for e in &r.email_configs {
-                let email = Email::new(e.clone()).map_err(|message| BuildError::Integration {
-                    receiver: r.name.clone(),
-                    message,
-                })?;
+                let email = Email::new(e.clone(), &lib).map_err(failed(&r.name))?;
                 out.push((
                     spec(&r.name, fb, Arc::new(email), &e.delivery),
                     e.send_resolved,
