@@ -39,6 +39,16 @@ pub trait Integration: Send + Sync {
     /// Makes one delivery attempt. The notifier bounds it with the configured timeout and
     /// retries it when the error is [`ErrorClass::Retryable`].
     async fn notify(&self, notification: &Notification) -> Result<(), NotifyError>;
+
+    /// What [`Integration::notify`] would send for `notification`, for `watchfire render`
+    /// (the request body, the email, the log line). The default says it cannot be shown.
+    fn render(&self, notification: &Notification) -> Result<String, NotifyError> {
+        let _ = notification;
+        Err(NotifyError::permanent(
+            "other",
+            format!("the {} integration cannot show its output", self.name()),
+        ))
+    }
 }
 
 /// Whether a failed attempt is worth repeating.

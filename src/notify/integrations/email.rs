@@ -170,6 +170,11 @@ impl Integration for Email {
         "email"
     }
 
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        let raw = self.message(n)?.formatted();
+        Ok(String::from_utf8_lossy(&raw).into_owned())
+    }
+
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let message = self.message(n)?;
         match self.transport.send(message).await {

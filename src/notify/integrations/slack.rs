@@ -193,6 +193,10 @@ impl Integration for Slack {
         "slack"
     }
 
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        payload(&self.config, &self.texts, n)
+    }
+
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let url = match (&self.config.api_url, &self.config.api_url_file) {
             (Some(url), _) => url.expose().to_owned(),
