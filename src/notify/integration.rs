@@ -13,7 +13,7 @@ pub use async_trait::async_trait;
 
 /// Delivers notifications through one channel.
 ///
-/// Implement it with [`async_trait`] (re-exported here):
+/// Implement it with the [`macro@async_trait`] attribute (re-exported here):
 ///
 /// ```
 /// use watchfire::notify::{async_trait, Integration, Notification, NotifyError};
