@@ -2,9 +2,9 @@
 //! vocabulary plus watchfire's delivery settings (`max_attempts`, `max_age`, backoff,
 //! `fallback_receiver`).
 //!
-//! Text fields such as Slack's `title` or email's `html` are templates; until the template
-//! engine is wired they are sent as written, and unset ones use the built-in defaults of
-//! `notify::text`.
+//! Text fields such as Slack's `title` or email's `html` and `headers` are templates
+//! (Alertmanager's data model, compiled when the notifier starts); unset ones use the built-in
+//! defaults of `notify::text`.
 
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;

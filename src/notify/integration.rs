@@ -13,7 +13,7 @@ pub use async_trait::async_trait;
 
 /// Delivers notifications through one channel.
 ///
-/// Implement it with [`async_trait`] (re-exported here):
+/// Implement it with the [`macro@async_trait`] attribute (re-exported here):
 ///
 /// ```
 /// use watchfire::notify::{async_trait, Integration, Notification, NotifyError};
@@ -39,6 +39,16 @@ pub trait Integration: Send + Sync {
     /// Makes one delivery attempt. The notifier bounds it with the configured timeout and
     /// retries it when the error is [`ErrorClass::Retryable`].
     async fn notify(&self, notification: &Notification) -> Result<(), NotifyError>;
+
+    /// What [`Integration::notify`] would send for `notification`, for `watchfire render`
+    /// (the request body, the email, the log line). The default says it cannot be shown.
+    fn render(&self, notification: &Notification) -> Result<String, NotifyError> {
+        let _ = notification;
+        Err(NotifyError::permanent(
+            "other",
+            format!("the {} integration cannot show its output", self.name()),
+        ))
+    }
 }
 
 /// Whether a failed attempt is worth repeating.

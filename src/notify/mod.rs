@@ -11,7 +11,8 @@
 //!   [`integrations`]: webhook, Slack, email, log, Alertmanager forwarding.
 //! - [`text`]: built-in notification texts (the place the template engine plugs in).
 //! - [`queue`], [`retry`], [`metrics`]: delivery.
-//! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it.
+//! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it;
+//!   [`preview`]: the integrations without a running notifier (`render`, `test receivers`).
 //!
 //! **Invariant:** only this module makes outbound calls to receivers; routing and grouping do
 //! no I/O and read no clock.
@@ -27,15 +28,18 @@ pub mod matchers;
 pub mod metrics;
 pub mod notification;
 pub mod notifier;
+pub mod preview;
 pub mod queue;
 pub mod retry;
 pub mod route;
 pub mod silence;
+pub mod templates;
 pub mod text;
 
 pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};
 pub use integration::{async_trait, ErrorClass, Integration, NotifyError};
 pub use notification::{Notification, NotificationReason};
 pub use notifier::{BuildError, IntegrationOptions, Notifier, NotifierBuilder};
+pub use preview::{render, test_receivers, Rendered, TestOutcome};
 pub use queue::{DeadLetters, FailedNotification};
 pub use silence::{Silence, SilenceError, SilenceState, Silences};

@@ -11,10 +11,11 @@ use super::dispatch::Dispatcher;
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
 use super::integrations::alertmanager::{ForwardOptions, Forwarder};
-use super::integrations::{email::Email, http_client, log::Log, slack::Slack, webhook::Webhook};
+use super::integrations::http_client;
 use super::metrics::NotifyMetrics;
+use super::preview::build_integrations;
 use super::queue::{DeadLetters, DeliveryQueue, QueueMap, QueueSpec};
-use super::route::{Route, DEFAULT_RECEIVER};
+use super::route::Route;
 use super::silence::Silences;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
@@ -60,6 +61,9 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// The `templates:` files cannot be read or parsed.
+    #[error("templates: {0}")]
+    Templates(String),
     /// A custom integration names a receiver the config does not define.
     #[error("integration registered for unknown receiver {0:?}")]
     UnknownReceiver(String),
@@ -193,7 +197,6 @@ impl<'a> NotifierBuilder<'a> {
     /// One queue spec (and its `send_resolved`) per integration, in config order; the default
     /// log receiver when the config has no route.
     fn specs(&self, client: &reqwest::Client) -> Result<Vec<(QueueSpec, bool)>, BuildError> {
-        let mut out: Vec<(QueueSpec, bool)> = Vec::new();
         let spec = |receiver: &str,
                     fallback: &Option<String>,
                     i: Arc<dyn Integration>,
@@ -203,45 +206,13 @@ impl<'a> NotifierBuilder<'a> {
             delivery: d.clone(),
             fallback: fallback.clone(),
         };
-        if self.config.route.is_none() {
-            let none = None;
-            out.push((
-                spec(
-                    DEFAULT_RECEIVER,
-                    &none,
-                    Arc::new(Log),
-                    &DeliveryConfig::default(),
-                ),
-                true,
-            ));
-        }
-        for r in &self.config.receivers {
-            let fb = &r.fallback_receiver;
-            for w in &r.webhook_configs {
-                let i = Arc::new(Webhook::new(w.clone(), client.clone()));
-                out.push((spec(&r.name, fb, i, &w.delivery), w.send_resolved));
-            }
-            for s in &r.slack_configs {
-                let i = Arc::new(Slack::new(s.clone(), client.clone()));
-                out.push((spec(&r.name, fb, i, &s.delivery), s.send_resolved));
-            }
-            for e in &r.email_configs {
-                let email = Email::new(e.clone()).map_err(|message| BuildError::Integration {
-                    receiver: r.name.clone(),
-                    message,
-                })?;
-                out.push((
-                    spec(&r.name, fb, Arc::new(email), &e.delivery),
-                    e.send_resolved,
-                ));
-            }
-            for l in &r.log_configs {
-                out.push((
-                    spec(&r.name, fb, Arc::new(Log), &DeliveryConfig::default()),
-                    l.send_resolved,
-                ));
-            }
-        }
+        let mut out: Vec<(QueueSpec, bool)> = build_integrations(self.config, client)?
+            .into_iter()
+            .map(|b| {
+                let q = spec(&b.receiver, &b.fallback, b.integration, &b.delivery);
+                (q, b.send_resolved)
+            })
+            .collect();
         for (receiver, integration, options) in &self.custom {
             let Some(r) = self.config.receivers.iter().find(|r| &r.name == receiver) else {
                 return Err(BuildError::UnknownReceiver(receiver.clone()));

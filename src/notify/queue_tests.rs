@@ -233,3 +233,49 @@ async fn a_full_queue_drops_the_oldest() {
     assert_eq!(dead[0].notification.alerts[0].name(), "n0");
     s.cancel.cancel();
 }
+
+/// Fails every attempt until `until`, then succeeds; records deliveries.
+struct DownUntil {
+    until: tokio::time::Instant,
+    delivered: Mutex<Vec<String>>,
+    attempts: AtomicUsize,
+}
+
+#[async_trait]
+impl Integration for DownUntil {
+    fn name(&self) -> &str {
+        "down"
+    }
+    async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if tokio::time::Instant::now() < self.until {
+            return Err(NotifyError::retryable("connect", "connection refused"));
+        }
+        self.delivered.lock().push(n.alerts[0].name().to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_two_minute_outage_loses_nothing_with_default_settings() {
+    let start = tokio::time::Instant::now();
+    let down = Arc::new(DownUntil {
+        until: start + Duration::from_secs(120),
+        delivered: Mutex::new(Vec::new()),
+        attempts: AtomicUsize::new(0),
+    });
+    let s = setup(vec![QueueSpec {
+        receiver: "r".into(),
+        integration: down.clone(),
+        delivery: DeliveryConfig::default(),
+        fallback: None,
+    }]);
+    for name in ["first", "second", "third"] {
+        s.queues["r"][0].push(note(name));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(*down.delivered.lock(), ["first", "second", "third"]);
+    assert!(s.dead.list().is_empty());
+    s.cancel.cancel();
+}

@@ -2,25 +2,13 @@
 //!
 //! These are the defaults Alertmanager's `default.tmpl` gives (subject line, Slack title and
 //! link) plus watchfire's own for what Alertmanager leaves empty (Slack fields, email bodies).
-//! Configured texts (`title:`, `html:`, ...) go through [`render`], the one place where the
-//! template engine will plug in; until then a configured text is used as written.
+//! Configured texts (`title:`, `html:`, ...) are templates run by `templates`; these functions
+//! are used when a field is not configured.
 
 use super::alert::{NotifyAlert, Transition};
 use super::gojson::time_text;
 use super::notification::{severity_rank, Notification};
 use std::fmt::Write as _;
-
-/// A configured text for `n`, or the built-in default.
-pub fn render(
-    configured: Option<&str>,
-    n: &Notification,
-    default: fn(&Notification) -> String,
-) -> String {
-    match configured {
-        Some(text) => text.to_owned(),
-        None => default(n),
-    }
-}
 
 /// Alertmanager's `__subject`: `[FIRING:2] DiskFull eu1 (page)`.
 pub fn subject(n: &Notification) -> String {

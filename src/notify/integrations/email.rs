@@ -11,6 +11,7 @@
 use crate::config::EmailConfig;
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
+use crate::notify::templates::{render_or, TemplateLibrary, Text};
 use crate::notify::text;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -19,16 +20,42 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+/// The configured email texts (bodies and header values), compiled.
+#[derive(Clone, Debug, Default)]
+pub struct EmailTexts {
+    html: Option<Text>,
+    text: Option<Text>,
+    headers: Vec<(String, Text)>,
+}
+
+impl EmailTexts {
+    /// Compiles the templated fields of `config`; `html` escapes as `html/template`.
+    pub fn compile(config: &EmailConfig, lib: &TemplateLibrary) -> Result<EmailTexts, String> {
+        let headers = config
+            .headers
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), lib.compile(name, value, false)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(EmailTexts {
+            html: lib.compile_opt("email.html", config.html.as_deref(), true)?,
+            text: lib.compile_opt("email.text", config.text.as_deref(), false)?,
+            headers,
+        })
+    }
+}
+
 /// A configured email integration.
 pub struct Email {
     config: EmailConfig,
+    texts: EmailTexts,
     transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
 impl Email {
     /// Builds the SMTP transport; fails on unusable TLS settings (e.g. a bad `ca_file`).
     /// Call it inside a Tokio runtime (the connection pool needs one).
-    pub fn new(config: EmailConfig) -> Result<Email, String> {
+    pub fn new(config: EmailConfig, lib: &TemplateLibrary) -> Result<Email, String> {
+        let texts = EmailTexts::compile(&config, lib)?;
         let host = config.smarthost_host.clone();
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
             .port(config.smarthost_port)
@@ -67,24 +94,32 @@ impl Email {
         }
         Ok(Email {
             transport: builder.build(),
+            texts,
             config,
         })
     }
 
     /// The message for `n` (also used by `watchfire render`).
     pub fn message(&self, n: &Notification) -> Result<Message, NotifyError> {
-        build_message(&self.config, n)
+        build_message(&self.config, &self.texts, n)
     }
 }
 
-/// Builds the email for `n` under `config`.
-pub fn build_message(config: &EmailConfig, n: &Notification) -> Result<Message, NotifyError> {
+/// Builds the email for `n` under `config`, with `texts` compiled from it.
+pub fn build_message(
+    config: &EmailConfig,
+    texts: &EmailTexts,
+    n: &Notification,
+) -> Result<Message, NotifyError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         NotifyError::permanent("config", format!("{what}: {e}"))
     };
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(texts.headers.len());
+    for (name, value) in &texts.headers {
+        headers.push((name.clone(), value.render(n)?));
+    }
     let header = |name: &str| {
-        config
-            .headers
+        headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
@@ -106,15 +141,15 @@ pub fn build_message(config: &EmailConfig, n: &Notification) -> Result<Message, 
     for addr in to.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         builder = builder.to(addr.parse::<Mailbox>().map_err(|e| bad("to address", &e))?);
     }
-    for (name, value) in &config.headers {
+    for (name, value) in &headers {
         if ["from", "to", "subject"].contains(&name.to_ascii_lowercase().as_str()) {
             continue;
         }
         let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| bad("header name", &e))?;
         builder = builder.raw_header(HeaderValue::new(name, value.clone()));
     }
-    let plain = text::render(config.text.as_deref(), n, text::email_text);
-    let html = text::render(config.html.as_deref(), n, text::email_html);
+    let plain = render_or(texts.text.as_ref(), n, text::email_text)?;
+    let html = render_or(texts.html.as_ref(), n, text::email_html)?;
     let body = MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
@@ -133,6 +168,11 @@ pub fn build_message(config: &EmailConfig, n: &Notification) -> Result<Message, 
 impl Integration for Email {
     fn name(&self) -> &str {
         "email"
+    }
+
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        let raw = self.message(n)?.formatted();
+        Ok(String::from_utf8_lossy(&raw).into_owned())
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
@@ -174,6 +214,11 @@ mod tests {
         c.receivers[0].email_configs[0].clone()
     }
 
+    fn build(cfg: &EmailConfig) -> Result<Message, NotifyError> {
+        let texts = EmailTexts::compile(cfg, &TemplateLibrary::default()).unwrap();
+        build_message(cfg, &texts, &note())
+    }
+
     fn note() -> Notification {
         let labels = Labels::from_pairs([("alertname", "DiskFull"), ("severity", "critical")]);
         Notification::new(
@@ -189,9 +234,11 @@ mod tests {
 
     #[test]
     fn builds_a_multipart_message() {
-        let cfg = config("        headers: {Subject: 'custom subject', X-Team: ops}\n");
-        let raw = String::from_utf8(build_message(&cfg, &note()).unwrap().formatted()).unwrap();
-        assert!(raw.contains("Subject: custom subject"), "{raw}");
+        let cfg = config(
+            "        headers: {Subject: 'custom {{ .CommonLabels.alertname }}', X-Team: ops}\n",
+        );
+        let raw = String::from_utf8(build(&cfg).unwrap().formatted()).unwrap();
+        assert!(raw.contains("Subject: custom DiskFull"), "{raw}");
         assert!(raw.contains("X-Team: ops"), "{raw}");
         assert!(raw.contains("To: a@example.org, b@example.org"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
@@ -199,7 +246,7 @@ mod tests {
         assert!(raw.contains("Content-Type: text/html"), "{raw}");
         assert!(raw.contains("#d00000"), "{raw}");
         let cfg = config("");
-        let raw = String::from_utf8(build_message(&cfg, &note()).unwrap().formatted()).unwrap();
+        let raw = String::from_utf8(build(&cfg).unwrap().formatted()).unwrap();
         assert!(
             raw.contains("Subject: [FIRING:1] DiskFull (critical)"),
             "{raw}"
@@ -210,8 +257,10 @@ mod tests {
     async fn bad_addresses_are_permanent_errors() {
         let mut cfg = config("");
         cfg.from = "not an address".into();
-        let e = build_message(&cfg, &note()).unwrap_err();
+        let e = build(&cfg).unwrap_err();
         assert!(!e.is_retryable());
-        assert!(Email::new(config("")).is_ok());
+        assert!(Email::new(config(""), &TemplateLibrary::default()).is_ok());
+        let bad = config("        html: '{{ .Status '\n");
+        assert!(Email::new(bad, &TemplateLibrary::default()).is_err());
     }
 }

@@ -46,6 +46,14 @@ impl Integration for Log {
         "log"
     }
 
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        let pairs: Vec<String> = fields(n)
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        Ok(format!("{} {}", text::subject(n), pairs.join(" ")))
+    }
+
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let [status, reason, receiver, group, key, alerts] = fields(n).map(|(_, v)| v);
         let subject = text::subject(n);

@@ -12,13 +12,52 @@ use crate::config::SlackConfig;
 use crate::notify::gojson;
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
+use crate::notify::templates::{render_or, TemplateLibrary, Text};
 use crate::notify::text;
 
 /// The longest attachment title Slack accepts, in characters.
 const MAX_TITLE_CHARS: usize = 1024;
 
-/// The request body for `n` under `config`.
-pub fn payload(config: &SlackConfig, n: &Notification) -> String {
+/// The configured Slack texts, compiled.
+#[derive(Clone, Debug, Default)]
+pub struct SlackTexts {
+    title: Option<Text>,
+    title_link: Option<Text>,
+    pretext: Option<Text>,
+    text: Option<Text>,
+    fields: Vec<(Text, Text, Option<bool>)>,
+}
+
+impl SlackTexts {
+    /// Compiles the templated fields of `config`.
+    pub fn compile(config: &SlackConfig, lib: &TemplateLibrary) -> Result<SlackTexts, String> {
+        let fields = config
+            .fields
+            .iter()
+            .map(|f| {
+                Ok((
+                    lib.compile("slack.field.title", &f.title, false)?,
+                    lib.compile("slack.field.value", &f.value, false)?,
+                    f.short,
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(SlackTexts {
+            title: lib.compile_opt("slack.title", config.title.as_deref(), false)?,
+            title_link: lib.compile_opt("slack.title_link", config.title_link.as_deref(), false)?,
+            pretext: lib.compile_opt("slack.pretext", config.pretext.as_deref(), false)?,
+            text: lib.compile_opt("slack.text", config.text.as_deref(), false)?,
+            fields,
+        })
+    }
+}
+
+/// The request body for `n` under `config`, with `texts` compiled from it.
+pub fn payload(
+    config: &SlackConfig,
+    texts: &SlackTexts,
+    n: &Notification,
+) -> Result<String, NotifyError> {
     let mut out = String::with_capacity(1024);
     out.push('{');
     let mut first = true;
@@ -45,11 +84,13 @@ pub fn payload(config: &SlackConfig, n: &Notification) -> String {
         out.push_str(",\"link_names\":true");
     }
     out.push_str(",\"attachments\":[{");
-    let title: String = text::render(config.title.as_deref(), n, text::slack_title)
+    let title: String = render_or(texts.title.as_ref(), n, text::slack_title)?
         .chars()
         .take(MAX_TITLE_CHARS)
         .collect();
-    let title_link = text::render(config.title_link.as_deref(), n, text::alerts_link);
+    let title_link = render_or(texts.title_link.as_ref(), n, text::alerts_link)?;
+    let pretext = render_or(texts.pretext.as_ref(), n, |_| String::new())?;
+    let body_text = render_or(texts.text.as_ref(), n, text::slack_text)?;
     let mut parts: Vec<String> = Vec::new();
     let mut push = |key: &str, value: &str, always: bool| {
         if always || !value.is_empty() {
@@ -61,16 +102,12 @@ pub fn payload(config: &SlackConfig, n: &Notification) -> String {
     };
     push("title", &title, false);
     push("title_link", &title_link, false);
-    push("pretext", config.pretext.as_deref().unwrap_or(""), false);
-    push(
-        "text",
-        &text::render(config.text.as_deref(), n, text::slack_text),
-        true,
-    );
+    push("pretext", &pretext, false);
+    push("text", &body_text, true);
     push("fallback", &format!("{title} | {title_link}"), true);
     push("callback_id", "", true);
     out.push_str(&parts.join(","));
-    fields(&mut out, config, n);
+    fields(&mut out, config, texts, n)?;
     out.push(',');
     gojson::key(&mut out, "footer");
     gojson::string(&mut out, config.footer.as_deref().unwrap_or(""));
@@ -80,30 +117,30 @@ pub fn payload(config: &SlackConfig, n: &Notification) -> String {
     gojson::string(&mut out, &color);
     out.push_str(r#","mrkdwn_in":["fallback","pretext","text"]}]}"#);
     out.push('\n');
-    out
+    Ok(out)
 }
 
-fn fields(out: &mut String, config: &SlackConfig, n: &Notification) {
-    let list: Vec<(String, String, bool)> = if config.fields.is_empty() {
+fn fields(
+    out: &mut String,
+    config: &SlackConfig,
+    texts: &SlackTexts,
+    n: &Notification,
+) -> Result<(), NotifyError> {
+    let list: Vec<(String, String, bool)> = if texts.fields.is_empty() {
         text::slack_fields(n)
             .into_iter()
             .map(|(t, v)| (t, v, config.short_fields))
             .collect()
     } else {
-        config
-            .fields
-            .iter()
-            .map(|f| {
-                (
-                    f.title.clone(),
-                    f.value.clone(),
-                    f.short.unwrap_or(config.short_fields),
-                )
-            })
-            .collect()
+        let mut list = Vec::with_capacity(texts.fields.len());
+        for (title, value, short) in &texts.fields {
+            let short = short.unwrap_or(config.short_fields);
+            list.push((title.render(n)?, value.render(n)?, short));
+        }
+        list
     };
     if list.is_empty() {
-        return;
+        return Ok(());
     }
     out.push_str(",\"fields\":[");
     for (i, (title, value, short)) in list.iter().enumerate() {
@@ -123,18 +160,30 @@ fn fields(out: &mut String, config: &SlackConfig, n: &Notification) {
         });
     }
     out.push(']');
+    Ok(())
 }
 
 /// A configured Slack webhook.
 pub struct Slack {
     config: SlackConfig,
+    texts: SlackTexts,
     client: reqwest::Client,
 }
 
 impl Slack {
-    /// A Slack integration sending with `client`.
-    pub fn new(config: SlackConfig, client: reqwest::Client) -> Slack {
-        Slack { config, client }
+    /// A Slack integration sending with `client`; fails when a configured text does not
+    /// parse.
+    pub fn new(
+        config: SlackConfig,
+        client: reqwest::Client,
+        lib: &TemplateLibrary,
+    ) -> Result<Slack, String> {
+        let texts = SlackTexts::compile(&config, lib)?;
+        Ok(Slack {
+            config,
+            texts,
+            client,
+        })
     }
 }
 
@@ -142,6 +191,10 @@ impl Slack {
 impl Integration for Slack {
     fn name(&self) -> &str {
         "slack"
+    }
+
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        payload(&self.config, &self.texts, n)
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
@@ -156,7 +209,7 @@ impl Integration for Slack {
             .timeout(self.config.delivery.timeout.as_duration())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", &n.idempotency_key)
-            .body(payload(&self.config, n));
+            .body(payload(&self.config, &self.texts, n)?);
         let resp = send(with_auth(req, &self.config.http_config)).await?;
         let is_json = resp
             .headers()
@@ -213,6 +266,10 @@ mod tests {
         c.receivers[0].slack_configs[0].clone()
     }
 
+    fn compiled(cfg: &SlackConfig) -> SlackTexts {
+        SlackTexts::compile(cfg, &TemplateLibrary::default()).unwrap()
+    }
+
     fn note(severity: &str) -> Notification {
         let labels = Labels::from_pairs([("alertname", "DiskFull"), ("severity", severity)]);
         let mut a = NotifyAlert::firing(labels.clone(), Utc::now());
@@ -230,7 +287,8 @@ mod tests {
 
     #[test]
     fn default_payload() {
-        let body = payload(&config(""), &note("critical"));
+        let cfg = config("");
+        let body = payload(&cfg, &compiled(&cfg), &note("critical")).unwrap();
         assert_eq!(
             body,
             concat!(
@@ -250,20 +308,40 @@ mod tests {
             "        channel: '#ops'\n        icon_emoji: ':fire:'\n        link_names: true\n        \
              title: custom\n        fields: [{title: T, value: V}]\n        short_fields: true\n",
         );
-        let body = payload(&cfg, &note("warning"));
+        let texts = compiled(&cfg);
+        let body = payload(&cfg, &texts, &note("warning")).unwrap();
         assert!(body.starts_with(r##"{"channel":"#ops","username":"watchfire","icon_emoji":":fire:","link_names":true,"attachments":[{"title":"custom","##), "{body}");
         assert!(body.contains(r#""fields":[{"title":"T","value":"V","short":true}]"#));
         assert!(body.contains(r#""color":"warning""#));
         let mut resolved = note("critical");
         resolved.alerts[0].status = AlertStatus::Resolved;
-        assert!(payload(&cfg, &resolved).contains(r#""color":"good""#));
+        assert!(payload(&cfg, &texts, &resolved)
+            .unwrap()
+            .contains(r#""color":"good""#));
+    }
+
+    #[test]
+    fn configured_texts_are_templates() {
+        let cfg = config(
+            "        title: '{{ .CommonLabels.alertname }} on {{ .Receiver }}'\n        \
+             fields: [{title: '{{ len .Alerts }} alerts', value: '{{ .Status }}'}]\n",
+        );
+        let body = payload(&cfg, &compiled(&cfg), &note("critical")).unwrap();
+        assert!(body.contains(r#""title":"DiskFull on db-team""#), "{body}");
+        assert!(
+            body.contains(r#""fields":[{"title":"1 alerts","value":"firing","short":false}]"#),
+            "{body}"
+        );
+        let bad = config("        title: '{{ .Status '\n");
+        assert!(SlackTexts::compile(&bad, &TemplateLibrary::default()).is_err());
     }
 
     #[test]
     fn titles_are_cut() {
         let long = "x".repeat(2000);
         let cfg = config(&format!("        title: {long}\n"));
-        let v: serde_json::Value = serde_json::from_str(&payload(&cfg, &note("critical"))).unwrap();
+        let body = payload(&cfg, &compiled(&cfg), &note("critical")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["attachments"][0]["title"].as_str().unwrap().len(), 1024);
     }
 

@@ -201,6 +201,10 @@ impl Integration for Webhook {
         "webhook"
     }
 
+    fn render(&self, n: &Notification) -> Result<String, NotifyError> {
+        Ok(payload(n, self.config.max_alerts))
+    }
+
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let url = self.url()?;
         let body = payload(n, self.config.max_alerts);
