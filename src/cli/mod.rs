@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Address to serve the API and /metrics on.
     #[arg(long, default_value = "127.0.0.1:9711")]
     listen: SocketAddr,
+    /// The URL under which watchfire is reached (links in notifications); default http://LISTEN.
+    #[arg(long = "web.external-url")]
+    external_url: Option<String>,
     /// Log level (debug, info, warn, error) or a full filter.
     #[arg(long = "log.level", default_value = "info")]
     log_level: String,

@@ -5,6 +5,9 @@ use super::RunArgs;
 use crate::api::{self, AppState};
 use crate::config::{self, Config};
 use crate::model::Labels;
+use crate::notify::bridge::{self, Bridge};
+use crate::notify::integrations::alertmanager::ForwardOptions;
+use crate::notify::NotifierBuilder;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::scrape::{targets_from_config, ScrapeManager};
@@ -84,6 +87,28 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .registry_mut()
         .register_collector(Box::new(AlertsCollector::new(rules.clone())));
     load_rules(&cfg, &rules).await?;
+    let external_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let notifier = NotifierBuilder::new(&cfg)
+        .external_url(external_url.clone())
+        .forward_options(ForwardOptions {
+            evaluation_interval: cfg.global.evaluation_interval.0,
+            ..Default::default()
+        })
+        .start()
+        .context("starting the notifier")?;
+    notifier.register_metrics(telemetry.registry_mut());
+    let notifier = Arc::new(notifier);
+    let bridge_task = tokio::spawn(bridge::run(
+        Bridge::new(
+            Labels::from_pairs(&cfg.global.external_labels),
+            &external_url,
+        ),
+        rules.subscribe(),
+        notifier.clone(),
+    ));
     let telemetry = Arc::new(telemetry);
 
     let listener = api::bind(args.listen)
@@ -100,9 +125,12 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ready: ready.clone(),
     };
     let stop_serving = CancellationToken::new();
+    let app = api::router(state)
+        .merge(api::silences_router(notifier.silences()))
+        .merge(api::failed_notifications_router(notifier.dead_letters()));
     let server = tokio::spawn(api::serve(
         listener,
-        state,
+        app,
         stop_serving.clone().cancelled_owned(),
     ));
 
@@ -145,7 +173,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     ready.store(false, Ordering::Release);
     gc.abort();
     rules.stop().await;
+    bridge_task.abort();
+    let _ = bridge_task.await;
     scrape.stop().await;
+    match Arc::try_unwrap(notifier) {
+        Ok(n) => n.shutdown().await,
+        Err(_) => {
+            tracing::warn!("notifier still referenced at shutdown; queued notifications dropped")
+        }
+    }
     stop_serving.cancel();
     match tokio::time::timeout(Duration::from_secs(10), server).await {
         Ok(Ok(Ok(()))) => {}

@@ -18,6 +18,7 @@
 //! no I/O and read no clock.
 
 pub mod alert;
+pub mod bridge;
 pub mod dispatch;
 pub mod gojson;
 pub mod group;

@@ -1,0 +1,204 @@
+//! Rule engine → notifier: turns the rule manager's alert transitions into
+//! [`NotifyAlert`]s. Pending and never-fired alerts are not notified; a
+//! severity change of a firing alert becomes an escalation or de-escalation
+//! of the same alert (same fingerprint), never a resolve plus a new alert.
+
+use super::alert::{AlertStatus, NotifyAlert, ResolveReason, Transition};
+use super::notifier::Notifier;
+use crate::model::{Labels, LabelsBuilder};
+use crate::rules::alert::{AlertTransition, Transition as RuleTransition};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// What the bridge remembers of a firing alert.
+#[derive(Debug, Clone)]
+struct Firing {
+    fired_at: i64,
+    severity: Option<String>,
+}
+
+/// Converts transitions, remembering each firing alert's start and severity.
+#[derive(Debug, Default)]
+pub struct Bridge {
+    external_labels: Labels,
+    generator_url: String,
+    firing: HashMap<u64, Firing>,
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl Bridge {
+    /// A bridge adding `external_labels` (without overriding alert labels) and
+    /// linking notifications to `external_url`.
+    pub fn new(external_labels: Labels, external_url: &str) -> Self {
+        Self {
+            external_labels,
+            generator_url: format!("{}/alerts", external_url.trim_end_matches('/')),
+            firing: HashMap::new(),
+        }
+    }
+
+    /// The notification for one transition, if it is one to notify.
+    pub fn convert(&mut self, t: &AlertTransition) -> Option<NotifyAlert> {
+        let severity = t.severity.map(|s| s.as_str().to_string());
+        let (transition, status) = match t.to {
+            RuleTransition::Pending | RuleTransition::Inactive => return None,
+            RuleTransition::Firing => {
+                self.firing.insert(
+                    t.fingerprint,
+                    Firing {
+                        fired_at: t.at,
+                        severity: severity.clone(),
+                    },
+                );
+                (Transition::Firing, AlertStatus::Firing)
+            }
+            RuleTransition::Escalated | RuleTransition::Deescalated => {
+                let entry = self.firing.entry(t.fingerprint).or_insert(Firing {
+                    fired_at: t.active_at,
+                    severity: None,
+                });
+                let from = entry.severity.replace(severity.clone().unwrap_or_default());
+                let from = from.unwrap_or_default();
+                let to = severity.clone().unwrap_or_default();
+                let tr = if t.to == RuleTransition::Escalated {
+                    Transition::Escalated { from, to }
+                } else {
+                    Transition::DeEscalated { from, to }
+                };
+                (tr, AlertStatus::Firing)
+            }
+            RuleTransition::Resolved => (
+                Transition::Resolved {
+                    reason: ResolveReason::ValueRecovered,
+                },
+                AlertStatus::Resolved,
+            ),
+        };
+        let fired_at = self
+            .firing
+            .get(&t.fingerprint)
+            .map_or(t.active_at, |f| f.fired_at);
+        if status == AlertStatus::Resolved {
+            self.firing.remove(&t.fingerprint);
+        }
+        let mut labels = LabelsBuilder::new(&t.labels);
+        for l in &self.external_labels {
+            if labels.get(&l.name).is_none() {
+                labels.set_shared(l.name.clone(), l.value.clone());
+            }
+        }
+        if let Some(s) = &severity {
+            labels.set("severity", s);
+        }
+        Some(NotifyAlert {
+            labels: labels.labels(),
+            annotations: t.annotations.iter().cloned().collect(),
+            starts_at: time(fired_at),
+            ends_at: (status == AlertStatus::Resolved).then(|| time(t.at)),
+            generator_url: self.generator_url.clone(),
+            fingerprint: t.fingerprint,
+            status,
+            severity,
+            transition,
+            seq: u64::try_from(t.at).unwrap_or_default(),
+        })
+    }
+}
+
+/// Feeds every transition from `events` to `notifier` until the channel closes.
+pub async fn run(
+    mut bridge: Bridge,
+    mut events: broadcast::Receiver<AlertTransition>,
+    notifier: Arc<Notifier>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(t) => {
+                if let Some(alert) = bridge.convert(&t) {
+                    notifier.send(alert).await;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::error!(
+                    lost = n,
+                    "notifier fell behind the rule engine; transitions lost"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::alert::AlertState;
+    use crate::rules::Severity;
+    use std::sync::Arc as StdArc;
+
+    fn tr(to: RuleTransition, severity: Option<Severity>, at: i64) -> AlertTransition {
+        AlertTransition {
+            rule: StdArc::from("HighLatencyP95"),
+            group: StdArc::from("g"),
+            labels: Labels::from_pairs([("alertname", "HighLatencyP95"), ("module", "checkout")]),
+            fingerprint: 42,
+            from: AlertState::Pending,
+            to,
+            state: AlertState::Firing,
+            severity,
+            value: 3.0,
+            threshold: Some(2.0),
+            annotations: vec![("summary".into(), "slow".into())],
+            active_at: 1_000,
+            at,
+        }
+    }
+
+    #[test]
+    fn escalation_keeps_identity_and_start() {
+        let mut b = Bridge::new(Labels::from_pairs([("monitor", "wf")]), "http://wf:9711/");
+        assert!(b
+            .convert(&tr(RuleTransition::Pending, Some(Severity::Warning), 1_000))
+            .is_none());
+        let fire = b
+            .convert(&tr(RuleTransition::Firing, Some(Severity::Warning), 31_000))
+            .unwrap();
+        assert_eq!(fire.transition, Transition::Firing);
+        assert_eq!(fire.labels.get("severity"), Some("warning"));
+        assert_eq!(fire.labels.get("monitor"), Some("wf"));
+        assert_eq!(fire.generator_url, "http://wf:9711/alerts");
+        let esc = b
+            .convert(&tr(
+                RuleTransition::Escalated,
+                Some(Severity::Critical),
+                61_000,
+            ))
+            .unwrap();
+        assert_eq!(
+            esc.transition,
+            Transition::Escalated {
+                from: "warning".into(),
+                to: "critical".into()
+            }
+        );
+        assert_eq!(esc.fingerprint, fire.fingerprint);
+        assert_eq!(esc.starts_at, fire.starts_at);
+        assert!(esc.seq > fire.seq);
+        let res = b
+            .convert(&tr(
+                RuleTransition::Resolved,
+                Some(Severity::Critical),
+                91_000,
+            ))
+            .unwrap();
+        assert_eq!(res.status, AlertStatus::Resolved);
+        assert_eq!(res.ends_at, Some(time(91_000)));
+        assert_eq!(res.starts_at, fire.starts_at);
+        assert!(b.firing.is_empty());
+    }
+}
