@@ -1,6 +1,7 @@
 //! Command-line commands, one file each; `main.rs` only calls [`main`].
 
 mod check;
+mod notify;
 mod query;
 mod run;
 
@@ -27,9 +28,21 @@ enum Command {
     Check(CheckCommand),
     /// Query a running instance and print the result as a table.
     Query(QueryArgs),
-    /// Run unit tests (promtool's `test rules` format).
+    /// Run unit tests (promtool's `test rules` format) or test the receivers.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Print what each notification integration would send for an alert.
+    Render {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Alert labels, `name=value`, repeatable.
+        #[arg(long = "alert", num_args = 1..)]
+        alert: Vec<String>,
+        /// External URL used in links.
+        #[arg(long = "web.external-url", default_value = "http://127.0.0.1:9711")]
+        external_url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +55,15 @@ enum TestCommand {
         /// Only run test groups whose name matches one of these regexes.
         #[arg(long)]
         run: Vec<String>,
+    },
+    /// Send a test notification to every configured receiver and report each outcome.
+    Receivers {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// External URL used in links.
+        #[arg(long = "web.external-url", default_value = "http://127.0.0.1:9711")]
+        external_url: String,
     },
 }
 
@@ -108,5 +130,14 @@ pub fn main() -> ExitCode {
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Query(args) => query::query(args),
         Command::Test(TestCommand::Rules { files, run }) => check::test_rules(&files, run),
+        Command::Test(TestCommand::Receivers {
+            config,
+            external_url,
+        }) => notify::test_receivers(&config, &external_url),
+        Command::Render {
+            config,
+            alert,
+            external_url,
+        } => notify::render(&config, &alert, &external_url),
     }
 }
