@@ -6,6 +6,9 @@ DEMO_LISTEN ?= 127.0.0.1:9712
 
 .PHONY: all build test lint demo bench fuzz clean
 
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= exposition config rules promql template
+
 all: build
 
 build:
@@ -34,6 +37,14 @@ demo:
 ## Benchmarks: each prints its figures.
 bench:
 	$(CARGO) bench
+
+## Fuzzes each target for FUZZ_SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets the stable
+## toolchain build with the sanitizer flags cargo-fuzz needs). Crashes land in fuzz/artifacts/.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

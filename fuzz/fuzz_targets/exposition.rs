@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the exposition parser in both formats and
 //! touches every piece of every entry: the parser must never panic.
 //!
-//! Run with `cargo +nightly fuzz run exposition` from the crate root.
+//! Run with `make fuzz` (all targets, bounded time) from the crate root.
 
 #![no_main]
 
