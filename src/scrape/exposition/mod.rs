@@ -45,6 +45,8 @@ mod text;
 mod robustness_tests;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod text_cases;
 
 use std::borrow::Cow;
 
