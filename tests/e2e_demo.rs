@@ -108,4 +108,26 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
     .expect("history");
     let text = history.to_string();
     assert!(text.contains("escalated"), "{text}");
+
+    // A broken rule file on reload keeps the running rules and alerts.
+    std::fs::write(
+        dir.path().join("rules/service-thresholds.yml"),
+        "groups:\n  - name: broken\n    rules:\n      - alert: X\n        expr: sum(\n",
+    )
+    .expect("break rules");
+    let pid = _watchfire.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(log().contains("reload failed"), "{}", log());
+    let (status, rules) = get_json(&format!("{base}/api/v1/rules")).expect("rules");
+    assert_eq!(status, 200);
+    assert!(rules.to_string().contains("service-thresholds"), "{rules}");
+    assert!(
+        latency_alert(&base).is_some(),
+        "alert kept across a failed reload"
+    );
 }

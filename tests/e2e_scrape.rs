@@ -98,7 +98,8 @@ fn start() -> Setup {
     let mut c = Command::new(watchfire_bin());
     c.args(["run", "--config"])
         .arg(&config_path)
-        .args(["--listen", &format!("127.0.0.1:{port}")]);
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--query.max-samples", "100"]);
     let watchfire = Proc::spawn("watchfire", c, dir.path());
     let base = format!("http://127.0.0.1:{port}");
     let ready = wait_for(Duration::from_secs(20), || {
@@ -256,6 +257,36 @@ fn scrapes_real_targets_and_survives_bad_ones() {
     assert_eq!(r["errorType"], "bad_data");
     let (status, _) = get_json(&format!("{base}/api/v1/series")).unwrap();
     assert_eq!(status, 400);
+
+    // A query over more samples than allowed fails clearly; the server keeps serving.
+    let (status, r) = get_json(&format!(
+        "{base}/api/v1/query?query={}",
+        urlencode(r#"count({__name__=~".+"})"#)
+    ))
+    .unwrap();
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["errorType"], "execution");
+    assert!(
+        r["error"].as_str().unwrap().contains("too many samples"),
+        "{r}"
+    );
+    assert_eq!(
+        get_text(&format!("{base}/-/healthy")).map(|(s, _)| s),
+        Some(200)
+    );
+
+    // The query command prints a table.
+    let out = Command::new(watchfire_bin())
+        .args(["query", "up{job=\"demo\"}", "--url", &base])
+        .output()
+        .expect("watchfire query");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    assert!(table.starts_with("SERIES"), "{table}");
+    assert!(
+        table.contains("job=\"demo\"") && table.trim_end().ends_with('1'),
+        "{table}"
+    );
 
     // Own metrics are valid for promtool, and carry scrape health.
     let (status, metrics) = get_text(&format!("{base}/metrics")).expect("metrics");

@@ -81,14 +81,26 @@ impl Default for HeadChunk {
 impl HeadChunk {
     /// An empty head.
     pub(crate) fn new() -> Self {
+        Self::with_capacity(16)
+    }
+
+    /// An empty head with room for `bytes` of encoded samples: a series'
+    /// next chunk is about as large as its last, so sizing the new head
+    /// after the one just frozen keeps the append path from regrowing it.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
         Self {
-            w: BitWriter::with_capacity(16),
+            w: BitWriter::with_capacity(bytes),
             mint: 0,
             last_t: 0,
             last_delta: 0,
             vals: ValueCodec::first(0),
             count: 0,
         }
+    }
+
+    /// Encoded bytes held.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.w.bytes().len()
     }
 
     /// Samples held.

@@ -173,7 +173,8 @@ impl SeriesData {
             }
         }
         if self.head.is_full() {
-            let head = std::mem::take(&mut self.head);
+            let size = self.head.byte_len();
+            let head = std::mem::replace(&mut self.head, HeadChunk::with_capacity(size + size / 8));
             self.chunks.extend(head.freeze());
         }
         self.head.push(t, v);
