@@ -8,7 +8,6 @@ use super::AppState;
 use crate::model::Matcher;
 use crate::store::SeriesRef;
 use axum::extract::{Path, State};
-use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::Expr;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -20,34 +19,7 @@ fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let Expr::VectorSelector(vs) = expr else {
         return Err(bad(format!("expected vector selector, got {text:?}")));
     };
-    let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, ApiError> {
-        let mut out = Vec::with_capacity(ms.len() + 1);
-        if let Some(name) = &vs.name {
-            out.push(Matcher::equal("__name__", name.clone()));
-        }
-        for m in ms {
-            out.push(match &m.op {
-                PMatchOp::Equal => Matcher::equal(&m.name, &m.value),
-                PMatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
-                PMatchOp::Re(_) => {
-                    Matcher::regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?
-                }
-                PMatchOp::NotRe(_) => {
-                    Matcher::not_regex(&m.name, &m.value).map_err(|e| bad(e.to_string()))?
-                }
-            });
-        }
-        Ok(out)
-    };
-    if vs.matchers.or_matchers.is_empty() {
-        Ok(vec![convert(&vs.matchers.matchers)?])
-    } else {
-        vs.matchers
-            .or_matchers
-            .iter()
-            .map(|ms| convert(ms))
-            .collect()
-    }
+    crate::promql::matchers::selector_matchers(&vs).map_err(|e| bad(e.to_string()))
 }
 
 /// Series matching any `match[]` selector (all series when none is given and

@@ -127,21 +127,27 @@ const REGEX_CACHE_CAPACITY: usize = 4096;
 static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn anchored(name: &str, pattern: &str) -> Result<Regex, MatcherError> {
+/// Compiles `pattern` anchored at both ends with `.` matching newlines, as
+/// PromQL (Go's RE2 with `^(?s:…)$`), reusing earlier compilations.
+pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
     if let Some(re) = REGEX_CACHE.lock().get(pattern) {
         return Ok(re.clone());
     }
-    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|source| MatcherError {
-        name: name.to_string(),
-        pattern: pattern.to_string(),
-        source,
-    })?;
+    let re = Regex::new(&format!("^(?s:{pattern})$"))?;
     let mut cache = REGEX_CACHE.lock();
     if cache.len() >= REGEX_CACHE_CAPACITY {
         cache.clear();
     }
     cache.insert(pattern.to_string(), re.clone());
     Ok(re)
+}
+
+fn anchored(name: &str, pattern: &str) -> Result<Regex, MatcherError> {
+    anchored_regex(pattern).map_err(|source| MatcherError {
+        name: name.to_string(),
+        pattern: pattern.to_string(),
+        source,
+    })
 }
 
 fn unanchor(s: &str) -> &str {

@@ -7,5 +7,5 @@ mod matcher;
 mod sample;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
-pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use matcher::{anchored_regex, MatchOp, Matcher, MatcherError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};

@@ -15,6 +15,7 @@ mod duration_expr;
 mod engine;
 mod eval;
 mod functions;
+pub mod matchers;
 mod parse;
 mod parse_pos;
 mod plan;

@@ -3,15 +3,10 @@
 //! `start()`/`end()`/`range()`/`step()` resolved, and step-invariant parts
 //! marked (as Prometheus' `PreprocessExpr` does).
 
-use crate::model::{MatchOp, Matcher, METRIC_NAME};
-use parking_lot::Mutex;
-use promql_parser::label::MatchOp as PMatchOp;
+use crate::model::Matcher;
 use promql_parser::parser::token::{self, TokenId};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self as pp, AtModifier, Expr, LabelModifier, Offset};
-use regex::Regex;
-use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use super::EvalError;
@@ -228,69 +223,14 @@ fn bad(msg: impl Into<String>) -> EvalError {
     EvalError::BadData(msg.into())
 }
 
-/// Compiles `^(?s:pattern)$`, reusing recent compilations: rules run the
-/// same queries over and over, and compiling a regex costs far more than
-/// evaluating a small query.
-pub(crate) fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Mutex::default);
-    if let Some(r) = cache.lock().get(pattern) {
-        return Ok(r.clone());
-    }
-    let r = Regex::new(&format!("^(?s:{pattern})$"))?;
-    let mut c = cache.lock();
-    if c.len() >= 4096 {
-        c.clear();
-    }
-    c.insert(pattern.to_string(), r.clone());
-    Ok(r)
-}
-
-fn matcher(m: &promql_parser::label::Matcher) -> Result<Matcher, EvalError> {
-    let re = || {
-        anchored_regex(&m.value).map_err(|e| {
-            bad(format!(
-                "invalid regex {:?} for label {:?}: {e}",
-                m.value, m.name
-            ))
-        })
-    };
-    Ok(match &m.op {
-        PMatchOp::Equal => Matcher::equal(&m.name, &m.value),
-        PMatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
-        PMatchOp::Re(_) => Matcher {
-            name: m.name.clone(),
-            op: MatchOp::Re(re()?),
-        },
-        PMatchOp::NotRe(_) => Matcher {
-            name: m.name.clone(),
-            op: MatchOp::NotRe(re()?),
-        },
-    })
+fn matcher_error(e: crate::model::MatcherError) -> EvalError {
+    bad(e.to_string())
 }
 
 fn selector(vs: &pp::VectorSelector, times: &PlanTimes) -> Result<Selector, EvalError> {
-    let mut matchers = vs
-        .matchers
-        .matchers
-        .iter()
-        .map(matcher)
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(name) = &vs.name {
-        if !matchers.iter().any(|m| m.name == METRIC_NAME) {
-            matchers.insert(0, Matcher::equal(METRIC_NAME, name.as_str()));
-        }
-    }
-    let mut or_groups = Vec::new();
-    for g in &vs.matchers.or_matchers {
-        let mut group = g.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
-        if let Some(name) = &vs.name {
-            if !group.iter().any(|m| m.name == METRIC_NAME) {
-                group.insert(0, Matcher::equal(METRIC_NAME, name.as_str()));
-            }
-        }
-        or_groups.push(group);
-    }
+    let mut sets = super::matchers::selector_matchers(vs).map_err(matcher_error)?;
+    let matchers = sets.remove(0);
+    let or_groups = sets;
     Ok(Selector {
         matchers,
         or_groups,

@@ -1,8 +1,7 @@
 //! Series selectors and matcher lists written as PromQL (`{a="b", c=~"d.*"}`),
 //! converted to the crate's [`Matcher`]s.
 
-use crate::model::{Labels, Matcher, METRIC_NAME};
-use promql_parser::label::MatchOp as PMatchOp;
+use crate::model::{Labels, Matcher};
 use promql_parser::parser::Expr;
 
 /// Parses a selector such as `up{job="x"}` or `{a=~"b"}` into matchers; the
@@ -18,23 +17,8 @@ pub fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
     if vs.offset.is_some() || vs.at.is_some() {
         return Err(format!("{s:?}: offset and @ are not allowed in a selector"));
     }
-    let mut out = Vec::new();
-    if let Some(name) = &vs.name {
-        out.push(Matcher::equal(METRIC_NAME, name.clone()));
-    }
-    for m in &vs.matchers.matchers {
-        let converted = match &m.op {
-            PMatchOp::Equal => Matcher::equal(m.name.clone(), m.value.clone()),
-            PMatchOp::NotEqual => Matcher::not_equal(m.name.clone(), m.value.clone()),
-            PMatchOp::Re(_) => {
-                Matcher::regex(m.name.clone(), &m.value).map_err(|e| e.to_string())?
-            }
-            PMatchOp::NotRe(_) => {
-                Matcher::not_regex(m.name.clone(), &m.value).map_err(|e| e.to_string())?
-            }
-        };
-        out.push(converted);
-    }
+    let mut sets = crate::promql::matchers::selector_matchers(&vs).map_err(|e| e.to_string())?;
+    let out = sets.swap_remove(0);
     Ok(out)
 }
 

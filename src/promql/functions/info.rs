@@ -6,10 +6,11 @@ use crate::model::{Labels, LabelsBuilder, MatchOp, Matcher, METRIC_NAME};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::super::eval::{Evaluator, Gather, Key, Out};
-use super::super::plan::{anchored_regex, Node, Selector};
+use super::super::plan::{Node, Selector};
 use super::super::selectors::instant_vector;
 use super::super::types::Val;
 use super::super::EvalError;
+use crate::model::anchored_regex;
 
 /// Labels that identify the target an info metric belongs to.
 const IDENTIFYING: [&str; 2] = ["instance", "job"];

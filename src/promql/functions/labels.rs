@@ -30,7 +30,7 @@ pub(crate) fn label_replace(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, Ev
     let repl = string_arg(args, 2)?;
     let src = string_arg(args, 3)?;
     let pattern = string_arg(args, 4)?;
-    let re = super::super::plan::anchored_regex(pattern).map_err(|_| {
+    let re = crate::model::anchored_regex(pattern).map_err(|_| {
         EvalError::Execution(format!(
             "invalid regular expression in label_replace(): {pattern}"
         ))
