@@ -48,6 +48,8 @@ pub struct AppState {
     pub scrape: Arc<ScrapeManager>,
     /// Rule groups, alerts and their history.
     pub rules: RuleManager,
+    /// Asks the run loop to reload configuration and rules; answers with the outcome.
+    pub reload: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
     /// Set once the configuration is loaded and the first scrape round started.
     pub ready: Arc<AtomicBool>,
 }
@@ -58,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))
+        .route(
+            "/-/reload",
+            axum::routing::post(status::reload).put(status::reload),
+        )
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))

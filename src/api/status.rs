@@ -33,6 +33,29 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `POST|PUT /-/reload`: reloads configuration and rule files; 200 when the
+/// new ones are in effect, 500 with the errors when the running ones stay.
+pub async fn reload(State(s): State<AppState>) -> impl IntoResponse {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if s.reload.send(tx).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_string(),
+        );
+    }
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::OK, String::new()),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_string(),
+        ),
+    }
+}
+
 /// `/api/v1/status/buildinfo` with Prometheus' fields; `version` is a
 /// Prometheus-3-compatible string so clients (Grafana) enable current features.
 pub async fn buildinfo() -> ApiResult {

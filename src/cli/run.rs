@@ -14,8 +14,9 @@ use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
 use anyhow::Context;
+use prometheus_client::metrics::gauge::Gauge;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -109,6 +110,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         rules.subscribe(),
         notifier.clone(),
     ));
+    let reload_metrics = ReloadMetrics::register(telemetry.registry_mut());
     let telemetry = Arc::new(telemetry);
 
     let listener = api::bind(args.listen)
@@ -116,12 +118,14 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving HTTP");
     let ready = Arc::new(AtomicBool::new(false));
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
     let state = AppState {
         store: store.clone(),
         engine,
         telemetry,
         scrape: scrape.clone(),
         rules: rules.clone(),
+        reload: reload_tx,
         ready: ready.clone(),
     };
     let stop_serving = CancellationToken::new();
@@ -163,9 +167,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
-                if let Err(e) = reload(&args.config, &scrape, &rules).await {
-                    tracing::error!(error = format!("{e:#}"), "reload failed; keeping the running configuration");
-                }
+                let _ = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+            }
+            Some(answer) = reload_rx.recv() => {
+                let outcome = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+                let _ = answer.send(outcome);
             }
         }
     }
@@ -223,6 +229,59 @@ async fn load_rules(cfg: &Config, rules: &RuleManager) -> anyhow::Result<()> {
                 tracing::error!(error = %l, "invalid rule file");
             }
             anyhow::bail!("invalid rule files:\n  {}", lines.join("\n  "))
+        }
+    }
+}
+
+/// `watchfire_config_last_reload_successful` and its timestamp, as Prometheus names them.
+struct ReloadMetrics {
+    successful: Gauge,
+    success_time: Gauge<f64, AtomicU64>,
+}
+
+impl ReloadMetrics {
+    fn register(registry: &mut prometheus_client::registry::Registry) -> Self {
+        let m = Self {
+            successful: Gauge::default(),
+            success_time: Gauge::default(),
+        };
+        m.successful.set(1);
+        m.success_time
+            .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        registry.register(
+            "watchfire_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            m.successful.clone(),
+        );
+        registry.register(
+            "watchfire_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            m.success_time.clone(),
+        );
+        m
+    }
+}
+
+/// Reloads, logs and counts the outcome (for SIGHUP and `/-/reload`).
+async fn reload_and_report(
+    path: &std::path::Path,
+    scrape: &ScrapeManager,
+    rules: &RuleManager,
+    metrics: &ReloadMetrics,
+) -> Result<(), String> {
+    match reload(path, scrape, rules).await {
+        Ok(()) => {
+            metrics.successful.set(1);
+            metrics
+                .success_time
+                .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+            Ok(())
+        }
+        Err(e) => {
+            metrics.successful.set(0);
+            let msg = format!("{e:#}");
+            tracing::error!(error = %msg, "reload failed; keeping the running configuration");
+            Err(msg)
         }
     }
 }
