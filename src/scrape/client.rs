@@ -8,6 +8,14 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
 application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
+/// Ceiling on a body when the job sets no `body_size_limit` (Prometheus' 0 =
+/// unlimited): an endless body must not be able to take all memory before
+/// the scrape timeout fires.
+pub const DEFAULT_BODY_CEILING: usize = 512 << 20;
+
+/// Largest body buffer kept between scrapes for reuse.
+const RETAINED_BUFFER_BYTES: usize = 64 << 20;
+
 /// Why fetching a body failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -36,6 +44,10 @@ pub async fn fetch(
     spec: &TargetSpec,
     buf: &mut Vec<u8>,
 ) -> Result<Fetched, FetchError> {
+    if buf.capacity() > RETAINED_BUFFER_BYTES {
+        // One huge body must not pin its memory for the life of the target.
+        *buf = Vec::new();
+    }
     buf.clear();
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
@@ -67,13 +79,16 @@ pub async fn fetch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let limit = spec.limits.body_size_limit;
+    let limit = match spec.limits.body_size_limit {
+        0 => DEFAULT_BODY_CEILING,
+        l => l,
+    };
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| FetchError::Http(error_chain(&e)))?
     {
-        if limit > 0 && buf.len() + chunk.len() > limit {
+        if buf.len() + chunk.len() > limit {
             return Err(FetchError::BodyTooLarge(limit));
         }
         buf.extend_from_slice(&chunk);
