@@ -45,6 +45,20 @@ pub(crate) struct Selector {
     pub offset: i64,
     /// `@` time in ms.
     pub at: Option<i64>,
+    /// `anchored`/`smoothed` modifier.
+    pub ext: Ext,
+}
+
+/// The experimental range modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Ext {
+    /// Plain selector.
+    #[default]
+    None,
+    /// `anchored`: windows extended back to the last sample before the range.
+    Anchored,
+    /// `smoothed`: values interpolated at the window edges.
+    Smoothed,
 }
 
 /// Binary operators.
@@ -291,11 +305,24 @@ fn selector(vs: &pp::VectorSelector, times: &PlanTimes) -> Result<Selector, Eval
         }
         or_groups.push(group);
     }
+    let mut ext = Ext::None;
+    matchers.retain(|m| match m.name.as_str() {
+        super::extended::ANCHORED => {
+            ext = Ext::Anchored;
+            false
+        }
+        super::extended::SMOOTHED => {
+            ext = Ext::Smoothed;
+            false
+        }
+        _ => true,
+    });
     Ok(Selector {
         matchers,
         or_groups,
         offset: offset_ms(&vs.offset),
         at: at_ms(&vs.at, times),
+        ext,
     })
 }
 
