@@ -14,6 +14,7 @@ mod binary;
 mod duration_expr;
 mod engine;
 mod eval;
+mod extended;
 mod functions;
 pub mod matchers;
 mod parse;

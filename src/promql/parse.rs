@@ -20,8 +20,13 @@ pub struct ParseError {
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
     let first = safe_parse(query);
     if first.is_err() {
-        if let Some(folded) = super::duration_expr::fold(query) {
-            if let Ok(e) = safe_parse(&folded) {
+        // Experimental syntax the crate lacks: `anchored`/`smoothed` and
+        // constant duration arithmetic.
+        let marked = super::extended::mark(query);
+        let text = marked.as_deref().unwrap_or(query);
+        let folded = super::duration_expr::fold(text);
+        if marked.is_some() || folded.is_some() {
+            if let Ok(e) = safe_parse(folded.as_deref().unwrap_or(text)) {
                 return Ok(e);
             }
         }

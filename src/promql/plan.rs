@@ -40,6 +40,20 @@ pub(crate) struct Selector {
     pub offset: i64,
     /// `@` time in ms.
     pub at: Option<i64>,
+    /// `anchored`/`smoothed` modifier.
+    pub ext: Ext,
+}
+
+/// The experimental range modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Ext {
+    /// Plain selector.
+    #[default]
+    None,
+    /// `anchored`: windows extended back to the last sample before the range.
+    Anchored,
+    /// `smoothed`: values interpolated at the window edges.
+    Smoothed,
 }
 
 /// Binary operators.
@@ -229,13 +243,26 @@ fn matcher_error(e: crate::model::MatcherError) -> EvalError {
 
 fn selector(vs: &pp::VectorSelector, times: &PlanTimes) -> Result<Selector, EvalError> {
     let mut sets = super::matchers::selector_matchers(vs).map_err(matcher_error)?;
-    let matchers = sets.remove(0);
+    let mut matchers = sets.remove(0);
     let or_groups = sets;
+    let mut ext = Ext::None;
+    matchers.retain(|m| match m.name.as_str() {
+        super::extended::ANCHORED => {
+            ext = Ext::Anchored;
+            false
+        }
+        super::extended::SMOOTHED => {
+            ext = Ext::Smoothed;
+            false
+        }
+        _ => true,
+    });
     Ok(Selector {
         matchers,
         or_groups,
         offset: offset_ms(&vs.offset),
         at: at_ms(&vs.at, times),
+        ext,
     })
 }
 

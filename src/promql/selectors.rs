@@ -9,7 +9,7 @@ use crate::model::{is_stale_nan, Labels, Sample};
 use crate::store::SeriesRef;
 
 use super::eval::Evaluator;
-use super::plan::{Node, Selector};
+use super::plan::{Ext, Node, Selector};
 use super::types::{Matrix, Series};
 use super::EvalError;
 
@@ -41,6 +41,9 @@ pub(crate) fn instant_vector(
     sel: &Selector,
     timestamps: bool,
 ) -> Result<Matrix, EvalError> {
+    if sel.ext == Ext::Smoothed && !timestamps {
+        return smoothed_vector(ev, sel);
+    }
     let series = select(ev, sel);
     let first = reference(ev.start, sel.offset, sel.at);
     let last = reference(ev.end, sel.offset, sel.at);
@@ -84,19 +87,42 @@ pub(crate) fn instant_vector(
     Ok(out)
 }
 
-/// Evaluates a range vector selector at the (single) evaluation time.
-pub(crate) fn range_vector(
-    ev: &Evaluator<'_>,
-    sel: &Selector,
-    range: i64,
-) -> Result<Matrix, EvalError> {
-    let r = reference(ev.start, sel.offset, sel.at);
+/// `metric smoothed`: at each step the value interpolated between the
+/// samples around the step time (within the lookback on both sides), or the
+/// last sample when none follows.
+fn smoothed_vector(ev: &Evaluator<'_>, sel: &Selector) -> Result<Matrix, EvalError> {
+    let first = reference(ev.start, sel.offset, sel.at);
+    let last = reference(ev.end, sel.offset, sel.at);
+    let lb = ev.lookback;
+    let mut buf: Vec<Sample> = Vec::new();
     let mut out = Vec::new();
     for s in select(ev, sel) {
         ev.ctx.tick()?;
+        buf.clear();
+        s.samples_in(
+            first.saturating_sub(lb).saturating_add(1),
+            last.saturating_add(lb),
+            &mut buf,
+        );
+        buf.retain(|p| !is_stale_nan(p.v));
         let mut points = Vec::new();
-        s.samples_in(r.saturating_sub(range).saturating_add(1), r, &mut points);
-        points.retain(|p| !is_stale_nan(p.v));
+        for ts in ev.times() {
+            let r = reference(ts, sel.offset, sel.at);
+            let lo = buf.partition_point(|p| p.t <= r.saturating_sub(lb));
+            let hi = buf.partition_point(|p| p.t <= r.saturating_add(lb));
+            let w = &buf[lo..hi];
+            let i = w.partition_point(|p| p.t < r);
+            let v = if i < w.len() && w[i].t == r {
+                w[i].v
+            } else if i > 0 && i < w.len() {
+                interpolate(w[i - 1], w[i], r, false)
+            } else if i > 0 {
+                w[i - 1].v
+            } else {
+                continue;
+            };
+            points.push(Sample { t: ts, v });
+        }
         if points.is_empty() {
             continue;
         }
@@ -110,6 +136,115 @@ pub(crate) fn range_vector(
     Ok(out)
 }
 
+/// Linear interpolation between two samples at `t`; for counters a drop
+/// counts as a reset from zero.
+pub(crate) fn interpolate(a: Sample, b: Sample, t: i64, counter: bool) -> f64 {
+    let y1 = if counter && b.v < a.v { 0.0 } else { a.v };
+    y1 + (b.v - y1) * (t - a.t) as f64 / (b.t - a.t) as f64
+}
+
+/// Extends a window to its edges for `anchored`/`smoothed` selectors:
+/// returns (first index, last index, left value, right value), or None when
+/// no sample lies inside the range. `samples` cover the lookback before
+/// `start` (and after `end` when smoothed).
+pub(crate) fn edges(
+    samples: &[Sample],
+    start: i64,
+    end: i64,
+    smoothed: bool,
+    counter: bool,
+) -> Option<(usize, usize, f64, f64)> {
+    let mut last = samples.len().checked_sub(1)?;
+    let first = samples[..last]
+        .partition_point(|p| p.t <= start)
+        .saturating_sub(1);
+    if smoothed {
+        last = samples[..last].partition_point(|p| p.t < end);
+    }
+    if samples[last].t <= start || (smoothed && samples[first].t > end) {
+        return None;
+    }
+    let left = if smoothed && samples[first].t < start {
+        interpolate(samples[first], samples[first + 1], start, counter)
+    } else {
+        samples[first].v
+    };
+    let right = if smoothed && last > 0 && samples[last].t > end {
+        interpolate(samples[last - 1], samples[last], end, counter)
+    } else {
+        samples[last].v
+    };
+    Some((first, last, left, right))
+}
+
+/// Go's `extendFloats`: the samples inside `(start, end)` plus synthetic
+/// points at both edges.
+fn extend_floats(samples: &[Sample], start: i64, end: i64, smoothed: bool) -> Vec<Sample> {
+    let Some((mut first, last, left, right)) = edges(samples, start, end, smoothed, false) else {
+        return Vec::new();
+    };
+    if samples[first].t <= start {
+        first += 1;
+    }
+    let inner_end = if samples[last].t >= end {
+        last
+    } else {
+        last + 1
+    };
+    let mut out = Vec::with_capacity(inner_end.saturating_sub(first) + 2);
+    out.push(Sample { t: start, v: left });
+    if first < inner_end {
+        out.extend_from_slice(&samples[first..inner_end]);
+    }
+    out.push(Sample { t: end, v: right });
+    out
+}
+
+/// Evaluates a range vector selector at the (single) evaluation time.
+pub(crate) fn range_vector(
+    ev: &Evaluator<'_>,
+    sel: &Selector,
+    range: i64,
+) -> Result<Matrix, EvalError> {
+    let r = reference(ev.start, sel.offset, sel.at);
+    let (before, after) = extension(sel.ext, ev.lookback);
+    let mut out = Vec::new();
+    for s in select(ev, sel) {
+        ev.ctx.tick()?;
+        let mut points = Vec::new();
+        s.samples_in(
+            r.saturating_sub(range)
+                .saturating_sub(before)
+                .saturating_add(1),
+            r.saturating_add(after),
+            &mut points,
+        );
+        points.retain(|p| !is_stale_nan(p.v));
+        if sel.ext != Ext::None {
+            points = extend_floats(&points, r - range, r, sel.ext == Ext::Smoothed);
+        }
+        if points.is_empty() {
+            continue;
+        }
+        ev.ctx.add_samples(points.len())?;
+        out.push(Series {
+            labels: s.labels().clone(),
+            points,
+            drop_name: false,
+        });
+    }
+    Ok(out)
+}
+
+/// How far (before, after) a window reaches beyond `(ref - range, ref]`.
+pub(crate) fn extension(ext: Ext, lookback: i64) -> (i64, i64) {
+    match ext {
+        Ext::None => (0, 0),
+        Ext::Anchored => (lookback, 0),
+        Ext::Smoothed => (lookback, lookback),
+    }
+}
+
 /// The range argument of a function: a range selector or a subquery.
 #[derive(Clone, Copy)]
 pub(crate) struct RangeArg<'n> {
@@ -121,6 +256,8 @@ pub(crate) struct RangeArg<'n> {
     pub offset: i64,
     /// `@` time in ms.
     pub at: Option<i64>,
+    /// `anchored`/`smoothed`.
+    pub ext: Ext,
 }
 
 impl<'n> RangeArg<'n> {
@@ -132,6 +269,7 @@ impl<'n> RangeArg<'n> {
                 range: *range,
                 offset: sel.offset,
                 at: sel.at,
+                ext: sel.ext,
             }),
             Node::Subquery {
                 range, offset, at, ..
@@ -140,6 +278,7 @@ impl<'n> RangeArg<'n> {
                 range: *range,
                 offset: *offset,
                 at: *at,
+                ext: Ext::None,
             }),
             _ => None,
         }
@@ -160,13 +299,17 @@ where
         Node::Matrix { sel, range } => {
             let first = reference(ev.start, sel.offset, sel.at);
             let last = reference(ev.end, sel.offset, sel.at);
+            let (before, after) = extension(sel.ext, ev.lookback);
             let mut buf = Vec::new();
             for s in select(ev, sel) {
                 ev.ctx.tick()?;
                 buf.clear();
                 s.samples_in(
-                    first.saturating_sub(*range).saturating_add(1),
-                    last,
+                    first
+                        .saturating_sub(*range)
+                        .saturating_sub(before)
+                        .saturating_add(1),
+                    last.saturating_add(after),
                     &mut buf,
                 );
                 buf.retain(|p| !is_stale_nan(p.v));
@@ -207,6 +350,8 @@ where
 pub(crate) struct Windows<'s> {
     samples: &'s [Sample],
     range: i64,
+    before: i64,
+    after: i64,
     offset: i64,
     at: Option<i64>,
     ts: i64,
@@ -219,9 +364,12 @@ pub(crate) struct Windows<'s> {
 
 impl<'s> Windows<'s> {
     pub(crate) fn new(ev: &Evaluator<'_>, arg: &RangeArg<'_>, samples: &'s [Sample]) -> Self {
+        let (before, after) = extension(arg.ext, ev.lookback);
         Self {
             samples,
             range: arg.range,
+            before,
+            after,
             offset: arg.offset,
             at: arg.at,
             ts: ev.start,
@@ -247,10 +395,12 @@ impl<'s> Iterator for Windows<'s> {
             self.lo = 0;
             self.hi = 0;
         }
-        while self.hi < s.len() && s[self.hi].t <= r {
+        let upper = r.saturating_add(self.after);
+        let lower = r.saturating_sub(self.range).saturating_sub(self.before);
+        while self.hi < s.len() && s[self.hi].t <= upper {
             self.hi += 1;
         }
-        while self.lo < self.hi && s[self.lo].t <= r.saturating_sub(self.range) {
+        while self.lo < self.hi && s[self.lo].t <= lower {
             self.lo += 1;
         }
         let item = (self.step, self.ts, &s[self.lo..self.hi]);
@@ -294,6 +444,7 @@ mod tests {
                 or_groups: Vec::new(),
                 offset: 0,
                 at: None,
+                ext: Ext::None,
             },
             range: 100_000,
         };

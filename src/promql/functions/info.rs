@@ -148,6 +148,7 @@ pub(crate) fn info(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, EvalError> 
             or_groups: Vec::new(),
             offset,
             at,
+            ext: Default::default(),
         };
         // Values become the samples' timestamps (seconds): the newest wins.
         instant_vector(ev, &sel, true)?

@@ -5,7 +5,7 @@
 use crate::model::{Labels, Sample};
 
 use super::super::eval::{drop_metric_labels, dup_labelset, has_duplicates, Evaluator};
-use super::super::plan::Node;
+use super::super::plan::{Ext, Node};
 use super::super::selectors::{for_each_range_series, RangeArg, Windows};
 use super::super::types::{Series, Val};
 use super::super::EvalError;
@@ -23,6 +23,9 @@ pub(crate) struct Window<'w> {
     pub range: i64,
     /// Values of the scalar arguments at this step, in argument order.
     pub params: [f64; 2],
+    /// `anchored`/`smoothed`: `samples` then reach back (and forward) by
+    /// the lookback delta.
+    pub ext: Ext,
 }
 
 /// The per-window functions.
@@ -108,6 +111,19 @@ pub(crate) fn eval(
     };
     let arg =
         RangeArg::of(&args[pos]).ok_or_else(|| EvalError::BadData("expected range".into()))?;
+    match arg.ext {
+        Ext::Anchored if !matches!(name, "changes" | "delta" | "increase" | "rate" | "resets") => {
+            return Err(EvalError::Execution(format!(
+                "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {name}"
+            )));
+        }
+        Ext::Smoothed if !matches!(name, "delta" | "increase" | "rate") => {
+            return Err(EvalError::Execution(format!(
+                "smoothed modifier can only be used with: delta, increase, rate - not with {name}"
+            )));
+        }
+        _ => {}
+    }
     // Scalar arguments, one value per step.
     let steps = ev.steps();
     let mut params: Vec<Vec<f64>> = Vec::new();
@@ -150,6 +166,7 @@ pub(crate) fn eval(
                     params.first().map_or(f64::NAN, |p| p[step]),
                     params.get(1).map_or(f64::NAN, |p| p[step]),
                 ],
+                ext: arg.ext,
             };
             if let Some(v) = f(&window, &mut annos) {
                 points.push(Sample { t: ts, v });

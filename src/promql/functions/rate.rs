@@ -5,12 +5,67 @@
 use crate::model::Sample;
 
 use super::super::aggregations::kahan_inc;
+use super::super::plan::Ext;
+use super::super::selectors::edges;
 use super::range::{Window, WindowAnnos};
+
+/// Go's `extendedRate` for `anchored`/`smoothed` windows: the difference
+/// between the values at the range edges (picked or interpolated), plus
+/// counter-reset corrections; no extrapolation.
+fn extended_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let s = w.samples;
+    let (start, end) = (w.end.saturating_sub(w.range), w.end);
+    let smoothed = w.ext == Ext::Smoothed;
+    let (mut first, last, left, right) = edges(s, start, end, smoothed, is_counter)?;
+    let mut result = right - left;
+    if is_counter {
+        if s[first].t <= start {
+            first += 1;
+        }
+        let inner_end = if s[last].t >= end { last } else { last + 1 };
+        let mut prev = left;
+        let mut correction = 0.0;
+        if first < inner_end {
+            for p in &s[first..inner_end] {
+                if p.v < prev {
+                    correction += prev;
+                }
+                prev = p.v;
+            }
+        }
+        if right < prev {
+            correction += prev;
+        }
+        result += correction;
+    }
+    if is_rate {
+        result /= w.range as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// For `anchored` windows, the samples from the last one at or before the
+/// range start (Go's `pickFirstSampleIndices`); None when nothing lies
+/// inside the range.
+fn anchored_samples<'s>(w: &Window<'s>) -> Option<&'s [Sample]> {
+    if w.ext != Ext::Anchored {
+        return Some(w.samples);
+    }
+    let start = w.end.saturating_sub(w.range);
+    let after = w.samples.partition_point(|p| p.t <= start);
+    if after >= w.samples.len() {
+        return None;
+    }
+    Some(&w.samples[after.saturating_sub(1)..])
+}
 
 /// Prometheus' extrapolated rate: the increase between the first and last
 /// sample, corrected for counter resets, extrapolated to the window edges
 /// (at most half an average sample interval, and not below zero for counters).
 fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if w.ext != Ext::None {
+        return extended_rate(w, is_counter, is_rate);
+    }
     let s = w.samples;
     if s.len() < 2 {
         return None;
@@ -157,14 +212,16 @@ pub(crate) fn predict_linear(w: &Window<'_>, _: &mut WindowAnnos) -> Option<f64>
 
 /// `resets(v[d])`.
 pub(crate) fn resets(w: &Window<'_>, _: &mut WindowAnnos) -> Option<f64> {
-    let n = w.samples.windows(2).filter(|p| p[1].v < p[0].v).count();
+    let n = anchored_samples(w)?
+        .windows(2)
+        .filter(|p| p[1].v < p[0].v)
+        .count();
     Some(n as f64)
 }
 
 /// `changes(v[d])`.
 pub(crate) fn changes(w: &Window<'_>, _: &mut WindowAnnos) -> Option<f64> {
-    let n = w
-        .samples
+    let n = anchored_samples(w)?
         .windows(2)
         .filter(|p| p[1].v != p[0].v && !(p[1].v.is_nan() && p[0].v.is_nan()))
         .count();
@@ -218,6 +275,7 @@ mod tests {
             end,
             range,
             params: [f64::NAN; 2],
+            ext: Ext::None,
         }
     }
 
