@@ -101,6 +101,15 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
         assert!(line.contains(part), "{line}");
     }
 
+    // The status page shows the alert and the targets.
+    let (status, page) = get_text(&format!("{base}/")).expect("page");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("HighLatencyP95") && page.contains("class=critical"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("127.0.0.1:{demo_port}")), "{page}");
+
     // The alert history has the escalation.
     let (_, history) = get_json(&format!(
         "{base}/api/v1/alerts/history?alertname=HighLatencyP95"

@@ -5,6 +5,7 @@
 //! shared state and never block on a scrape or an evaluation in progress.
 
 mod extract;
+mod page;
 mod params;
 mod query;
 mod response;
@@ -57,6 +58,7 @@ pub struct AppState {
 /// The router with every endpoint.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(page::index))
         .route("/metrics", get(status::metrics))
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))

@@ -143,7 +143,7 @@ pub(crate) fn tokens(q: &str) -> Vec<(usize, &str)> {
                 i += 1;
             }
         } else {
-            let two = if i + 1 < b.len() { &q[i..i + 2] } else { "" };
+            let two = q.get(i..i + 2).unwrap_or("");
             i += if matches!(two, "==" | "!=" | ">=" | "<=" | "=~" | "!~") {
                 2
             } else {
@@ -185,6 +185,14 @@ fn first_bad_token(query: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `make fuzz`: an operator byte followed by a multi-byte character.
+    #[test]
+    fn operator_before_multibyte_char_does_not_panic() {
+        for q in [":>\u{363}", "+[\u{365}", "=\u{e9}", "!\u{1F600}"] {
+            assert!(crate::promql::parse(q).is_err(), "{q:?}");
+        }
+    }
 
     #[test]
     fn locates_common_errors() {
