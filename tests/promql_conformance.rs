@@ -104,23 +104,7 @@ fn engine() -> Engine {
 }
 
 /// Functions whose value depends on the evaluation time.
-const AT_UNSAFE: &[&str] = &[
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "end",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "range",
-    "start",
-    "step",
-    "time",
-    "timestamp",
-];
+const AT_UNSAFE: &[&str] = watchfire::promql::TIME_DEPENDENT_FUNCTIONS;
 
 /// Pins every selector and subquery outside a pinned subquery to `@ at`;
 /// returns false when the expression calls a time-dependent function.

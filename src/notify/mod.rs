@@ -20,7 +20,7 @@
 pub mod alert;
 pub mod bridge;
 pub mod dispatch;
-pub mod gojson;
+pub use crate::template::gojson;
 pub mod group;
 pub mod inhibit;
 pub mod integration;

@@ -26,6 +26,7 @@ mod value;
 
 pub use engine::Engine;
 pub use parse::{format_query, parse, ParseError};
+pub use plan::AT_UNSAFE as TIME_DEPENDENT_FUNCTIONS;
 pub use promql_parser::parser::Expr;
 pub use value::{InstantSample, RangeSeries, Value};
 

@@ -435,8 +435,8 @@ fn lower_binary(b: &pp::BinaryExpr, times: &PlanTimes) -> Result<Node, EvalError
 }
 
 /// Functions whose value depends on the evaluation time, so a call to them
-/// is never step invariant.
-const AT_UNSAFE: &[&str] = &[
+/// is never step invariant (also what the conformance harness must not pin with `@`).
+pub const AT_UNSAFE: &[&str] = &[
     "days_in_month",
     "day_of_month",
     "day_of_week",

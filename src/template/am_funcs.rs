@@ -175,8 +175,10 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
             }
             out.push_str(&json_float(*f));
         }
-        TValue::Str(s) | TValue::Html(s) => json_string(out, s),
-        TValue::Time(t) => json_string(out, &t.format("2006-01-02T15:04:05.999999999Z07:00")),
+        TValue::Str(s) | TValue::Html(s) => super::gojson::string(out, s),
+        TValue::Time(t) => {
+            super::gojson::string(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"))
+        }
         TValue::List(l) => {
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
@@ -193,7 +195,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
                 if i > 0 {
                     out.push(',');
                 }
-                json_string(out, k);
+                super::gojson::string(out, k);
                 out.push(':');
                 write_json(out, item, depth + 1, cap)?;
             }
@@ -211,7 +213,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
                 } else {
                     k.to_string()
                 };
-                json_string(out, &name);
+                super::gojson::string(out, &name);
                 out.push(':');
                 write_json(out, item, depth + 1, cap)?;
             }
@@ -243,27 +245,6 @@ fn json_float(f: f64) -> String {
         };
     }
     format!("{f}")
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod exec;
 mod funcs;
 mod gofloat;
 mod gofmt;
+pub mod gojson;
 mod gotime;
 mod lexer;
 mod methods;
