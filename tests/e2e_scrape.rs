@@ -250,6 +250,16 @@ fn scrapes_real_targets_and_survives_bad_ones() {
         "{r}"
     );
 
+    // Metadata as scraped.
+    let (_, r) = get_json(&format!(
+        "{base}/api/v1/metadata?metric=http_requests_total"
+    ))
+    .expect("metadata");
+    assert_eq!(
+        r["data"]["http_requests_total"][0]["type"], "counter",
+        "{r}"
+    );
+
     // Errors in Prometheus' shape.
     let (status, r) = get_json(&format!("{base}/api/v1/query?query={}", urlencode("up{"))).unwrap();
     assert_eq!(status, 400);

@@ -13,15 +13,7 @@ use serde_json::json;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn prom_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    if d.subsec_millis() != 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    match secs {
-        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    crate::config::PromDuration(d).to_string()
 }
 
 /// `GET /api/v1/targets` (`state=active|dropped|any`, `scrapePool=<job>`).

@@ -390,7 +390,7 @@ pub fn history_query_from_params(params: &[(String, String)]) -> Result<HistoryQ
     let time = |key: &str| -> Result<Option<i64>, ParamError> {
         match first(params, key) {
             None => Ok(None),
-            Some(v) => parse_time_ms(v)
+            Some(v) => crate::api::parse_time_ms(v)
                 .map(Some)
                 .ok_or_else(|| perr(key, format!("cannot parse {v:?} to a valid timestamp"))),
         }
@@ -409,15 +409,6 @@ pub fn history_query_from_params(params: &[(String, String)]) -> Result<HistoryQ
         end_ms: time("end")?,
         limit,
     })
-}
-
-fn parse_time_ms(s: &str) -> Option<i64> {
-    if let Ok(f) = s.parse::<f64>() {
-        return (f.is_finite() && f.abs() < 9.2e15).then(|| (f * 1000.0).round() as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
 }
 
 /// The `data` of `GET /api/v1/alerts/history`.

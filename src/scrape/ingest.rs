@@ -77,6 +77,8 @@ pub struct IngestOutcome {
     pub samples: usize,
     /// Series seen for the first time by this target's cache.
     pub series_added: usize,
+    /// Whether any HELP/TYPE/UNIT differed from the metadata passed in.
+    pub metadata_changed: bool,
 }
 
 /// The grammar for a response's content type; anything unknown is read as
@@ -138,6 +140,7 @@ pub fn ingest(
             Entry::Help { name, help, .. } => {
                 if metadata.get(name.as_ref()).is_none_or(|m| m.help != help) {
                     metadata.entry(name.into_owned()).or_default().help = help.into_owned();
+                    out.metadata_changed = true;
                 }
             }
             Entry::Type {
@@ -146,11 +149,13 @@ pub fn ingest(
                 let kind = metric_type.as_str();
                 if metadata.get(name.as_ref()).is_none_or(|m| m.kind != kind) {
                     metadata.entry(name.into_owned()).or_default().kind = kind.to_string();
+                    out.metadata_changed = true;
                 }
             }
             Entry::Unit { name, unit, .. } => {
                 if metadata.get(name.as_ref()).is_none_or(|m| m.unit != unit) {
                     metadata.entry(name.into_owned()).or_default().unit = unit.to_string();
+                    out.metadata_changed = true;
                 }
             }
             Entry::Comment { .. } => {}
@@ -275,7 +280,8 @@ mod tests {
             out,
             IngestOutcome {
                 samples: 2,
-                series_added: 2
+                series_added: 2,
+                metadata_changed: false,
             }
         );
         assert_eq!(
@@ -321,6 +327,36 @@ mod tests {
     fn parse_errors_name_the_line() {
         let e = run("ok 1\nbroken{ 1\n", &spec(false, Default::default())).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn metadata_changes_are_reported_once() {
+        let store = Store::new(Default::default());
+        let spec = spec(false, Default::default());
+        let (mut cache, mut batch, mut meta) =
+            (SeriesCache::default(), Vec::new(), Metadata::default());
+        let body = b"# HELP m Things.\n# TYPE m counter\nm 1\n";
+        let mut run = |meta: &mut Metadata| {
+            cache.begin_round();
+            ingest(
+                body,
+                "text/plain",
+                1000,
+                &spec,
+                &store,
+                &mut cache,
+                &mut batch,
+                meta,
+            )
+            .unwrap()
+        };
+        assert!(run(&mut meta).metadata_changed);
+        assert_eq!(meta["m"].kind, "counter");
+        assert_eq!(meta["m"].help, "Things.");
+        assert!(
+            !run(&mut meta).metadata_changed,
+            "same metadata again is no change"
+        );
     }
 
     #[test]

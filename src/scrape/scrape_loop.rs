@@ -84,7 +84,10 @@ pub struct ScrapeLoop {
     store: Arc<Store>,
     metrics: ScrapeMetrics,
     status: Arc<RwLock<TargetStatus>>,
-    metadata: Arc<RwLock<Metadata>>,
+    /// Metadata as last published for the API.
+    shared_metadata: Arc<RwLock<Metadata>>,
+    /// The loop's own copy, updated while parsing without any lock.
+    metadata: Metadata,
     cache: SeriesCache,
     body: Vec<u8>,
     batch: Vec<(SeriesRef, i64, f64)>,
@@ -115,7 +118,8 @@ impl ScrapeLoop {
             store,
             metrics,
             status,
-            metadata,
+            shared_metadata: metadata,
+            metadata: Metadata::default(),
             cache: SeriesCache::default(),
             body: Vec::new(),
             batch: Vec::new(),
@@ -234,8 +238,11 @@ impl ScrapeLoop {
             &self.store,
             &mut self.cache,
             &mut self.batch,
-            &mut self.metadata.write(),
+            &mut self.metadata,
         )?;
+        if outcome.metadata_changed {
+            *self.shared_metadata.write() = self.metadata.clone();
+        }
         Ok((outcome.samples, outcome.series_added))
     }
 
