@@ -12,6 +12,7 @@
 //! - [`rules`]: rule files, alert state machine, group evaluation and scheduling.
 //! - [`template`]: Go-template expansion for alert labels, annotations and notifications.
 //! - [`notify`]: routing, grouping, silences and delivery of notifications.
+//! - [`persist`]: the state directory: alert states, history, silences and queues across restarts.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
 //! - [`cli`]: command-line commands.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod model;
 pub mod notify;
+pub mod persist;
 pub mod promql;
 pub mod rules;
 pub mod scrape;

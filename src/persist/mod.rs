@@ -1,0 +1,12 @@
+//! Durable state: the state directory (`--storage.path`).
+//!
+//! Only this module knows the on-disk format. [`db`] is the crash-safe
+//! key-value database (redb) the other stages write their records to; the
+//! record types that map domain state to that format live beside it, one
+//! file per kind of state.
+
+pub mod db;
+pub mod metrics;
+
+pub use db::{BadRecord, Batch, Loaded, PersistError, StateDb, Table, FORMAT_VERSION};
+pub use metrics::PersistMetrics;
