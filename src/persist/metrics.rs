@@ -28,12 +28,9 @@ impl PersistMetrics {
             persistent: Gauge::default(),
             writes: Counter::default(),
             write_failures: Counter::default(),
-            write_duration: Histogram::new(
-                [
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-                ]
-                .into_iter(),
-            ),
+            write_duration: Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
         };
         m.persistent.set(i64::from(persistent));
         m
