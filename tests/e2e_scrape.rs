@@ -99,6 +99,8 @@ fn start() -> Setup {
     c.args(["run", "--config"])
         .arg(&config_path)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--storage.path")
+        .arg(dir.path().join("data"))
         .args(["--query.max-samples", "100"]);
     let watchfire = Proc::spawn("watchfire", c, dir.path());
     let base = format!("http://127.0.0.1:{port}");

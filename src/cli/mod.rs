@@ -91,6 +91,16 @@ pub struct RunArgs {
     /// Most samples one query may hold in memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// State directory: alert states, history, silences, notification queues.
+    /// When it cannot be used watchfire runs with state in memory only (and says so).
+    #[arg(long = "storage.path", default_value = "data")]
+    storage_path: PathBuf,
+    /// How long alert transitions are kept in the history.
+    #[arg(long = "storage.history-retention", default_value = "7d", value_parser = humantime::parse_duration)]
+    history_retention: std::time::Duration,
+    /// Longest downtime after which saved alert states are still restored.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = humantime::parse_duration)]
+    outage_tolerance: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
 use crate::notify::integrations::alertmanager::ForwardOptions;
 use crate::notify::NotifierBuilder;
+use crate::persist::StateDb;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::scrape::{targets_from_config, ScrapeManager};
@@ -69,6 +70,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         retention_ms: Some(cfg.storage.retention.as_millis_i64()),
     }));
     let mut telemetry = Telemetry::new();
+    let state_db = open_state(&args.storage_path);
+    state_db.metrics().register(telemetry.registry_mut());
     telemetry
         .registry_mut()
         .register_collector(Box::new(BufferCollector::new(store.clone())));
@@ -197,6 +200,25 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the state directory; when it cannot be used, logs the error loudly
+/// and carries on with state in memory (`watchfire_storage_persistent 0`).
+fn open_state(dir: &std::path::Path) -> Arc<StateDb> {
+    match StateDb::open(dir) {
+        Ok(db) => {
+            tracing::info!(path = %dir.display(), "state directory opened");
+            db
+        }
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "cannot use the state directory; alert state, silences and queued notifications \
+                 are kept in memory only and will not survive a restart"
+            );
+            StateDb::memory()
+        }
+    }
 }
 
 /// The rule settings a configuration implies.
