@@ -25,6 +25,7 @@ pub mod group;
 pub mod history;
 pub mod manager;
 pub mod metrics;
+pub mod on_scrape;
 mod raw;
 pub mod selector;
 #[cfg(test)]
