@@ -11,6 +11,7 @@ use crate::notify::NotifierBuilder;
 use crate::persist::StateDb;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
+use crate::rules::RestoreOptions;
 use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
@@ -87,6 +88,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ManagerOptions::default(),
     );
     rules.register(telemetry.registry_mut());
+    rules.set_state(
+        state_db.clone(),
+        RestoreOptions {
+            outage_tolerance: args.outage_tolerance,
+            history_retention: args.history_retention,
+        },
+    );
     telemetry
         .registry_mut()
         .register_collector(Box::new(AlertsCollector::new(rules.clone())));

@@ -89,11 +89,9 @@ impl HistoryRecord {
             rule: Arc::from(self.rule.as_str()),
             group: Arc::from(self.group.as_str()),
             labels: Labels::from_pairs(self.labels.iter()),
-            fingerprint: u64::from_str_radix(&self.fingerprint, 16).map_err(|_| {
-                InvalidRecord {
-                    field: "fingerprint",
-                    value: self.fingerprint.clone(),
-                }
+            fingerprint: u64::from_str_radix(&self.fingerprint, 16).map_err(|_| InvalidRecord {
+                field: "fingerprint",
+                value: self.fingerprint.clone(),
             })?,
             from: decode_state(&self.from)?,
             to: decode_transition(&self.to)?,
@@ -183,8 +181,12 @@ mod tests {
         let mut b = Batch::new();
         for (i, at) in [1_000, 2_000, 3_000, 3_000, 4_000].into_iter().enumerate() {
             let t = tr(at, Transition::Firing);
-            b.put_json(Table::History, history_key(at, i as u64), &HistoryRecord::from(&t))
-                .unwrap();
+            b.put_json(
+                Table::History,
+                history_key(at, i as u64),
+                &HistoryRecord::from(&t),
+            )
+            .unwrap();
         }
         db.commit(b).unwrap();
         let cut = db

@@ -346,6 +346,13 @@ impl AlertSet {
         Ok(changes)
     }
 
+    /// Puts back an alert saved before a restart, as it was: a firing alert
+    /// stays firing with its `active_at` and `fired_at`, so the next
+    /// evaluation emits no transition for it unless it really changes.
+    pub fn restore(&mut self, a: Alert) {
+        self.alerts.insert(a.labels.fingerprint(), a);
+    }
+
     /// Takes over alerts from a previous version of the rule (on reload).
     pub fn carry_over(&mut self, from: &AlertSet) {
         for (fp, a) in &from.alerts {

@@ -8,11 +8,13 @@
 //! told how many (`RecvError::Lagged`). Evaluation never waits for subscribers.
 
 use super::alert::{AlertState, AlertTransition};
+use super::durable::{cut_history, Durable, RestoreOptions};
 use super::file::{load_rule_file, LoadOptions, RuleFileError};
 use super::group::{EngineQuerier, EvalContext, Group, RuleQuerier};
 use super::history::{History, HistoryQuery, DEFAULT_HISTORY_CAPACITY};
 use super::metrics::RuleMetrics;
 use crate::model::Labels;
+use crate::persist::StateDb;
 use crate::promql::Engine;
 use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
@@ -104,6 +106,9 @@ pub struct HeldAlert {
     pub alert: super::alert::Alert,
 }
 
+/// How often transitions older than the history retention are deleted.
+pub const HISTORY_CUT_EVERY: Duration = Duration::from_secs(3600);
+
 /// Alert counts by (state, severity).
 type ActiveCounts = Vec<((AlertState, String), i64)>;
 
@@ -125,6 +130,10 @@ struct Inner {
     history: Mutex<History>,
     metrics: RuleMetrics,
     active_counts: Mutex<HashMap<String, ActiveCounts>>,
+    /// The state database link, when alert state is persisted.
+    durable: Mutex<Option<Durable>>,
+    /// The periodic history retention cut.
+    retention_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The rule manager (cheap to clone; clones share everything).
@@ -211,8 +220,36 @@ impl Manager {
                 history: Mutex::new(History::new(opts.history_capacity)),
                 metrics: RuleMetrics::default(),
                 active_counts: Mutex::new(HashMap::new()),
+                durable: Mutex::new(None),
+                retention_task: Mutex::new(None),
             }),
         }
+    }
+
+    /// Persists alert state and history in `db` from now on. Call it before
+    /// the first [`Manager::update`]: that load restores the saved alerts of
+    /// rules that still exist (see [`super::durable`]). The history ring is
+    /// refilled here, after cutting transitions older than the retention.
+    pub fn set_state(&self, db: Arc<StateDb>, opts: RestoreOptions) {
+        let started = Instant::now();
+        match cut_history(&db, opts.history_retention, now_ms()) {
+            Ok(n) if n > 0 => tracing::info!(
+                removed = n,
+                "alert history older than the retention deleted"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cutting the alert history"),
+        }
+        let mut d = Durable::new(db, opts);
+        match d.load_history(&mut self.inner.history.lock()) {
+            Ok(n) => tracing::info!(
+                transitions = n,
+                took_ms = started.elapsed().as_millis() as u64,
+                "alert history restored"
+            ),
+            Err(e) => tracing::error!(error = %e, "alert history not restored"),
+        }
+        *self.inner.durable.lock() = Some(d);
     }
 
     /// Registers the rule metrics.
@@ -322,6 +359,7 @@ impl Manager {
                 }
             }
         }
+        self.restore_or_forget(&kept, &old_groups);
         for (key, old) in &old_groups {
             if kept.contains_key(key) {
                 continue;
@@ -347,6 +385,44 @@ impl Manager {
         Ok(summary)
     }
 
+    /// On the first load with a state database, restores saved alerts into
+    /// `new`; afterwards deletes the saved alerts of groups a reload removed.
+    fn restore_or_forget(
+        &self,
+        new: &BTreeMap<String, Arc<Group>>,
+        old: &BTreeMap<String, Arc<Group>>,
+    ) {
+        let mut durable = self.inner.durable.lock();
+        let Some(d) = durable.as_mut() else { return };
+        if d.needs_restore() {
+            let started = Instant::now();
+            let offset = self.inner.settings.read().query_offset_ms;
+            match d.restore(new, now_ms(), offset, &self.inner.store) {
+                Ok(r) => tracing::info!(
+                    restored = r.restored,
+                    dropped = r.dropped,
+                    unreadable = r.bad,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "alert state restored"
+                ),
+                Err(e) => tracing::error!(error = %e, "alert state not restored"),
+            }
+            for g in new.values() {
+                let counts = active_counts(g);
+                self.inner
+                    .active_counts
+                    .lock()
+                    .insert(g.key().to_string(), counts);
+            }
+            return;
+        }
+        for key in old.keys().filter(|k| !new.contains_key(*k)) {
+            if let Err(e) = d.forget_group(key) {
+                tracing::warn!(group = %key, error = %e, "deleting saved alerts of a removed group");
+            }
+        }
+    }
+
     /// Starts evaluating every group (needs a tokio runtime).
     pub fn start(&self) {
         let mut running = self.inner.running.lock();
@@ -358,11 +434,54 @@ impl Manager {
         for g in self.groups() {
             self.spawn_group(g);
         }
+        self.spawn_retention();
+    }
+
+    /// Cuts the alert history to the retention every [`HISTORY_CUT_EVERY`].
+    fn spawn_retention(&self) {
+        let Some((db, opts)) = self
+            .inner
+            .durable
+            .lock()
+            .as_ref()
+            .map(|d| (d.db().clone(), d.options()))
+        else {
+            return;
+        };
+        let task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(HISTORY_CUT_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let db = db.clone();
+                let cut = tokio::task::spawn_blocking(move || {
+                    cut_history(&db, opts.history_retention, now_ms())
+                })
+                .await;
+                match cut {
+                    Ok(Ok(n)) if n > 0 => {
+                        tracing::info!(
+                            removed = n,
+                            "alert history older than the retention deleted"
+                        )
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "cutting the alert history"),
+                    Err(e) => tracing::error!(error = %e, "alert history cut panicked"),
+                }
+            }
+        });
+        if let Some(old) = self.inner.retention_task.lock().replace(task) {
+            old.abort();
+        }
     }
 
     /// Stops every group after its current evaluation.
     pub async fn stop(&self) {
         *self.inner.running.lock() = false;
+        if let Some(t) = self.inner.retention_task.lock().take() {
+            t.abort();
+        }
         let keys: Vec<String> = self.inner.tasks.lock().keys().cloned().collect();
         for k in keys {
             self.stop_task(&k).await;
@@ -459,9 +578,16 @@ impl Manager {
                 h.push(t.clone());
             }
             drop(h);
-            for t in out.transitions {
+            for t in &out.transitions {
                 // No subscriber is fine: events are also in the history.
-                let _ = self.inner.events.send(t);
+                let _ = self.inner.events.send(t.clone());
+            }
+        }
+        // Written after publishing: a crash in between re-sends at worst,
+        // never loses a notification.
+        if let Some(d) = self.inner.durable.lock().as_mut() {
+            if let Err(e) = d.after_eval(g, ts, &out.transitions) {
+                tracing::warn!(group = %g.key(), error = %e, "alert state not written; kept in memory");
             }
         }
         let counts = active_counts(g);

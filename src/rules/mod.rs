@@ -9,6 +9,8 @@
 //!   `ALERTS` / `ALERTS_FOR_STATE`, staleness markers).
 //! - [`manager`]: loading/reloading, scheduling on tokio, the transition
 //!   channel, [`history`] and [`metrics`].
+//! - [`durable`]: alert state and history written to and restored from
+//!   the state database.
 //! - [`api_json`]: the JSON of `/api/v1/rules`, `/api/v1/alerts` and
 //!   `/api/v1/alerts/history`.
 //! - [`unittest`]: `watchfire test rules` (promtool's unit-test format).
@@ -20,6 +22,7 @@ pub mod alert;
 pub mod api_json;
 pub mod check;
 mod duration;
+pub mod durable;
 pub mod file;
 pub mod group;
 pub mod history;
@@ -36,6 +39,7 @@ mod validate;
 
 pub use alert::{Alert, AlertState, AlertTransition, Transition};
 pub use duration::{format_duration, parse_duration};
+pub use durable::RestoreOptions;
 pub use file::{
     load_rule_file, parse_rule_file, GroupSpec, LoadOptions, NameValidation, RuleFile,
     RuleFileError, RuleKind, RuleSpec,
