@@ -93,6 +93,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         RestoreOptions {
             outage_tolerance: args.outage_tolerance,
             history_retention: args.history_retention,
+            resolve_grace: 2 * longest_scrape_interval(&cfg),
         },
     );
     telemetry
@@ -227,6 +228,15 @@ fn open_state(dir: &std::path::Path) -> Arc<StateDb> {
             StateDb::memory()
         }
     }
+}
+
+/// The longest scrape interval of the configuration (the time the empty
+/// buffer needs to see every target once after a start).
+fn longest_scrape_interval(cfg: &Config) -> Duration {
+    cfg.scrape_configs
+        .iter()
+        .map(|s| s.scrape_interval.0)
+        .fold(cfg.global.scrape_interval.0, Duration::max)
 }
 
 /// The rule settings a configuration implies.

@@ -12,7 +12,9 @@
 //! still exists (same group key and rule name) comes back exactly as saved —
 //! firing stays firing with its original `active_at` and `fired_at`, pending
 //! keeps its `active_at` so `for` progress continues — and emits no
-//! transition, so no new notification comes from a restart. Nothing is
+//! transition, so no new notification comes from a restart; until it shows
+//! up in a result again (or [`RestoreOptions::resolve_grace`] passes) its
+//! absence does not resolve it, as the data buffer starts empty. Nothing is
 //! restored for a group whose last save is older than the outage tolerance;
 //! records of rules that no longer exist are deleted.
 
@@ -46,6 +48,12 @@ pub struct RestoreOptions {
     pub outage_tolerance: Duration,
     /// Transitions older than this are deleted (`--storage.history-retention`).
     pub history_retention: Duration,
+    /// A restored pending or firing alert missing from its rule's results
+    /// is kept as it is for this long after the restart (at least two
+    /// evaluation intervals of its group): the data buffer starts empty, and
+    /// resolving then would send a false "resolved" and a new "firing".
+    /// `watchfire run` uses twice the longest scrape interval.
+    pub resolve_grace: Duration,
 }
 
 impl Default for RestoreOptions {
@@ -53,6 +61,7 @@ impl Default for RestoreOptions {
         Self {
             outage_tolerance: Duration::from_secs(3600),
             history_retention: Duration::from_secs(7 * 24 * 3600),
+            resolve_grace: Duration::from_secs(120),
         }
     }
 }
@@ -243,7 +252,8 @@ impl Durable {
         for ((group, index), alerts) in put_back {
             let g = &groups[&group];
             let t = now_ms - g.query_offset_ms(default_offset_ms);
-            report.restored += g.restore_alerts(index, alerts, t, store);
+            let grace = (self.opts.resolve_grace.as_millis() as i64).max(2 * g.interval_ms());
+            report.restored += g.restore_alerts(index, alerts, t, now_ms + grace, store);
         }
         self.db.commit(batch)?;
         Ok(report)

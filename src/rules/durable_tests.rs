@@ -222,3 +222,35 @@ async fn value_updates_alone_are_written_at_most_once_per_refresh() {
     m.eval_group(&g, t0 + REFRESH_MS);
     assert_eq!(stored_value(), "7", "refreshed after REFRESH_MS");
 }
+
+#[tokio::test]
+async fn an_empty_buffer_after_the_restart_does_not_resolve_restored_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = rules_file(&dir, RULES);
+    let db = StateDb::memory();
+    let t0 = now() - 300_000;
+    {
+        let (m, store) = start(&db, RestoreOptions::default(), &file).await;
+        run(&m, &store, &[t0, t0 + 60_000]);
+    }
+    let opts = RestoreOptions {
+        resolve_grace: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let (m, _) = start(&db, opts, &file).await;
+    let g = m.groups()[0].clone();
+    let mut rx = m.subscribe();
+    let t1 = now() + 1_000;
+    // No data yet: both alerts are held as they were.
+    m.eval_group(&g, t1);
+    assert!(rx.try_recv().is_err());
+    assert_eq!(held(&m, "Hot")[0].state, AlertState::Firing);
+    assert_eq!(held(&m, "Slow")[0].state, AlertState::Pending);
+    // Still no data after the grace (two 1m intervals): now they go.
+    m.eval_group(&g, t1 + 121_000);
+    let mut to: Vec<&str> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|t| t.to.as_str())
+        .collect();
+    to.sort();
+    assert_eq!(to, vec!["inactive", "resolved"]);
+}

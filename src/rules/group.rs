@@ -260,13 +260,15 @@ impl Group {
     /// Puts back alerts of the rule at `rule_index` saved before a restart
     /// (see [`AlertSet::restore`]) and writes their `ALERTS` and
     /// `ALERTS_FOR_STATE` samples at `t_ms` so they are visible before the
-    /// first evaluation. Returns how many alerts were restored (0 when the
+    /// first evaluation. Absent from results, they are held until
+    /// `hold_until` ms. Returns how many alerts were restored (0 when the
     /// rule is not an alerting rule).
     pub fn restore_alerts(
         &self,
         rule_index: usize,
         alerts: Vec<super::alert::Alert>,
         t_ms: i64,
+        hold_until: i64,
         store: &Store,
     ) -> usize {
         let mut st = self.state.lock();
@@ -278,7 +280,7 @@ impl Group {
         }
         let n = alerts.len();
         for a in alerts {
-            rs.alerts.restore(a);
+            rs.alerts.restore(a, hold_until);
         }
         for (labels, t, v) in alert_series(&rs.spec, &rs.alerts, t_ms) {
             let (series, _) = store.get_or_create(labels.clone());
