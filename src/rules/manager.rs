@@ -8,13 +8,12 @@
 //! told how many (`RecvError::Lagged`). Evaluation never waits for subscribers.
 
 use super::alert::{AlertState, AlertTransition};
-use super::durable::{cut_history, Durable, RestoreOptions};
+use super::durable::Durable;
 use super::file::{load_rule_file, LoadOptions, RuleFileError};
 use super::group::{EngineQuerier, EvalContext, Group, RuleQuerier};
 use super::history::{History, HistoryQuery, DEFAULT_HISTORY_CAPACITY};
 use super::metrics::RuleMetrics;
 use crate::model::Labels;
-use crate::persist::StateDb;
 use crate::promql::Engine;
 use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
@@ -105,9 +104,6 @@ pub struct HeldAlert {
     /// The alert.
     pub alert: super::alert::Alert,
 }
-
-/// How often transitions older than the history retention are deleted.
-pub const HISTORY_CUT_EVERY: Duration = Duration::from_secs(3600);
 
 /// Alert counts by (state, severity).
 type ActiveCounts = Vec<((AlertState, String), i64)>;
@@ -224,32 +220,6 @@ impl Manager {
                 retention_task: Mutex::new(None),
             }),
         }
-    }
-
-    /// Persists alert state and history in `db` from now on. Call it before
-    /// the first [`Manager::update`]: that load restores the saved alerts of
-    /// rules that still exist (see [`super::durable`]). The history ring is
-    /// refilled here, after cutting transitions older than the retention.
-    pub fn set_state(&self, db: Arc<StateDb>, opts: RestoreOptions) {
-        let started = Instant::now();
-        match cut_history(&db, opts.history_retention, now_ms()) {
-            Ok(n) if n > 0 => tracing::info!(
-                removed = n,
-                "alert history older than the retention deleted"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cutting the alert history"),
-        }
-        let mut d = Durable::new(db, opts);
-        match d.load_history(&mut self.inner.history.lock()) {
-            Ok(n) => tracing::info!(
-                transitions = n,
-                took_ms = started.elapsed().as_millis() as u64,
-                "alert history restored"
-            ),
-            Err(e) => tracing::error!(error = %e, "alert history not restored"),
-        }
-        *self.inner.durable.lock() = Some(d);
     }
 
     /// Registers the rule metrics.
@@ -385,44 +355,6 @@ impl Manager {
         Ok(summary)
     }
 
-    /// On the first load with a state database, restores saved alerts into
-    /// `new`; afterwards deletes the saved alerts of groups a reload removed.
-    fn restore_or_forget(
-        &self,
-        new: &BTreeMap<String, Arc<Group>>,
-        old: &BTreeMap<String, Arc<Group>>,
-    ) {
-        let mut durable = self.inner.durable.lock();
-        let Some(d) = durable.as_mut() else { return };
-        if d.needs_restore() {
-            let started = Instant::now();
-            let offset = self.inner.settings.read().query_offset_ms;
-            match d.restore(new, now_ms(), offset, &self.inner.store) {
-                Ok(r) => tracing::info!(
-                    restored = r.restored,
-                    dropped = r.dropped,
-                    unreadable = r.bad,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "alert state restored"
-                ),
-                Err(e) => tracing::error!(error = %e, "alert state not restored"),
-            }
-            for g in new.values() {
-                let counts = active_counts(g);
-                self.inner
-                    .active_counts
-                    .lock()
-                    .insert(g.key().to_string(), counts);
-            }
-            return;
-        }
-        for key in old.keys().filter(|k| !new.contains_key(*k)) {
-            if let Err(e) = d.forget_group(key) {
-                tracing::warn!(group = %key, error = %e, "deleting saved alerts of a removed group");
-            }
-        }
-    }
-
     /// Starts evaluating every group (needs a tokio runtime).
     pub fn start(&self) {
         let mut running = self.inner.running.lock();
@@ -435,45 +367,6 @@ impl Manager {
             self.spawn_group(g);
         }
         self.spawn_retention();
-    }
-
-    /// Cuts the alert history to the retention every [`HISTORY_CUT_EVERY`].
-    fn spawn_retention(&self) {
-        let Some((db, opts)) = self
-            .inner
-            .durable
-            .lock()
-            .as_ref()
-            .map(|d| (d.db().clone(), d.options()))
-        else {
-            return;
-        };
-        let task = tokio::spawn(async move {
-            let mut every = tokio::time::interval(HISTORY_CUT_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                let db = db.clone();
-                let cut = tokio::task::spawn_blocking(move || {
-                    cut_history(&db, opts.history_retention, now_ms())
-                })
-                .await;
-                match cut {
-                    Ok(Ok(n)) if n > 0 => {
-                        tracing::info!(
-                            removed = n,
-                            "alert history older than the retention deleted"
-                        )
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "cutting the alert history"),
-                    Err(e) => tracing::error!(error = %e, "alert history cut panicked"),
-                }
-            }
-        });
-        if let Some(old) = self.inner.retention_task.lock().replace(task) {
-            old.abort();
-        }
     }
 
     /// Stops every group after its current evaluation.
@@ -585,11 +478,7 @@ impl Manager {
         }
         // Written after publishing: a crash in between re-sends at worst,
         // never loses a notification.
-        if let Some(d) = self.inner.durable.lock().as_mut() {
-            if let Err(e) = d.after_eval(g, ts, &out.transitions) {
-                tracing::warn!(group = %g.key(), error = %e, "alert state not written; kept in memory");
-            }
-        }
+        self.persist_eval(g, ts, &out.transitions);
         let counts = active_counts(g);
         self.inner
             .active_counts
@@ -627,6 +516,10 @@ fn active_counts(g: &Group) -> ActiveCounts {
     });
     m.into_iter().collect()
 }
+
+#[path = "manager_state.rs"]
+mod state;
+pub use state::HISTORY_CUT_EVERY;
 
 #[cfg(test)]
 #[path = "manager_tests.rs"]
