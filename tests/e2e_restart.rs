@@ -126,6 +126,15 @@ fn firing_alert_survives_kill_9_with_its_active_at() {
         (state.as_str(), restored_at.as_str()),
         ("firing", active_at.as_str())
     );
+    // ... and queryable as ALERTS right away (written at restore).
+    let (_, q) = get_json(&format!(
+        "{base}/api/v1/query?query=ALERTS%7Balertname%3D%22DemoUp%22%7D"
+    ))
+    .expect("query");
+    assert_eq!(
+        q["data"]["result"][0]["metric"]["alertstate"], "firing",
+        "{q}"
+    );
     let evaluated = loop {
         if last_evaluation(&base).is_some_and(|t| t != NEVER) {
             break restarted.elapsed();
