@@ -148,16 +148,17 @@ impl Durable {
     /// Refills the history ring with the newest saved transitions and
     /// continues their sequence numbers. Returns how many were loaded.
     pub(crate) fn load_history(&mut self, history: &mut History) -> Result<usize, PersistError> {
-        let (records, bad) = self.db.load_json::<HistoryRecord>(Table::History)?;
+        let (records, bad) = self
+            .db
+            .load_last_json::<HistoryRecord>(Table::History, history.capacity())?;
         for b in &bad {
             tracing::warn!(key = %b.key, reason = %b.reason, "skipping unreadable alert history record");
         }
         if let Some(seq) = records.iter().filter_map(|(k, _)| key_sequence(k)).max() {
             self.next_seq = self.next_seq.max(seq + 1);
         }
-        let skip = records.len().saturating_sub(history.capacity());
         let mut n = 0;
-        for (key, r) in records.into_iter().skip(skip) {
+        for (key, r) in records {
             match r.to_transition() {
                 Ok(t) => {
                     history.push(t);

@@ -254,3 +254,28 @@ async fn an_empty_buffer_after_the_restart_does_not_resolve_restored_alerts() {
     to.sort();
     assert_eq!(to, vec!["inactive", "resolved"]);
 }
+
+#[tokio::test]
+async fn the_history_ring_is_refilled_with_the_newest_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = rules_file(&dir, RULES);
+    let db = StateDb::memory();
+    let t0 = now() - 120_000;
+    {
+        let (m, store) = start(&db, RestoreOptions::default(), &file).await;
+        run(&m, &store, &[t0, t0 + 60_000]);
+    }
+    let store = Arc::new(Store::new(StoreOptions::default()));
+    let q = Arc::new(OwnedSelectorQuerier(store.clone()));
+    let opts = ManagerOptions {
+        history_capacity: 2,
+        ..Default::default()
+    };
+    let m = Manager::with_querier(store, q, opts);
+    m.set_state(db.clone(), RestoreOptions::default());
+    let h = m.history(&HistoryQuery::default());
+    assert_eq!(
+        h.iter().map(|t| (&*t.rule, t.to.as_str())).collect::<Vec<_>>(),
+        vec![("Slow", "pending"), ("Hot", "firing")]
+    );
+}
