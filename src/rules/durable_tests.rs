@@ -275,7 +275,9 @@ async fn the_history_ring_is_refilled_with_the_newest_transitions() {
     m.set_state(db.clone(), RestoreOptions::default());
     let h = m.history(&HistoryQuery::default());
     assert_eq!(
-        h.iter().map(|t| (&*t.rule, t.to.as_str())).collect::<Vec<_>>(),
+        h.iter()
+            .map(|t| (&*t.rule, t.to.as_str()))
+            .collect::<Vec<_>>(),
         vec![("Slow", "pending"), ("Hot", "firing")]
     );
 }
