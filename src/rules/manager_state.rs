@@ -15,7 +15,7 @@ pub const HISTORY_CUT_EVERY: Duration = Duration::from_secs(3600);
 impl Manager {
     /// Persists alert state and history in `db` from now on. Call it before
     /// the first [`Manager::update`]: that load restores the saved alerts of
-    /// rules that still exist (see [`super::durable`]). The history ring is
+    /// rules that still exist (see [`crate::rules::durable`]). The history ring is
     /// refilled here, after cutting transitions older than the retention.
     pub fn set_state(&self, db: Arc<StateDb>, opts: RestoreOptions) {
         let started = Instant::now();
