@@ -11,6 +11,7 @@ use crate::notify::NotifierBuilder;
 use crate::persist::StateDb;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
+use crate::rules::RestoreOptions;
 use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
@@ -87,6 +88,14 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ManagerOptions::default(),
     );
     rules.register(telemetry.registry_mut());
+    rules.set_state(
+        state_db.clone(),
+        RestoreOptions {
+            outage_tolerance: args.outage_tolerance,
+            history_retention: args.history_retention,
+            resolve_grace: 2 * longest_scrape_interval(&cfg),
+        },
+    );
     telemetry
         .registry_mut()
         .register_collector(Box::new(AlertsCollector::new(rules.clone())));
@@ -220,6 +229,15 @@ fn open_state(dir: &std::path::Path) -> Arc<StateDb> {
             StateDb::memory()
         }
     }
+}
+
+/// The longest scrape interval of the configuration (the time the empty
+/// buffer needs to see every target once after a start).
+fn longest_scrape_interval(cfg: &Config) -> Duration {
+    cfg.scrape_configs
+        .iter()
+        .map(|s| s.scrape_interval.0)
+        .fold(cfg.global.scrape_interval.0, Duration::max)
 }
 
 /// The rule settings a configuration implies.

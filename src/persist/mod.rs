@@ -5,8 +5,12 @@
 //! record types that map domain state to that format live beside it, one
 //! file per kind of state.
 
+pub mod alerts;
 pub mod db;
+pub mod history;
 pub mod metrics;
 
+pub use alerts::{AlertKey, AlertRecord, GroupSavedRecord, InvalidRecord};
 pub use db::{BadRecord, Batch, Loaded, PersistError, StateDb, Table, FORMAT_VERSION};
+pub use history::HistoryRecord;
 pub use metrics::PersistMetrics;

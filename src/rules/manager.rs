@@ -8,6 +8,7 @@
 //! told how many (`RecvError::Lagged`). Evaluation never waits for subscribers.
 
 use super::alert::{AlertState, AlertTransition};
+use super::durable::Durable;
 use super::file::EvaluationMode;
 use super::file::{load_rule_file, LoadOptions, RuleFileError};
 use super::group::{EngineQuerier, EvalContext, Group, RuleQuerier};
@@ -130,6 +131,10 @@ struct Inner {
     active_counts: Mutex<HashMap<String, ActiveCounts>>,
     /// Completed scrapes, for `evaluation: on_scrape` groups.
     landed: Mutex<Option<LandedSender>>,
+    /// The state database link, when alert state is persisted.
+    durable: Mutex<Option<Durable>>,
+    /// The periodic history retention cut.
+    retention_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The rule manager (cheap to clone; clones share everything).
@@ -217,6 +222,8 @@ impl Manager {
                 metrics: RuleMetrics::default(),
                 active_counts: Mutex::new(HashMap::new()),
                 landed: Mutex::new(None),
+                durable: Mutex::new(None),
+                retention_task: Mutex::new(None),
             }),
         }
     }
@@ -335,6 +342,7 @@ impl Manager {
                 }
             }
         }
+        self.restore_or_forget(&kept, &old_groups);
         for (key, old) in &old_groups {
             if kept.contains_key(key) {
                 continue;
@@ -371,11 +379,15 @@ impl Manager {
         for g in self.groups() {
             self.spawn_group(g);
         }
+        self.spawn_retention();
     }
 
     /// Stops every group after its current evaluation.
     pub async fn stop(&self) {
         *self.inner.running.lock() = false;
+        if let Some(t) = self.inner.retention_task.lock().take() {
+            t.abort();
+        }
         let keys: Vec<String> = self.inner.tasks.lock().keys().cloned().collect();
         for k in keys {
             self.stop_task(&k).await;
@@ -546,11 +558,14 @@ impl Manager {
                 h.push(t.clone());
             }
             drop(h);
-            for t in out.transitions {
+            for t in &out.transitions {
                 // No subscriber is fine: events are also in the history.
-                let _ = self.inner.events.send(t);
+                let _ = self.inner.events.send(t.clone());
             }
         }
+        // Written after publishing: a crash in between re-sends at worst,
+        // never loses a notification.
+        self.persist_eval(g, ts, &out.transitions);
         let counts = active_counts(g);
         self.inner
             .active_counts
@@ -588,6 +603,10 @@ fn active_counts(g: &Group) -> ActiveCounts {
     });
     m.into_iter().collect()
 }
+
+#[path = "manager_state.rs"]
+mod state;
+pub use state::HISTORY_CUT_EVERY;
 
 #[cfg(test)]
 #[path = "manager_tests.rs"]
