@@ -354,7 +354,7 @@ fn version(
 
 /// Resolves `http_server_config`: `http2` and the allowed security headers.
 fn http_server(raw: RawHttpServer, cx: &mut Cx<'_>) -> (bool, BTreeMap<String, String>) {
-    let http2 = raw.http2.map_or(true, |h| h.value);
+    let http2 = raw.http2.is_none_or(|h| h.value);
     let mut headers = BTreeMap::new();
     for (name, value) in raw.headers.map(|h| h.value.0).unwrap_or_default() {
         let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(h, _)| *h == name.value) else {
