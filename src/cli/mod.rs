@@ -117,7 +117,7 @@ impl RunArgs {
     /// unset optional flags are empty strings, as Prometheus shows them).
     pub fn flags(&self) -> std::collections::BTreeMap<String, String> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let duration = |d: std::time::Duration| humantime::format_duration(d).to_string();
+        let duration = |d: std::time::Duration| crate::config::PromDuration::from(d).to_string();
         [
             ("config", self.config.display().to_string()),
             ("listen", self.listen.to_string()),
