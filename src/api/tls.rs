@@ -47,11 +47,9 @@ pub enum TlsError {
     Rustls(String),
 }
 
-/// Builds the rustls configuration; `http2` offers `h2` through ALPN.
-pub fn server_config(
-    cfg: &TlsServerConfig,
-    http2: bool,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// Builds the rustls configuration. ALPN offers HTTP/1.1 only: the server is built without
+/// HTTP/2 support (axum's `http2` feature) to keep the default build lean.
+pub fn server_config(cfg: &TlsServerConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = certificates(&cfg.cert_file, "tls_server_config.cert_file")?;
     let key = PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|e| TlsError::Pem {
@@ -96,11 +94,7 @@ pub fn server_config(
     let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
@@ -245,9 +239,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("c.pem"), "not pem").unwrap();
         std::fs::write(dir.path().join("k.pem"), "not pem").unwrap();
-        let err = server_config(&tls_cfg(dir.path()), true)
-            .unwrap_err()
-            .to_string();
+        let err = server_config(&tls_cfg(dir.path())).unwrap_err().to_string();
         assert!(
             err.starts_with("tls_server_config.cert_file ") && err.contains("c.pem"),
             "{err}"

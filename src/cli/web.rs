@@ -39,7 +39,7 @@ fn load(web_file: Option<&Path>, token_file: Option<&Path>) -> anyhow::Result<Lo
     let tls = match &web.tls {
         None => None,
         Some(t) => Some(
-            api::tls_server_config(t, web.http2)
+            api::tls_server_config(t)
                 .with_context(|| format!("web configuration {}", web.path.display()))?,
         ),
     };

@@ -10,7 +10,7 @@
 //!   min_version: TLS12             # TLS12 (default) or TLS13
 //!   max_version: TLS13
 //! http_server_config:
-//!   http2: true                    # offer h2 through ALPN (default true)
+//!   http2: true                    # accepted; watchfire serves HTTP/1.1 only
 //!   headers: {X-Frame-Options: deny}
 //! basic_auth_users:                # user: bcrypt hash; every endpoint asks for them
 //!   admin: $2y$10$...
@@ -68,7 +68,8 @@ yaml_section! {
 pub struct WebConfig {
     /// HTTPS settings; `None` serves plain HTTP.
     pub tls: Option<TlsServerConfig>,
-    /// Offer HTTP/2 through ALPN on TLS connections (default true).
+    /// exporter-toolkit's switch for HTTP/2 (default true); accepted for compatibility, but
+    /// watchfire serves HTTP/1.1 only.
     pub http2: bool,
     /// Extra response headers (only the security headers exporter-toolkit allows).
     pub headers: BTreeMap<String, String>,
@@ -204,7 +205,12 @@ fn tls(raw: At<RawTlsServer>, cx: &mut Cx<'_>) -> Option<TlsServerConfig> {
     let cert_file = readable(raw.cert_file, "tls_server_config.cert_file", section, cx);
     let key_file = readable(raw.key_file, "tls_server_config.key_file", section, cx);
     let client_ca_file = match &raw.client_ca_file {
-        Some(f) => readable(Some(f.clone()), "tls_server_config.client_ca_file", section, cx),
+        Some(f) => readable(
+            Some(f.clone()),
+            "tls_server_config.client_ca_file",
+            section,
+            cx,
+        ),
         None => None,
     };
     let client_auth = match &raw.client_auth_type {
