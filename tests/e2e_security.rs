@@ -500,3 +500,55 @@ fn client_certificates_are_verified_when_required() {
         401
     );
 }
+
+#[test]
+fn check_web_config_parses_certificates_and_reports_positions() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let good = dir.path().join("good.yml");
+    std::fs::write(
+        &good,
+        "tls_server_config: {cert_file: server.pem, key_file: server.key}\n",
+    )
+    .unwrap();
+    let out = Command::new(watchfire_bin())
+        .args(["check", "web-config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("good.yml SUCCESS\n"));
+    // A key that is not PEM, and a user whose password is not a bcrypt hash.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "tls_server_config: {cert_file: server.pem, key_file: server.pem}\n",
+    )
+    .unwrap();
+    let out = Command::new(watchfire_bin())
+        .args(["check", "web-config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yml FAILED") && err.contains("tls_server_config.key_file"),
+        "{err}"
+    );
+    std::fs::write(&bad, "basic_auth_users:\n  u: secretpassword\n").unwrap();
+    let out = Command::new(watchfire_bin())
+        .args(["check", "web-config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yml:2:6: basic_auth_users: the password of user \"u\""),
+        "{err}"
+    );
+    assert!(!err.contains("secretpassword"), "{err}");
+}

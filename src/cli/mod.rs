@@ -171,6 +171,12 @@ enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check web configuration files (`--web.config.file`), certificates included.
+    WebConfig {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Flags of `watchfire query`.
@@ -193,6 +199,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
+        Command::Check(CheckCommand::WebConfig { files }) => web::check(&files),
         Command::Query(args) => query::query(args),
         Command::Test(TestCommand::Rules { files, run }) => check::test_rules(&files, run),
         Command::Test(TestCommand::Receivers {

@@ -64,6 +64,26 @@ fn load(web_file: Option<&Path>, token_file: Option<&Path>) -> anyhow::Result<Lo
     })
 }
 
+/// `watchfire check web-config`: each file loaded as the server would, certificates and keys
+/// parsed; prints `FILE SUCCESS` or the problems, as `promtool check web-config` does.
+pub fn check(files: &[PathBuf]) -> std::process::ExitCode {
+    let mut failed = false;
+    for file in files {
+        match load(Some(file), None) {
+            Ok(_) => println!("{} SUCCESS", file.display()),
+            Err(e) => {
+                failed = true;
+                eprintln!("{} FAILED: {e:#}", file.display());
+            }
+        }
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 impl WebSecurity {
     /// Loads both files (each optional).
     pub fn load(
