@@ -1,6 +1,7 @@
 //! `watchfire run`: load the configuration, start scraping and serving,
 //! reload on SIGHUP, shut down gracefully on SIGINT/SIGTERM.
 
+use super::web::WebSecurity;
 use super::RunArgs;
 use crate::api::{self, AppState};
 use crate::config::{self, Config};
@@ -65,6 +66,8 @@ fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
 
 async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let cfg = load_config(&args.config)?;
+    let web = WebSecurity::load(args.web_config_file.clone(), args.admin_token_file.clone())?;
+    let status = Arc::new(api::StatusInfo::new(args.flags(), &cfg));
     tracing::info!(config = %args.config.display(), jobs = cfg.scrape_configs.len(), "configuration loaded");
 
     let store = Arc::new(Store::new(StoreOptions {
@@ -100,10 +103,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .registry_mut()
         .register_collector(Box::new(AlertsCollector::new(rules.clone())));
     load_rules(&cfg, &rules).await?;
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
     let external_url = args
         .external_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let notifier = NotifierBuilder::new(&cfg)
         .external_url(external_url.clone())
         .forward_options(ForwardOptions {
@@ -128,7 +132,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let listener = api::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "serving HTTP");
+    tracing::info!(address = %listener.local_addr()?, tls = web.tls.is_some(), "serving HTTP");
     let ready = Arc::new(AtomicBool::new(false));
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
     let state = AppState {
@@ -139,16 +143,27 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         rules: rules.clone(),
         reload: reload_tx,
         ready: ready.clone(),
+        status: status.clone(),
     };
     let stop_serving = CancellationToken::new();
     let app = api::router(state)
         .merge(api::silences_router(notifier.silences()))
         .merge(api::failed_notifications_router(notifier.dead_letters()));
+    let app = api::harden(app, web.security.clone());
     let server = tokio::spawn(api::serve(
         listener,
         app,
+        web.tls.clone(),
         stop_serving.clone().cancelled_owned(),
     ));
+    let reloadable = Reloadable {
+        path: &args.config,
+        scrape: &scrape,
+        rules: &rules,
+        metrics: &reload_metrics,
+        status: &status,
+        web: &web,
+    };
 
     let targets = targets_from_config(&cfg)?;
     scrape.apply(targets).await;
@@ -180,10 +195,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
-                let _ = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+                let _ = reload_and_report(&reloadable).await;
             }
             Some(answer) = reload_rx.recv() => {
-                let outcome = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+                let outcome = reload_and_report(&reloadable).await;
                 let _ = answer.send(outcome);
             }
         }
@@ -303,14 +318,24 @@ impl ReloadMetrics {
     }
 }
 
+/// What a reload touches.
+struct Reloadable<'a> {
+    path: &'a std::path::Path,
+    scrape: &'a ScrapeManager,
+    rules: &'a RuleManager,
+    metrics: &'a ReloadMetrics,
+    status: &'a api::StatusInfo,
+    web: &'a WebSecurity,
+}
+
 /// Reloads, logs and counts the outcome (for SIGHUP and `/-/reload`).
-async fn reload_and_report(
-    path: &std::path::Path,
-    scrape: &ScrapeManager,
-    rules: &RuleManager,
-    metrics: &ReloadMetrics,
-) -> Result<(), String> {
-    match reload(path, scrape, rules).await {
+async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> {
+    let metrics = r.metrics;
+    let outcome = match r.web.reload() {
+        Ok(()) => reload(r.path, r.scrape, r.rules, r.status).await,
+        Err(e) => Err(e.context("reloading the web security settings")),
+    };
+    match outcome {
         Ok(()) => {
             metrics.successful.set(1);
             metrics
@@ -332,11 +357,13 @@ async fn reload(
     path: &std::path::Path,
     scrape: &ScrapeManager,
     rules: &RuleManager,
+    status: &api::StatusInfo,
 ) -> anyhow::Result<()> {
     let cfg = load_config(path)?;
     let targets = targets_from_config(&cfg)?;
     load_rules(&cfg, rules).await?;
     scrape.apply(targets).await;
+    status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())
 }
