@@ -4,8 +4,8 @@
 use super::*;
 use crate::model::{is_stale_nan, Sample};
 use crate::rules::alert::Transition;
-use crate::rules::nodata::ResolveReason;
 use crate::rules::file::{parse_rule_file, LoadOptions};
+use crate::rules::nodata::ResolveReason;
 use crate::rules::threshold::Severity;
 use crate::store::StoreOptions;
 
