@@ -6,9 +6,10 @@
 //! - threshold rules: its series is absent from the expression's output (a
 //!   recovered series still shows up, with a value past the levels);
 //! - plain Prometheus rules: its target is known to be down, i.e. an `up`
-//!   series with the alert's `job` and `instance` labels has, as its latest
-//!   sample within the lookback window, the value 0 or a staleness marker.
-//!   Otherwise absence means recovered, exactly as in Prometheus.
+//!   series with the alert's `job` and `instance` labels has a staleness
+//!   marker as its latest sample (the target went away), or 0 as its latest
+//!   sample within the lookback window (scrapes fail). Otherwise absence
+//!   means recovered, exactly as in Prometheus.
 //!
 //! **Invariant:** [`target_down`] only reads the buffer; the policy itself is
 //! applied by the pure state machine in [`alert`](super::alert).
@@ -103,9 +104,10 @@ impl fmt::Display for ResolveReason {
 }
 
 /// Whether the target behind `labels` (its `job` and `instance`) is known to
-/// be down at `t_ms`: some `up` series of that target has 0 or a staleness
-/// marker as its latest sample in `(t_ms - UP_LOOKBACK_MS, t_ms]`. False when
-/// either label is missing or no such `up` series has a recent sample.
+/// be down at `t_ms`: the latest sample at or before `t_ms` of some `up`
+/// series of that target is a staleness marker (of any age still in the
+/// buffer), or 0 within `(t_ms - UP_LOOKBACK_MS, t_ms]`. False when either
+/// label is missing or there is no such `up` series.
 pub fn target_down(store: &Store, labels: &Labels, t_ms: i64) -> bool {
     let (Some(job), Some(instance)) = (labels.get("job"), labels.get("instance")) else {
         return false;
@@ -116,9 +118,15 @@ pub fn target_down(store: &Store, labels: &Labels, t_ms: i64) -> bool {
         Matcher::equal("instance", instance),
     ];
     store.select_unsorted(&matchers).iter().any(|s| {
-        let mut latest = None;
-        s.for_each_sample_in(t_ms - UP_LOOKBACK_MS + 1, t_ms, |_, v| latest = Some(v));
-        latest.is_some_and(|v| is_stale_nan(v) || v == 0.0)
+        let latest = match s.last() {
+            Some(x) if x.t <= t_ms => Some((x.t, x.v)),
+            _ => {
+                let mut latest = None;
+                s.for_each_sample_in(i64::MIN, t_ms, |t, v| latest = Some((t, v)));
+                latest
+            }
+        };
+        latest.is_some_and(|(t, v)| is_stale_nan(v) || (v == 0.0 && t > t_ms - UP_LOOKBACK_MS))
     })
 }
 
@@ -154,8 +162,16 @@ mod tests {
         assert!(target_down(&s, &alert_labels("app"), 2_000));
         assert!(!target_down(&s, &alert_labels("app"), 1_500));
         assert!(!target_down(&s, &alert_labels("other"), 2_000));
+        let s = store_with_up(&[(1_000, 1.0), (2_000, STALE_NAN), (3_000, 1.0)]);
+        assert!(target_down(&s, &alert_labels("app"), 2_500));
+        assert!(!target_down(&s, &alert_labels("app"), 3_000));
+        // A target that went away stays down past the lookback window.
         let s = store_with_up(&[(1_000, 1.0), (2_000, STALE_NAN)]);
-        assert!(target_down(&s, &alert_labels("app"), 3_000));
+        assert!(target_down(
+            &s,
+            &alert_labels("app"),
+            2_000 + 2 * UP_LOOKBACK_MS
+        ));
     }
 
     #[test]
