@@ -143,6 +143,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
 
     let targets = targets_from_config(&cfg)?;
     scrape.apply(targets).await;
+    rules.set_scrape_feed(scrape.landed());
     rules.start();
     ready.store(true, Ordering::Release);
     tracing::info!("ready");

@@ -221,6 +221,7 @@ impl Group {
             && a.file == b.file
             && self.interval_ms == o.interval_ms
             && a.limit == b.limit
+            && a.evaluation == b.evaluation
             && a.query_offset_ms == b.query_offset_ms
             && a.rules.len() == b.rules.len()
             && a.rules

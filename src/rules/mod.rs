@@ -28,6 +28,7 @@ pub mod history;
 pub mod manager;
 pub mod metrics;
 pub mod nodata;
+pub mod on_scrape;
 mod raw;
 pub mod selector;
 #[cfg(test)]
