@@ -327,7 +327,9 @@ impl AlertSet {
                         mark_data_missing(a);
                     }
                 } else {
-                    a.data_missing_since = None;
+                    if a.data_missing_since.take().is_some() {
+                        a.annotations.retain(|(k, _)| k != DATA_MISSING_ANNOTATION);
+                    }
                     if a.state == AlertState::Firing && p.keep_firing_for_ms > 0 {
                         let since = *a.keep_firing_since.get_or_insert(ts);
                         keep = ts - since < p.keep_firing_for_ms;

@@ -271,6 +271,8 @@ mod tests {
             kinds(&ch),
             [(Transition::Resolved, Some(ResolveReason::Recovered))]
         );
+        // A recovery does not carry the missing-data marker.
+        assert_eq!(ch[0].alert.annotations.len(), 1);
     }
 
     #[test]
