@@ -5,7 +5,7 @@
 //! resolves carry `resolveReason` (`recovered` or `data_missing`).
 
 use super::alert::{Alert, AlertState, AlertTransition};
-use super::file::{RuleKind, RuleSpec};
+use super::file::{EvaluationMode, RuleKind, RuleSpec};
 use super::group::{Group, RuleState};
 use super::history::{public_labels, HistoryQuery};
 use super::selector::{matches_all, parse_selector};
@@ -337,7 +337,7 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<Value, Param
             next_token = Some(group_token(g));
             break;
         }
-        out.push(json!({
+        let mut group = json!({
             "name": g.name(),
             "file": g.file(),
             "rules": rules,
@@ -345,7 +345,12 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<Value, Param
             "limit": g.spec().limit,
             "evaluationTime": st.eval_duration.as_secs_f64(),
             "lastEvaluation": rfc3339(st.last_eval_ms),
-        }));
+        });
+        // Our extension, only where it differs from Prometheus' behaviour.
+        if g.spec().evaluation == EvaluationMode::OnScrape {
+            group["evaluation"] = json!(EvaluationMode::OnScrape.as_str());
+        }
+        out.push(group);
     }
     if let (Some(_), Some(tok)) = (f.group_limit, &f.group_next_token) {
         if !found_token {

@@ -14,7 +14,7 @@ fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn setup() -> Vec<Arc<Group>> {
-    let yaml = "groups:\n- name: a\n  interval: 30s\n  rules:\n  - record: r\n    expr: x\n    labels: {team: t1}\n  - alert: Hot\n    expr: x\n    for: 1m\n    labels: {team: t2}\n    annotations: {s: '{{ $value }}'}\n  - alert: Slow\n    expr: x\n    thresholds: {warning: 1, critical: 5, overrides: [{matchers: ['i=\"9\"'], warning: 10}]}\n- name: b\n  rules:\n  - record: q\n    expr: x\n";
+    let yaml = "groups:\n- name: a\n  interval: 30s\n  rules:\n  - record: r\n    expr: x\n    labels: {team: t1}\n  - alert: Hot\n    expr: x\n    for: 1m\n    labels: {team: t2}\n    annotations: {s: '{{ $value }}'}\n  - alert: Slow\n    expr: x\n    thresholds: {warning: 1, critical: 5, overrides: [{matchers: ['i=\"9\"'], warning: 10}]}\n- name: b\n  evaluation: on_scrape\n  rules:\n  - record: q\n    expr: x\n";
     let f = parse_rule_file("f.yml", yaml, LoadOptions::default()).unwrap();
     let store = Arc::new(Store::new(StoreOptions::default()));
     let (s, _) = store.get_or_create(Labels::from_pairs([("__name__", "x"), ("i", "1")]));
@@ -46,6 +46,11 @@ fn rules_have_prometheus_fields() {
     assert_eq!(g["file"], "f.yml");
     assert_eq!(g["interval"], 30.0);
     assert_eq!(g["limit"], 0);
+    assert!(
+        g.get("evaluation").is_none(),
+        "interval groups look as in Prometheus"
+    );
+    assert_eq!(v["groups"][1]["evaluation"], "on_scrape");
     assert_eq!(g["lastEvaluation"], "1970-01-01T00:00:01.500Z");
     let rec = &g["rules"][0];
     assert_eq!(rec["type"], "recording");
