@@ -9,7 +9,7 @@
 //! does not claim it resolved.
 
 use super::alert::NotifyAlert;
-use super::group::AggrGroup;
+use super::group::{AggrGroup, GroupState};
 use super::inhibit::Inhibitor;
 use super::notification::Notification;
 use super::route::Route;
@@ -43,6 +43,17 @@ pub struct Dispatcher {
     silences: Arc<Silences>,
     send_resolved: HashMap<String, Vec<bool>>,
     external_url: String,
+    /// Groups dropped since the last [`Dispatcher::take_changes`], when tracking.
+    removed: Option<Vec<(usize, String)>>,
+}
+
+/// Group state to save: groups that changed, and groups that are gone (route index, key).
+#[derive(Debug, Default)]
+pub struct GroupChanges {
+    /// Changed groups.
+    pub saved: Vec<GroupState>,
+    /// Dropped groups.
+    pub removed: Vec<(usize, String)>,
 }
 
 impl Dispatcher {
@@ -62,7 +73,72 @@ impl Dispatcher {
             silences,
             send_resolved,
             external_url,
+            removed: None,
         }
+    }
+
+    /// Starts recording changes for [`Dispatcher::take_changes`] (the notifier does when it
+    /// has a state database).
+    pub fn track_changes(&mut self) {
+        self.removed.get_or_insert_with(Vec::new);
+    }
+
+    /// The groups changed and dropped since the last call (empty unless tracking).
+    pub fn take_changes(&mut self) -> GroupChanges {
+        let Some(removed) = self.removed.as_mut() else {
+            return GroupChanges::default();
+        };
+        let removed = std::mem::take(removed);
+        let saved = self
+            .groups
+            .values_mut()
+            .filter_map(|g| g.take_dirty().then(|| g.snapshot()))
+            .collect();
+        GroupChanges { saved, removed }
+    }
+
+    /// Rebuilds groups saved before a restart, under the current routes: a group whose route
+    /// is gone is dropped; one whose route now names another receiver keeps its alerts but
+    /// not its notification log. Returns the restored groups' states (under the current
+    /// route indexes).
+    pub fn restore(
+        &mut self,
+        states: Vec<GroupState>,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Vec<GroupState> {
+        let mut out = Vec::new();
+        for mut state in states {
+            let routes = self.root.walk();
+            let route = routes
+                .iter()
+                .find(|r| r.key == state.route_key && r.index == state.route_index)
+                .or_else(|| routes.iter().find(|r| r.key == state.route_key));
+            let Some(route) = route else {
+                tracing::info!(group = %state.key, "route gone; saved aggregation group dropped");
+                continue;
+            };
+            if route.receiver != state.receiver {
+                state.notified.clear();
+            }
+            let id = (route.index, state.group_labels.clone());
+            if self.groups.contains_key(&id) {
+                continue;
+            }
+            let Some(mut group) = AggrGroup::restore(route, state, now, wall) else {
+                continue;
+            };
+            for a in group.alerts() {
+                self.placed
+                    .entry(a.fingerprint)
+                    .or_default()
+                    .insert(id.clone());
+            }
+            group.take_dirty();
+            out.push(group.snapshot());
+            self.groups.insert(id, group);
+        }
+        out
     }
 
     /// Takes one alert event.
@@ -78,6 +154,9 @@ impl Dispatcher {
                 if let Some(group) = self.groups.get_mut(id) {
                     group.remove(fp);
                     if group.is_empty() {
+                        if let Some(removed) = self.removed.as_mut() {
+                            removed.push((group.route_index, group.key.clone()));
+                        }
                         self.groups.remove(id);
                     }
                 }
@@ -140,7 +219,11 @@ impl Dispatcher {
         }
         drop(inhibitor);
         for id in emptied {
-            self.groups.remove(&id);
+            if let Some(g) = self.groups.remove(&id) {
+                if let Some(removed) = self.removed.as_mut() {
+                    removed.push((g.route_index, g.key));
+                }
+            }
         }
         let groups = &self.groups;
         self.placed.retain(|_, ids| {

@@ -86,9 +86,17 @@ fn setup(specs: Vec<QueueSpec>) -> Setup {
     let cancel = CancellationToken::new();
     for spec in specs {
         let name = spec.receiver.clone();
-        let q = DeliveryQueue::new(spec, metrics.clone(), dead.clone(), all.clone());
+        let entry = queues.entry(name).or_default();
+        let q = DeliveryQueue::new(
+            spec,
+            entry.len(),
+            metrics.clone(),
+            dead.clone(),
+            all.clone(),
+            None,
+        );
         tokio::spawn(q.clone().run(cancel.clone()));
-        queues.entry(name).or_default().push(q);
+        entry.push(q);
     }
     let _ = all.set(queues.clone());
     Setup {

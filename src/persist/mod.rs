@@ -6,7 +6,11 @@
 //! file per kind of state.
 
 pub mod db;
+pub mod dispatch;
 pub mod metrics;
+pub mod notification;
+pub mod queue;
+pub mod silences;
 
 pub use db::{BadRecord, Batch, Loaded, PersistError, StateDb, Table, FORMAT_VERSION};
 pub use metrics::PersistMetrics;
