@@ -18,7 +18,7 @@ use super::integrations::alertmanager::{ForwardOptions, Forwarder};
 use super::integrations::http_client;
 use super::metrics::NotifyMetrics;
 use super::preview::build_integrations;
-use super::queue::{DeadLetters, DeliveryQueue, QueueMap, QueueSpec};
+use super::queue::{fallback_map, DeadLetters, DeliveryQueue, FallbackMap, QueueMap, QueueSpec};
 use super::route::Route;
 use super::silence::Silences;
 use crate::config::{Config, DeliveryConfig};
@@ -153,7 +153,7 @@ impl<'a> NotifierBuilder<'a> {
         let client = self.client.clone().unwrap_or_else(http_client);
         let metrics = NotifyMetrics::default();
         let dead = Arc::new(DeadLetters::default());
-        let all_queues: Arc<OnceLock<QueueMap>> = Arc::new(OnceLock::new());
+        let all_queues: Arc<OnceLock<FallbackMap>> = Arc::new(OnceLock::new());
         let store = self.state.clone().map(NotifyStore::new);
         let specs = self.specs(&client)?;
         let mut queues: QueueMap = HashMap::new();
@@ -172,7 +172,7 @@ impl<'a> NotifierBuilder<'a> {
             entry.push(queue);
             flags.entry(receiver).or_default().push(send_resolved);
         }
-        let _ = all_queues.set(queues.clone());
+        let _ = all_queues.set(fallback_map(&queues));
 
         let silences = self.silences.unwrap_or_default();
         let inhibitor = Arc::new(Mutex::new(Inhibitor::new(

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -192,6 +192,18 @@ pub struct Staged(Pending);
 /// Where fallbacks go: receiver name → its queues. Set once all queues exist.
 pub type QueueMap = HashMap<String, Vec<Arc<DeliveryQueue>>>;
 
+/// What each queue sees of the others, for fallbacks: weak, so queues do not keep each other
+/// (and the state database they write to) alive once the notifier and its tasks are gone.
+pub type FallbackMap = HashMap<String, Vec<Weak<DeliveryQueue>>>;
+
+/// The [`FallbackMap`] of `queues`.
+pub fn fallback_map(queues: &QueueMap) -> FallbackMap {
+    queues
+        .iter()
+        .map(|(name, qs)| (name.clone(), qs.iter().map(Arc::downgrade).collect()))
+        .collect()
+}
+
 /// A queue and what its worker needs.
 pub struct DeliveryQueue {
     receiver: String,
@@ -204,7 +216,7 @@ pub struct DeliveryQueue {
     metrics: NotifyMetrics,
     labels: IntegrationLabels,
     dead: Arc<DeadLetters>,
-    all_queues: Arc<OnceLock<QueueMap>>,
+    all_queues: Arc<OnceLock<FallbackMap>>,
     store: Option<Arc<NotifyStore>>,
 }
 
@@ -237,7 +249,7 @@ impl DeliveryQueue {
         index: usize,
         metrics: NotifyMetrics,
         dead: Arc<DeadLetters>,
-        all_queues: Arc<OnceLock<QueueMap>>,
+        all_queues: Arc<OnceLock<FallbackMap>>,
         store: Option<Arc<NotifyStore>>,
     ) -> Arc<DeliveryQueue> {
         let labels = IntegrationLabels {
@@ -480,7 +492,7 @@ impl DeliveryQueue {
         let mut handed = Vec::new();
         if let Some(name) = &fallback {
             let queues = self.all_queues.get().and_then(|m| m.get(name));
-            for queue in queues.into_iter().flatten() {
+            for queue in queues.into_iter().flatten().filter_map(Weak::upgrade) {
                 let mut n = pending.notification.clone();
                 n.receiver = name.clone();
                 handed.push((queue.clone(), queue.stage_pending(n, true, &mut batch)));

@@ -98,7 +98,7 @@ fn setup(specs: Vec<QueueSpec>) -> Setup {
         tokio::spawn(q.clone().run(cancel.clone()));
         entry.push(q);
     }
-    let _ = all.set(queues.clone());
+    let _ = all.set(fallback_map(&queues));
     Setup {
         queues,
         dead,

@@ -65,9 +65,17 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the server on a random port.
     pub async fn start() -> Recorder {
+        Recorder::start_on(0).await
+    }
+
+    /// Starts the server on `port` of 127.0.0.1 (0: a random one), e.g. a port a receiver
+    /// refused connections on until now.
+    pub async fn start_on(port: u16) -> Recorder {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
