@@ -370,4 +370,81 @@ inhibit_rules:
         d.ingest(a, Instant::now(), Utc::now());
         assert_eq!(d.group_count(), 0);
     }
+
+    #[test]
+    fn changes_are_tracked_and_groups_restore_under_the_current_routes() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let a = alert(&[("alertname", "A"), ("team", "db"), ("severity", "warning")]);
+        let b = alert(&[("alertname", "A"), ("team", "web"), ("severity", "warning")]);
+        d.ingest(a.clone(), t0, wall);
+        d.ingest(b.clone(), t0, wall);
+        let changes = d.take_changes();
+        assert_eq!(changes.saved.len(), 2, "the db route and the root");
+        assert!(changes.removed.is_empty());
+        assert_eq!(d.flush_due(t0 + Duration::from_secs(1), wall).len(), 2);
+        let saved = d.take_changes().saved;
+        assert_eq!(saved.len(), 2, "both logs changed");
+        assert!(d.take_changes().saved.is_empty(), "nothing changed since");
+
+        // A config where the db route moved (new index) and the root sends elsewhere.
+        let moved = CONFIG.replace("receiver: all\n", "receiver: db\n").replace(
+            "  routes:\n",
+            "  routes:\n    - {matchers: [team=web], receiver: all}\n",
+        );
+        let mut e = dispatcher(&moved);
+        let restored = e.restore(saved, t0, wall);
+        assert_eq!(restored.len(), 2);
+        let db_group = restored
+            .iter()
+            .find(|g| g.receiver == "db" && g.route_key != "{}");
+        assert_eq!(
+            db_group.unwrap().route_index,
+            2,
+            "rewritten under the new index"
+        );
+        let root = restored.iter().find(|g| g.route_key == "{}").unwrap();
+        assert!(
+            root.notified.is_empty(),
+            "the root's receiver changed: log dropped"
+        );
+
+        // The restored groups hold their alerts: resolves reach them. B now belongs to the
+        // new web route, so it leaves the root group silently.
+        for x in [&a, &b] {
+            let mut r = x.clone();
+            r.status = AlertStatus::Resolved;
+            r.ends_at = Some(wall);
+            r.seq = 2;
+            e.ingest(r, t0, wall);
+        }
+        let out = e.flush_due(t0 + Duration::from_secs(1), wall);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].notification.group_key.contains(r#"team="db""#));
+        assert_eq!(out[0].notification.status(), AlertStatus::Resolved);
+        e.track_changes();
+        assert_eq!(e.group_count(), 0);
+    }
+
+    #[test]
+    fn removed_groups_are_reported() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let a = alert(&[("alertname", "A")]);
+        d.ingest(a.clone(), t0, wall);
+        d.flush_due(t0 + Duration::from_secs(1), wall);
+        d.take_changes();
+        let mut r = a;
+        r.status = AlertStatus::Resolved;
+        r.seq = 2;
+        d.ingest(r, t0, wall);
+        d.flush_due(t0 + Duration::from_secs(11), wall);
+        let changes = d.take_changes();
+        assert_eq!(changes.removed.len(), 1);
+        assert_eq!(changes.removed[0].1, r#"{}:{alertname="A"}"#);
+    }
 }
