@@ -195,3 +195,150 @@ pub(crate) fn restore(
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DeliveryConfig;
+    use crate::model::Labels;
+    use crate::notify::inhibit::Inhibitor;
+    use crate::notify::integration::{async_trait, Integration, NotifyError};
+    use crate::notify::metrics::NotifyMetrics;
+    use crate::notify::queue::{
+        fallback_map, DeliveryQueue, QueueSpec, QueuedNotification, DEAD_LETTER_CAPACITY,
+    };
+    use crate::notify::route::Route;
+    use crate::notify::silence::Silences;
+    use crate::notify::{Notification, NotificationReason, NotifyAlert};
+    use crate::persist::Table;
+    use parking_lot::Mutex;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    struct Hook;
+
+    #[async_trait]
+    impl Integration for Hook {
+        fn name(&self) -> &str {
+            "webhook"
+        }
+        async fn notify(&self, _: &Notification) -> Result<(), NotifyError> {
+            Ok(())
+        }
+    }
+
+    fn note(name: &str) -> Notification {
+        let a = NotifyAlert::firing(Labels::from_pairs([("alertname", name)]), Utc::now());
+        Notification::new(
+            "ops",
+            "{}:{}",
+            Labels::empty(),
+            NotificationReason::FirstNotification,
+            vec![a],
+            "",
+            Utc::now(),
+        )
+    }
+
+    fn queued(receiver: &str, integration: usize, kind: &str, name: &str) -> QueuedNotification {
+        QueuedNotification {
+            receiver: receiver.into(),
+            integration,
+            integration_name: kind.into(),
+            is_fallback: false,
+            enqueued_at: Utc::now(),
+            notification: note(name),
+        }
+    }
+
+    fn setup(store: &Arc<NotifyStore>) -> (QueueMap, Arc<DeadLetters>, Dispatcher) {
+        let dead = Arc::new(DeadLetters::default());
+        let all = Arc::new(OnceLock::new());
+        let q = DeliveryQueue::new(
+            QueueSpec {
+                receiver: "ops".into(),
+                integration: Arc::new(Hook),
+                delivery: DeliveryConfig::default(),
+                fallback: None,
+            },
+            0,
+            NotifyMetrics::default(),
+            dead.clone(),
+            all.clone(),
+            Some(store.clone()),
+        );
+        let queues: QueueMap = HashMap::from([("ops".to_owned(), vec![q])]);
+        let _ = all.set(fallback_map(&queues));
+        let d = Dispatcher::new(
+            Route::from_config(None),
+            Arc::new(Mutex::new(Inhibitor::new(Vec::new()))),
+            Arc::new(Silences::new()),
+            HashMap::new(),
+            String::new(),
+        );
+        (queues, dead, d)
+    }
+
+    #[test]
+    fn queued_notifications_return_to_their_queues_or_are_dead_lettered() {
+        let store = NotifyStore::new(StateDb::memory());
+        let mut b = Batch::new();
+        persist::queue::put_queued(&mut b, 3, &queued("ops", 0, "webhook", "A")).unwrap();
+        persist::queue::put_queued(&mut b, 7, &queued("gone", 0, "webhook", "B")).unwrap();
+        persist::queue::put_queued(&mut b, 9, &queued("ops", 0, "slack", "C")).unwrap();
+        persist::queue::put_queued(&mut b, 11, &queued("ops", 0, "webhook", "D")).unwrap();
+        store.db().commit(b).unwrap();
+        let (queues, dead, mut d) = setup(&store);
+        let r = restore(&store, &mut d, &queues, &dead).unwrap();
+        assert_eq!((r.queued, r.orphaned, r.unreadable), (2, 2, 0), "{r:?}");
+        assert_eq!(queues["ops"][0].len(), 2);
+        let letters = dead.list();
+        assert_eq!(letters.len(), 2);
+        assert!(letters.iter().all(|l| l.reason == "receiver_removed"));
+        assert!(
+            letters[0].error.contains("\"gone\""),
+            "{}",
+            letters[0].error
+        );
+        let (left, _) = persist::queue::load_queued(store.db()).unwrap();
+        let seqs: Vec<u64> = left.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [3, 11], "orphans leave the queue table");
+        assert_eq!(store.db().count(Table::DeadLetters).unwrap(), 2);
+        assert_eq!(
+            store.next_queue_seq(),
+            12,
+            "new entries sort after the restored ones"
+        );
+    }
+
+    #[test]
+    fn dead_letters_are_restored_within_the_cap() {
+        let store = NotifyStore::new(StateDb::memory());
+        let mut b = Batch::new();
+        let extra = 5;
+        for seq in 0..(DEAD_LETTER_CAPACITY + extra) as u64 {
+            let f = FailedNotification {
+                receiver: "ops".into(),
+                integration: "webhook".into(),
+                notification: note("A"),
+                attempts: 1,
+                reason: "connect".into(),
+                error: format!("attempt {seq}"),
+                failed_at: Utc::now(),
+                fallback: None,
+            };
+            persist::queue::put_dead(&mut b, seq, &f).unwrap();
+        }
+        store.db().commit(b).unwrap();
+        let (queues, dead, mut d) = setup(&store);
+        let r = restore(&store, &mut d, &queues, &dead).unwrap();
+        assert_eq!(r.dead_letters, DEAD_LETTER_CAPACITY);
+        assert_eq!(
+            dead.list()[0].error,
+            format!("attempt {extra}"),
+            "oldest dropped"
+        );
+        let stored = store.db().count(Table::DeadLetters).unwrap();
+        assert_eq!(stored, DEAD_LETTER_CAPACITY as u64);
+    }
+}

@@ -378,4 +378,37 @@ mod tests {
         s.expire(&later, now).unwrap();
         assert_eq!(s.get(&later).unwrap().state(now), SilenceState::Expired);
     }
+
+    #[test]
+    fn silences_are_written_through_and_restored() {
+        let now = Utc::now();
+        let db = StateDb::memory();
+        let first = Silences::new();
+        let early = first.upsert(silence("a=b", 0, 60, now), now).unwrap();
+        assert_eq!(first.persist_to(db.clone(), now).unwrap(), 0);
+        let later = first.upsert(silence("c=d", 10, 60, now), now).unwrap();
+        first.expire(&later, now).unwrap();
+        let mut old = silence("e=f", -10_000, -9_000, now);
+        old.id = "old".into();
+        let mut b = Batch::new();
+        persist::silences::put(&mut b, &old).unwrap();
+        db.commit(b).unwrap();
+
+        // Restored four days later: the long-expired one is dropped, here and on disk.
+        let later_on = now + chrono::Duration::days(4);
+        let second = Silences::new();
+        assert_eq!(second.persist_to(db.clone(), later_on).unwrap(), 2);
+        assert!(second.get("old").is_none());
+        assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 2);
+        assert_eq!(
+            second.get(&later).unwrap().state(now),
+            SilenceState::Expired
+        );
+        let l = Labels::from_pairs([("a", "b")]);
+        assert_eq!(second.muting(&l, now), std::slice::from_ref(&early));
+
+        // Retention passes: gc removes them from the database too.
+        second.gc(now + chrono::Duration::days(10));
+        assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 0);
+    }
 }
