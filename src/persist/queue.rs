@@ -83,9 +83,7 @@ pub fn delete_queued(batch: &mut Batch, seq: u64) {
 }
 
 /// Every queue entry in the order queued.
-pub fn load_queued(
-    db: &StateDb,
-) -> Result<(Vec<(u64, QueuedNotification)>, Vec<BadRecord>), PersistError> {
+pub fn load_queued(db: &StateDb) -> Result<LoadedSeq<QueuedNotification>, PersistError> {
     load(db, Table::Queue, |r: QueuedRecord| {
         Ok(QueuedNotification {
             receiver: r.receiver,
@@ -119,9 +117,7 @@ pub fn delete_dead(batch: &mut Batch, seq: u64) {
 }
 
 /// Every dead letter, oldest first.
-pub fn load_dead(
-    db: &StateDb,
-) -> Result<(Vec<(u64, FailedNotification)>, Vec<BadRecord>), PersistError> {
+pub fn load_dead(db: &StateDb) -> Result<LoadedSeq<FailedNotification>, PersistError> {
     load(db, Table::DeadLetters, |r: DeadLetterRecord| {
         Ok(FailedNotification {
             receiver: r.receiver,
@@ -136,7 +132,9 @@ pub fn load_dead(
     })
 }
 
-type LoadedSeq<T> = (Vec<(u64, T)>, Vec<BadRecord>);
+/// Decoded records with their sequence numbers, in order, and the records that did not
+/// decode.
+pub type LoadedSeq<T> = (Vec<(u64, T)>, Vec<BadRecord>);
 
 fn load<R: DeserializeOwned, T>(
     db: &StateDb,
