@@ -10,7 +10,8 @@
 //! - [`integration`]: the [`Integration`] trait for embedders' own channels;
 //!   [`integrations`]: webhook, Slack, email, log, Alertmanager forwarding.
 //! - [`text`]: built-in notification texts (the place the template engine plugs in).
-//! - [`queue`], [`retry`], [`metrics`]: delivery; [`durable`]: what survives a restart.
+//! - [`queue`], [`retry`], [`dead_letters`], [`metrics`]: delivery; [`durable`]: what survives
+//!   a restart.
 //! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it;
 //!   [`preview`]: the integrations without a running notifier (`render`, `test receivers`).
 //!
@@ -19,6 +20,7 @@
 
 pub mod alert;
 pub mod bridge;
+pub mod dead_letters;
 pub mod dispatch;
 pub mod durable;
 pub use crate::template::gojson;
