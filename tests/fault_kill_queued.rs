@@ -97,6 +97,13 @@ receivers:
         let waiting = metric_sum(&text, "watchfire_notification_queue_length");
         let retries = metric_sum(&text, "watchfire_notification_retries_total");
         if waiting > 0.0 || retries > 0.0 {
+            let writes = metric_sum(&text, "watchfire_storage_write_duration_seconds_count");
+            let took = metric_sum(&text, "watchfire_storage_write_duration_seconds_sum");
+            println!(
+                "state database before the kill: {} commits, mean {:.2} ms",
+                writes as u64,
+                took * 1000.0 / writes.max(1.0)
+            );
             println!(
                 "before the kill: queue length {}, retries {}",
                 waiting as u64, retries as u64

@@ -149,6 +149,22 @@ fn queued_notifications_arrive_after_a_crash_with_the_same_keys() {
         })
         .await;
         assert!(n.dead_letters().is_empty());
+        let mut registry = prometheus_client::registry::Registry::default();
+        db.metrics().register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let count = value("watchfire_storage_write_duration_seconds_count");
+        let sum = value("watchfire_storage_write_duration_seconds_sum");
+        println!(
+            "state database after the restart: {count} commits, mean {:.2} ms",
+            sum * 1000.0 / count.max(1.0)
+        );
         n.shutdown().await;
     });
 }
