@@ -128,12 +128,16 @@ impl Dispatcher {
             let Some(mut group) = AggrGroup::restore(route, state, now, wall) else {
                 continue;
             };
+            let mut inhibitor = self.inhibitor.lock();
             for a in group.alerts() {
+                // Firing sources inhibit again at once, before the first flush after restart.
+                inhibitor.observe(a, wall);
                 self.placed
                     .entry(a.fingerprint)
                     .or_default()
                     .insert(id.clone());
             }
+            drop(inhibitor);
             group.take_dirty();
             out.push(group.snapshot());
             self.groups.insert(id, group);
@@ -446,5 +450,27 @@ inhibit_rules:
         let changes = d.take_changes();
         assert_eq!(changes.removed.len(), 1);
         assert_eq!(changes.removed[0].1, r#"{}:{alertname="A"}"#);
+    }
+
+    #[test]
+    fn restored_sources_inhibit_before_the_first_flush() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        d.ingest(
+            alert(&[("alertname", "A"), ("severity", "critical")]),
+            t0,
+            wall,
+        );
+        d.ingest(alert(&[("alertname", "A"), ("severity", "info")]), t0, wall);
+        assert_eq!(d.flush_due(t0 + Duration::from_secs(1), wall).len(), 1);
+        let saved = d.take_changes().saved;
+        let mut e = dispatcher(CONFIG);
+        assert_eq!(e.restore(saved, t0, wall).len(), 2);
+        assert!(
+            e.flush_due(t0, wall).is_empty(),
+            "the info alert stays inhibited, the critical one was notified already"
+        );
     }
 }
