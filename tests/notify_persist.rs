@@ -5,11 +5,12 @@
 //! - Notifications queued while the webhook refused connections arrive after the restart,
 //!   each once, with the idempotency key they had before the crash, and nothing else.
 //! - A firing alert notified before the crash is not notified again before its
-//!   `repeat_interval`, but its resolve is (the restored group kept the alert).
+//!   `repeat_interval`, while its changes (a de-escalation, the resolve) are notified at once:
+//!   the restored group kept the alert and its notification log.
 
 mod notify_support;
 
-use notify_support::{firing, load_config, resolved, Recorder};
+use notify_support::{change_severity, firing, load_config, resolved, Recorder};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -213,10 +214,20 @@ fn a_restart_does_not_renotify_a_firing_alert_before_repeat_interval() {
         assert!(repeat[0].at - first_at >= Duration::from_millis(5900));
         assert_eq!(body["status"], "firing", "{body}");
 
-        // The restored group still holds the alert: its resolve is notified.
-        n.send(resolved(&alert)).await;
+        // Changes are notified at once: a de-escalation, then the resolve (the restored group
+        // still holds the alert).
+        let lower = change_severity(&alert, "warning");
+        n.send(lower.clone()).await;
         let got = rec.wait_for("/hook", 2, Duration::from_secs(5)).await;
         let body = got[1].json();
+        assert_eq!(body["alerts"][0]["labels"]["severity"], "warning", "{body}");
+        assert!(
+            got[1].at - got[0].at < Duration::from_secs(3),
+            "not held back"
+        );
+        n.send(resolved(&lower)).await;
+        let got = rec.wait_for("/hook", 3, Duration::from_secs(5)).await;
+        let body = got[2].json();
         assert_eq!(body["status"], "resolved", "{body}");
         assert_eq!(body["alerts"][0]["labels"]["alertname"], "A", "{body}");
         n.shutdown().await;
