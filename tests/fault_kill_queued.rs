@@ -165,9 +165,12 @@ receivers:
         .map(str::to_owned)
         .unwrap_or_default();
     println!(
-        "recovered after the crash: {} queued notifications, all delivered; {} deliveries in all; {restored_line}",
+        "recovered after the crash: {} queued notifications, all delivered; {} deliveries in \
+         all, {} of them new notifications about alerts that fired again after the restart; \
+         {restored_line}",
         keys_before.len(),
-        by_key.values().map(Vec::len).sum::<usize>()
+        by_key.values().map(Vec::len).sum::<usize>(),
+        by_key.len() - keys_before.len()
     );
     for key in &keys_before {
         assert_eq!(by_key[key].len(), 1, "{key} delivered more than once");
