@@ -6,7 +6,8 @@
 //! the state directory, starts the webhook, restarts watchfire on the same `--storage.path`
 //! and checks that every queued notification arrives, exactly once, with its key; anything
 //! else that arrives must describe an alert that started firing after the restart (the rule
-//! engine's own state is restored elsewhere).
+//! engine's own state is restored elsewhere). A silence created before the kill is still
+//! there after it.
 
 mod common;
 #[path = "notify_support/mod.rs"]
@@ -117,6 +118,24 @@ receivers:
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A silence (for an alert that never fires) must survive the kill too.
+    let silence = serde_json::json!({
+        "matchers": [{"name": "alertname", "value": "NeverFires", "isRegex": false}],
+        "startsAt": chrono::Utc::now().to_rfc3339(),
+        "endsAt": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+        "createdBy": "fault test",
+        "comment": "kept across kill -9",
+    });
+    let silence_id = tokio::task::block_in_place(|| {
+        let resp = http()
+            .post(format!("http://127.0.0.1:{port}/api/v2/silences"))
+            .json(&silence)
+            .send()
+            .expect("create silence");
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: serde_json::Value = resp.json().expect("silence id");
+        body["silenceID"].as_str().expect("silenceID").to_owned()
+    });
     let killed_at = chrono::Utc::now();
     wf.child.kill().expect("kill -9");
     wf.child.wait().expect("reap");
@@ -172,6 +191,11 @@ receivers:
         by_key.values().map(Vec::len).sum::<usize>(),
         by_key.len() - keys_before.len()
     );
+    let url = format!("http://127.0.0.1:{port}/api/v2/silence/{silence_id}");
+    let (status, body) = tokio::task::block_in_place(|| get_json(&url)).expect("silence");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"]["state"], "active", "{body}");
+    assert_eq!(body["comment"], "kept across kill -9", "{body}");
     for key in &keys_before {
         assert_eq!(by_key[key].len(), 1, "{key} delivered more than once");
         assert_eq!(by_key[key][0]["idempotencyKey"], key.as_str());
