@@ -4,6 +4,7 @@
 //! **Invariant:** only this module knows JSON wire shapes; handlers read
 //! shared state and never block on a scrape or an evaluation in progress.
 
+mod auth;
 mod extract;
 mod page;
 mod params;
@@ -14,11 +15,15 @@ mod series;
 mod silences;
 mod status;
 mod targets;
+mod tls;
 mod value_json;
 
+pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
 pub use params::{parse_duration_ms, parse_time_ms};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
 pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
+pub use status::StatusInfo;
+pub use tls::{server_config as tls_server_config, TlsError, TlsHandle, TlsListener};
 
 use crate::promql::Engine;
 use crate::rules::manager::Manager as RuleManager;
@@ -33,7 +38,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Largest request body accepted (form-encoded queries), in bytes.
+/// Largest request body accepted (form-encoded queries, silences), in bytes; larger bodies get
+/// 413. The request line and headers are bounded by hyper (about 400 KiB; 431 above).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// What the handlers read.
@@ -53,6 +59,8 @@ pub struct AppState {
     pub reload: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
     /// Set once the configuration is loaded and the first scrape round started.
     pub ready: Arc<AtomicBool>,
+    /// The configuration and flags served by `/api/v1/status/{config,flags}`.
+    pub status: Arc<StatusInfo>,
 }
 
 /// The router with every endpoint.
@@ -67,6 +75,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(status::reload).put(status::reload),
         )
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
         .route(
@@ -81,10 +91,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rules", get(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/alerts/history", get(rules::history))
+        .with_state(state)
+}
+
+/// Puts the whole app (after merging every router) behind access control and the body limit.
+pub fn harden(app: Router, security: Security) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(security, auth::guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
-        .with_state(state)
 }
 
 /// Binds `addr`; the caller learns the real port (for `:0`) before serving.
@@ -92,13 +107,24 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `app` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `app` (HTTPS when `tls` is set) until `shutdown` resolves, then drains in-flight
+/// requests.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsHandle>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            axum::serve(TlsListener::new(listener, tls)?, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }

@@ -1,12 +1,49 @@
-//! `/metrics`, `/-/healthy`, `/-/ready` and build information.
+//! `/metrics`, `/-/healthy`, `/-/ready`, build information, the loaded configuration and the
+//! command-line flags.
 
 use super::response::{ApiOk, ApiResult};
 use super::AppState;
+use crate::config::Config;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use parking_lot::RwLock;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+
+/// What `/api/v1/status/config` and `/api/v1/status/flags` serve.
+#[derive(Debug, Default)]
+pub struct StatusInfo {
+    config_yaml: RwLock<String>,
+    flags: BTreeMap<String, String>,
+}
+
+impl StatusInfo {
+    /// Status for a server started with `flags` (name without `--` → value) and `config`.
+    pub fn new(flags: BTreeMap<String, String>, config: &Config) -> Self {
+        StatusInfo {
+            config_yaml: RwLock::new(config.redacted_yaml()),
+            flags,
+        }
+    }
+
+    /// Serves `config` from now on (after a successful reload).
+    pub fn set_config(&self, config: &Config) {
+        *self.config_yaml.write() = config.redacted_yaml();
+    }
+}
+
+/// `/api/v1/status/config`: the loaded configuration as YAML, every secret as `<secret>`.
+pub async fn config(State(s): State<AppState>) -> ApiResult {
+    let yaml = s.status.config_yaml.read().clone();
+    Ok(ApiOk::new(json!({ "yaml": yaml })))
+}
+
+/// `/api/v1/status/flags`: every flag of `watchfire run` and its value, as strings.
+pub async fn flags(State(s): State<AppState>) -> ApiResult {
+    Ok(ApiOk::new(json!(s.status.flags)))
+}
 
 /// Own metrics in the Prometheus text format.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

@@ -4,6 +4,7 @@ mod check;
 mod notify;
 mod query;
 mod run;
+mod web;
 
 use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
@@ -79,6 +80,14 @@ pub struct RunArgs {
     /// The URL under which watchfire is reached (links in notifications); default http://LISTEN.
     #[arg(long = "web.external-url")]
     external_url: Option<String>,
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS and basic auth.
+    /// Re-read at SIGHUP and /-/reload.
+    #[arg(long = "web.config.file")]
+    web_config_file: Option<PathBuf>,
+    /// File holding a token that POST/PUT/DELETE endpoints (reload, silences) require as
+    /// `Authorization: Bearer TOKEN`. Re-read at SIGHUP and /-/reload.
+    #[arg(long = "web.admin-token-file")]
+    admin_token_file: Option<PathBuf>,
     /// Log level (debug, info, warn, error) or a full filter.
     #[arg(long = "log.level", default_value = "info")]
     log_level: String,
@@ -103,6 +112,52 @@ pub struct RunArgs {
     outage_tolerance: std::time::Duration,
 }
 
+impl RunArgs {
+    /// Every flag and its value as text, for `/api/v1/status/flags` (names without `--`;
+    /// unset optional flags are empty strings, as Prometheus shows them).
+    pub fn flags(&self) -> std::collections::BTreeMap<String, String> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let duration = |d: std::time::Duration| crate::config::PromDuration::from(d).to_string();
+        [
+            ("config", self.config.display().to_string()),
+            ("listen", self.listen.to_string()),
+            (
+                "web.external-url",
+                self.external_url.clone().unwrap_or_default(),
+            ),
+            (
+                "web.config.file",
+                path(&self.web_config_file).unwrap_or_default(),
+            ),
+            (
+                "web.admin-token-file",
+                path(&self.admin_token_file).unwrap_or_default(),
+            ),
+            ("log.level", self.log_level.clone()),
+            (
+                "log.format",
+                clap::ValueEnum::to_possible_value(&self.log_format)
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default(),
+            ),
+            ("query.timeout", duration(self.query_timeout)),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("storage.path", self.storage_path.display().to_string()),
+            (
+                "storage.history-retention",
+                duration(self.history_retention),
+            ),
+            (
+                "rules.alert.for-outage-tolerance",
+                duration(self.outage_tolerance),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum CheckCommand {
     /// Check a configuration file (exit 0 when valid, 1 otherwise).
@@ -113,6 +168,12 @@ enum CheckCommand {
     /// Check rule files (exit 0 when all are valid, 1 otherwise).
     Rules {
         /// The rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check web configuration files (`--web.config.file`), certificates included.
+    WebConfig {
+        /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -138,6 +199,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
+        Command::Check(CheckCommand::WebConfig { files }) => web::check(&files),
         Command::Query(args) => query::query(args),
         Command::Test(TestCommand::Rules { files, run }) => check::test_rules(&files, run),
         Command::Test(TestCommand::Receivers {

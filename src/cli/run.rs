@@ -1,6 +1,7 @@
 //! `watchfire run`: load the configuration, start scraping and serving,
 //! reload on SIGHUP, shut down gracefully on SIGINT/SIGTERM.
 
+use super::web::WebSecurity;
 use super::RunArgs;
 use crate::api::{self, AppState};
 use crate::config::{self, Config};
@@ -11,6 +12,7 @@ use crate::notify::NotifierBuilder;
 use crate::persist::StateDb;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
+use crate::rules::RestoreOptions;
 use crate::scrape::{targets_from_config, ScrapeManager};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
@@ -64,6 +66,8 @@ fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
 
 async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let cfg = load_config(&args.config)?;
+    let web = WebSecurity::load(args.web_config_file.clone(), args.admin_token_file.clone())?;
+    let status = Arc::new(api::StatusInfo::new(args.flags(), &cfg));
     tracing::info!(config = %args.config.display(), jobs = cfg.scrape_configs.len(), "configuration loaded");
 
     let store = Arc::new(Store::new(StoreOptions {
@@ -87,14 +91,23 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ManagerOptions::default(),
     );
     rules.register(telemetry.registry_mut());
+    rules.set_state(
+        state_db.clone(),
+        RestoreOptions {
+            outage_tolerance: args.outage_tolerance,
+            history_retention: args.history_retention,
+            resolve_grace: 2 * longest_scrape_interval(&cfg),
+        },
+    );
     telemetry
         .registry_mut()
         .register_collector(Box::new(AlertsCollector::new(rules.clone())));
     load_rules(&cfg, &rules).await?;
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
     let external_url = args
         .external_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let notifier = NotifierBuilder::new(&cfg)
         .external_url(external_url.clone())
         .state(state_db.clone())
@@ -120,7 +133,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let listener = api::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "serving HTTP");
+    tracing::info!(address = %listener.local_addr()?, tls = web.tls.is_some(), "serving HTTP");
     let ready = Arc::new(AtomicBool::new(false));
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
     let state = AppState {
@@ -131,19 +144,31 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         rules: rules.clone(),
         reload: reload_tx,
         ready: ready.clone(),
+        status: status.clone(),
     };
     let stop_serving = CancellationToken::new();
     let app = api::router(state)
         .merge(api::silences_router(notifier.silences()))
         .merge(api::failed_notifications_router(notifier.dead_letters()));
+    let app = api::harden(app, web.security.clone());
     let server = tokio::spawn(api::serve(
         listener,
         app,
+        web.tls.clone(),
         stop_serving.clone().cancelled_owned(),
     ));
+    let reloadable = Reloadable {
+        path: &args.config,
+        scrape: &scrape,
+        rules: &rules,
+        metrics: &reload_metrics,
+        status: &status,
+        web: &web,
+    };
 
     let targets = targets_from_config(&cfg)?;
     scrape.apply(targets).await;
+    rules.set_scrape_feed(scrape.landed());
     rules.start();
     ready.store(true, Ordering::Release);
     tracing::info!("ready");
@@ -171,10 +196,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
-                let _ = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+                let _ = reload_and_report(&reloadable).await;
             }
             Some(answer) = reload_rx.recv() => {
-                let outcome = reload_and_report(&args.config, &scrape, &rules, &reload_metrics).await;
+                let outcome = reload_and_report(&reloadable).await;
                 let _ = answer.send(outcome);
             }
         }
@@ -220,6 +245,15 @@ fn open_state(dir: &std::path::Path) -> Arc<StateDb> {
             StateDb::memory()
         }
     }
+}
+
+/// The longest scrape interval of the configuration (the time the empty
+/// buffer needs to see every target once after a start).
+fn longest_scrape_interval(cfg: &Config) -> Duration {
+    cfg.scrape_configs
+        .iter()
+        .map(|s| s.scrape_interval.0)
+        .fold(cfg.global.scrape_interval.0, Duration::max)
 }
 
 /// The rule settings a configuration implies.
@@ -285,14 +319,24 @@ impl ReloadMetrics {
     }
 }
 
+/// What a reload touches.
+struct Reloadable<'a> {
+    path: &'a std::path::Path,
+    scrape: &'a ScrapeManager,
+    rules: &'a RuleManager,
+    metrics: &'a ReloadMetrics,
+    status: &'a api::StatusInfo,
+    web: &'a WebSecurity,
+}
+
 /// Reloads, logs and counts the outcome (for SIGHUP and `/-/reload`).
-async fn reload_and_report(
-    path: &std::path::Path,
-    scrape: &ScrapeManager,
-    rules: &RuleManager,
-    metrics: &ReloadMetrics,
-) -> Result<(), String> {
-    match reload(path, scrape, rules).await {
+async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> {
+    let metrics = r.metrics;
+    let outcome = match r.web.reload() {
+        Ok(()) => reload(r.path, r.scrape, r.rules, r.status).await,
+        Err(e) => Err(e.context("reloading the web security settings")),
+    };
+    match outcome {
         Ok(()) => {
             metrics.successful.set(1);
             metrics
@@ -314,11 +358,13 @@ async fn reload(
     path: &std::path::Path,
     scrape: &ScrapeManager,
     rules: &RuleManager,
+    status: &api::StatusInfo,
 ) -> anyhow::Result<()> {
     let cfg = load_config(path)?;
     let targets = targets_from_config(&cfg)?;
     load_rules(&cfg, rules).await?;
     scrape.apply(targets).await;
+    status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())
 }

@@ -44,6 +44,7 @@ mod scrape;
 mod secret;
 mod size;
 mod validate;
+mod web;
 
 pub use duration::{DurationError, PromDuration};
 pub use env::{expand as expand_env, EnvError};
@@ -63,6 +64,7 @@ pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use validate::{check_target, is_valid_label_name};
+pub use web::{load_web, parse_web_with_env, ClientAuth, TlsServerConfig, TlsVersion, WebConfig};
 
 use decode::{yaml_section, At, Cx, Decode};
 use global::{RawGlobal, RawStorage};

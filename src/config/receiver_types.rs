@@ -57,8 +57,11 @@ pub struct WebhookConfig {
     /// A file holding the URL, read at each send (trimmed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url_file: Option<PathBuf>,
-    /// Extra request headers.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Extra request headers; their values print as `<secret>` (they often carry API keys).
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "redacted_values"
+    )]
     pub headers: BTreeMap<String, String>,
     /// Credentials.
     pub http_config: HttpClientConfig,
@@ -216,6 +219,14 @@ pub struct ReceiverConfig {
     pub pos: Pos,
     #[serde(skip)]
     pub(crate) fallback_pos: Pos,
+}
+
+/// Serializes a map with every value shown as `<secret>`.
+fn redacted_values<S: serde::Serializer>(
+    value: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(value.keys().map(|k| (k, super::secret::REDACTED)))
 }
 
 /// Serializes a secret as `<secret>` when inline, or as the file it was read from.

@@ -6,7 +6,7 @@
 use super::alert::{AlertStatus, NotifyAlert, ResolveReason, Transition};
 use super::notifier::Notifier;
 use crate::model::{Labels, LabelsBuilder};
-use crate::rules::alert::{AlertTransition, Transition as RuleTransition};
+use crate::rules::alert::{AlertState, AlertTransition, Transition as RuleTransition};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +56,13 @@ impl Bridge {
                     },
                 );
                 (Transition::Firing, AlertStatus::Firing)
+            }
+            // A severity change while still pending is not news to a receiver:
+            // the firing notification will carry the severity reached by then.
+            RuleTransition::Escalated | RuleTransition::Deescalated
+                if t.state != AlertState::Firing =>
+            {
+                return None
             }
             RuleTransition::Escalated | RuleTransition::Deescalated => {
                 let entry = self.firing.entry(t.fingerprint).or_insert(Firing {
@@ -137,7 +144,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::alert::AlertState;
     use crate::rules::Severity;
     use std::sync::Arc as StdArc;
 
@@ -200,5 +206,22 @@ mod tests {
         assert_eq!(res.ends_at, Some(time(91_000)));
         assert_eq!(res.starts_at, fire.starts_at);
         assert!(b.firing.is_empty());
+    }
+
+    #[test]
+    fn severity_changes_while_pending_are_not_notified() {
+        let mut b = Bridge::new(Labels::empty(), "http://wf");
+        let mut esc = tr(RuleTransition::Escalated, Some(Severity::Critical), 5_000);
+        esc.state = AlertState::Pending;
+        assert!(b.convert(&esc).is_none());
+        let fire = b
+            .convert(&tr(
+                RuleTransition::Firing,
+                Some(Severity::Critical),
+                31_000,
+            ))
+            .unwrap();
+        assert_eq!(fire.transition, Transition::Firing);
+        assert_eq!(fire.labels.get("severity"), Some("critical"));
     }
 }

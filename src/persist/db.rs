@@ -370,6 +370,37 @@ impl StateDb {
         self.load_range_json(table, Some(prefix))
     }
 
+    /// The last `n` records of `table` in key order (the newest, for
+    /// time-ordered keys), decoded like [`StateDb::load_json`]; only those
+    /// are read.
+    pub fn load_last_json<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        n: usize,
+    ) -> Result<Loaded<T>, PersistError> {
+        let db = self.db.read();
+        let txn = db.begin_read().map_err(|e| storage(table, e))?;
+        let t = txn.open_table(table.def()).map_err(|e| storage(table, e))?;
+        let iter = t.range::<&str>(..).map_err(|e| storage(table, e))?;
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for entry in iter.rev().take(n) {
+            let (k, v) = entry.map_err(|e| storage(table, e))?;
+            let key = k.value().to_string();
+            match serde_json::from_slice::<T>(v.value()) {
+                Ok(rec) => good.push((key, rec)),
+                Err(e) => bad.push(BadRecord {
+                    table: table.name(),
+                    key,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        good.reverse();
+        bad.reverse();
+        Ok((good, bad))
+    }
+
     fn load_range_json<T: DeserializeOwned>(
         &self,
         table: Table,
@@ -510,6 +541,9 @@ mod tests {
         db.commit(b).unwrap();
         let (g1, _) = db.load_prefix_json::<Rec>(Table::History, "g1/").unwrap();
         assert_eq!(g1.len(), 2);
+        let (last, _) = db.load_last_json::<Rec>(Table::History, 2).unwrap();
+        let keys: Vec<&str> = last.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["g2/0001", "h"]);
         assert_eq!(db.delete_before(Table::History, "g2").unwrap(), 2);
         assert_eq!(db.count(Table::History).unwrap(), 2);
         let mut b = Batch::new();

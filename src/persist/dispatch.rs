@@ -8,7 +8,7 @@
 
 use super::db::{BadRecord, Batch, PersistError, StateDb, Table};
 use super::notification::{
-    labels_from_record, labels_to_record, time_from_record, time_to_record, AlertRecord,
+    labels_from_record, labels_to_record, time_from_record, time_to_record, NotifyAlertRecord,
 };
 use crate::notify::group::{GroupState, NotifiedState};
 use crate::notify::NotifyAlert;
@@ -40,7 +40,7 @@ pub struct GroupRecord {
     /// Group labels.
     pub group_labels: Vec<[String; 2]>,
     /// Alerts held.
-    pub alerts: Vec<AlertRecord>,
+    pub alerts: Vec<NotifyAlertRecord>,
     /// Past its first flush.
     pub has_flushed: bool,
     /// Per integration: the last notification, if any.
@@ -68,7 +68,7 @@ impl From<&GroupState> for GroupRecord {
             route_index: g.route_index,
             receiver: g.receiver.clone(),
             group_labels: labels_to_record(&g.group_labels),
-            alerts: g.alerts.iter().map(AlertRecord::from).collect(),
+            alerts: g.alerts.iter().map(NotifyAlertRecord::from).collect(),
             has_flushed: g.has_flushed,
             notified: g
                 .notified

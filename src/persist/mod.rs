@@ -5,12 +5,16 @@
 //! record types that map domain state to that format live beside it, one
 //! file per kind of state.
 
+pub mod alerts;
 pub mod db;
 pub mod dispatch;
+pub mod history;
 pub mod metrics;
 pub mod notification;
 pub mod queue;
 pub mod silences;
 
+pub use alerts::{AlertKey, AlertRecord, GroupSavedRecord, InvalidRecord};
 pub use db::{BadRecord, Batch, Loaded, PersistError, StateDb, Table, FORMAT_VERSION};
+pub use history::HistoryRecord;
 pub use metrics::PersistMetrics;

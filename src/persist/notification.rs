@@ -105,7 +105,7 @@ impl TryFrom<TransitionRecord> for Transition {
 
 /// One alert as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertRecord {
+pub struct NotifyAlertRecord {
     /// Labels.
     pub labels: Vec<[String; 2]>,
     /// Annotations.
@@ -128,9 +128,9 @@ pub struct AlertRecord {
     pub seq: u64,
 }
 
-impl From<&NotifyAlert> for AlertRecord {
+impl From<&NotifyAlert> for NotifyAlertRecord {
     fn from(a: &NotifyAlert) -> Self {
-        AlertRecord {
+        NotifyAlertRecord {
             labels: labels_to_record(&a.labels),
             annotations: a.annotations.clone(),
             starts_at: time_to_record(a.starts_at),
@@ -145,9 +145,9 @@ impl From<&NotifyAlert> for AlertRecord {
     }
 }
 
-impl TryFrom<AlertRecord> for NotifyAlert {
+impl TryFrom<NotifyAlertRecord> for NotifyAlert {
     type Error = String;
-    fn try_from(r: AlertRecord) -> Result<Self, String> {
+    fn try_from(r: NotifyAlertRecord) -> Result<Self, String> {
         Ok(NotifyAlert {
             labels: labels_from_record(&r.labels),
             annotations: r.annotations,
@@ -200,7 +200,7 @@ pub struct NotificationRecord {
     /// Why it is sent (Alertmanager's text).
     pub reason: String,
     /// The alerts, in notification order.
-    pub alerts: Vec<AlertRecord>,
+    pub alerts: Vec<NotifyAlertRecord>,
     /// External URL.
     pub external_url: String,
     /// When it was made.
@@ -216,7 +216,7 @@ impl From<&Notification> for NotificationRecord {
             group_key: n.group_key.clone(),
             group_labels: labels_to_record(&n.group_labels),
             reason: n.reason.as_str().to_owned(),
-            alerts: n.alerts.iter().map(AlertRecord::from).collect(),
+            alerts: n.alerts.iter().map(NotifyAlertRecord::from).collect(),
             external_url: n.external_url.clone(),
             created_at: time_to_record(n.created_at),
             idempotency_key: n.idempotency_key.clone(),

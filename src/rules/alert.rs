@@ -8,7 +8,7 @@
 
 use super::threshold::{Crossing, Severity};
 use crate::model::{Labels, LabelsBuilder};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -173,6 +173,10 @@ pub enum UpdateError {
 #[derive(Debug, Clone, Default)]
 pub struct AlertSet {
     alerts: HashMap<u64, Alert>,
+    /// Restored alerts not seen in a result since the restart; while the
+    /// evaluation time is before `held_until` their absence changes nothing.
+    held: HashSet<u64>,
+    held_until: i64,
 }
 
 impl AlertSet {
@@ -232,6 +236,12 @@ impl AlertSet {
                 return Err(UpdateError::DuplicateLabelset);
             }
         }
+        for fp in fresh.keys() {
+            self.held.remove(fp);
+        }
+        if ts >= self.held_until {
+            self.held.clear();
+        }
         let mut changes = Vec::new();
         let mut created = Vec::new();
         for (fp, c) in &fresh {
@@ -279,6 +289,11 @@ impl AlertSet {
         let mut active = 0usize;
         for (fp, a) in self.alerts.iter_mut() {
             let is_new = created.contains(fp);
+            if self.held.contains(fp) && a.state != AlertState::Inactive {
+                // Restored and not seen yet: the buffer may still be filling.
+                active += 1;
+                continue;
+            }
             if !fresh.contains_key(fp) {
                 let mut keep = false;
                 if a.state == AlertState::Firing && p.keep_firing_for_ms > 0 {
@@ -346,11 +361,28 @@ impl AlertSet {
         Ok(changes)
     }
 
+    /// Puts back an alert saved before a restart, as it was: a firing alert
+    /// stays firing with its `active_at` and `fired_at`, so the next
+    /// evaluation emits no transition for it unless it really changes.
+    /// Until it shows up in a result again, or until `hold_until` (ms), its
+    /// absence does not resolve it: right after a restart the data buffer
+    /// is empty, and resolving then would only flap notifications.
+    pub fn restore(&mut self, a: Alert, hold_until: i64) {
+        let fp = a.labels.fingerprint();
+        if a.state != AlertState::Inactive {
+            self.held.insert(fp);
+            self.held_until = self.held_until.max(hold_until);
+        }
+        self.alerts.insert(fp, a);
+    }
+
     /// Takes over alerts from a previous version of the rule (on reload).
     pub fn carry_over(&mut self, from: &AlertSet) {
         for (fp, a) in &from.alerts {
             self.alerts.insert(*fp, a.clone());
         }
+        self.held.extend(from.held.iter().copied());
+        self.held_until = self.held_until.max(from.held_until);
     }
 }
 

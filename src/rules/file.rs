@@ -156,10 +156,33 @@ pub struct GroupSpec {
     pub query_offset_ms: Option<i64>,
     /// `limit` (0: none).
     pub limit: usize,
+    /// When the group evaluates (`evaluation:`, our extension).
+    pub evaluation: EvaluationMode,
     /// The group's `labels`.
     pub labels: Vec<(String, String)>,
     /// Rules in file order.
     pub rules: Vec<RuleSpec>,
+}
+
+/// When a group evaluates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EvaluationMode {
+    /// At a fixed per-group offset every `interval`, as Prometheus does.
+    #[default]
+    Interval,
+    /// Right after a scrape of a target the group reads from lands (at most
+    /// once per second), and at least every `interval`.
+    OnScrape,
+}
+
+impl EvaluationMode {
+    /// The name used in rule files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvaluationMode::Interval => "interval",
+            EvaluationMode::OnScrape => "on_scrape",
+        }
+    }
 }
 
 /// A loaded rule file.

@@ -197,3 +197,21 @@ fn same_definition_compares_everything_but_position() {
     assert!(a.groups[0].rules[0].same_definition(&b.groups[0].rules[0]));
     assert!(!a.groups[0].rules[0].same_definition(&c.groups[0].rules[0]));
 }
+
+#[test]
+fn evaluation_mode_is_read_and_checked() {
+    let f = load(
+        "groups:\n- name: g\n  evaluation: on_scrape\n  rules:\n  - alert: A\n    expr: up == 0\n",
+    )
+    .unwrap();
+    assert_eq!(f.groups[0].evaluation, EvaluationMode::OnScrape);
+    let f = load("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n").unwrap();
+    assert_eq!(f.groups[0].evaluation, EvaluationMode::Interval);
+    let e = errors(
+        "groups:\n- name: g\n  evaluation: sometimes\n  rules:\n  - alert: A\n    expr: up == 0\n",
+    );
+    assert!(
+        e[0].contains("r.yml:3:15") && e[0].contains("invalid 'evaluation': \"sometimes\""),
+        "{e:?}"
+    );
+}

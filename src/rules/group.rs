@@ -220,6 +220,7 @@ impl Group {
             && a.file == b.file
             && self.interval_ms == o.interval_ms
             && a.limit == b.limit
+            && a.evaluation == b.evaluation
             && a.query_offset_ms == b.query_offset_ms
             && a.rules.len() == b.rules.len()
             && a.rules
@@ -255,6 +256,40 @@ impl Group {
                 to.stale_series.extend(o.prev_series.iter().cloned());
             }
         }
+    }
+
+    /// Puts back alerts of the rule at `rule_index` saved before a restart
+    /// (see [`AlertSet::restore`]) and writes their `ALERTS` and
+    /// `ALERTS_FOR_STATE` samples at `t_ms` so they are visible before the
+    /// first evaluation. Absent from results, they are held until
+    /// `hold_until` ms. Returns how many alerts were restored (0 when the
+    /// rule is not an alerting rule).
+    pub fn restore_alerts(
+        &self,
+        rule_index: usize,
+        alerts: Vec<super::alert::Alert>,
+        t_ms: i64,
+        hold_until: i64,
+        store: &Store,
+    ) -> usize {
+        let mut st = self.state.lock();
+        let Some(rs) = st.rules.get_mut(rule_index) else {
+            return 0;
+        };
+        if rs.spec.kind != RuleKind::Alerting {
+            return 0;
+        }
+        let n = alerts.len();
+        for a in alerts {
+            rs.alerts.restore(a, hold_until);
+        }
+        for (labels, t, v) in alert_series(&rs.spec, &rs.alerts, t_ms) {
+            let (series, _) = store.get_or_create(labels.clone());
+            if store.append(&series, t, v).is_ok() {
+                rs.prev_series.insert(labels);
+            }
+        }
+        n
     }
 
     /// Every series the group's rules wrote last (for marking them stale
@@ -480,10 +515,14 @@ fn alerting(
             at: ts,
         });
     }
-    let t = ts - offset;
+    Ok(alert_series(spec, &rs.alerts, ts - offset))
+}
+
+/// The `ALERTS` and `ALERTS_FOR_STATE` samples of a rule's pending and
+/// firing alerts at `t` (ms).
+fn alert_series(spec: &RuleSpec, alerts: &AlertSet, t: i64) -> Out {
     let mut out = Vec::new();
-    let mut active: Vec<_> = rs
-        .alerts
+    let mut active: Vec<_> = alerts
         .iter()
         .filter(|a| a.state != AlertState::Inactive)
         .collect();
@@ -507,7 +546,7 @@ fn alerting(
         out.push((b.labels(), t, 1.0));
         out.push((for_state, t, a.active_at.div_euclid(1000) as f64));
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

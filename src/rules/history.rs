@@ -48,6 +48,11 @@ impl History {
         self.entries.push_back(t);
     }
 
+    /// The most entries kept.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
     /// Number of entries held.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -8,12 +8,16 @@
 //! told how many (`RecvError::Lagged`). Evaluation never waits for subscribers.
 
 use super::alert::{AlertState, AlertTransition};
+use super::durable::Durable;
+use super::file::EvaluationMode;
 use super::file::{load_rule_file, LoadOptions, RuleFileError};
 use super::group::{EngineQuerier, EvalContext, Group, RuleQuerier};
 use super::history::{History, HistoryQuery, DEFAULT_HISTORY_CAPACITY};
 use super::metrics::RuleMetrics;
+use super::on_scrape::{self, Dependencies};
 use crate::model::Labels;
 use crate::promql::Engine;
+use crate::scrape::{LandedSender, ScrapeLanded};
 use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
@@ -125,6 +129,12 @@ struct Inner {
     history: Mutex<History>,
     metrics: RuleMetrics,
     active_counts: Mutex<HashMap<String, ActiveCounts>>,
+    /// Completed scrapes, for `evaluation: on_scrape` groups.
+    landed: Mutex<Option<LandedSender>>,
+    /// The state database link, when alert state is persisted.
+    durable: Mutex<Option<Durable>>,
+    /// The periodic history retention cut.
+    retention_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The rule manager (cheap to clone; clones share everything).
@@ -211,8 +221,18 @@ impl Manager {
                 history: Mutex::new(History::new(opts.history_capacity)),
                 metrics: RuleMetrics::default(),
                 active_counts: Mutex::new(HashMap::new()),
+                landed: Mutex::new(None),
+                durable: Mutex::new(None),
+                retention_task: Mutex::new(None),
             }),
         }
+    }
+
+    /// Lets `evaluation: on_scrape` groups evaluate as soon as a scrape they
+    /// read from lands (call before [`Manager::start`]); without it they
+    /// evaluate at their interval.
+    pub fn set_scrape_feed(&self, landed: LandedSender) {
+        *self.inner.landed.lock() = Some(landed);
     }
 
     /// Registers the rule metrics.
@@ -322,6 +342,7 @@ impl Manager {
                 }
             }
         }
+        self.restore_or_forget(&kept, &old_groups);
         for (key, old) in &old_groups {
             if kept.contains_key(key) {
                 continue;
@@ -358,11 +379,15 @@ impl Manager {
         for g in self.groups() {
             self.spawn_group(g);
         }
+        self.spawn_retention();
     }
 
     /// Stops every group after its current evaluation.
     pub async fn stop(&self) {
         *self.inner.running.lock() = false;
+        if let Some(t) = self.inner.retention_task.lock().take() {
+            t.abort();
+        }
         let keys: Vec<String> = self.inner.tasks.lock().keys().cloned().collect();
         for k in keys {
             self.stop_task(&k).await;
@@ -401,7 +426,16 @@ impl Manager {
         let m = self.clone();
         let key = g.key().to_string();
         let c = cancel.clone();
-        let handle = tokio::spawn(async move { m.run_group(g, c).await });
+        let feed = match g.spec().evaluation {
+            EvaluationMode::OnScrape => self.inner.landed.lock().as_ref().map(|t| t.subscribe()),
+            EvaluationMode::Interval => None,
+        };
+        let handle = tokio::spawn(async move {
+            match feed {
+                Some(rx) => m.run_group_on_scrape(g, rx, c).await,
+                None => m.run_group(g, c).await,
+            }
+        });
         self.inner
             .tasks
             .lock()
@@ -438,6 +472,71 @@ impl Manager {
         }
     }
 
+    /// Runs an `evaluation: on_scrape` group: evaluates (at the current time)
+    /// once a scrape of a target it reads from has landed, at most once per
+    /// [`on_scrape::MIN_GAP`], and at least once per interval so `for`,
+    /// `keep_firing_for` and absent series progress without scrapes.
+    async fn run_group_on_scrape(
+        &self,
+        g: Arc<Group>,
+        mut landed: broadcast::Receiver<ScrapeLanded>,
+        cancel: CancellationToken,
+    ) {
+        let interval = Duration::from_millis(g.interval_ms() as u64);
+        let min_gap = on_scrape::MIN_GAP.min(interval);
+        let mut deps = Dependencies::of(&g);
+        let mut last_eval: Option<Instant> = None;
+        let mut due = false;
+        let mut fallback = tokio::time::Instant::now() + interval;
+        loop {
+            let gap_over = last_eval.map_or_else(tokio::time::Instant::now, |t| {
+                tokio::time::Instant::from_std(t + min_gap)
+            });
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                ev = landed.recv() => match ev {
+                    Ok(ev) => {
+                        let now = Instant::now();
+                        if !deps.contains(&ev) && deps.needs_refresh(&ev, now) {
+                            let store = self.inner.store.clone();
+                            deps = tokio::task::spawn_blocking(move || {
+                                deps.refresh(&store, now);
+                                deps
+                            })
+                            .await
+                            .unwrap_or_else(|_| Dependencies::of(&g));
+                        }
+                        deps.note(&ev);
+                        due |= deps.contains(&ev);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => due = true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return self.run_group(g, cancel).await;
+                    }
+                },
+                _ = tokio::time::sleep_until(fallback) => due = true,
+                _ = tokio::time::sleep_until(gap_over), if due => {}
+            }
+            let now = Instant::now();
+            if !due || last_eval.is_some_and(|t| now.duration_since(t) < min_gap) {
+                continue;
+            }
+            due = false;
+            last_eval = Some(now);
+            fallback = tokio::time::Instant::from_std(now) + interval;
+            self.inner.metrics.iteration(g.key(), 0);
+            let m = self.clone();
+            let group = g.clone();
+            let ts = now_ms();
+            if tokio::task::spawn_blocking(move || m.eval_group(&group, ts))
+                .await
+                .is_err()
+            {
+                tracing::error!(group = %g.key(), "rule group evaluation panicked");
+            }
+        }
+    }
+
     /// Evaluates one group at `ts` (ms), records metrics, history and events.
     pub fn eval_group(&self, g: &Group, ts: i64) {
         let started = Instant::now();
@@ -459,11 +558,14 @@ impl Manager {
                 h.push(t.clone());
             }
             drop(h);
-            for t in out.transitions {
+            for t in &out.transitions {
                 // No subscriber is fine: events are also in the history.
-                let _ = self.inner.events.send(t);
+                let _ = self.inner.events.send(t.clone());
             }
         }
+        // Written after publishing: a crash in between re-sends at worst,
+        // never loses a notification.
+        self.persist_eval(g, ts, &out.transitions);
         let counts = active_counts(g);
         self.inner
             .active_counts
@@ -501,6 +603,10 @@ fn active_counts(g: &Group) -> ActiveCounts {
     });
     m.into_iter().collect()
 }
+
+#[path = "manager_state.rs"]
+mod state;
+pub use state::HISTORY_CUT_EVERY;
 
 #[cfg(test)]
 #[path = "manager_tests.rs"]

@@ -166,3 +166,59 @@ fn settings_from_config() {
     );
     assert_eq!(s.external_url, "http://wf:9090");
 }
+
+#[tokio::test]
+async fn on_scrape_groups_evaluate_when_a_scrape_they_read_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "a.yml",
+        "groups:\n- name: fast-path\n  interval: 1h\n  evaluation: on_scrape\n  rules:\n  - alert: Hot\n    expr: temp > 10\n",
+    );
+    let store = Arc::new(Store::new(StoreOptions::default()));
+    let m = Manager::new(
+        store.clone(),
+        Arc::new(Engine::new(Default::default())),
+        ManagerOptions::default(),
+    );
+    let feed = crate::scrape::landed_channel();
+    m.set_scrape_feed(feed.clone());
+    m.update(&[f], RuleSettings::default()).await.unwrap();
+    let mut events = m.subscribe();
+    m.start();
+    let labels =
+        |job: &str| Labels::from_pairs([("__name__", "temp"), ("job", job), ("instance", "i:1")]);
+    let landed = |job: &str| crate::scrape::ScrapeLanded {
+        job: Arc::from(job),
+        instance: Arc::from("i:1"),
+        at_ms: now_ms(),
+        up: true,
+    };
+    // A scrape of an unrelated target does not evaluate the group.
+    let (s, _) = store.get_or_create(Labels::from_pairs([
+        ("__name__", "other"),
+        ("job", "x"),
+        ("instance", "i:1"),
+    ]));
+    store.append(&s, now_ms(), 50.0).unwrap();
+    feed.send(landed("x")).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(m.groups()[0].snapshot().last_eval_ms.is_none());
+    // The target the rule reads from lands a hot value: the alert fires at once.
+    let (s, _) = store.get_or_create(labels("oven"));
+    store.append(&s, now_ms(), 42.0).unwrap();
+    let sent = Instant::now();
+    feed.send(landed("oven")).unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .expect("evaluated after the scrape landed")
+        .unwrap();
+    assert_eq!(ev.to, Transition::Firing);
+    assert_eq!(ev.labels.get("job"), Some("oven"));
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    m.stop().await;
+}

@@ -9,6 +9,8 @@
 //!   `ALERTS` / `ALERTS_FOR_STATE`, staleness markers).
 //! - [`manager`]: loading/reloading, scheduling on tokio, the transition
 //!   channel, [`history`] and [`metrics`].
+//! - [`durable`]: alert state and history written to and restored from
+//!   the state database.
 //! - [`api_json`]: the JSON of `/api/v1/rules`, `/api/v1/alerts` and
 //!   `/api/v1/alerts/history`.
 //! - [`unittest`]: `watchfire test rules` (promtool's unit-test format).
@@ -19,12 +21,14 @@
 pub mod alert;
 pub mod api_json;
 pub mod check;
+pub mod durable;
 mod duration;
 pub mod file;
 pub mod group;
 pub mod history;
 pub mod manager;
 pub mod metrics;
+pub mod on_scrape;
 mod raw;
 pub mod selector;
 #[cfg(test)]
@@ -35,6 +39,7 @@ pub mod unittest;
 mod validate;
 
 pub use alert::{Alert, AlertState, AlertTransition, Transition};
+pub use durable::RestoreOptions;
 pub use duration::{format_duration, parse_duration};
 pub use file::{
     load_rule_file, parse_rule_file, GroupSpec, LoadOptions, NameValidation, RuleFile,

@@ -58,6 +58,7 @@ pub(crate) struct RawGroup {
     pub query_offset: Option<Spanned<String>>,
     pub limit: Option<Spanned<i64>>,
     pub labels: Option<RawMap>,
+    pub evaluation: Option<Spanned<String>>,
     pub rules: Option<Vec<Spanned<RawRule>>>,
     pub unknown: Vec<UnknownKey>,
 }
@@ -211,6 +212,7 @@ impl<'de> Deserialize<'de> for RawGroup {
                             "query_offset" => put(&mut g.query_offset, m.next_value()?),
                             "limit" => put(&mut g.limit, m.next_value()?),
                             "labels" => put(&mut g.labels, read_map(m)?),
+                            "evaluation" => put(&mut g.evaluation, m.next_value()?),
                             "rules" => put(&mut g.rules, m.next_value()?),
                             _ => return Ok(false),
                         }

@@ -1,7 +1,7 @@
 //! Validation of a decoded rule file, as Prometheus' `rulefmt.Validate`
 //! plus the threshold extension; every problem is collected with its position.
 
-use super::file::{GroupSpec, LoadOptions, RuleFileError, RuleKind, RuleSpec};
+use super::file::{EvaluationMode, GroupSpec, LoadOptions, RuleFileError, RuleKind, RuleSpec};
 use super::raw::{Pos, RawGroup, RawMap, RawRule, UnknownKey};
 use super::threshold;
 use super::{duration::parse_duration, tmpl};
@@ -104,6 +104,24 @@ impl<'a> Validator<'a> {
             self.labels(&labels, &name, None);
             let interval_ms = self.duration(&g.interval, "interval", &name, None);
             let query_offset_ms = self.duration(&g.query_offset, "query_offset", &name, None);
+            let evaluation = match &g.evaluation {
+                None => EvaluationMode::Interval,
+                Some(e) => match e.value.as_str() {
+                    "interval" => EvaluationMode::Interval,
+                    "on_scrape" => EvaluationMode::OnScrape,
+                    other => {
+                        self.err(
+                            Some(Pos::of(e)),
+                            Some(&name),
+                            None,
+                            format!(
+                                "invalid 'evaluation': {other:?} (expected \"interval\" or \"on_scrape\")"
+                            ),
+                        );
+                        EvaluationMode::Interval
+                    }
+                },
+            };
             let group_labels: Vec<(String, String)> = labels
                 .iter()
                 .map(|(k, v)| (k.value.clone(), v.clone()))
@@ -120,6 +138,7 @@ impl<'a> Validator<'a> {
                 interval_ms: interval_ms.filter(|ms| *ms > 0),
                 query_offset_ms,
                 limit: g.limit.map(|l| l.value.max(0) as usize).unwrap_or(0),
+                evaluation,
                 labels: group_labels,
                 rules,
             });

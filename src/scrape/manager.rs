@@ -3,6 +3,7 @@
 //! `/api/v1/metadata`.
 
 use super::ingest::{Metadata, MetricMeta};
+use super::landed::{landed_channel, LandedSender};
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::ScrapeLoop;
 use super::target::{TargetSpec, TargetStatus};
@@ -36,6 +37,7 @@ pub struct ScrapeManager {
     store: Arc<Store>,
     metrics: ScrapeMetrics,
     running: Mutex<HashMap<String, Running>>,
+    landed: LandedSender,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -53,6 +55,7 @@ impl ScrapeManager {
             store,
             metrics: ScrapeMetrics::register(registry),
             running: Mutex::new(HashMap::new()),
+            landed: landed_channel(),
         }
     }
 
@@ -96,7 +99,8 @@ impl ScrapeManager {
                     self.metrics.clone(),
                     status.clone(),
                     metadata.clone(),
-                );
+                )
+                .announce_to(self.landed.clone());
                 let task = tokio::spawn(lp.run(cancel.clone()));
                 running.insert(
                     key,
@@ -113,6 +117,11 @@ impl ScrapeManager {
         for t in stopping {
             let _ = t.await;
         }
+    }
+
+    /// The channel every completed scrape is announced on (see [`crate::scrape::ScrapeLanded`]).
+    pub fn landed(&self) -> LandedSender {
+        self.landed.clone()
     }
 
     /// Stops every loop (in-flight scrapes are cancelled) and waits for them.

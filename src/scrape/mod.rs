@@ -13,9 +13,11 @@ mod scrape_loop;
 mod target;
 
 pub mod exposition;
+mod landed;
 
 pub use cache::SeriesCache;
 pub use from_config::{targets_from_config, TargetError};
 pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
+pub use landed::{landed_channel, LandedSender, ScrapeLanded};
 pub use manager::{ScrapeManager, TargetView};
 pub use target::{Health, ScrapeLimits, TargetSpec, TargetStatus};

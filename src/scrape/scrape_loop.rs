@@ -5,6 +5,7 @@
 use super::cache::SeriesCache;
 use super::client::{fetch, FetchError};
 use super::ingest::{ingest, IngestError, Metadata};
+use super::landed::{LandedSender, ScrapeLanded};
 use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
 use super::target::{Health, TargetSpec, TargetStatus};
 use crate::model::{LabelsBuilder, STALE_NAN};
@@ -93,6 +94,7 @@ pub struct ScrapeLoop {
     batch: Vec<(SeriesRef, i64, f64)>,
     stale: Vec<SeriesRef>,
     report: ReportSeries,
+    landed: Option<(LandedSender, Arc<str>, Arc<str>)>,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -125,7 +127,17 @@ impl ScrapeLoop {
             batch: Vec::new(),
             stale: Vec::new(),
             report,
+            landed: None,
         }
+    }
+
+    /// Announces each completed scrape on `landed` (after its samples are in
+    /// the buffer).
+    pub fn announce_to(mut self, landed: LandedSender) -> Self {
+        let job: Arc<str> = Arc::from(self.spec.labels.get("job").unwrap_or(&self.spec.job));
+        let instance: Arc<str> = Arc::from(self.spec.instance());
+        self.landed = Some((landed, job, instance));
+        self
     }
 
     /// Scrapes until `cancel` fires; then writes staleness markers for all
@@ -220,6 +232,16 @@ impl ScrapeLoop {
         st.last_scrape = Some(started_at);
         st.last_duration = elapsed;
         st.last_samples = scraped;
+        drop(st);
+        if let Some((tx, job, instance)) = &self.landed {
+            // No subscriber (no on_scrape group) is fine.
+            let _ = tx.send(ScrapeLanded {
+                job: job.clone(),
+                instance: instance.clone(),
+                at_ms: ts,
+                up: up == 1.0,
+            });
+        }
     }
 
     async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize), ScrapeError> {

@@ -65,11 +65,11 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the server on a random port.
     pub async fn start() -> Recorder {
-        Recorder::start_on(0).await
+        Self::start_on(0).await
     }
 
-    /// Starts the server on `port` of 127.0.0.1 (0: a random one), e.g. a port a receiver
-    /// refused connections on until now.
+    /// Starts the server on `port` of 127.0.0.1 (0: a random one), e.g. to bring a receiver
+    /// that was down back up at the address watchfire knows.
     pub async fn start_on(port: u16) -> Recorder {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new().fallback(handle).with_state(inner.clone());

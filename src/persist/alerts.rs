@@ -1,0 +1,300 @@
+//! The on-disk record of one alert of one alerting rule (table `alerts`),
+//! and the per-group "last saved" record (table `meta`) that the outage
+//! tolerance is measured against.
+//!
+//! Key: `group ␀ rule ␀ index ␀ fingerprint` — the group key (`file;group`),
+//! the rule's name, its zero-padded position in the group and the alert's
+//! identity fingerprint in hex. Components are escaped (`%` → `%25`,
+//! `␀` → `%00`) so a group's records share the prefix `group ␀`.
+
+use crate::model::Labels;
+use crate::rules::alert::{Alert, AlertState};
+use crate::rules::threshold::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Separator between key components.
+const SEP: char = '\0';
+
+/// Prefix of the per-group "last saved" keys in the `meta` table.
+pub const SAVED_PREFIX: &str = "rules.saved\0";
+
+/// A record field that does not decode into the domain type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field}: invalid value {value:?}")]
+pub struct InvalidRecord {
+    /// The field.
+    pub field: &'static str,
+    /// The value found.
+    pub value: String,
+}
+
+/// Where an alert record belongs: group, rule and alert identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AlertKey {
+    /// The group key (`file;group`).
+    pub group: String,
+    /// The alerting rule's name.
+    pub rule: String,
+    /// The rule's position in the group.
+    pub index: usize,
+    /// The alert's identity fingerprint.
+    pub fingerprint: u64,
+}
+
+impl AlertKey {
+    /// The record key.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}{}{SEP}{:04}{SEP}{:016x}",
+            group_prefix(&self.group),
+            escape(&self.rule),
+            self.index,
+            self.fingerprint
+        )
+    }
+
+    /// Parses a record key; `None` when it is not one this module wrote.
+    pub fn decode(key: &str) -> Option<Self> {
+        let mut parts = key.split(SEP);
+        let group = unescape(parts.next()?)?;
+        let rule = unescape(parts.next()?)?;
+        let index = parts.next()?.parse().ok()?;
+        let fingerprint = u64::from_str_radix(parts.next()?, 16).ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            group,
+            rule,
+            index,
+            fingerprint,
+        })
+    }
+}
+
+/// The key prefix shared by every record of a group.
+pub fn group_prefix(group: &str) -> String {
+    format!("{}{SEP}", escape(group))
+}
+
+/// The `meta` key of a group's "last saved" record.
+pub fn saved_key(group: &str) -> String {
+    format!("{SAVED_PREFIX}{}", escape(group))
+}
+
+/// The group key of a `meta` "last saved" key.
+pub fn group_of_saved_key(key: &str) -> Option<String> {
+    unescape(key.strip_prefix(SAVED_PREFIX)?)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('%', "%25").replace(SEP, "%00")
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        match rest.get(i + 1..i + 3)? {
+            "25" => out.push('%'),
+            "00" => out.push(SEP),
+            _ => return None,
+        }
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// When a group's alerts were last written (evaluation time, ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSavedRecord {
+    /// Evaluation time of the last write, ms since the epoch.
+    pub at: i64,
+}
+
+/// One alert, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Identity labels.
+    pub labels: BTreeMap<String, String>,
+    /// Expanded annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// `inactive`, `pending` or `firing`.
+    pub state: String,
+    /// The value at the last write, as Rust prints it (`NaN` and `inf` survive).
+    pub value: String,
+    /// When it became pending, ms.
+    pub active_at: i64,
+    /// When it started firing, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<i64>,
+    /// When it resolved, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<i64>,
+    /// Since when `keep_firing_for` holds it, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_firing_since: Option<i64>,
+    /// Threshold rules: `warning` or `critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// Threshold rules: the level crossed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+}
+
+impl From<&Alert> for AlertRecord {
+    fn from(a: &Alert) -> Self {
+        Self {
+            labels: labels_map(&a.labels),
+            annotations: a.annotations.iter().cloned().collect(),
+            state: a.state.as_str().to_string(),
+            value: encode_f64(a.value),
+            active_at: a.active_at,
+            fired_at: a.fired_at,
+            resolved_at: a.resolved_at,
+            keep_firing_since: a.keep_firing_since,
+            severity: a.severity.map(|s| s.as_str().to_string()),
+            threshold: a.threshold.map(encode_f64),
+        }
+    }
+}
+
+impl AlertRecord {
+    /// The alert this record describes.
+    pub fn to_alert(&self) -> Result<Alert, InvalidRecord> {
+        Ok(Alert {
+            labels: Labels::from_pairs(self.labels.iter()),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            state: decode_state(&self.state)?,
+            value: decode_f64("value", &self.value)?,
+            active_at: self.active_at,
+            fired_at: self.fired_at,
+            resolved_at: self.resolved_at,
+            keep_firing_since: self.keep_firing_since,
+            severity: self.severity.as_deref().map(decode_severity).transpose()?,
+            threshold: self
+                .threshold
+                .as_deref()
+                .map(|t| decode_f64("threshold", t))
+                .transpose()?,
+        })
+    }
+}
+
+/// Labels as a sorted name → value map.
+pub(crate) fn labels_map(l: &Labels) -> BTreeMap<String, String> {
+    l.iter()
+        .map(|l| (l.name.to_string(), l.value.to_string()))
+        .collect()
+}
+
+pub(crate) fn encode_f64(v: f64) -> String {
+    v.to_string()
+}
+
+pub(crate) fn decode_f64(field: &'static str, s: &str) -> Result<f64, InvalidRecord> {
+    s.parse().map_err(|_| InvalidRecord {
+        field,
+        value: s.to_string(),
+    })
+}
+
+pub(crate) fn decode_state(s: &str) -> Result<AlertState, InvalidRecord> {
+    match s {
+        "inactive" => Ok(AlertState::Inactive),
+        "pending" => Ok(AlertState::Pending),
+        "firing" => Ok(AlertState::Firing),
+        _ => Err(InvalidRecord {
+            field: "state",
+            value: s.to_string(),
+        }),
+    }
+}
+
+pub(crate) fn decode_severity(s: &str) -> Result<Severity, InvalidRecord> {
+    match s {
+        "warning" => Ok(Severity::Warning),
+        "critical" => Ok(Severity::Critical),
+        _ => Err(InvalidRecord {
+            field: "severity",
+            value: s.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        Alert {
+            labels: Labels::from_pairs([("alertname", "Hot"), ("job", "a")]),
+            annotations: vec![("summary".into(), "hot".into())],
+            state: AlertState::Firing,
+            value: f64::NAN,
+            active_at: 1_000,
+            fired_at: Some(61_000),
+            resolved_at: None,
+            keep_firing_since: Some(70_000),
+            severity: Some(Severity::Critical),
+            threshold: Some(f64::INFINITY),
+        }
+    }
+
+    #[test]
+    fn alert_round_trips_through_json() {
+        let a = alert();
+        let json = serde_json::to_string(&AlertRecord::from(&a)).unwrap();
+        let back: AlertRecord = serde_json::from_str(&json).unwrap();
+        let b = back.to_alert().unwrap();
+        assert!(b.value.is_nan());
+        assert_eq!(
+            Alert {
+                value: 0.0,
+                ..b.clone()
+            },
+            Alert { value: 0.0, ..a }
+        );
+        assert_eq!(b.threshold, Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn bad_fields_are_errors() {
+        let mut r = AlertRecord::from(&alert());
+        r.state = "burning".into();
+        assert_eq!(r.to_alert().unwrap_err().field, "state");
+        let mut r = AlertRecord::from(&alert());
+        r.severity = Some("mild".into());
+        assert_eq!(r.to_alert().unwrap_err().field, "severity");
+        let mut r = AlertRecord::from(&alert());
+        r.value = "ten".into();
+        assert!(r.to_alert().unwrap_err().to_string().contains("value"));
+    }
+
+    #[test]
+    fn keys_round_trip_and_share_the_group_prefix() {
+        let k = AlertKey {
+            group: "rules/a%b.yml;g\0x".into(),
+            rule: "Hot\0".into(),
+            index: 3,
+            fingerprint: 0xabc,
+        };
+        let s = k.encode();
+        assert!(s.starts_with(&group_prefix(&k.group)));
+        assert_eq!(AlertKey::decode(&s), Some(k.clone()));
+        assert!(!s.starts_with(&group_prefix("rules/a%b.yml;g")));
+        assert_eq!(AlertKey::decode("junk"), None);
+        assert_eq!(AlertKey::decode("a\0b\0x\0ff"), None);
+        assert_eq!(
+            group_of_saved_key(&saved_key(&k.group)).as_deref(),
+            Some(k.group.as_str())
+        );
+    }
+}
