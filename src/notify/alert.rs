@@ -38,17 +38,17 @@ impl fmt::Display for AlertStatus {
 /// Why an alert resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResolveReason {
-    /// The expression stopped returning the series.
+    /// The condition cleared while its data was still reported (`recovered`).
     ValueRecovered,
-    /// The data the rule needs went missing (e.g. the target is down).
+    /// The data the rule needs went missing, e.g. the target is down (`data_missing`).
     DataMissing,
 }
 
 impl ResolveReason {
-    /// `value_recovered` or `data_missing`.
+    /// `recovered` or `data_missing`, as the webhook's `resolveReason` writes it.
     pub fn as_str(self) -> &'static str {
         match self {
-            ResolveReason::ValueRecovered => "value_recovered",
+            ResolveReason::ValueRecovered => "recovered",
             ResolveReason::DataMissing => "data_missing",
         }
     }

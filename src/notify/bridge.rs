@@ -7,6 +7,7 @@ use super::alert::{AlertStatus, NotifyAlert, ResolveReason, Transition};
 use super::notifier::Notifier;
 use crate::model::{Labels, LabelsBuilder};
 use crate::rules::alert::{AlertState, AlertTransition, Transition as RuleTransition};
+use crate::rules::nodata::ResolveReason as RuleResolveReason;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -81,7 +82,10 @@ impl Bridge {
             }
             RuleTransition::Resolved => (
                 Transition::Resolved {
-                    reason: ResolveReason::ValueRecovered,
+                    reason: match t.resolve_reason {
+                        Some(RuleResolveReason::DataMissing) => ResolveReason::DataMissing,
+                        Some(RuleResolveReason::Recovered) | None => ResolveReason::ValueRecovered,
+                    },
                 },
                 AlertStatus::Resolved,
             ),
@@ -160,6 +164,8 @@ mod tests {
             value: 3.0,
             threshold: Some(2.0),
             annotations: vec![("summary".into(), "slow".into())],
+            resolve_reason: (to == RuleTransition::Resolved)
+                .then_some(RuleResolveReason::Recovered),
             active_at: 1_000,
             at,
         }
@@ -203,9 +209,30 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(res.status, AlertStatus::Resolved);
+        assert_eq!(
+            res.transition,
+            Transition::Resolved {
+                reason: ResolveReason::ValueRecovered
+            }
+        );
         assert_eq!(res.ends_at, Some(time(91_000)));
         assert_eq!(res.starts_at, fire.starts_at);
         assert!(b.firing.is_empty());
+    }
+
+    #[test]
+    fn data_missing_reason_reaches_the_notification() {
+        let mut b = Bridge::new(Labels::empty(), "http://wf:9711");
+        b.convert(&tr(RuleTransition::Firing, None, 31_000));
+        let mut gone = tr(RuleTransition::Resolved, None, 91_000);
+        gone.resolve_reason = Some(RuleResolveReason::DataMissing);
+        let res = b.convert(&gone).unwrap();
+        assert_eq!(
+            res.transition,
+            Transition::Resolved {
+                reason: ResolveReason::DataMissing
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Configured texts (`title:`, `html:`, ...) are templates run by `templates`; these functions
 //! are used when a field is not configured.
 
-use super::alert::{NotifyAlert, Transition};
+use super::alert::{NotifyAlert, ResolveReason, Transition};
 use super::gojson::time_text;
 use super::notification::{severity_rank, Notification};
 use std::fmt::Write as _;
@@ -42,13 +42,17 @@ pub fn alerts_link(n: &Notification) -> String {
     )
 }
 
-/// What happened to an alert, in words: `firing`, `resolved`, `escalated warning → critical`.
+/// What happened to an alert, in words: `firing`, `resolved`, `resolved: data missing`,
+/// `escalated from warning to critical`.
 pub fn transition_text(a: &NotifyAlert) -> String {
     match &a.transition {
         Transition::Firing => "firing".to_owned(),
-        Transition::Resolved { reason } => {
-            format!("resolved ({})", reason.as_str().replace('_', " "))
-        }
+        Transition::Resolved {
+            reason: ResolveReason::ValueRecovered,
+        } => "resolved".to_owned(),
+        Transition::Resolved {
+            reason: ResolveReason::DataMissing,
+        } => "resolved: data missing".to_owned(),
         Transition::Escalated { from, to } => format!("escalated from {from} to {to}"),
         Transition::DeEscalated { from, to } => format!("de-escalated from {from} to {to}"),
     }
@@ -250,6 +254,21 @@ mod tests {
         n.alerts[0].status = AlertStatus::Resolved;
         assert_eq!(subject(&n), "[RESOLVED] DiskFull eu1 (1 page)");
         assert_eq!(alerts_link(&n), "http://wf:9711/#/alerts?receiver=db+team");
+    }
+
+    #[test]
+    fn resolve_reasons_in_words() {
+        let mut n = note(&[&[("alertname", "A")]], &[]);
+        n.alerts[0].status = AlertStatus::Resolved;
+        n.alerts[0].transition = Transition::Resolved {
+            reason: ResolveReason::ValueRecovered,
+        };
+        assert_eq!(transition_text(&n.alerts[0]), "resolved");
+        n.alerts[0].transition = Transition::Resolved {
+            reason: ResolveReason::DataMissing,
+        };
+        assert_eq!(slack_fields(&n)[0].0, "A resolved: data missing");
+        assert!(email_text(&n).contains("A (resolved: data missing)"));
     }
 
     #[test]

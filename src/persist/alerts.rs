@@ -10,6 +10,7 @@
 use crate::model::Labels;
 use crate::rules::alert::{Alert, AlertState};
 use crate::rules::threshold::Severity;
+use crate::rules::ResolveReason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -143,6 +144,12 @@ pub struct AlertRecord {
     /// Threshold rules: the level crossed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<String>,
+    /// Since when its data is missing (no-data policy), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_missing_since: Option<i64>,
+    /// Why it resolved: `recovered` or `data_missing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_reason: Option<String>,
 }
 
 impl From<&Alert> for AlertRecord {
@@ -158,6 +165,8 @@ impl From<&Alert> for AlertRecord {
             keep_firing_since: a.keep_firing_since,
             severity: a.severity.map(|s| s.as_str().to_string()),
             threshold: a.threshold.map(encode_f64),
+            data_missing_since: a.data_missing_since,
+            resolve_reason: a.resolve_reason.map(|r| r.as_str().to_string()),
         }
     }
 }
@@ -183,6 +192,12 @@ impl AlertRecord {
                 .threshold
                 .as_deref()
                 .map(|t| decode_f64("threshold", t))
+                .transpose()?,
+            data_missing_since: self.data_missing_since,
+            resolve_reason: self
+                .resolve_reason
+                .as_deref()
+                .map(decode_resolve_reason)
                 .transpose()?,
         })
     }
@@ -218,6 +233,17 @@ pub(crate) fn decode_state(s: &str) -> Result<AlertState, InvalidRecord> {
     }
 }
 
+pub(crate) fn decode_resolve_reason(s: &str) -> Result<ResolveReason, InvalidRecord> {
+    match s {
+        "recovered" => Ok(ResolveReason::Recovered),
+        "data_missing" => Ok(ResolveReason::DataMissing),
+        _ => Err(InvalidRecord {
+            field: "resolve_reason",
+            value: s.to_string(),
+        }),
+    }
+}
+
 pub(crate) fn decode_severity(s: &str) -> Result<Severity, InvalidRecord> {
     match s {
         "warning" => Ok(Severity::Warning),
@@ -245,6 +271,8 @@ mod tests {
             keep_firing_since: Some(70_000),
             severity: Some(Severity::Critical),
             threshold: Some(f64::INFINITY),
+            data_missing_since: Some(65_000),
+            resolve_reason: Some(ResolveReason::DataMissing),
         }
     }
 

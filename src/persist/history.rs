@@ -5,7 +5,8 @@
 //! [`retention_bound`] is a retention cut. Times before the epoch sort as 0.
 
 use super::alerts::{
-    decode_f64, decode_severity, decode_state, encode_f64, labels_map, InvalidRecord,
+    decode_f64, decode_resolve_reason, decode_severity, decode_state, encode_f64, labels_map,
+    InvalidRecord,
 };
 use crate::model::Labels;
 use crate::rules::alert::{AlertTransition, Transition};
@@ -60,6 +61,9 @@ pub struct HistoryRecord {
     pub active_at: i64,
     /// Evaluation time of the transition, ms.
     pub at: i64,
+    /// Resolved transitions: `recovered` or `data_missing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_reason: Option<String>,
 }
 
 impl From<&AlertTransition> for HistoryRecord {
@@ -78,6 +82,7 @@ impl From<&AlertTransition> for HistoryRecord {
             annotations: t.annotations.clone(),
             active_at: t.active_at,
             at: t.at,
+            resolve_reason: t.resolve_reason.map(|r| r.as_str().to_string()),
         }
     }
 }
@@ -106,6 +111,11 @@ impl HistoryRecord {
             annotations: self.annotations.clone(),
             active_at: self.active_at,
             at: self.at,
+            resolve_reason: self
+                .resolve_reason
+                .as_deref()
+                .map(decode_resolve_reason)
+                .transpose()?,
         })
     }
 }
@@ -149,6 +159,8 @@ mod tests {
             annotations: vec![("b".into(), "1".into()), ("a".into(), "2".into())],
             active_at: at - 1000,
             at,
+            resolve_reason: (to == Transition::Resolved)
+                .then_some(crate::rules::ResolveReason::DataMissing),
         }
     }
 

@@ -71,7 +71,7 @@ impl From<&Transition> for TransitionRecord {
         match t {
             Transition::Firing => TransitionRecord::Firing,
             Transition::Resolved { reason } => TransitionRecord::Resolved {
-                reason: reason.as_str().to_owned(),
+                reason: resolve_reason_to_record(*reason).to_owned(),
             },
             Transition::Escalated { from, to } => TransitionRecord::Escalated {
                 from: from.clone(),
@@ -92,7 +92,8 @@ impl TryFrom<TransitionRecord> for Transition {
             TransitionRecord::Firing => Transition::Firing,
             TransitionRecord::Resolved { reason } => Transition::Resolved {
                 reason: match reason.as_str() {
-                    "value_recovered" => ResolveReason::ValueRecovered,
+                    // `recovered` is what versions of the display text wrote.
+                    "value_recovered" | "recovered" => ResolveReason::ValueRecovered,
                     "data_missing" => ResolveReason::DataMissing,
                     other => return Err(format!("unknown resolve reason {other:?}")),
                 },
@@ -137,7 +138,7 @@ impl From<&NotifyAlert> for NotifyAlertRecord {
             ends_at: a.ends_at.map(time_to_record),
             generator_url: a.generator_url.clone(),
             fingerprint: a.fingerprint,
-            status: a.status.as_str().to_owned(),
+            status: status_to_record(a.status).to_owned(),
             severity: a.severity.clone(),
             transition: (&a.transition).into(),
             seq: a.seq,
@@ -163,6 +164,24 @@ impl TryFrom<NotifyAlertRecord> for NotifyAlert {
     }
 }
 
+// The stored codes below are spelled out here, not taken from the domain types' display
+// texts, so a change of wording there never makes old records unreadable.
+
+fn resolve_reason_to_record(r: ResolveReason) -> &'static str {
+    match r {
+        ResolveReason::ValueRecovered => "value_recovered",
+        ResolveReason::DataMissing => "data_missing",
+    }
+}
+
+/// An alert status as stored.
+pub fn status_to_record(s: AlertStatus) -> &'static str {
+    match s {
+        AlertStatus::Firing => "firing",
+        AlertStatus::Resolved => "resolved",
+    }
+}
+
 /// Reads a stored alert status.
 pub fn status_from_record(s: &str) -> Result<AlertStatus, String> {
     match s {
@@ -172,19 +191,34 @@ pub fn status_from_record(s: &str) -> Result<AlertStatus, String> {
     }
 }
 
+const REASONS: [(NotificationReason, &str); 7] = [
+    (NotificationReason::FirstNotification, "first_notification"),
+    (NotificationReason::NewAlertsAdded, "new_alerts_added"),
+    (NotificationReason::SeverityChanged, "severity_changed"),
+    (
+        NotificationReason::SomeAlertsResolved,
+        "some_alerts_resolved",
+    ),
+    (NotificationReason::AllAlertsResolved, "all_alerts_resolved"),
+    (
+        NotificationReason::RepeatIntervalElapsed,
+        "repeat_interval_elapsed",
+    ),
+    (NotificationReason::Unknown, "unknown"),
+];
+
+fn reason_to_record(r: NotificationReason) -> &'static str {
+    REASONS
+        .iter()
+        .find(|(x, _)| *x == r)
+        .map_or("unknown", |(_, code)| code)
+}
+
 fn reason_from_record(s: &str) -> Result<NotificationReason, String> {
-    use NotificationReason as R;
-    let all = [
-        R::FirstNotification,
-        R::NewAlertsAdded,
-        R::SeverityChanged,
-        R::SomeAlertsResolved,
-        R::AllAlertsResolved,
-        R::RepeatIntervalElapsed,
-        R::Unknown,
-    ];
-    all.into_iter()
-        .find(|r| r.as_str() == s)
+    REASONS
+        .iter()
+        .find(|(_, code)| *code == s)
+        .map(|(r, _)| *r)
         .ok_or_else(|| format!("unknown notification reason {s:?}"))
 }
 
@@ -215,7 +249,7 @@ impl From<&Notification> for NotificationRecord {
             receiver: n.receiver.clone(),
             group_key: n.group_key.clone(),
             group_labels: labels_to_record(&n.group_labels),
-            reason: n.reason.as_str().to_owned(),
+            reason: reason_to_record(n.reason).to_owned(),
             alerts: n.alerts.iter().map(NotifyAlertRecord::from).collect(),
             external_url: n.external_url.clone(),
             created_at: time_to_record(n.created_at),
@@ -291,6 +325,8 @@ mod tests {
         assert_eq!(restored, n);
         assert_eq!(restored.idempotency_key, n.idempotency_key);
         assert!(json.contains(r#""kind":"escalated""#), "{json}");
+        assert!(json.contains(r#""reason":"severity_changed""#), "{json}");
+        assert!(json.contains(r#""reason":"data_missing""#), "{json}");
         assert!(json.contains("2026-09-21T"), "{json}");
     }
 
@@ -301,7 +337,7 @@ mod tests {
         assert!(Notification::try_from(r.clone())
             .unwrap_err()
             .contains("reason"));
-        r.reason = "first notification".into();
+        r.reason = "first_notification".into();
         r.created_at = "yesterday".into();
         assert!(Notification::try_from(r.clone())
             .unwrap_err()

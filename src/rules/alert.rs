@@ -2,10 +2,13 @@
 //! `AlertingRule.Eval`: inactive → pending (`for`) → firing → resolved, with
 //! `keep_firing_for`, the alert limit, and resolved alerts kept 15 minutes
 //! for resending. Threshold rules add a severity that moves up and down on
-//! the same alert.
+//! the same alert. An active alert whose data is missing (see
+//! [`nodata`](super::nodata)) follows the rule's no-data policy, and every
+//! resolve carries a [`ResolveReason`].
 //!
 //! **Invariant:** pure: the evaluation time is a parameter; no clock, no I/O.
 
+use super::nodata::{NoDataPolicy, ResolveReason};
 use super::threshold::{Crossing, Severity};
 use crate::model::{Labels, LabelsBuilder};
 use std::collections::{HashMap, HashSet};
@@ -14,6 +17,10 @@ use std::sync::Arc;
 
 /// How long a resolved alert is kept (for resending "resolved"), ms.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
+
+/// The annotation set (to `true`) on an alert held active while its data is
+/// missing; it goes away when data returns.
+pub const DATA_MISSING_ANNOTATION: &str = "data_missing";
 
 /// The state of one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,6 +106,10 @@ pub struct Alert {
     pub severity: Option<Severity>,
     /// Threshold rules: the level crossed.
     pub threshold: Option<f64>,
+    /// Since when its data is missing while it is held active, ms.
+    pub data_missing_since: Option<i64>,
+    /// Why it resolved (set with `resolved_at`).
+    pub resolve_reason: Option<ResolveReason>,
 }
 
 impl Alert {
@@ -138,6 +149,10 @@ pub struct StateParams {
     pub keep_firing_for_ms: i64,
     /// The group `limit` (0: none).
     pub limit: usize,
+    /// What an active alert does while its data is missing.
+    pub no_data: NoDataPolicy,
+    /// How long `keep_state` holds an alert whose data is missing, ms.
+    pub no_data_for_ms: i64,
 }
 
 /// A change to one alert in one evaluation.
@@ -223,10 +238,30 @@ impl AlertSet {
 
     /// Applies one evaluation's results at time `ts` (ms) and returns what
     /// changed. On error the results are not applied (duplicate labels) or
-    /// every alert is dropped (limit), as Prometheus does.
+    /// every alert is dropped (limit), as Prometheus does. Absent alerts are
+    /// treated as recovered; see [`AlertSet::update_with`].
     pub fn update(
         &mut self,
         candidates: Vec<Candidate>,
+        ts: i64,
+        p: &StateParams,
+    ) -> Result<Vec<Change>, UpdateError> {
+        self.update_with(candidates, &|_| false, ts, p)
+    }
+
+    /// As [`AlertSet::update`]; `data_missing` tells, for an active alert
+    /// absent from `candidates`, whether its data is missing (then the no-data
+    /// policy of `p` applies) rather than recovered.
+    ///
+    /// While data is missing `keep_firing_for` does not apply: `keep_state`
+    /// holds the alert (state, value, `for` timer frozen) until
+    /// `no_data_for_ms` has passed, `resolve` resolves it at once, `alert`
+    /// keeps it active (a pending alert still goes on to fire) until data
+    /// returns. A held alert carries the [`DATA_MISSING_ANNOTATION`].
+    pub fn update_with(
+        &mut self,
+        candidates: Vec<Candidate>,
+        data_missing: &dyn Fn(&Labels) -> bool,
         ts: i64,
         p: &StateParams,
     ) -> Result<Vec<Change>, UpdateError> {
@@ -280,6 +315,8 @@ impl AlertSet {
                     keep_firing_since: None,
                     severity: c.crossing.map(|x| x.severity),
                     threshold: c.crossing.map(|x| x.threshold),
+                    data_missing_since: None,
+                    resolve_reason: None,
                 },
             );
             created.push(*fp);
@@ -296,11 +333,24 @@ impl AlertSet {
             }
             if !fresh.contains_key(fp) {
                 let mut keep = false;
-                if a.state == AlertState::Firing && p.keep_firing_for_ms > 0 {
-                    let since = *a.keep_firing_since.get_or_insert(ts);
-                    keep = ts - since < p.keep_firing_for_ms;
+                let mut reason = ResolveReason::Recovered;
+                if a.state != AlertState::Inactive && data_missing(&a.labels) {
+                    reason = ResolveReason::DataMissing;
+                    let since = *a.data_missing_since.get_or_insert(ts);
+                    keep = p.no_data.holds(ts - since, p.no_data_for_ms);
+                    if keep {
+                        mark_data_missing(a);
+                    }
+                } else {
+                    if a.data_missing_since.take().is_some() {
+                        a.annotations.retain(|(k, _)| k != DATA_MISSING_ANNOTATION);
+                    }
+                    if a.state == AlertState::Firing && p.keep_firing_for_ms > 0 {
+                        let since = *a.keep_firing_since.get_or_insert(ts);
+                        keep = ts - since < p.keep_firing_for_ms;
+                    }
                 }
-                if a.state == AlertState::Pending
+                if (a.state == AlertState::Pending && !keep)
                     || a.resolved_at
                         .is_some_and(|r| ts - r > RESOLVED_RETENTION_MS)
                 {
@@ -310,6 +360,7 @@ impl AlertSet {
                     let from = a.state;
                     a.state = AlertState::Inactive;
                     a.resolved_at = Some(ts);
+                    a.resolve_reason = Some(reason);
                     let to = if from == AlertState::Firing {
                         Transition::Resolved
                     } else {
@@ -320,8 +371,13 @@ impl AlertSet {
                 if !keep {
                     continue;
                 }
+                if reason == ResolveReason::DataMissing && p.no_data == NoDataPolicy::KeepState {
+                    active += 1;
+                    continue;
+                }
             } else {
                 a.keep_firing_since = None;
+                a.data_missing_since = None;
             }
             active += 1;
             let before = a.state;
@@ -386,6 +442,18 @@ impl AlertSet {
     }
 }
 
+/// Adds the [`DATA_MISSING_ANNOTATION`] to a held alert, keeping the
+/// annotations sorted.
+fn mark_data_missing(a: &mut Alert) {
+    if let Err(i) = a
+        .annotations
+        .binary_search_by(|(k, _)| k.as_str().cmp(DATA_MISSING_ANNOTATION))
+    {
+        a.annotations
+            .insert(i, (DATA_MISSING_ANNOTATION.to_string(), "true".to_string()));
+    }
+}
+
 fn change(fp: u64, from: AlertState, to: Transition, a: &Alert) -> Change {
     Change {
         fingerprint: fp,
@@ -420,6 +488,8 @@ pub struct AlertTransition {
     pub threshold: Option<f64>,
     /// Expanded annotations.
     pub annotations: Vec<(String, String)>,
+    /// Resolved (and pending → inactive) transitions: why the alert went.
+    pub resolve_reason: Option<ResolveReason>,
     /// When the alert became active, ms.
     pub active_at: i64,
     /// Evaluation time of the transition, ms.

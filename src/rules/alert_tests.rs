@@ -21,6 +21,7 @@ fn params(hold: i64, kff: i64) -> StateParams {
         hold_ms: hold,
         keep_firing_for_ms: kff,
         limit: 0,
+        ..StateParams::default()
     }
 }
 

@@ -1,7 +1,8 @@
 //! JSON for the rule endpoints, in Prometheus' shapes: the `data` member of
 //! `GET /api/v1/rules` and `GET /api/v1/alerts`, plus our
 //! `GET /api/v1/alerts/history`. Threshold rules add a `thresholds` object
-//! to the rule and a `threshold` number to each alert.
+//! to the rule and a `threshold` number to each alert; history entries of
+//! resolves carry `resolveReason` (`recovered` or `data_missing`).
 
 use super::alert::{Alert, AlertState, AlertTransition};
 use super::file::{RuleKind, RuleSpec};
@@ -435,6 +436,9 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
                 m.insert("threshold".into(), json!(x));
             }
             m.insert("annotations".into(), pairs_obj(&t.annotations));
+            if let Some(r) = t.resolve_reason {
+                m.insert("resolveReason".into(), json!(r.as_str()));
+            }
             m.insert("activeAt".into(), json!(rfc3339(Some(t.active_at))));
             m.insert("at".into(), json!(rfc3339(Some(t.at))));
             Value::Object(m)

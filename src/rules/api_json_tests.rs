@@ -163,10 +163,19 @@ fn history_params_and_json() {
         value: 7.0,
         threshold: Some(5.0),
         annotations: vec![],
+        resolve_reason: None,
         active_at: 0,
         at: 60_000,
     };
-    let v = history_json(&[t]);
+    let gone = AlertTransition {
+        to: crate::rules::alert::Transition::Resolved,
+        state: AlertState::Inactive,
+        resolve_reason: Some(crate::rules::ResolveReason::DataMissing),
+        ..t.clone()
+    };
+    let v = history_json(&[t, gone]);
+    assert!(v["transitions"][0].get("resolveReason").is_none());
+    assert_eq!(v["transitions"][1]["resolveReason"], "data_missing");
     let e = &v["transitions"][0];
     assert_eq!(e["to"], "escalated");
     assert_eq!(e["from"], "firing");

@@ -6,6 +6,7 @@
 //! templates, duplicate group names). Every problem is collected with its
 //! file, line and column before the file is refused.
 
+use super::nodata::NoDataPolicy;
 use super::raw::{Pos, RawFile};
 use super::threshold::Thresholds;
 use super::validate::Validator;
@@ -120,6 +121,12 @@ pub struct RuleSpec {
     pub annotations: Vec<(String, String)>,
     /// The threshold extension.
     pub thresholds: Option<Arc<Thresholds>>,
+    /// Alerting rules: the `no_data:` policy (default `keep_state`).
+    pub no_data: NoDataPolicy,
+    /// Alerting rules: `no_data_for`, ms; when unset `keep_state` holds for
+    /// [`DEFAULT_NO_DATA_EVALUATIONS`](super::nodata::DEFAULT_NO_DATA_EVALUATIONS)
+    /// evaluation intervals.
+    pub no_data_for_ms: Option<i64>,
     /// Alerting rules: parsed templates of `labels`, in the same order (a
     /// group label that does not parse expands to the error text).
     pub label_templates: Vec<Result<Template, String>>,
@@ -140,6 +147,8 @@ impl RuleSpec {
             && self.labels == o.labels
             && self.annotations == o.annotations
             && format!("{:?}", self.thresholds) == format!("{:?}", o.thresholds)
+            && self.no_data == o.no_data
+            && self.no_data_for_ms == o.no_data_for_ms
     }
 }
 

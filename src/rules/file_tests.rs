@@ -1,6 +1,7 @@
 //! Loader tests: positions, collected errors, the threshold extension.
 
 use super::*;
+use crate::rules::nodata::NoDataPolicy;
 
 fn load(yaml: &str) -> Result<RuleFile, Vec<RuleFileError>> {
     parse_rule_file("r.yml", yaml, LoadOptions::default())
@@ -168,15 +169,42 @@ fn thresholds_are_validated_at_load() {
 }
 
 #[test]
-fn per_rule_no_data_is_not_accepted_yet() {
-    let e = errors("groups:\n- name: g\n  rules:\n  - alert: H\n    expr: x\n    thresholds: {warning: 1, no_data: true}\n");
+fn no_data_policy_loads_with_defaults() {
+    let f = load("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n  - alert: B\n    expr: x\n    no_data: resolve\n  - alert: C\n    expr: x\n    thresholds: {warning: 1}\n    no_data: keep_state\n    no_data_for: 10m\n  - alert: D\n    expr: x\n    no_data: alert\n").unwrap();
+    let r = &f.groups[0].rules;
+    let got: Vec<_> = r.iter().map(|r| (r.no_data, r.no_data_for_ms)).collect();
+    assert_eq!(
+        got,
+        [
+            (NoDataPolicy::KeepState, None),
+            (NoDataPolicy::Resolve, None),
+            (NoDataPolicy::KeepState, Some(600_000)),
+            (NoDataPolicy::Alert, None),
+        ]
+    );
+    let b = load("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    no_data: resolve\n")
+        .unwrap();
+    assert!(!r[0].same_definition(&b.groups[0].rules[0]));
+}
+
+#[test]
+fn no_data_policy_errors_have_positions() {
+    let e = errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    no_data: fire\n  - alert: B\n    expr: x\n    no_data: resolve\n    no_data_for: 5m\n  - alert: C\n    expr: x\n    no_data_for: 0s\n  - alert: D\n    expr: x\n    no_data_for: soon\n  - record: E\n    expr: x\n    no_data: resolve\n    no_data_for: 1m\n");
+    let want = [
+        "r.yml:6:14: group \"g\", rule 1, \"A\": invalid 'no_data': \"fire\" is not one of keep_state, resolve, alert",
+        "r.yml:10:18: group \"g\", rule 2, \"B\": 'no_data_for' applies only to 'no_data: keep_state', not resolve",
+        "r.yml:13:18: group \"g\", rule 3, \"C\": invalid 'no_data_for': must be greater than 0",
+        "r.yml:16:18: group \"g\", rule 4, \"D\": invalid 'no_data_for':",
+        "rule 5, \"E\": invalid field 'no_data' in recording rule",
+        "rule 5, \"E\": invalid field 'no_data_for' in recording rule",
+    ];
+    for w in want {
+        assert!(e.iter().any(|x| x.contains(w)), "missing {w:?} in {e:#?}");
+    }
+    // A rule key, not a threshold key.
+    let e = errors("groups:\n- name: g\n  rules:\n  - alert: H\n    expr: x\n    thresholds: {warning: 1, no_data: alert}\n");
     assert!(
         e[0].starts_with("r.yml:6:30: unknown field `no_data`"),
-        "{e:?}"
-    );
-    let e = errors("groups:\n- name: g\n  rules:\n  - alert: H\n    expr: x\n    no_data: fire\n");
-    assert!(
-        e[0].contains("field no_data not found in type rule"),
         "{e:?}"
     );
 }

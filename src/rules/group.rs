@@ -9,6 +9,7 @@
 
 use super::alert::{AlertSet, AlertState, AlertTransition, Candidate, StateParams, UpdateError};
 use super::file::{GroupSpec, RuleKind, RuleSpec};
+use super::nodata::{self, DEFAULT_NO_DATA_EVALUATIONS};
 use super::tmpl::{self, TemplateData};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, STALE_NAN};
 use crate::promql::{Engine, Value};
@@ -442,6 +443,8 @@ fn alerting(
     transitions: &mut Vec<AlertTransition>,
 ) -> Result<Out, String> {
     let mut candidates = Vec::with_capacity(samples.len());
+    // Every alert identity the expression produced, crossing or not.
+    let mut present = HashSet::with_capacity(samples.len());
     for (series, _, value) in samples {
         let mut data = TemplateData {
             labels: &series,
@@ -463,6 +466,7 @@ fn alerting(
         }
         b.set("alertname", &spec.name);
         let labels = b.labels();
+        present.insert(labels.fingerprint());
         let crossing = match &spec.thresholds {
             None => None,
             Some(t) => {
@@ -492,10 +496,21 @@ fn alerting(
         hold_ms: spec.for_ms,
         keep_firing_for_ms: spec.keep_firing_for_ms,
         limit: group.spec.limit,
+        no_data: spec.no_data,
+        no_data_for_ms: spec
+            .no_data_for_ms
+            .unwrap_or(DEFAULT_NO_DATA_EVALUATIONS * group.interval_ms),
+    };
+    // Threshold rules: absent from the output is missing data (recovery
+    // shows as a value). Plain rules: only when the target is known down.
+    let threshold_rule = spec.thresholds.is_some();
+    let data_missing = |l: &Labels| {
+        !present.contains(&l.fingerprint())
+            && (threshold_rule || nodata::target_down(ctx.store, l, ts - offset))
     };
     let changes = rs
         .alerts
-        .update(candidates, ts, &params)
+        .update_with(candidates, &data_missing, ts, &params)
         .map_err(|e: UpdateError| e.to_string())?;
     let rule: Arc<str> = Arc::from(spec.name.as_str());
     for c in changes {
@@ -511,6 +526,7 @@ fn alerting(
             value: c.alert.value,
             threshold: c.alert.threshold,
             annotations: c.alert.annotations,
+            resolve_reason: c.alert.resolve_reason,
             active_at: c.alert.active_at,
             at: ts,
         });

@@ -5,6 +5,7 @@ use super::*;
 use crate::model::{is_stale_nan, Sample};
 use crate::rules::alert::Transition;
 use crate::rules::file::{parse_rule_file, LoadOptions};
+use crate::rules::nodata::ResolveReason;
 use crate::rules::threshold::Severity;
 use crate::store::StoreOptions;
 
@@ -230,4 +231,78 @@ fn reload_carries_alert_state_and_marks_removed_series_stale() {
     assert!(is_stale_nan(
         last(&store, &[("__name__", "gone")]).unwrap().v
     ));
+}
+
+fn reasons(out: &EvalOutcome) -> Vec<(Transition, Option<ResolveReason>)> {
+    out.transitions
+        .iter()
+        .map(|t| (t.to, t.resolve_reason))
+        .collect()
+}
+
+#[test]
+fn plain_rule_holds_while_its_target_is_down_and_recovers_when_up() {
+    use crate::model::STALE_NAN;
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: temp\n");
+    let temp = [("__name__", "temp"), ("instance", "h:1"), ("job", "app")];
+    let up = [("__name__", "up"), ("instance", "h:1"), ("job", "app")];
+    put(&store, &temp, 0, 90.0);
+    put(&store, &up, 0, 1.0);
+    assert_eq!(reasons(&eval(&g, &store, 0)), [(Transition::Firing, None)]);
+    // The scrape fails: series stale, up 0. The alert is held (keep_state).
+    put(&store, &temp, 30_000, STALE_NAN);
+    put(&store, &up, 30_000, 0.0);
+    assert!(eval(&g, &store, 60_000).transitions.is_empty());
+    assert_eq!(g.snapshot().rules[0].alerts.max_state(), AlertState::Firing);
+    // The target is back and the series is gone: recovered, as in Prometheus.
+    put(&store, &up, 90_000, 1.0);
+    assert_eq!(
+        reasons(&eval(&g, &store, 120_000)),
+        [(Transition::Resolved, Some(ResolveReason::Recovered))]
+    );
+}
+
+#[test]
+fn plain_rule_without_target_information_resolves_as_prometheus() {
+    use crate::model::STALE_NAN;
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: temp\n");
+    let temp = [("__name__", "temp"), ("instance", "h:1"), ("job", "app")];
+    put(&store, &temp, 0, 90.0);
+    eval(&g, &store, 0);
+    put(&store, &temp, 30_000, STALE_NAN);
+    assert_eq!(
+        reasons(&eval(&g, &store, 60_000)),
+        [(Transition::Resolved, Some(ResolveReason::Recovered))]
+    );
+}
+
+#[test]
+fn threshold_rule_absence_is_missing_data_but_a_low_value_is_recovery() {
+    use crate::model::STALE_NAN;
+    let store = Store::new(StoreOptions::default());
+    let g = group("groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: temp\n    thresholds: {warning: 50}\n");
+    let a = [("__name__", "temp"), ("instance", "a:1"), ("job", "app")];
+    let b = [("__name__", "temp"), ("instance", "b:1"), ("job", "app")];
+    put(&store, &a, 0, 90.0);
+    put(&store, &b, 0, 90.0);
+    assert_eq!(eval(&g, &store, 0).transitions.len(), 2);
+    // a goes quiet; b recovers below the level.
+    put(&store, &a, 30_000, STALE_NAN);
+    put(&store, &b, 30_000, 10.0);
+    let out = eval(&g, &store, 60_000);
+    assert_eq!(
+        reasons(&out),
+        [(Transition::Resolved, Some(ResolveReason::Recovered))]
+    );
+    assert_eq!(out.transitions[0].labels.get("instance"), Some("b:1"));
+    // The default bound: five evaluation intervals (the group's is 1m).
+    for t in 2..=5 {
+        assert!(eval(&g, &store, t * 60_000).transitions.is_empty());
+    }
+    assert_eq!(
+        reasons(&eval(&g, &store, 6 * 60_000)),
+        [(Transition::Resolved, Some(ResolveReason::DataMissing))]
+    );
 }

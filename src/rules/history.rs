@@ -122,6 +122,7 @@ mod tests {
             value: 1.0,
             threshold: None,
             annotations: vec![],
+            resolve_reason: None,
             active_at: at,
             at,
         }

@@ -5,6 +5,8 @@
 //!   every error with file:line:column; [`check`] is `watchfire check rules`.
 //! - [`threshold`]: warning/critical levels, direction, hysteresis, overrides.
 //! - [`alert`]: the alert state machine of one rule (pure, `now` as a parameter).
+//! - [`nodata`]: the `no_data:` policy (what an alert does when its data goes
+//!   missing) and how missing data is told apart from recovery.
 //! - [`group`]: one group evaluated at one timestamp (recording output,
 //!   `ALERTS` / `ALERTS_FOR_STATE`, staleness markers).
 //! - [`manager`]: loading/reloading, scheduling on tokio, the transition
@@ -28,6 +30,7 @@ pub mod group;
 pub mod history;
 pub mod manager;
 pub mod metrics;
+pub mod nodata;
 pub mod on_scrape;
 mod raw;
 pub mod selector;
@@ -47,5 +50,6 @@ pub use file::{
 };
 pub use history::HistoryQuery;
 pub use manager::{HeldAlert, Manager, ManagerOptions, RuleSettings, UpdateSummary};
+pub use nodata::{NoDataPolicy, ResolveReason};
 pub use raw::Pos;
 pub use threshold::{Crossing, Direction, Levels, Severity, Thresholds};

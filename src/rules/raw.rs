@@ -74,6 +74,8 @@ pub(crate) struct RawRule {
     pub labels: Option<RawMap>,
     pub annotations: Option<RawMap>,
     pub thresholds: Option<Spanned<RawThresholds>>,
+    pub no_data: Option<Spanned<String>>,
+    pub no_data_for: Option<Spanned<String>>,
     pub unknown: Vec<UnknownKey>,
 }
 
@@ -250,6 +252,8 @@ impl<'de> Deserialize<'de> for RawRule {
                             "labels" => put(&mut r.labels, read_map(m)?),
                             "annotations" => put(&mut r.annotations, read_map(m)?),
                             "thresholds" => put(&mut r.thresholds, m.next_value()?),
+                            "no_data" => put(&mut r.no_data, m.next_value()?),
+                            "no_data_for" => put(&mut r.no_data_for, m.next_value()?),
                             _ => return Ok(false),
                         }
                         Ok(true)

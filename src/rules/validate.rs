@@ -2,6 +2,7 @@
 //! plus the threshold extension; every problem is collected with its position.
 
 use super::file::{EvaluationMode, GroupSpec, LoadOptions, RuleFileError, RuleKind, RuleSpec};
+use super::nodata::NoDataPolicy;
 use super::raw::{Pos, RawGroup, RawMap, RawRule, UnknownKey};
 use super::threshold;
 use super::{duration::parse_duration, tmpl};
@@ -146,6 +147,52 @@ impl<'a> Validator<'a> {
         out
     }
 
+    /// The `no_data` policy and `no_data_for` bound of an alerting rule.
+    fn no_data(
+        &mut self,
+        policy: &Option<Spanned<String>>,
+        bound: &Option<Spanned<String>>,
+        g: &str,
+        rule: Option<(usize, &str)>,
+    ) -> (NoDataPolicy, Option<i64>) {
+        let mut out = NoDataPolicy::default();
+        if let Some(p) = policy {
+            match NoDataPolicy::parse(&p.value) {
+                Some(x) => out = x,
+                None => self.err(
+                    Some(Pos::of(p)),
+                    Some(g),
+                    rule,
+                    format!(
+                        "invalid 'no_data': {:?} is not one of keep_state, resolve, alert",
+                        p.value
+                    ),
+                ),
+            }
+        }
+        let ms = self.duration(bound, "no_data_for", g, rule);
+        let Some(b) = bound else {
+            return (out, None);
+        };
+        if ms.is_some_and(|ms| ms <= 0) {
+            self.err(
+                Some(Pos::of(b)),
+                Some(g),
+                rule,
+                "invalid 'no_data_for': must be greater than 0 (use 'no_data: resolve' to resolve at once)".into(),
+            );
+        }
+        if out != NoDataPolicy::KeepState {
+            self.err(
+                Some(Pos::of(b)),
+                Some(g),
+                rule,
+                format!("'no_data_for' applies only to 'no_data: keep_state', not {out}"),
+            );
+        }
+        (out, ms)
+    }
+
     fn unknown(&mut self, keys: &[UnknownKey], what: &str, g: &str, rule: Option<(usize, &str)>) {
         if self.opts.ignore_unknown_fields {
             return;
@@ -245,13 +292,19 @@ impl<'a> Validator<'a> {
                     "invalid field 'keep_firing_for' in recording rule".into(),
                 );
             }
-            if r.thresholds.is_some() {
-                self.err(
-                    rp,
-                    Some(g),
-                    id,
-                    "invalid field 'thresholds' in recording rule".into(),
-                );
+            for (key, set) in [
+                ("thresholds", r.thresholds.is_some()),
+                ("no_data", r.no_data.is_some()),
+                ("no_data_for", r.no_data_for.is_some()),
+            ] {
+                if set {
+                    self.err(
+                        rp,
+                        Some(g),
+                        id,
+                        format!("invalid field '{key}' in recording rule"),
+                    );
+                }
             }
             if !self.opts.name_validation.metric_name_ok(&rec.value) {
                 self.err(
@@ -318,6 +371,11 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        let (no_data, no_data_for_ms) = if alert.is_some() {
+            self.no_data(&r.no_data, &r.no_data_for, g, id)
+        } else {
+            (NoDataPolicy::default(), None)
+        };
         if self.errs.len() > before {
             return None;
         }
@@ -349,6 +407,8 @@ impl<'a> Validator<'a> {
             labels,
             annotations,
             thresholds,
+            no_data,
+            no_data_for_ms,
             label_templates,
             annotation_templates,
             pos,

@@ -7,7 +7,7 @@
 //! `idempotencyKey` (also sent as the `Idempotency-Key` header; identical on every retry) and
 //! `transitions` (per alert: its label fingerprint as in `alerts`, `alertId` (the identity
 //! fingerprint, stable across severity changes), transition sequence, what happened,
-//! severities). The standard `fingerprint` is Alertmanager's, computed from the labels.
+//! severities, and for resolves `resolveReason`: `recovered` or `data_missing`). The standard `fingerprint` is Alertmanager's, computed from the labels.
 //! With `signing_secret_file`, `X-Watchfire-Signature: sha256=<hex HMAC-SHA256 of the body>`
 //! lets the receiver verify the sender.
 
@@ -152,7 +152,7 @@ fn transitions(out: &mut String, n: &Notification) {
             }
             Transition::Resolved { reason } => {
                 out.push(',');
-                gojson::key(out, "reason");
+                gojson::key(out, "resolveReason");
                 gojson::string(out, reason.as_str());
             }
             Transition::Firing => {}

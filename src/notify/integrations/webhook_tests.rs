@@ -75,7 +75,7 @@ fn payload_matches_alertmanager_byte_for_byte() {
         concat!(
             r#""idempotencyKey":"{}","transitions":["#,
             r#"{{"fingerprint":"cab226155786dbdd","alertId":"cab226155786dbdd","seq":1,"transition":"firing","severity":"page"}},"#,
-            r#"{{"fingerprint":"d68c11650bdb6e80","alertId":"d68c11650bdb6e80","seq":2,"transition":"resolved","severity":"page","reason":"value_recovered"}}]}}"#,
+            r#"{{"fingerprint":"d68c11650bdb6e80","alertId":"d68c11650bdb6e80","seq":2,"transition":"resolved","severity":"page","resolveReason":"recovered"}}]}}"#,
             "\n"
         ),
         n.idempotency_key
