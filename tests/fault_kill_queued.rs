@@ -39,6 +39,22 @@ fn metric_sum(text: &str, metric: &str) -> f64 {
         .sum()
 }
 
+/// `status [alertname module since startsAt, ...]` of a webhook body.
+fn describe(body: &serde_json::Value) -> String {
+    let alerts: Vec<String> = body["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{} {} since {}",
+                a["labels"]["alertname"], a["labels"]["module"], a["startsAt"]
+            )
+        })
+        .collect();
+    format!("{} {alerts:?}", body["status"])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_notifications_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -197,10 +213,12 @@ receivers:
     assert_eq!(body["status"]["state"], "active", "{body}");
     assert_eq!(body["comment"], "kept across kill -9", "{body}");
     for key in &keys_before {
+        println!("recovered: {}", describe(&by_key[key][0]));
         assert_eq!(by_key[key].len(), 1, "{key} delivered more than once");
         assert_eq!(by_key[key][0]["idempotencyKey"], key.as_str());
     }
     for (key, bodies) in by_key.iter().filter(|(k, _)| !keys_before.contains(*k)) {
+        println!("new after the restart: {}", describe(&bodies[0]));
         for alert in bodies[0]["alerts"].as_array().expect("alerts") {
             let starts = alert["startsAt"].as_str().expect("startsAt");
             let starts = chrono::DateTime::parse_from_rfc3339(starts).expect("time");
