@@ -110,6 +110,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let notifier = NotifierBuilder::new(&cfg)
         .external_url(external_url.clone())
+        .state(state_db.clone())
         .forward_options(ForwardOptions {
             evaluation_interval: cfg.global.evaluation_interval.0,
             ..Default::default()

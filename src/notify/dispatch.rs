@@ -9,7 +9,7 @@
 //! does not claim it resolved.
 
 use super::alert::NotifyAlert;
-use super::group::AggrGroup;
+use super::group::{AggrGroup, GroupState};
 use super::inhibit::Inhibitor;
 use super::notification::Notification;
 use super::route::Route;
@@ -43,6 +43,17 @@ pub struct Dispatcher {
     silences: Arc<Silences>,
     send_resolved: HashMap<String, Vec<bool>>,
     external_url: String,
+    /// Groups dropped since the last [`Dispatcher::take_changes`], when tracking.
+    removed: Option<Vec<(usize, String)>>,
+}
+
+/// Group state to save: groups that changed, and groups that are gone (route index, key).
+#[derive(Debug, Default)]
+pub struct GroupChanges {
+    /// Changed groups.
+    pub saved: Vec<GroupState>,
+    /// Dropped groups.
+    pub removed: Vec<(usize, String)>,
 }
 
 impl Dispatcher {
@@ -62,7 +73,76 @@ impl Dispatcher {
             silences,
             send_resolved,
             external_url,
+            removed: None,
         }
+    }
+
+    /// Starts recording changes for [`Dispatcher::take_changes`] (the notifier does when it
+    /// has a state database).
+    pub fn track_changes(&mut self) {
+        self.removed.get_or_insert_with(Vec::new);
+    }
+
+    /// The groups changed and dropped since the last call (empty unless tracking).
+    pub fn take_changes(&mut self) -> GroupChanges {
+        let Some(removed) = self.removed.as_mut() else {
+            return GroupChanges::default();
+        };
+        let removed = std::mem::take(removed);
+        let saved = self
+            .groups
+            .values_mut()
+            .filter_map(|g| g.take_dirty().then(|| g.snapshot()))
+            .collect();
+        GroupChanges { saved, removed }
+    }
+
+    /// Rebuilds groups saved before a restart, under the current routes: a group whose route
+    /// is gone is dropped; one whose route now names another receiver keeps its alerts but
+    /// not its notification log. Returns the restored groups' states (under the current
+    /// route indexes).
+    pub fn restore(
+        &mut self,
+        states: Vec<GroupState>,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Vec<GroupState> {
+        let mut out = Vec::new();
+        for mut state in states {
+            let routes = self.root.walk();
+            let route = routes
+                .iter()
+                .find(|r| r.key == state.route_key && r.index == state.route_index)
+                .or_else(|| routes.iter().find(|r| r.key == state.route_key));
+            let Some(route) = route else {
+                tracing::info!(group = %state.key, "route gone; saved aggregation group dropped");
+                continue;
+            };
+            if route.receiver != state.receiver {
+                state.notified.clear();
+            }
+            let id = (route.index, state.group_labels.clone());
+            if self.groups.contains_key(&id) {
+                continue;
+            }
+            let Some(mut group) = AggrGroup::restore(route, state, now, wall) else {
+                continue;
+            };
+            let mut inhibitor = self.inhibitor.lock();
+            for a in group.alerts() {
+                // Firing sources inhibit again at once, before the first flush after restart.
+                inhibitor.observe(a, wall);
+                self.placed
+                    .entry(a.fingerprint)
+                    .or_default()
+                    .insert(id.clone());
+            }
+            drop(inhibitor);
+            group.take_dirty();
+            out.push(group.snapshot());
+            self.groups.insert(id, group);
+        }
+        out
     }
 
     /// Takes one alert event.
@@ -78,6 +158,9 @@ impl Dispatcher {
                 if let Some(group) = self.groups.get_mut(id) {
                     group.remove(fp);
                     if group.is_empty() {
+                        if let Some(removed) = self.removed.as_mut() {
+                            removed.push((group.route_index, group.key.clone()));
+                        }
                         self.groups.remove(id);
                     }
                 }
@@ -140,7 +223,11 @@ impl Dispatcher {
         }
         drop(inhibitor);
         for id in emptied {
-            self.groups.remove(&id);
+            if let Some(g) = self.groups.remove(&id) {
+                if let Some(removed) = self.removed.as_mut() {
+                    removed.push((g.route_index, g.key));
+                }
+            }
         }
         let groups = &self.groups;
         self.placed.retain(|_, ids| {
@@ -286,5 +373,104 @@ inhibit_rules:
         a.status = AlertStatus::Resolved;
         d.ingest(a, Instant::now(), Utc::now());
         assert_eq!(d.group_count(), 0);
+    }
+
+    #[test]
+    fn changes_are_tracked_and_groups_restore_under_the_current_routes() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let a = alert(&[("alertname", "A"), ("team", "db"), ("severity", "warning")]);
+        let b = alert(&[("alertname", "A"), ("team", "web"), ("severity", "warning")]);
+        d.ingest(a.clone(), t0, wall);
+        d.ingest(b.clone(), t0, wall);
+        let changes = d.take_changes();
+        assert_eq!(changes.saved.len(), 2, "the db route and the root");
+        assert!(changes.removed.is_empty());
+        assert_eq!(d.flush_due(t0 + Duration::from_secs(1), wall).len(), 2);
+        let saved = d.take_changes().saved;
+        assert_eq!(saved.len(), 2, "both logs changed");
+        assert!(d.take_changes().saved.is_empty(), "nothing changed since");
+
+        // A config where the db route moved (new index) and the root sends elsewhere.
+        let moved = CONFIG.replace("receiver: all\n", "receiver: db\n").replace(
+            "  routes:\n",
+            "  routes:\n    - {matchers: [team=web], receiver: all}\n",
+        );
+        let mut e = dispatcher(&moved);
+        let restored = e.restore(saved, t0, wall);
+        assert_eq!(restored.len(), 2);
+        let db_group = restored
+            .iter()
+            .find(|g| g.receiver == "db" && g.route_key != "{}");
+        assert_eq!(
+            db_group.unwrap().route_index,
+            2,
+            "rewritten under the new index"
+        );
+        let root = restored.iter().find(|g| g.route_key == "{}").unwrap();
+        assert!(
+            root.notified.is_empty(),
+            "the root's receiver changed: log dropped"
+        );
+
+        // The restored groups hold their alerts: resolves reach them. B now belongs to the
+        // new web route, so it leaves the root group silently.
+        for x in [&a, &b] {
+            let mut r = x.clone();
+            r.status = AlertStatus::Resolved;
+            r.ends_at = Some(wall);
+            r.seq = 2;
+            e.ingest(r, t0, wall);
+        }
+        let out = e.flush_due(t0 + Duration::from_secs(1), wall);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].notification.group_key.contains(r#"team="db""#));
+        assert_eq!(out[0].notification.status(), AlertStatus::Resolved);
+        e.track_changes();
+        assert_eq!(e.group_count(), 0);
+    }
+
+    #[test]
+    fn removed_groups_are_reported() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let a = alert(&[("alertname", "A")]);
+        d.ingest(a.clone(), t0, wall);
+        d.flush_due(t0 + Duration::from_secs(1), wall);
+        d.take_changes();
+        let mut r = a;
+        r.status = AlertStatus::Resolved;
+        r.seq = 2;
+        d.ingest(r, t0, wall);
+        d.flush_due(t0 + Duration::from_secs(11), wall);
+        let changes = d.take_changes();
+        assert_eq!(changes.removed.len(), 1);
+        assert_eq!(changes.removed[0].1, r#"{}:{alertname="A"}"#);
+    }
+
+    #[test]
+    fn restored_sources_inhibit_before_the_first_flush() {
+        let mut d = dispatcher(CONFIG);
+        d.track_changes();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        d.ingest(
+            alert(&[("alertname", "A"), ("severity", "critical")]),
+            t0,
+            wall,
+        );
+        d.ingest(alert(&[("alertname", "A"), ("severity", "info")]), t0, wall);
+        assert_eq!(d.flush_due(t0 + Duration::from_secs(1), wall).len(), 1);
+        let saved = d.take_changes().saved;
+        let mut e = dispatcher(CONFIG);
+        assert_eq!(e.restore(saved, t0, wall).len(), 2);
+        assert!(
+            e.flush_due(t0, wall).is_empty(),
+            "the info alert stays inhibited, the critical one was notified already"
+        );
     }
 }

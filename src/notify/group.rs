@@ -28,8 +28,44 @@ struct LogEntry {
     firing: BTreeMap<u64, u64>,
     /// Resolved fingerprints.
     resolved: BTreeSet<u64>,
-    /// When it was sent.
+    /// When it was sent (monotonic clock).
     at: Instant,
+    /// When it was sent (calendar time; what survives a restart).
+    wall: DateTime<Utc>,
+}
+
+/// What an aggregation group carries across a restart: its alerts and, per integration, what
+/// was last notified (Alertmanager's notification log). Plain data; `persist::dispatch`
+/// stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupState {
+    /// `<route key>:<group labels>`.
+    pub key: String,
+    /// The route's key (`{}` for the root).
+    pub route_key: String,
+    /// The route's index in the tree when the state was saved.
+    pub route_index: usize,
+    /// The receiver.
+    pub receiver: String,
+    /// The labels that define the group.
+    pub group_labels: Labels,
+    /// The alerts held.
+    pub alerts: Vec<NotifyAlert>,
+    /// Whether the group has flushed at least once (its `group_wait` is over).
+    pub has_flushed: bool,
+    /// Per integration of the receiver, the last notification sent through it.
+    pub notified: Vec<Option<NotifiedState>>,
+}
+
+/// The last notification sent through one integration of a group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotifiedState {
+    /// Firing fingerprints and their transition sequence (a severity change bumps it).
+    pub firing: BTreeMap<u64, u64>,
+    /// Resolved fingerprints.
+    pub resolved: BTreeSet<u64>,
+    /// When it was sent.
+    pub at: DateTime<Utc>,
 }
 
 /// One aggregation group.
@@ -43,6 +79,7 @@ pub struct AggrGroup {
     pub group_labels: Labels,
     /// Index of the route in the tree.
     pub route_index: usize,
+    route_key: String,
     group_interval: Duration,
     repeat_interval: Duration,
     fast_default: bool,
@@ -50,6 +87,8 @@ pub struct AggrGroup {
     next_flush: Instant,
     has_flushed: bool,
     logs: Vec<Option<LogEntry>>,
+    /// Changed since the last [`AggrGroup::take_dirty`] in a way a restart must not lose.
+    dirty: bool,
 }
 
 impl AggrGroup {
@@ -73,6 +112,7 @@ impl AggrGroup {
             receiver: route.receiver.clone(),
             group_labels,
             route_index: route.index,
+            route_key: route.key.clone(),
             group_interval: route.group_interval,
             repeat_interval: route.repeat_interval,
             fast_default: route.group_wait.is_none(),
@@ -80,6 +120,7 @@ impl AggrGroup {
             next_flush,
             has_flushed: false,
             logs: Vec::new(),
+            dirty: true,
         };
         group.insert(first, now);
         group
@@ -96,11 +137,12 @@ impl AggrGroup {
             self.next_flush = self.next_flush.min(now);
         }
         self.alerts.insert(alert.fingerprint, alert);
+        self.dirty = true;
     }
 
     /// Forgets an alert without notifying (it moved to another group).
     pub fn remove(&mut self, fingerprint: u64) {
-        self.alerts.remove(&fingerprint);
+        self.dirty |= self.alerts.remove(&fingerprint).is_some();
     }
 
     /// When the group wants to flush next.
@@ -118,6 +160,78 @@ impl AggrGroup {
         self.alerts.values()
     }
 
+    /// Whether the group changed since the last call (alerts, notification log), clearing
+    /// the flag: the notifier writes changed groups to the state database.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The group's alerts and notification log, to save.
+    pub fn snapshot(&self) -> GroupState {
+        GroupState {
+            key: self.key.clone(),
+            route_key: self.route_key.clone(),
+            route_index: self.route_index,
+            receiver: self.receiver.clone(),
+            group_labels: self.group_labels.clone(),
+            alerts: self.alerts.values().cloned().collect(),
+            has_flushed: self.has_flushed,
+            notified: self
+                .logs
+                .iter()
+                .map(|l| {
+                    l.as_ref().map(|l| NotifiedState {
+                        firing: l.firing.clone(),
+                        resolved: l.resolved.clone(),
+                        at: l.wall,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// A group rebuilt after a restart from `state` under `route` (which may have new
+    /// timings). A group that had flushed flushes at once: its notification log keeps what
+    /// was already sent from being sent again before `repeat_interval`, while anything that
+    /// changed meanwhile is notified. One that had not waits its `group_wait` as a new group.
+    /// `None` when `state` holds no alerts.
+    pub fn restore(
+        route: &Route,
+        state: GroupState,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Option<AggrGroup> {
+        let mut alerts = state.alerts.into_iter();
+        let first = alerts.next()?;
+        let mut group = AggrGroup::new(route, state.group_labels, first, now, wall);
+        for a in alerts {
+            group.insert(a, now);
+        }
+        // Monotonic time of a calendar time in the past; when the process has not run that
+        // long, `now` (the calendar time still decides the repeat).
+        let instant_of = |at: DateTime<Utc>| {
+            let ago = (wall - at).to_std().unwrap_or(Duration::ZERO);
+            now.checked_sub(ago).unwrap_or(now)
+        };
+        group.logs = state
+            .notified
+            .into_iter()
+            .map(|n| {
+                n.map(|n| LogEntry {
+                    firing: n.firing,
+                    resolved: n.resolved,
+                    at: instant_of(n.at),
+                    wall: n.at,
+                })
+            })
+            .collect();
+        if state.has_flushed {
+            group.has_flushed = true;
+            group.next_flush = now;
+        }
+        Some(group)
+    }
+
     /// Flushes: decides per integration (`send_resolved` flags, in the receiver's order)
     /// whether to notify, returns the notifications by integration index, and drops resolved
     /// alerts. Alerts for which `muted` is true are left out, as Alertmanager's inhibition and
@@ -131,6 +245,7 @@ impl AggrGroup {
         external_url: &str,
     ) -> Vec<(usize, Notification)> {
         self.next_flush = now + self.group_interval;
+        self.dirty |= !self.has_flushed || self.logs.len() != send_resolved.len();
         self.has_flushed = true;
         self.logs.resize(send_resolved.len(), None);
         let mut visible: Vec<NotifyAlert> = Vec::new();
@@ -152,13 +267,16 @@ impl AggrGroup {
         let mut out = Vec::new();
         for (i, &resolved_too) in send_resolved.iter().enumerate() {
             let entry = self.logs[i].as_ref();
-            let Some(reason) = self.decide(entry, &firing, &resolved, resolved_too, now) else {
+            let Some(reason) = self.decide(entry, &firing, &resolved, resolved_too, now, wall)
+            else {
                 continue;
             };
+            self.dirty = true;
             self.logs[i] = Some(LogEntry {
                 firing: firing.clone(),
                 resolved: resolved.clone(),
                 at: now,
+                wall,
             });
             let n = Notification::new(
                 self.receiver.clone(),
@@ -178,7 +296,9 @@ impl AggrGroup {
                 out.push((i, n));
             }
         }
+        let held = self.alerts.len();
         self.alerts.retain(|_, a| !a.resolved_at(wall));
+        self.dirty |= held != self.alerts.len();
         out
     }
 
@@ -189,6 +309,7 @@ impl AggrGroup {
         resolved: &BTreeSet<u64>,
         send_resolved: bool,
         now: Instant,
+        wall: DateTime<Utc>,
     ) -> Option<NotificationReason> {
         let Some(entry) = entry else {
             return (!firing.is_empty()).then_some(NotificationReason::FirstNotification);
@@ -222,7 +343,14 @@ impl AggrGroup {
         if send_resolved && !resolved.is_subset(&entry.resolved) {
             return Some(NotificationReason::SomeAlertsResolved);
         }
-        (entry.at + self.repeat_interval <= now)
+        // The monotonic clock decides while the process runs; the calendar time also counts
+        // so that an entry restored after a restart (whose monotonic time is only estimated)
+        // repeats on time, as Alertmanager's notification log does.
+        let repeat = chrono::Duration::from_std(self.repeat_interval).ok();
+        let wall_due = repeat
+            .and_then(|r| entry.wall.checked_add_signed(r))
+            .is_some_and(|due| due <= wall);
+        (entry.at + self.repeat_interval <= now || wall_due)
             .then_some(NotificationReason::RepeatIntervalElapsed)
     }
 }

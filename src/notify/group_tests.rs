@@ -219,3 +219,77 @@ fn muted_alerts_are_left_out() {
     let out = g.flush(g.next_flush(), wall0(), &[true], NEVER, "");
     assert_eq!(reasons(&out), [(0, "new alerts added")]);
 }
+
+#[test]
+fn a_restored_group_does_not_repeat_early_and_still_resolves() {
+    let r = route("route: {receiver: r, group_wait: 0s, group_interval: 10s, repeat_interval: 1h}");
+    let t0 = Instant::now();
+    let a = alert("A", "warning", wall0());
+    let mut g = AggrGroup::new(&r, Labels::empty(), a.clone(), t0, wall0());
+    assert!(g.take_dirty(), "a new group is saved");
+    assert_eq!(
+        reasons(&g.flush(t0, wall0(), &[true], NEVER, "")),
+        [(0, "first notification")]
+    );
+    assert!(g.take_dirty(), "a notification changes the log");
+    assert!(g
+        .flush(t0 + Duration::from_secs(10), wall0(), &[true], NEVER, "")
+        .is_empty());
+    assert!(
+        !g.take_dirty(),
+        "a flush that changes nothing saves nothing"
+    );
+    let saved = g.snapshot();
+    assert!(saved.has_flushed);
+    assert_eq!(saved.notified[0].as_ref().unwrap().at, wall0());
+
+    // Restarted half an hour later: flushes at once, says nothing new.
+    let half = Duration::from_secs(1800);
+    let (t1, w1) = (
+        Instant::now() + half,
+        wall0() + chrono::Duration::minutes(30),
+    );
+    let mut g = AggrGroup::restore(&r, saved.clone(), t1, w1).unwrap();
+    assert_eq!(g.next_flush(), t1);
+    assert!(g.flush(t1, w1, &[true], NEVER, "").is_empty());
+    let (t2, w2) = (t1 + half, w1 + chrono::Duration::minutes(30));
+    let out = g.flush(t2, w2, &[true], NEVER, "");
+    assert_eq!(reasons(&out), [(0, "repeat interval elapsed")]);
+
+    // The restored group keeps its alert: the resolve is notified.
+    g.insert(resolve(&a, w2), t2);
+    let out = g.flush(t2 + Duration::from_secs(10), w2, &[true], NEVER, "");
+    assert_eq!(reasons(&out), [(0, "all alerts resolved")]);
+
+    // Restarted a month later: the calendar says the repeat is due, whatever the monotonic
+    // clock can still represent.
+    let w3 = wall0() + chrono::Duration::days(30);
+    let t3 = Instant::now();
+    let mut g = AggrGroup::restore(&r, saved, t3, w3).unwrap();
+    let out = g.flush(t3, w3, &[true], NEVER, "");
+    assert_eq!(reasons(&out), [(0, "repeat interval elapsed")]);
+}
+
+#[test]
+fn a_group_restored_before_its_first_flush_waits_group_wait() {
+    let r = route("route: {receiver: r, group_wait: 30s}");
+    let t0 = Instant::now();
+    let g = AggrGroup::new(
+        &r,
+        Labels::empty(),
+        alert("A", "warning", wall0()),
+        t0,
+        wall0(),
+    );
+    let saved = g.snapshot();
+    assert!(!saved.has_flushed);
+    assert!(saved.notified.is_empty());
+    let w1 = wall0() + chrono::Duration::seconds(10);
+    let g = AggrGroup::restore(&r, saved.clone(), t0, w1).unwrap();
+    assert_eq!(g.next_flush(), t0 + Duration::from_secs(30));
+    let empty = GroupState {
+        alerts: Vec::new(),
+        ..saved
+    };
+    assert!(AggrGroup::restore(&r, empty, t0, w1).is_none());
+}

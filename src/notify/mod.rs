@@ -10,7 +10,8 @@
 //! - [`integration`]: the [`Integration`] trait for embedders' own channels;
 //!   [`integrations`]: webhook, Slack, email, log, Alertmanager forwarding.
 //! - [`text`]: built-in notification texts (the place the template engine plugs in).
-//! - [`queue`], [`retry`], [`metrics`]: delivery.
+//! - [`queue`], [`retry`], [`dead_letters`], [`metrics`]: delivery; [`durable`]: what survives
+//!   a restart.
 //! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it;
 //!   [`preview`]: the integrations without a running notifier (`render`, `test receivers`).
 //!
@@ -19,7 +20,9 @@
 
 pub mod alert;
 pub mod bridge;
+pub mod dead_letters;
 pub mod dispatch;
+pub mod durable;
 pub use crate::template::gojson;
 pub mod group;
 pub mod inhibit;

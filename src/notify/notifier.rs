@@ -5,20 +5,25 @@
 //! NotifyAlert ─▶ Notifier::send ─▶ dispatcher task ─▶ groups ─▶ queue per (receiver, integration) ─▶ worker ─▶ endpoint
 //!                      └────────▶ forwarder task (alerting.alertmanagers) ─▶ POST /api/v2/alerts
 //! ```
+//!
+//! With [`NotifierBuilder::state`] nothing the notifier holds is lost across a restart: see
+//! [`super::durable`].
 
 use super::alert::NotifyAlert;
 use super::dispatch::Dispatcher;
+use super::durable::{self, NotifyStore, Restored};
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
 use super::integrations::alertmanager::{ForwardOptions, Forwarder};
 use super::integrations::http_client;
 use super::metrics::NotifyMetrics;
 use super::preview::build_integrations;
-use super::queue::{DeadLetters, DeliveryQueue, QueueMap, QueueSpec};
+use super::queue::{fallback_map, DeadLetters, DeliveryQueue, FallbackMap, QueueMap, QueueSpec};
 use super::route::Route;
 use super::silence::Silences;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
+use crate::persist::{self, Batch, StateDb};
 use chrono::Utc;
 use parking_lot::Mutex;
 use prometheus_client::registry::Registry;
@@ -30,6 +35,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Alert events waiting for the dispatcher before [`Notifier::send`] waits.
 pub const EVENT_CAPACITY: usize = 10_000;
+
+/// How often silences expired longer than [`Silences::RETENTION`] ago are dropped.
+const SILENCE_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// How an embedder's integration is delivered.
 #[derive(Clone, Debug)]
@@ -77,6 +85,7 @@ pub struct NotifierBuilder<'a> {
     silences: Option<Arc<Silences>>,
     forward: ForwardOptions,
     client: Option<reqwest::Client>,
+    state: Option<Arc<StateDb>>,
 }
 
 impl<'a> NotifierBuilder<'a> {
@@ -92,7 +101,15 @@ impl<'a> NotifierBuilder<'a> {
                 ..ForwardOptions::default()
             },
             client: None,
+            state: None,
         }
+    }
+
+    /// Keeps silences, queued notifications, dead letters and aggregation groups in `db`, and
+    /// restores what it holds at start (see [`super::durable`]).
+    pub fn state(mut self, db: Arc<StateDb>) -> Self {
+        self.state = Some(db);
+        self
     }
 
     /// watchfire's external URL, for back-links in notifications.
@@ -136,41 +153,57 @@ impl<'a> NotifierBuilder<'a> {
         let client = self.client.clone().unwrap_or_else(http_client);
         let metrics = NotifyMetrics::default();
         let dead = Arc::new(DeadLetters::default());
-        let all_queues: Arc<OnceLock<QueueMap>> = Arc::new(OnceLock::new());
+        let all_queues: Arc<OnceLock<FallbackMap>> = Arc::new(OnceLock::new());
+        let store = self.state.clone().map(NotifyStore::new);
         let specs = self.specs(&client)?;
         let mut queues: QueueMap = HashMap::new();
         let mut flags: HashMap<String, Vec<bool>> = HashMap::new();
         for (spec, send_resolved) in specs {
             let receiver = spec.receiver.clone();
-            let queue = DeliveryQueue::new(spec, metrics.clone(), dead.clone(), all_queues.clone());
-            queues.entry(receiver.clone()).or_default().push(queue);
+            let entry = queues.entry(receiver.clone()).or_default();
+            let queue = DeliveryQueue::new(
+                spec,
+                entry.len(),
+                metrics.clone(),
+                dead.clone(),
+                all_queues.clone(),
+                store.clone(),
+            );
+            entry.push(queue);
             flags.entry(receiver).or_default().push(send_resolved);
         }
-        let _ = all_queues.set(queues.clone());
+        let _ = all_queues.set(fallback_map(&queues));
 
-        let cancel = CancellationToken::new();
-        let mut tasks = Vec::new();
-        for queue in queues.values().flatten() {
-            tasks.push(tokio::spawn(queue.clone().run(cancel.clone())));
-        }
         let silences = self.silences.unwrap_or_default();
         let inhibitor = Arc::new(Mutex::new(Inhibitor::new(
             self.config.inhibit_rules.clone(),
         )));
-        let dispatcher = Dispatcher::new(
+        let mut dispatcher = Dispatcher::new(
             Route::from_config(self.config.route.as_ref()),
             inhibitor.clone(),
             silences.clone(),
             flags,
             self.external_url.clone(),
         );
+        let restored = match &store {
+            Some(store) => restore_all(store, &silences, &mut dispatcher, &queues, &dead),
+            None => Restored::default(),
+        };
+
+        let cancel = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for queue in queues.values().flatten() {
+            tasks.push(tokio::spawn(queue.clone().run(cancel.clone())));
+        }
         let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
         tasks.push(tokio::spawn(run_dispatcher(
             dispatcher,
             rx,
             queues.clone(),
+            store,
             cancel.clone(),
         )));
+        tasks.push(tokio::spawn(gc_silences(silences.clone(), cancel.clone())));
 
         let sets = self.config.alerting.alertmanagers.clone();
         let forward_tx = if sets.iter().any(|s| !s.targets.is_empty()) {
@@ -191,6 +224,7 @@ impl<'a> NotifierBuilder<'a> {
             queues,
             cancel,
             tasks,
+            restored,
         })
     }
 
@@ -229,10 +263,55 @@ impl<'a> NotifierBuilder<'a> {
     }
 }
 
+/// Loads silences and the notifier's saved state; a database that cannot be read is logged
+/// and the notifier starts empty.
+fn restore_all(
+    store: &NotifyStore,
+    silences: &Silences,
+    dispatcher: &mut Dispatcher,
+    queues: &QueueMap,
+    dead: &DeadLetters,
+) -> Restored {
+    dispatcher.track_changes();
+    let db = store.db().clone();
+    match silences.persist_to(db, Utc::now()) {
+        Ok(n) => tracing::info!(silences = n, "silences restored"),
+        Err(e) => tracing::error!(error = %e, "silences not restored"),
+    }
+    match durable::restore(store, dispatcher, queues, dead) {
+        Ok(r) => {
+            tracing::info!(
+                queued = r.queued,
+                orphaned = r.orphaned,
+                dead_letters = r.dead_letters,
+                groups = r.groups,
+                unreadable = r.unreadable,
+                "notifier state restored"
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "notifier state not restored");
+            Restored::default()
+        }
+    }
+}
+
+async fn gc_silences(silences: Arc<Silences>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(SILENCE_GC_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => silences.gc(Utc::now()),
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
+
 async fn run_dispatcher(
     mut d: Dispatcher,
     mut rx: mpsc::Receiver<NotifyAlert>,
     queues: QueueMap,
+    store: Option<Arc<NotifyStore>>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -248,13 +327,34 @@ async fn run_dispatcher(
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {}
             _ = cancel.cancelled() => return,
         }
+        // The groups' new state and the notifications of this round go to the database in
+        // one transaction, before any worker sees the notifications.
+        let mut batch = Batch::new();
+        let mut staged = Vec::new();
         for out in d.flush_due(tokio::time::Instant::now(), Utc::now()) {
             if let Some(queue) = queues
                 .get(&out.receiver)
                 .and_then(|q| q.get(out.integration))
             {
-                queue.push(out.notification);
+                staged.push((queue.clone(), queue.stage(out.notification, &mut batch)));
             }
+        }
+        let changes = d.take_changes();
+        for (index, key) in &changes.removed {
+            persist::dispatch::delete(&mut batch, *index, key);
+        }
+        for g in &changes.saved {
+            if let Err(e) = persist::dispatch::put(&mut batch, g) {
+                tracing::error!(error = %e, "aggregation group not saved");
+            }
+        }
+        if let Some(store) = &store {
+            store
+                .commit(batch, "aggregation groups and queued notifications")
+                .await;
+        }
+        for (queue, s) in staged {
+            queue.push_staged(s);
         }
     }
 }
@@ -271,6 +371,7 @@ pub struct Notifier {
     queues: QueueMap,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    restored: Restored,
 }
 
 impl Notifier {
@@ -326,7 +427,13 @@ impl Notifier {
         &self.metrics
     }
 
-    /// Stops every task; notifications still queued are dropped.
+    /// What was restored from the state database at start.
+    pub fn restored(&self) -> &Restored {
+        &self.restored
+    }
+
+    /// Stops every task; notifications still queued are dropped (with a state database they
+    /// stay there and are sent after the next start).
     pub async fn shutdown(self) {
         self.cancel.cancel();
         for task in self.tasks {

@@ -10,107 +10,82 @@
 //! **Overflow policy:** a full queue drops its *oldest* waiting notification into the
 //! dead-letter list (reason `queue_full`): newer notifications describe the current state
 //! better.
+//!
+//! **Durability** (with a state database, see [`NotifyStore`]): a notification is written to
+//! the queue table before it enters the in-memory queue, so before its worker can send it,
+//! and deleted once delivered or given up (in the same transaction as its dead letter and
+//! its fallback copies). A crash between a successful send and that delete sends it again
+//! after the restart with the same idempotency key: delivery is at least once.
 
+pub use super::dead_letters::{DeadLetters, FailedNotification, DEAD_LETTER_CAPACITY};
+use super::durable::NotifyStore;
 use super::integration::{ErrorClass, Integration, NotifyError};
 use super::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use super::notification::Notification;
 use super::retry::{decide, RetryDecision};
 use crate::config::DeliveryConfig;
+use crate::persist::{self, Batch};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Most notifications a queue holds before dropping the oldest.
 pub const QUEUE_CAPACITY: usize = 1024;
 
-/// Most entries the dead-letter list keeps (oldest dropped first).
-pub const DEAD_LETTER_CAPACITY: usize = 1000;
-
-/// A notification that could not be delivered.
-#[derive(Clone, Debug)]
-pub struct FailedNotification {
-    /// Receiver it was for.
+/// A notification waiting in (or being delivered from) a queue, as the state database keeps
+/// it across restarts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedNotification {
+    /// The receiver whose queue holds it.
     pub receiver: String,
-    /// Integration kind.
-    pub integration: String,
-    /// The notification itself.
+    /// Index of the integration within the receiver.
+    pub integration: usize,
+    /// The integration's kind, checked on restore.
+    pub integration_name: String,
+    /// Handed over by another receiver's `fallback_receiver` (it does not fall back again).
+    pub is_fallback: bool,
+    /// When it was first queued (`max_age` counts from here, across restarts too).
+    pub enqueued_at: DateTime<Utc>,
+    /// The notification.
     pub notification: Notification,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last error's reason (`queue_full` when dropped unsent).
-    pub reason: String,
-    /// The last error.
-    pub error: String,
-    /// When it was given up.
-    pub failed_at: DateTime<Utc>,
-    /// The receiver it was handed to instead, if any.
-    pub fallback: Option<String>,
-}
-
-/// The bounded list of undelivered notifications, newest last.
-#[derive(Debug, Default)]
-pub struct DeadLetters {
-    entries: Mutex<VecDeque<FailedNotification>>,
-}
-
-impl DeadLetters {
-    /// Adds an entry, dropping the oldest beyond [`DEAD_LETTER_CAPACITY`].
-    pub fn push(&self, entry: FailedNotification) {
-        let mut entries = self.entries.lock();
-        if entries.len() >= DEAD_LETTER_CAPACITY {
-            entries.pop_front();
-        }
-        entries.push_back(entry);
-    }
-
-    /// A copy of the entries, oldest first.
-    pub fn list(&self) -> Vec<FailedNotification> {
-        self.entries.lock().iter().cloned().collect()
-    }
-
-    /// The entries as JSON for `GET /api/v1/notifications/failed` (newest first).
-    pub fn to_json(&self) -> serde_json::Value {
-        let entries = self.entries.lock();
-        let items: Vec<serde_json::Value> = entries
-            .iter()
-            .rev()
-            .map(|f| {
-                serde_json::json!({
-                    "receiver": f.receiver,
-                    "integration": f.integration,
-                    "groupKey": f.notification.group_key,
-                    "idempotencyKey": f.notification.idempotency_key,
-                    "status": f.notification.status().as_str(),
-                    "alerts": f.notification.alerts.iter().map(|a| a.fingerprint_hex()).collect::<Vec<_>>(),
-                    "createdAt": f.notification.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "failedAt": f.failed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "attempts": f.attempts,
-                    "reason": f.reason,
-                    "error": f.error,
-                    "fallbackReceiver": f.fallback,
-                })
-            })
-            .collect();
-        serde_json::Value::Array(items)
-    }
 }
 
 struct Pending {
     notification: Notification,
     enqueued: Instant,
+    enqueued_at: DateTime<Utc>,
     is_fallback: bool,
+    /// The key of its queue record, when persisted.
+    seq: Option<u64>,
 }
+
+/// A notification written to the batch of the state database, to be queued in memory once
+/// that batch is committed ([`DeliveryQueue::push_staged`]).
+pub struct Staged(Pending);
 
 /// Where fallbacks go: receiver name → its queues. Set once all queues exist.
 pub type QueueMap = HashMap<String, Vec<Arc<DeliveryQueue>>>;
 
+/// What each queue sees of the others, for fallbacks: weak, so queues do not keep each other
+/// (and the state database they write to) alive once the notifier and its tasks are gone.
+pub type FallbackMap = HashMap<String, Vec<Weak<DeliveryQueue>>>;
+
+/// The [`FallbackMap`] of `queues`.
+pub fn fallback_map(queues: &QueueMap) -> FallbackMap {
+    queues
+        .iter()
+        .map(|(name, qs)| (name.clone(), qs.iter().map(Arc::downgrade).collect()))
+        .collect()
+}
+
 /// A queue and what its worker needs.
 pub struct DeliveryQueue {
     receiver: String,
+    index: usize,
     integration: Arc<dyn Integration>,
     delivery: DeliveryConfig,
     fallback: Option<String>,
@@ -119,7 +94,8 @@ pub struct DeliveryQueue {
     metrics: NotifyMetrics,
     labels: IntegrationLabels,
     dead: Arc<DeadLetters>,
-    all_queues: Arc<OnceLock<QueueMap>>,
+    all_queues: Arc<OnceLock<FallbackMap>>,
+    store: Option<Arc<NotifyStore>>,
 }
 
 impl std::fmt::Debug for DeliveryQueue {
@@ -144,12 +120,15 @@ pub struct QueueSpec {
 }
 
 impl DeliveryQueue {
-    /// A new, empty queue.
+    /// A new, empty queue for integration number `index` of its receiver; with a `store`,
+    /// every notification is written ahead to the state database.
     pub fn new(
         spec: QueueSpec,
+        index: usize,
         metrics: NotifyMetrics,
         dead: Arc<DeadLetters>,
-        all_queues: Arc<OnceLock<QueueMap>>,
+        all_queues: Arc<OnceLock<FallbackMap>>,
+        store: Option<Arc<NotifyStore>>,
     ) -> Arc<DeliveryQueue> {
         let labels = IntegrationLabels {
             receiver: spec.receiver.clone(),
@@ -158,6 +137,7 @@ impl DeliveryQueue {
         metrics.queue_length.get_or_create(&labels).set(0);
         Arc::new(DeliveryQueue {
             receiver: spec.receiver,
+            index,
             integration: spec.integration,
             delivery: spec.delivery,
             fallback: spec.fallback,
@@ -167,7 +147,18 @@ impl DeliveryQueue {
             labels,
             dead,
             all_queues,
+            store,
         })
+    }
+
+    /// Index of the integration within the receiver.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The integration's kind.
+    pub fn integration_name(&self) -> &str {
+        self.integration.name()
     }
 
     /// The receiver name.
@@ -185,13 +176,74 @@ impl DeliveryQueue {
         self.len() == 0
     }
 
-    /// Queues a notification (see the overflow policy in the module docs).
+    /// Queues a notification (see the overflow policy in the module docs); with a state
+    /// database, writes it there first.
     pub fn push(&self, notification: Notification) {
+        let mut batch = Batch::new();
+        let staged = self.stage(notification, &mut batch);
+        if let Some(store) = &self.store {
+            store.commit_now(batch, "queued notification");
+        }
+        self.push_staged(staged);
+    }
+
+    /// Adds the write of `notification` to `batch` (with a state database); queue the result
+    /// with [`DeliveryQueue::push_staged`] once the batch is committed, so the worker never
+    /// sends what a crash could lose.
+    pub fn stage(&self, notification: Notification, batch: &mut Batch) -> Staged {
+        Staged(self.stage_pending(notification, false, batch))
+    }
+
+    /// Queues a notification staged with [`DeliveryQueue::stage`].
+    pub fn push_staged(&self, staged: Staged) {
+        self.push_pending(staged.0);
+    }
+
+    /// Queues a notification restored from the state database under its old sequence number
+    /// (no write: its record is there already).
+    pub(crate) fn restore(&self, seq: u64, q: QueuedNotification) {
+        let age = (Utc::now() - q.enqueued_at).to_std().unwrap_or_default();
+        let now = Instant::now();
         self.push_pending(Pending {
+            notification: q.notification,
+            enqueued: now.checked_sub(age).unwrap_or(now),
+            enqueued_at: q.enqueued_at,
+            is_fallback: q.is_fallback,
+            seq: Some(seq),
+        });
+    }
+
+    fn stage_pending(
+        &self,
+        notification: Notification,
+        is_fallback: bool,
+        batch: &mut Batch,
+    ) -> Pending {
+        let mut pending = Pending {
             notification,
             enqueued: Instant::now(),
-            is_fallback: false,
-        });
+            enqueued_at: Utc::now(),
+            is_fallback,
+            seq: None,
+        };
+        let Some(store) = &self.store else {
+            return pending;
+        };
+        let seq = store.next_queue_seq();
+        let record = QueuedNotification {
+            receiver: self.receiver.clone(),
+            integration: self.index,
+            integration_name: self.integration.name().to_owned(),
+            is_fallback,
+            enqueued_at: pending.enqueued_at,
+            notification: pending.notification,
+        };
+        match persist::queue::put_queued(batch, seq, &record) {
+            Ok(()) => pending.seq = Some(seq),
+            Err(e) => tracing::error!(error = %e, "queued notification not saved"),
+        }
+        pending.notification = record.notification;
+        pending
     }
 
     fn push_pending(&self, pending: Pending) {
@@ -268,6 +320,11 @@ impl DeliveryQueue {
                 Ok(()) => {
                     tracing::debug!(receiver = %self.receiver, integration = self.integration.name(),
                         key = %pending.notification.idempotency_key, attempts, "notification delivered");
+                    if let (Some(store), Some(seq)) = (&self.store, pending.seq) {
+                        let mut batch = Batch::new();
+                        persist::queue::delete_queued(&mut batch, seq);
+                        store.commit(batch, "delivered notification").await;
+                    }
                     return;
                 }
                 Err(e) => e,
@@ -306,19 +363,20 @@ impl DeliveryQueue {
         let fallback = self.fallback.clone().filter(|_| !pending.is_fallback);
         tracing::error!(receiver = %self.receiver, integration = self.integration.name(),
             attempts, error = %error, fallback = ?fallback, "notification given up");
+        let mut batch = Batch::new();
+        if let Some(seq) = pending.seq {
+            persist::queue::delete_queued(&mut batch, seq);
+        }
+        let mut handed = Vec::new();
         if let Some(name) = &fallback {
             let queues = self.all_queues.get().and_then(|m| m.get(name));
-            for queue in queues.into_iter().flatten() {
+            for queue in queues.into_iter().flatten().filter_map(Weak::upgrade) {
                 let mut n = pending.notification.clone();
                 n.receiver = name.clone();
-                queue.push_pending(Pending {
-                    notification: n,
-                    enqueued: Instant::now(),
-                    is_fallback: true,
-                });
+                handed.push((queue.clone(), queue.stage_pending(n, true, &mut batch)));
             }
         }
-        self.dead.push(FailedNotification {
+        let entry = FailedNotification {
             receiver: self.receiver.clone(),
             integration: self.integration.name().to_owned(),
             notification: pending.notification,
@@ -327,7 +385,17 @@ impl DeliveryQueue {
             error: error.message.clone(),
             failed_at: Utc::now(),
             fallback,
-        });
+        };
+        match &self.store {
+            Some(store) => {
+                self.dead.push_in(entry, Some(&mut batch));
+                store.commit_now(batch, "dead letter");
+            }
+            None => self.dead.push(entry),
+        }
+        for (queue, p) in handed {
+            queue.push_pending(p);
+        }
     }
 }
 

@@ -79,6 +79,10 @@ struct Setup {
 }
 
 fn setup(specs: Vec<QueueSpec>) -> Setup {
+    setup_with(specs, None)
+}
+
+fn setup_with(specs: Vec<QueueSpec>, store: Option<Arc<NotifyStore>>) -> Setup {
     let metrics = NotifyMetrics::default();
     let dead = Arc::new(DeadLetters::default());
     let all = Arc::new(OnceLock::new());
@@ -86,11 +90,19 @@ fn setup(specs: Vec<QueueSpec>) -> Setup {
     let cancel = CancellationToken::new();
     for spec in specs {
         let name = spec.receiver.clone();
-        let q = DeliveryQueue::new(spec, metrics.clone(), dead.clone(), all.clone());
+        let entry = queues.entry(name).or_default();
+        let q = DeliveryQueue::new(
+            spec,
+            entry.len(),
+            metrics.clone(),
+            dead.clone(),
+            all.clone(),
+            store.clone(),
+        );
         tokio::spawn(q.clone().run(cancel.clone()));
-        queues.entry(name).or_default().push(q);
+        entry.push(q);
     }
-    let _ = all.set(queues.clone());
+    let _ = all.set(fallback_map(&queues));
     Setup {
         queues,
         dead,
@@ -277,5 +289,50 @@ async fn a_two_minute_outage_loses_nothing_with_default_settings() {
     tokio::time::sleep(Duration::from_secs(300)).await;
     assert_eq!(*down.delivered.lock(), ["first", "second", "third"]);
     assert!(s.dead.list().is_empty());
+    s.cancel.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_queue_table_holds_what_is_not_yet_delivered() {
+    use crate::persist::{StateDb, Table};
+    let store = NotifyStore::new(StateDb::memory());
+    let db = store.db().clone();
+    let mut hanging = Scripted::new(vec![]);
+    Arc::get_mut(&mut hanging).unwrap().hang = true;
+    let failing = Scripted::new(vec![
+        Some(NotifyError::retryable("connect", "refused")),
+        Some(NotifyError::retryable("connect", "refused")),
+    ]);
+    let backup = Scripted::new(vec![]);
+    let s = setup_with(
+        vec![
+            spec("stuck", hanging.clone(), 0, None),
+            spec("main", failing.clone(), 2, Some("backup")),
+            spec("backup", backup.clone(), 2, None),
+        ],
+        Some(store),
+    );
+    let n = note("A");
+    s.queues["stuck"][0].push(n.clone());
+    let (queued, _) = crate::persist::queue::load_queued(&db).unwrap();
+    assert_eq!(queued.len(), 1, "written before the worker may send it");
+    assert_eq!(queued[0].1.notification, n);
+    assert_eq!(
+        (queued[0].1.receiver.as_str(), queued[0].1.integration),
+        ("stuck", 0)
+    );
+
+    // Given up: the entry goes, the dead letter and the fallback copy come in one commit;
+    // the copy goes once delivered.
+    s.queues["main"][0].push(note("B"));
+    settle().await;
+    assert_eq!(backup.seen.lock().len(), 1);
+    let (left, _) = crate::persist::queue::load_queued(&db).unwrap();
+    assert_eq!(left.len(), 1, "only the stuck one: {left:?}");
+    assert_eq!(left[0].1.receiver, "stuck");
+    let (dead, _) = crate::persist::queue::load_dead(&db).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1.fallback.as_deref(), Some("backup"));
+    assert_eq!(db.count(Table::DeadLetters).unwrap(), 1);
     s.cancel.cancel();
 }

@@ -6,15 +6,21 @@
 //! becomes now. Expiring an active silence ends it now; a pending one is ended before it
 //! starts. Expired silences are kept for [`Silences::RETENTION`] so they can be listed.
 //!
-//! The HTTP wire shapes live in `api::silences`.
+//! The HTTP wire shapes live in `api::silences`. With a state database
+//! ([`Silences::persist_to`]) every change is written through before the call returns, and
+//! the silences saved before a restart are loaded (those expired longer than the retention
+//! ago are dropped).
 
+use super::durable::commit_blocking;
 use super::matchers::matches_all;
 use crate::model::{Labels, Matcher};
+use crate::persist::{self, Batch, PersistError, StateDb};
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use rand::Rng;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// A silence's state at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,6 +100,7 @@ pub enum SilenceError {
 #[derive(Debug, Default)]
 pub struct Silences {
     inner: RwLock<HashMap<String, Silence>>,
+    db: OnceLock<Arc<StateDb>>,
 }
 
 impl Silences {
@@ -127,8 +134,51 @@ impl Silences {
             }
         }
         let id = silence.id.clone();
+        self.write(|b| persist::silences::put(b, &silence));
         map.insert(id.clone(), silence);
         Ok(id)
+    }
+
+    /// Writes through to the state database, if any (called with the map locked, so writes
+    /// of one silence land in the order made). A failure is logged; the change stays in
+    /// memory.
+    fn write(&self, fill: impl FnOnce(&mut Batch) -> Result<(), PersistError>) {
+        let Some(db) = self.db.get() else { return };
+        let mut batch = Batch::new();
+        let result = fill(&mut batch).and_then(|()| commit_blocking(db, batch));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "silence not saved; it will not survive a restart");
+        }
+    }
+
+    /// Keeps the silences in `db` from now on: loads the saved ones (dropping, also from the
+    /// database, those expired longer than [`Silences::RETENTION`] before `now`), saves the
+    /// ones held in memory, then writes every change through. Returns how many were loaded.
+    /// A second call (a notifier rebuilt on a config reload) only loads what is missing.
+    pub fn persist_to(&self, db: Arc<StateDb>, now: DateTime<Utc>) -> Result<usize, PersistError> {
+        let (loaded, bad) = persist::silences::load(&db)?;
+        for b in &bad {
+            tracing::warn!(key = %b.key, reason = %b.reason, "unreadable silence skipped");
+        }
+        let mut map = self.inner.write();
+        let mut batch = Batch::new();
+        let mut count = 0;
+        let stored: std::collections::HashSet<String> =
+            loaded.iter().map(|s| s.id.clone()).collect();
+        for s in loaded {
+            if s.ends_at + Self::RETENTION <= now {
+                persist::silences::delete(&mut batch, &s.id);
+                continue;
+            }
+            count += 1;
+            map.entry(s.id.clone()).or_insert(s);
+        }
+        for s in map.values().filter(|s| !stored.contains(&s.id)) {
+            persist::silences::put(&mut batch, s)?;
+        }
+        commit_blocking(&db, batch)?;
+        let _ = self.db.set(db);
+        Ok(count)
     }
 
     /// Expires the silence `id` as of `now`.
@@ -144,6 +194,8 @@ impl Silences {
         }
         s.ends_at = now;
         s.updated_at = now;
+        let s = s.clone();
+        self.write(|b| persist::silences::put(b, &s));
         Ok(())
     }
 
@@ -187,9 +239,21 @@ impl Silences {
 
     /// Drops silences that expired longer than [`Silences::RETENTION`] ago.
     pub fn gc(&self, now: DateTime<Utc>) {
-        self.inner
-            .write()
-            .retain(|_, s| s.ends_at + Self::RETENTION > now);
+        let mut map = self.inner.write();
+        let mut gone = Vec::new();
+        map.retain(|id, s| {
+            let keep = s.ends_at + Self::RETENTION > now;
+            if !keep {
+                gone.push(id.clone());
+            }
+            keep
+        });
+        if !gone.is_empty() {
+            self.write(|b| {
+                gone.iter().for_each(|id| persist::silences::delete(b, id));
+                Ok(())
+            });
+        }
     }
 }
 
@@ -313,5 +377,38 @@ mod tests {
         assert_eq!(order, [active, later.clone()]);
         s.expire(&later, now).unwrap();
         assert_eq!(s.get(&later).unwrap().state(now), SilenceState::Expired);
+    }
+
+    #[test]
+    fn silences_are_written_through_and_restored() {
+        let now = Utc::now();
+        let db = StateDb::memory();
+        let first = Silences::new();
+        let early = first.upsert(silence("a=b", 0, 60, now), now).unwrap();
+        assert_eq!(first.persist_to(db.clone(), now).unwrap(), 0);
+        let later = first.upsert(silence("c=d", 10, 60, now), now).unwrap();
+        first.expire(&later, now).unwrap();
+        let mut old = silence("e=f", -10_000, -9_000, now);
+        old.id = "old".into();
+        let mut b = Batch::new();
+        persist::silences::put(&mut b, &old).unwrap();
+        db.commit(b).unwrap();
+
+        // Restored four days later: the long-expired one is dropped, here and on disk.
+        let later_on = now + chrono::Duration::days(4);
+        let second = Silences::new();
+        assert_eq!(second.persist_to(db.clone(), later_on).unwrap(), 2);
+        assert!(second.get("old").is_none());
+        assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 2);
+        assert_eq!(
+            second.get(&later).unwrap().state(now),
+            SilenceState::Expired
+        );
+        let l = Labels::from_pairs([("a", "b")]);
+        assert_eq!(second.muting(&l, now), std::slice::from_ref(&early));
+
+        // Retention passes: gc removes them from the database too.
+        second.gc(now + chrono::Duration::days(10));
+        assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 0);
     }
 }

@@ -7,8 +7,12 @@
 
 pub mod alerts;
 pub mod db;
+pub mod dispatch;
 pub mod history;
 pub mod metrics;
+pub mod notification;
+pub mod queue;
+pub mod silences;
 
 pub use alerts::{AlertKey, AlertRecord, GroupSavedRecord, InvalidRecord};
 pub use db::{BadRecord, Batch, Loaded, PersistError, StateDb, Table, FORMAT_VERSION};
