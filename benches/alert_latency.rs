@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use watchfire::model::Labels;
 use watchfire::notify::bridge::{self, Bridge};
-use watchfire::notify::NotifierBuilder;
+use watchfire::notify::{NotifierBuilder, NotifierHandle};
 use watchfire::promql::Engine;
 use watchfire::rules::alert::Transition;
 use watchfire::rules::manager::{Manager, ManagerOptions, RuleSettings};
@@ -201,7 +201,9 @@ async fn main() {
         .await
         .expect("rules");
     let mut events = manager.subscribe();
-    let notifier = Arc::new(NotifierBuilder::new(&cfg).start().expect("notifier"));
+    let notifier = Arc::new(NotifierHandle::new(
+        NotifierBuilder::new(&cfg).start().expect("notifier"),
+    ));
     tokio::spawn(bridge::run(
         Bridge::new(Labels::empty(), "http://127.0.0.1"),
         manager.subscribe(),

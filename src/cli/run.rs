@@ -8,7 +8,7 @@ use crate::config::{self, Config};
 use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
 use crate::notify::integrations::alertmanager::ForwardOptions;
-use crate::notify::NotifierBuilder;
+use crate::notify::{NotifierBuilder, NotifierHandle};
 use crate::persist::StateDb;
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
@@ -108,17 +108,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .external_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
-    let notifier = NotifierBuilder::new(&cfg)
-        .external_url(external_url.clone())
-        .state(state_db.clone())
-        .forward_options(ForwardOptions {
-            evaluation_interval: cfg.global.evaluation_interval.0,
-            ..Default::default()
-        })
+    let notifier = notifier_builder(&cfg, &external_url, &state_db)
         .start()
         .context("starting the notifier")?;
     notifier.register_metrics(telemetry.registry_mut());
-    let notifier = Arc::new(notifier);
+    let notifier = Arc::new(NotifierHandle::new(notifier));
     let bridge_task = tokio::spawn(bridge::run(
         Bridge::new(
             Labels::from_pairs(&cfg.global.external_labels),
@@ -164,6 +158,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         metrics: &reload_metrics,
         status: &status,
         web: &web,
+        notifier: &notifier,
+        external_url: &external_url,
+        state_db: &state_db,
     };
 
     let targets = targets_from_config(&cfg)?;
@@ -211,12 +208,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     bridge_task.abort();
     let _ = bridge_task.await;
     scrape.stop().await;
-    match Arc::try_unwrap(notifier) {
-        Ok(n) => n.shutdown().await,
-        Err(_) => {
-            tracing::warn!("notifier still referenced at shutdown; queued notifications dropped")
-        }
-    }
+    // Takes in every event sent so far; what is still queued stays in the state database.
+    notifier.shutdown().await;
     stop_serving.cancel();
     match tokio::time::timeout(Duration::from_secs(10), server).await {
         Ok(Ok(Ok(()))) => {}
@@ -327,13 +320,16 @@ struct Reloadable<'a> {
     metrics: &'a ReloadMetrics,
     status: &'a api::StatusInfo,
     web: &'a WebSecurity,
+    notifier: &'a NotifierHandle,
+    external_url: &'a str,
+    state_db: &'a Arc<StateDb>,
 }
 
 /// Reloads, logs and counts the outcome (for SIGHUP and `/-/reload`).
 async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> {
     let metrics = r.metrics;
     let outcome = match r.web.reload() {
-        Ok(()) => reload(r.path, r.scrape, r.rules, r.status).await,
+        Ok(()) => reload(r).await,
         Err(e) => Err(e.context("reloading the web security settings")),
     };
     match outcome {
@@ -353,18 +349,36 @@ async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> {
     }
 }
 
-/// Reloads configuration and rules; on any error the running ones stay.
-async fn reload(
-    path: &std::path::Path,
-    scrape: &ScrapeManager,
-    rules: &RuleManager,
-    status: &api::StatusInfo,
-) -> anyhow::Result<()> {
-    let cfg = load_config(path)?;
+/// Reloads configuration, rules and the notifier; on any error the running ones stay.
+async fn reload(r: &Reloadable<'_>) -> anyhow::Result<()> {
+    let cfg = load_config(r.path)?;
     let targets = targets_from_config(&cfg)?;
-    load_rules(&cfg, rules).await?;
-    scrape.apply(targets).await;
-    status.set_config(&cfg);
+    // Checked before anything changes, so a receiver that cannot be built keeps everything.
+    notifier_builder(&cfg, r.external_url, r.state_db)
+        .check()
+        .context("building the notifier")?;
+    load_rules(&cfg, r.rules).await?;
+    r.scrape.apply(targets).await;
+    r.notifier
+        .reload(notifier_builder(&cfg, r.external_url, r.state_db))
+        .await
+        .context("rebuilding the notifier")?;
+    r.status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())
+}
+
+/// The notifier a configuration describes, on the state database.
+fn notifier_builder<'a>(
+    cfg: &'a Config,
+    external_url: &str,
+    state_db: &Arc<StateDb>,
+) -> NotifierBuilder<'a> {
+    NotifierBuilder::new(cfg)
+        .external_url(external_url)
+        .state(state_db.clone())
+        .forward_options(ForwardOptions {
+            evaluation_interval: cfg.global.evaluation_interval.0,
+            ..Default::default()
+        })
 }

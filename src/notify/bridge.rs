@@ -4,7 +4,7 @@
 //! of the same alert (same fingerprint), never a resolve plus a new alert.
 
 use super::alert::{AlertStatus, NotifyAlert, ResolveReason, Transition};
-use super::notifier::Notifier;
+use super::handle::NotifierHandle;
 use crate::model::{Labels, LabelsBuilder};
 use crate::rules::alert::{AlertState, AlertTransition, Transition as RuleTransition};
 use crate::rules::nodata::ResolveReason as RuleResolveReason;
@@ -125,7 +125,7 @@ impl Bridge {
 pub async fn run(
     mut bridge: Bridge,
     mut events: broadcast::Receiver<AlertTransition>,
-    notifier: Arc<Notifier>,
+    notifier: Arc<NotifierHandle>,
 ) {
     loop {
         match events.recv().await {

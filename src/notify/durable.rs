@@ -115,6 +115,15 @@ pub struct Restored {
     pub unreadable: usize,
 }
 
+/// Where a notifier being built gets its dead-letter list from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeadLetterSource {
+    /// Loaded from the database (at start).
+    Database,
+    /// Carried over, already filled, from the notifier it replaces (on reload).
+    Carried,
+}
+
 /// Loads dead letters, aggregation groups and queued notifications into a notifier being
 /// built. Queued notifications are pushed into `queues` (their workers need not run yet).
 pub(crate) fn restore(
@@ -122,19 +131,22 @@ pub(crate) fn restore(
     dispatcher: &mut Dispatcher,
     queues: &QueueMap,
     dead: &DeadLetters,
+    dead_source: DeadLetterSource,
 ) -> Result<Restored, PersistError> {
     let db = &store.db;
     let mut r = Restored::default();
     let mut batch = Batch::new();
 
-    let (letters, bad) = persist::queue::load_dead(db)?;
-    report_bad(&bad);
-    r.unreadable += bad.len();
-    r.dead_letters = letters.len();
-    for seq in dead.restore(letters) {
-        persist::queue::delete_dead(&mut batch, seq);
+    if dead_source == DeadLetterSource::Database {
+        let (letters, bad) = persist::queue::load_dead(db)?;
+        report_bad(&bad);
+        r.unreadable += bad.len();
+        r.dead_letters = letters.len();
+        for seq in dead.restore(letters) {
+            persist::queue::delete_dead(&mut batch, seq);
+        }
+        r.dead_letters = r.dead_letters.min(dead.len());
     }
-    r.dead_letters = r.dead_letters.min(dead.len());
 
     let (groups, bad) = persist::dispatch::load(db)?;
     report_bad(&bad);
@@ -289,7 +301,7 @@ mod tests {
         persist::queue::put_queued(&mut b, 11, &queued("ops", 0, "webhook", "D")).unwrap();
         store.db().commit(b).unwrap();
         let (queues, dead, mut d) = setup(&store);
-        let r = restore(&store, &mut d, &queues, &dead).unwrap();
+        let r = restore(&store, &mut d, &queues, &dead, DeadLetterSource::Database).unwrap();
         assert_eq!((r.queued, r.orphaned, r.unreadable), (2, 2, 0), "{r:?}");
         assert_eq!(queues["ops"][0].len(), 2);
         let letters = dead.list();
@@ -331,7 +343,7 @@ mod tests {
         }
         store.db().commit(b).unwrap();
         let (queues, dead, mut d) = setup(&store);
-        let r = restore(&store, &mut d, &queues, &dead).unwrap();
+        let r = restore(&store, &mut d, &queues, &dead, DeadLetterSource::Database).unwrap();
         assert_eq!(r.dead_letters, DEAD_LETTER_CAPACITY);
         assert_eq!(
             dead.list()[0].error,

@@ -11,7 +11,7 @@
 
 use super::alert::NotifyAlert;
 use super::dispatch::Dispatcher;
-use super::durable::{self, NotifyStore, Restored};
+use super::durable::{self, DeadLetterSource, NotifyStore, Restored};
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
 use super::integrations::alertmanager::{ForwardOptions, Forwarder};
@@ -32,6 +32,9 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// Longest [`Notifier::shutdown`] waits for the dispatcher to take in the events sent so far.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Alert events waiting for the dispatcher before [`Notifier::send`] waits.
 pub const EVENT_CAPACITY: usize = 10_000;
@@ -75,6 +78,9 @@ pub enum BuildError {
     /// A custom integration names a receiver the config does not define.
     #[error("integration registered for unknown receiver {0:?}")]
     UnknownReceiver(String),
+    /// The notifier was shut down.
+    #[error("the notifier was shut down")]
+    Stopped,
 }
 
 /// Builds a [`Notifier`] from a config.
@@ -86,6 +92,18 @@ pub struct NotifierBuilder<'a> {
     forward: ForwardOptions,
     client: Option<reqwest::Client>,
     state: Option<Arc<StateDb>>,
+    carried: Option<Carried>,
+}
+
+/// What a notifier hands to its successor on a configuration reload: the silence store,
+/// the dead-letter list and the metric families (registered once, shown by the API), which
+/// outlive any one routing tree. Queued notifications and aggregation groups travel through
+/// the state database instead.
+#[derive(Debug)]
+pub struct Carried {
+    silences: Arc<Silences>,
+    dead_letters: Arc<DeadLetters>,
+    metrics: NotifyMetrics,
 }
 
 impl<'a> NotifierBuilder<'a> {
@@ -102,7 +120,24 @@ impl<'a> NotifierBuilder<'a> {
             },
             client: None,
             state: None,
+            carried: None,
         }
+    }
+
+    /// Continues from a notifier that was shut down (see [`Notifier::shutdown`]): shares its
+    /// silences, dead letters and metrics; with the same [`NotifierBuilder::state`] database
+    /// its queued notifications and aggregation groups are picked up as after a restart.
+    pub fn carry(mut self, carried: Carried) -> Self {
+        self.silences = Some(carried.silences.clone());
+        self.carried = Some(carried);
+        self
+    }
+
+    /// Builds the integrations (templates, credentials files, TLS settings) without starting
+    /// anything: the errors [`NotifierBuilder::start`] would return.
+    pub fn check(&self) -> Result<(), BuildError> {
+        let client = self.client.clone().unwrap_or_else(http_client);
+        self.specs(&client).map(|_| ())
     }
 
     /// Keeps silences, queued notifications, dead letters and aggregation groups in `db`, and
@@ -151,8 +186,18 @@ impl<'a> NotifierBuilder<'a> {
     /// Builds the integrations and starts the tasks; call inside a Tokio runtime.
     pub fn start(self) -> Result<Notifier, BuildError> {
         let client = self.client.clone().unwrap_or_else(http_client);
-        let metrics = NotifyMetrics::default();
-        let dead = Arc::new(DeadLetters::default());
+        let (metrics, dead, dead_source) = match &self.carried {
+            Some(c) => (
+                c.metrics.clone(),
+                c.dead_letters.clone(),
+                DeadLetterSource::Carried,
+            ),
+            None => (
+                NotifyMetrics::default(),
+                Arc::default(),
+                DeadLetterSource::Database,
+            ),
+        };
         let all_queues: Arc<OnceLock<FallbackMap>> = Arc::new(OnceLock::new());
         let store = self.state.clone().map(NotifyStore::new);
         let specs = self.specs(&client)?;
@@ -186,7 +231,14 @@ impl<'a> NotifierBuilder<'a> {
             self.external_url.clone(),
         );
         let restored = match &store {
-            Some(store) => restore_all(store, &silences, &mut dispatcher, &queues, &dead),
+            Some(store) => restore_all(
+                store,
+                &silences,
+                &mut dispatcher,
+                &queues,
+                &dead,
+                dead_source,
+            ),
             None => Restored::default(),
         };
 
@@ -196,13 +248,13 @@ impl<'a> NotifierBuilder<'a> {
             tasks.push(tokio::spawn(queue.clone().run(cancel.clone())));
         }
         let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
-        tasks.push(tokio::spawn(run_dispatcher(
+        let dispatcher = tokio::spawn(run_dispatcher(
             dispatcher,
             rx,
             queues.clone(),
             store,
             cancel.clone(),
-        )));
+        ));
         tasks.push(tokio::spawn(gc_silences(silences.clone(), cancel.clone())));
 
         let sets = self.config.alerting.alertmanagers.clone();
@@ -217,6 +269,7 @@ impl<'a> NotifierBuilder<'a> {
         Ok(Notifier {
             tx,
             forward_tx,
+            dispatcher,
             silences,
             inhibitor,
             dead_letters: dead,
@@ -271,6 +324,7 @@ fn restore_all(
     dispatcher: &mut Dispatcher,
     queues: &QueueMap,
     dead: &DeadLetters,
+    dead_source: DeadLetterSource,
 ) -> Restored {
     dispatcher.track_changes();
     let db = store.db().clone();
@@ -278,7 +332,7 @@ fn restore_all(
         Ok(n) => tracing::info!(silences = n, "silences restored"),
         Err(e) => tracing::error!(error = %e, "silences not restored"),
     }
-    match durable::restore(store, dispatcher, queues, dead) {
+    match durable::restore(store, dispatcher, queues, dead, dead_source) {
         Ok(r) => {
             tracing::info!(
                 queued = r.queued,
@@ -316,46 +370,57 @@ async fn run_dispatcher(
 ) {
     loop {
         let deadline = d.next_deadline();
+        let mut closed = false;
         tokio::select! {
-            event = rx.recv() => {
-                let Some(alert) = event else { return };
-                d.ingest(alert, tokio::time::Instant::now(), Utc::now());
-                while let Ok(more) = rx.try_recv() {
-                    d.ingest(more, tokio::time::Instant::now(), Utc::now());
+            event = rx.recv() => match event {
+                Some(alert) => {
+                    d.ingest(alert, tokio::time::Instant::now(), Utc::now());
+                    while let Ok(more) = rx.try_recv() {
+                        d.ingest(more, tokio::time::Instant::now(), Utc::now());
+                    }
                 }
-            }
+                // Every sender is gone (shutdown): one last round for what came in.
+                None => closed = true,
+            },
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {}
             _ = cancel.cancelled() => return,
         }
-        // The groups' new state and the notifications of this round go to the database in
-        // one transaction, before any worker sees the notifications.
-        let mut batch = Batch::new();
-        let mut staged = Vec::new();
-        for out in d.flush_due(tokio::time::Instant::now(), Utc::now()) {
-            if let Some(queue) = queues
-                .get(&out.receiver)
-                .and_then(|q| q.get(out.integration))
-            {
-                staged.push((queue.clone(), queue.stage(out.notification, &mut batch)));
-            }
+        dispatch_round(&mut d, &queues, &store).await;
+        if closed {
+            return;
         }
-        let changes = d.take_changes();
-        for (index, key) in &changes.removed {
-            persist::dispatch::delete(&mut batch, *index, key);
+    }
+}
+
+/// Flushes the groups that are due. The groups' new state and the notifications of this
+/// round go to the database in one transaction, before any worker sees the notifications.
+async fn dispatch_round(d: &mut Dispatcher, queues: &QueueMap, store: &Option<Arc<NotifyStore>>) {
+    let mut batch = Batch::new();
+    let mut staged = Vec::new();
+    for out in d.flush_due(tokio::time::Instant::now(), Utc::now()) {
+        if let Some(queue) = queues
+            .get(&out.receiver)
+            .and_then(|q| q.get(out.integration))
+        {
+            staged.push((queue.clone(), queue.stage(out.notification, &mut batch)));
         }
-        for g in &changes.saved {
-            if let Err(e) = persist::dispatch::put(&mut batch, g) {
-                tracing::error!(error = %e, "aggregation group not saved");
-            }
+    }
+    let changes = d.take_changes();
+    for (index, key) in &changes.removed {
+        persist::dispatch::delete(&mut batch, *index, key);
+    }
+    for g in &changes.saved {
+        if let Err(e) = persist::dispatch::put(&mut batch, g) {
+            tracing::error!(error = %e, "aggregation group not saved");
         }
-        if let Some(store) = &store {
-            store
-                .commit(batch, "aggregation groups and queued notifications")
-                .await;
-        }
-        for (queue, s) in staged {
-            queue.push_staged(s);
-        }
+    }
+    if let Some(store) = store {
+        store
+            .commit(batch, "aggregation groups and queued notifications")
+            .await;
+    }
+    for (queue, s) in staged {
+        queue.push_staged(s);
     }
 }
 
@@ -364,6 +429,7 @@ async fn run_dispatcher(
 pub struct Notifier {
     tx: mpsc::Sender<NotifyAlert>,
     forward_tx: Option<mpsc::Sender<NotifyAlert>>,
+    dispatcher: JoinHandle<()>,
     silences: Arc<Silences>,
     inhibitor: Arc<Mutex<Inhibitor>>,
     dead_letters: Arc<DeadLetters>,
@@ -432,12 +498,37 @@ impl Notifier {
         &self.restored
     }
 
-    /// Stops every task; notifications still queued are dropped (with a state database they
-    /// stay there and are sent after the next start).
-    pub async fn shutdown(self) {
-        self.cancel.cancel();
-        for task in self.tasks {
+    /// Stops: events already handed to [`Notifier::send`] are taken into their groups and
+    /// the groups due are flushed (bounded by [`DRAIN_LIMIT`]), then every task stops.
+    /// Notifications still queued stay in the state database, if there is one, and are sent by
+    /// the next notifier on it; without one they are dropped. Returns what a successor shares.
+    pub async fn shutdown(self) -> Carried {
+        let Notifier {
+            tx,
+            forward_tx,
+            dispatcher,
+            silences,
+            dead_letters,
+            metrics,
+            cancel,
+            tasks,
+            ..
+        } = self;
+        drop(tx);
+        drop(forward_tx);
+        let abort = dispatcher.abort_handle();
+        if tokio::time::timeout(DRAIN_LIMIT, dispatcher).await.is_err() {
+            tracing::warn!("notifier did not drain its events in time");
+            abort.abort();
+        }
+        cancel.cancel();
+        for task in tasks {
             let _ = task.await;
+        }
+        Carried {
+            silences,
+            dead_letters,
+            metrics,
         }
     }
 }

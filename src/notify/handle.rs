@@ -1,0 +1,78 @@
+//! The running notifier behind a handle that survives configuration reloads.
+//!
+//! On reload the new routing tree and receivers replace the old ones without losing
+//! anything: the new configuration is checked first (a broken one leaves the running
+//! notifier alone), the old notifier takes in every event already sent and stops, and the
+//! new one picks up its queued notifications and aggregation groups from the state database
+//! — as after a restart — while silences, dead letters and metrics are handed over as they
+//! are. Events sent during the switch wait for it.
+
+use super::alert::NotifyAlert;
+use super::dead_letters::DeadLetters;
+use super::notifier::{BuildError, Notifier, NotifierBuilder};
+use super::silence::Silences;
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+/// A [`Notifier`] that can be replaced while alerts keep flowing.
+pub struct NotifierHandle {
+    current: RwLock<Option<Notifier>>,
+    silences: Arc<Silences>,
+    dead_letters: Arc<DeadLetters>,
+}
+
+impl std::fmt::Debug for NotifierHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotifierHandle")
+    }
+}
+
+impl NotifierHandle {
+    /// Wraps a started notifier.
+    pub fn new(notifier: Notifier) -> Self {
+        Self {
+            silences: notifier.silences(),
+            dead_letters: notifier.dead_letters(),
+            current: RwLock::new(Some(notifier)),
+        }
+    }
+
+    /// Hands an alert event to the current notifier (waits during a reload).
+    pub async fn send(&self, alert: NotifyAlert) {
+        if let Some(n) = &*self.current.read().await {
+            n.send(alert).await;
+        }
+    }
+
+    /// The silence store, the same across reloads.
+    pub fn silences(&self) -> Arc<Silences> {
+        self.silences.clone()
+    }
+
+    /// The dead-letter list, the same across reloads.
+    pub fn dead_letters(&self) -> Arc<DeadLetters> {
+        self.dead_letters.clone()
+    }
+
+    /// Replaces the notifier with one built by `builder` (give it the same state database).
+    /// When the new configuration's integrations cannot be built the running notifier is
+    /// kept and the error returned.
+    pub async fn reload(&self, builder: NotifierBuilder<'_>) -> Result<(), BuildError> {
+        builder.check()?;
+        let mut slot = self.current.write().await;
+        let Some(old) = slot.take() else {
+            return Err(BuildError::Stopped);
+        };
+        let carried = old.shutdown().await;
+        let new = builder.carry(carried).start()?;
+        *slot = Some(new);
+        Ok(())
+    }
+
+    /// Stops the notifier (see [`Notifier::shutdown`]); later events are dropped.
+    pub async fn shutdown(&self) {
+        if let Some(n) = self.current.write().await.take() {
+            n.shutdown().await;
+        }
+    }
+}
