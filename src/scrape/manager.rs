@@ -10,6 +10,7 @@ use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
 use prometheus_client::registry::Registry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,8 @@ pub struct ScrapeManager {
     store: Arc<Store>,
     metrics: ScrapeMetrics,
     running: Mutex<HashMap<String, Running>>,
+    /// Whether stopped loops mark their series stale (false once shutting down).
+    end_markers: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -53,6 +56,7 @@ impl ScrapeManager {
             store,
             metrics: ScrapeMetrics::register(registry),
             running: Mutex::new(HashMap::new()),
+            end_markers: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -97,7 +101,7 @@ impl ScrapeManager {
                     status.clone(),
                     metadata.clone(),
                 );
-                let task = tokio::spawn(lp.run(cancel.clone()));
+                let task = tokio::spawn(lp.run(cancel.clone(), self.end_markers.clone()));
                 running.insert(
                     key,
                     Running {
@@ -113,6 +117,14 @@ impl ScrapeManager {
         for t in stopping {
             let _ = t.await;
         }
+    }
+
+    /// Stops every loop for a process shutdown: as Prometheus does, no
+    /// end-of-run staleness markers are written, so series stay visible
+    /// through the lookback window after a restart from the buffer snapshot.
+    pub async fn shutdown(&self) {
+        self.end_markers.store(false, Ordering::Release);
+        self.stop().await;
     }
 
     /// Stops every loop (in-flight scrapes are cancelled) and waits for them.

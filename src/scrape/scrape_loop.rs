@@ -10,6 +10,7 @@ use super::target::{Health, TargetSpec, TargetStatus};
 use crate::model::{LabelsBuilder, STALE_NAN};
 use crate::store::{SeriesRef, Store};
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::MissedTickBehavior;
@@ -128,9 +129,10 @@ impl ScrapeLoop {
         }
     }
 
-    /// Scrapes until `cancel` fires; then writes staleness markers for all
-    /// of the target's series, as Prometheus does when a target goes away.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    /// Scrapes until `cancel` fires; then, if `end_markers` is set, writes
+    /// staleness markers for all of the target's series, as Prometheus does
+    /// when a target goes away (but not when the process shuts down).
+    pub async fn run(mut self, cancel: CancellationToken, end_markers: Arc<AtomicBool>) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(self.spec.offset()) => {}
@@ -147,6 +149,9 @@ impl ScrapeLoop {
                 _ = cancel.cancelled() => break,
                 _ = scrape => {}
             }
+        }
+        if !end_markers.load(Ordering::Acquire) {
+            return;
         }
         let now = unix_ms(SystemTime::now());
         self.cache.drain(&mut self.stale);

@@ -31,7 +31,6 @@ pub fn load(
     }
     let version = u32::from_le_bytes(h[8..12].try_into().unwrap_or_default());
     let written = i64::from_le_bytes(h[16..24].try_into().unwrap_or_default());
-    let retention = i64::from_le_bytes(h[24..32].try_into().unwrap_or_default());
     if crc32fast::hash(&h[..32]).to_le_bytes() != h[32..] {
         return Err(r.corrupt(0, "header checksum mismatch"));
     }
