@@ -93,6 +93,8 @@ pub struct ScrapeLoop {
     body: Vec<u8>,
     batch: Vec<(SeriesRef, i64, f64)>,
     stale: Vec<SeriesRef>,
+    /// Series created by a scrape that then failed (see [`SeriesCache::drain`]).
+    unborn: Vec<SeriesRef>,
     report: ReportSeries,
 }
 
@@ -125,6 +127,7 @@ impl ScrapeLoop {
             body: Vec::new(),
             batch: Vec::new(),
             stale: Vec::new(),
+            unborn: Vec::new(),
             report,
         }
     }
@@ -154,7 +157,7 @@ impl ScrapeLoop {
             return;
         }
         let now = unix_ms(SystemTime::now());
-        self.cache.drain(&mut self.stale);
+        self.forget_all();
         self.write_stale(now);
         for s in self.report.all() {
             let _ = self.store.append(s, now, STALE_NAN);
@@ -189,7 +192,7 @@ impl ScrapeLoop {
             }
             Err(e) => {
                 self.batch.clear();
-                self.cache.drain(&mut self.stale);
+                self.forget_all();
                 self.metrics
                     .failures
                     .get_or_create(&FailureLabels {
@@ -271,6 +274,15 @@ impl ScrapeLoop {
                 .get_or_create(target)
                 .inc_by(rejected);
         }
+    }
+
+    /// Empties the cache; series the last (failed or cancelled) scrape
+    /// created are removed again unless something else wrote to them, so a
+    /// rejected scrape leaves no empty series behind in the API.
+    fn forget_all(&mut self) {
+        self.cache.drain(&mut self.stale, &mut self.unborn);
+        self.store.remove_if_empty(&self.unborn);
+        self.unborn.clear();
     }
 
     fn write_stale(&mut self, ts: i64) {

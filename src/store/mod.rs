@@ -278,6 +278,24 @@ impl Store {
         n
     }
 
+    /// Removes those of `series` that hold no sample (series a failed
+    /// scrape created); returns how many were removed.
+    pub fn remove_if_empty(&self, series: &[SeriesRef]) -> usize {
+        if series.is_empty() {
+            return 0;
+        }
+        let gone: Vec<SeriesRef> = series
+            .iter()
+            .filter(|s| self.index.remove_if_empty(s))
+            .cloned()
+            .collect();
+        let n = gone.len();
+        if n > 0 {
+            self.forget(gone);
+        }
+        n
+    }
+
     /// Drops removed series from the postings, then unused strings.
     fn forget(&self, removed: Vec<SeriesRef>) {
         if !removed.is_empty() {

@@ -472,3 +472,15 @@ fn append_many_appends_in_order_and_stops_at_the_first_refusal() {
     assert_eq!(live.len(), 1);
     assert!(live[0].last().is_some_and(|x| x.t == 5000));
 }
+
+#[test]
+fn remove_if_empty_keeps_series_with_samples() {
+    let store = Store::default();
+    let (a, _) = store.get_or_create(l(&[("__name__", "a"), ("i", "1")]));
+    let (b, _) = store.get_or_create(l(&[("__name__", "b"), ("i", "2")]));
+    store.append(&b, 1, 1.0).unwrap();
+    assert_eq!(store.remove_if_empty(&[a.clone(), b.clone()]), 1);
+    assert!(a.is_removed() && !b.is_removed());
+    assert_eq!(store.label_values("i", &[]), vec!["2".to_string()]);
+    assert_eq!(store.remove_if_empty(&[a]), 0);
+}
