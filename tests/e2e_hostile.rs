@@ -333,6 +333,12 @@ fn hostile_bodies_fail_with_clear_reasons_and_bounded_memory() {
         );
     }
 
+    // As in Prometheus, the rejected body is still counted.
+    assert_eq!(
+        single(&base, r#"scrape_samples_scraped{job="many"}"#),
+        Some(1e6)
+    );
+
     // Without a limit the 1 MB label value is stored and served whole.
     assert_eq!(single(&base, r#"up{job="big"}"#), Some(1.0));
     let r = query(&base, r#"big_label_metric{job="big"}"#);

@@ -31,6 +31,15 @@ pub enum ScrapeError {
 }
 
 impl ScrapeError {
+    /// Samples the body held, as `scrape_samples_scraped` reports on a
+    /// failure: known only when the sample limit failed the scrape.
+    fn samples_scraped(&self) -> usize {
+        match self {
+            ScrapeError::Ingest(IngestError::SampleLimit { scraped, .. }) => *scraped,
+            _ => 0,
+        }
+    }
+
     fn reason(&self) -> &'static str {
         match self {
             ScrapeError::Fetch(FetchError::Http(_)) => "http",
@@ -202,7 +211,7 @@ impl ScrapeLoop {
                     })
                     .inc();
                 tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
-                (0, 0, Some(e.to_string()))
+                (e.samples_scraped(), 0, Some(e.to_string()))
             }
         };
         self.write_stale(ts);
