@@ -182,3 +182,54 @@ fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
         && a.limits == b.limits
         && a.authorization == b.authorization
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{is_stale_nan, Labels, Matcher};
+    use std::time::Duration;
+
+    /// A target nothing listens on: every scrape fails, `up` is written.
+    fn unreachable(job: &str) -> (TargetSpec, reqwest::Client) {
+        let spec = TargetSpec {
+            job: job.into(),
+            url: "http://127.0.0.1:1/metrics".into(),
+            labels: Labels::from_pairs([("job", job), ("instance", "127.0.0.1:1")]),
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_millis(20),
+            honor_labels: false,
+            honor_timestamps: true,
+            limits: Default::default(),
+            authorization: None,
+        };
+        (spec, reqwest::Client::new())
+    }
+
+    /// Starts a loop, waits for its first `up`, stops it the given way and
+    /// says whether `up` ended with a staleness marker.
+    async fn ends_stale(shutdown: bool) -> bool {
+        let store = Arc::new(Store::default());
+        let m = ScrapeManager::new(store.clone(), &mut Registry::default());
+        m.apply(vec![unreachable("a")]).await;
+        let up = [Matcher::equal("__name__", "up")];
+        for _ in 0..500 {
+            if store.select(&up).first().and_then(|s| s.last()).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if shutdown {
+            m.shutdown().await;
+        } else {
+            m.stop().await;
+        }
+        let last = store.select(&up).first().and_then(|s| s.last());
+        is_stale_nan(last.expect("up was written").v)
+    }
+
+    #[tokio::test]
+    async fn stop_marks_series_stale_but_shutdown_does_not() {
+        assert!(ends_stale(false).await);
+        assert!(!ends_stale(true).await);
+    }
+}
