@@ -3,7 +3,7 @@
 //! the synthetic `up`/`scrape_*` series, report health.
 
 use super::cache::SeriesCache;
-use super::client::{fetch, FetchError};
+use super::client::{fetch, release_large, FetchError};
 use super::ingest::{ingest, IngestError, Metadata};
 use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
 use super::target::{Health, TargetSpec, TargetStatus};
@@ -201,6 +201,7 @@ impl ScrapeLoop {
             }
             Err(e) => {
                 self.batch.clear();
+                release_large(&mut self.body);
                 self.forget_all();
                 self.metrics
                     .failures
