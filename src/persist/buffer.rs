@@ -14,10 +14,14 @@
 //!   those 16 bytes. A file without it is truncated.
 //!
 //! Counts and indexes are LEB128 varints. Samples: the first timestamp as a
-//! zigzag varint, later ones as zigzag delta-of-deltas (wrapping); values as
-//! the XOR with the previous value's bits (`0` for the first): a zero byte
-//! when equal, else a byte `trailing_zero_bytes << 4 | n` followed by the `n`
-//! significant bytes. Bits round-trip exactly (NaN, staleness marker, -0.0).
+//! zigzag varint, later ones as zigzag delta-of-deltas (wrapping). Each value
+//! follows the previous one (bits `0` before the first): a zero byte when the
+//! bits are equal; `0x80 | d` and a zigzag varint when both are exact
+//! decimals with `d <= 4` digits (the delta of the values times `10^d`;
+//! chosen only when shorter and when the decoder's arithmetic gives the exact
+//! bits back); else the XOR of the bits as a byte
+//! `trailing_zero_bytes << 4 | n` and the `n` significant bytes. Bits
+//! round-trip exactly (NaN, staleness marker, -0.0).
 //!
 //! **Invariant:** the file is written to a temporary name, fsynced and
 //! renamed, so it is either the previous snapshot or the complete new one; a
@@ -212,7 +216,7 @@ impl<'a> BlockEncoder<'a> {
                 put_varint(scratch, zigzag(d.wrapping_sub(prev_d)));
                 prev_d = d;
             }
-            put_xor(scratch, prev_v ^ v.to_bits());
+            put_value(scratch, prev_v, v.to_bits());
             prev_t = t;
             prev_v = v.to_bits();
             n += 1;
@@ -286,6 +290,45 @@ fn put_varint(buf: &mut Vec<u8>, mut x: u64) {
     buf.push(x as u8);
 }
 
+/// First byte of a value written as a decimal delta; the low bits hold the
+/// number of decimals.
+const DECIMAL_MODE: u8 = 0x80;
+const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1e3, 1e4];
+
+/// `v` times `10^d` as an integer, when that is exact and below 2^53.
+fn scaled(v: f64, d: usize) -> Option<i64> {
+    let s = (v * POW10[d]).round();
+    (s.abs() < 9_007_199_254_740_992.0 && (s / POW10[d]).to_bits() == v.to_bits())
+        .then_some(s as i64)
+}
+
+/// The value `cur` after `prev` (both as bits): the decimal delta when the
+/// decoder's arithmetic gives `cur`'s exact bits back and it is shorter,
+/// else the XOR encoding.
+fn put_value(buf: &mut Vec<u8>, prev: u64, cur: u64) {
+    if prev == cur {
+        buf.push(0);
+        return;
+    }
+    let x = prev ^ cur;
+    let xor_len = 9 - (x.trailing_zeros() / 8 + x.leading_zeros() / 8) as usize;
+    let (p, c) = (f64::from_bits(prev), f64::from_bits(cur));
+    for d in 0..POW10.len() {
+        let (Some(ps), Some(cs)) = (scaled(p, d), scaled(c, d)) else {
+            continue;
+        };
+        let delta = zigzag(cs - ps);
+        let len = 1 + (64 - delta.leading_zeros()).max(1).div_ceil(7) as usize;
+        if ((cs as f64) / POW10[d]).to_bits() == cur && len < xor_len {
+            buf.push(DECIMAL_MODE | d as u8);
+            put_varint(buf, delta);
+            return;
+        }
+        break;
+    }
+    put_xor(buf, x);
+}
+
 fn put_xor(buf: &mut Vec<u8>, x: u64) {
     if x == 0 {
         buf.push(0);
@@ -342,8 +385,26 @@ impl Cursor<'_> {
         Ok(n as usize)
     }
 
-    fn xor(&mut self) -> Result<u64, &'static str> {
+    /// The bits of the value after the one with bits `prev`.
+    fn value(&mut self, prev: u64) -> Result<u64, &'static str> {
         let c = self.byte()?;
+        if c & DECIMAL_MODE == 0 {
+            return self.xor(c).map(|x| prev ^ x);
+        }
+        let d = usize::from(c & !DECIMAL_MODE);
+        if d >= POW10.len() {
+            return Err("bad value control byte");
+        }
+        let ps =
+            scaled(f64::from_bits(prev), d).ok_or("decimal delta after a non-decimal value")?;
+        let cs = ps
+            .checked_add(unzigzag(self.varint()?))
+            .ok_or("decimal delta overflows")?;
+        Ok(((cs as f64) / POW10[d]).to_bits())
+    }
+
+    /// The XOR encoding after its control byte `c`.
+    fn xor(&mut self, c: u8) -> Result<u64, &'static str> {
         if c == 0 {
             return Ok(0);
         }

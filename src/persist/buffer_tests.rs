@@ -300,30 +300,85 @@ fn hostile_payloads_with_valid_checksums_are_refused() {
 #[test]
 fn value_and_timestamp_codecs_round_trip() {
     let mut buf = Vec::new();
-    let xs = [
-        0u64,
-        1,
-        0xff,
-        0x100,
-        1 << 63,
-        u64::MAX,
-        STALE_NAN_BITS,
-        0x00ff_0000_0000_ff00,
+    let values = [
+        0.0,
+        1.0,
+        1.0,
+        2.0,
+        1e6,
+        1_000_123.0,
+        0.25,
+        0.1,
+        0.3,
+        12.34,
+        -12.35,
+        -0.0,
+        0.0,
+        f64::NAN,
+        5.0,
+        f64::INFINITY,
+        3.0,
+        1e300,
+        7.0,
+        1e-9,
+        9_007_199_254_740_993.0,
+        2.0,
+        4e15,
+        0.0001,
+        -7.5,
     ];
-    for x in xs {
-        put_xor(&mut buf, x);
+    let mut bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+    bits.extend([
+        STALE_NAN_BITS,
+        0x7ff8_0000_0000_0001,
+        u64::MAX,
+        0,
+        1 << 63,
+        0xff,
+    ]);
+    let mut prev = 0;
+    for &b in &bits {
+        put_value(&mut buf, prev, b);
+        prev = b;
     }
     let ts = [i64::MIN, -1, 0, 1, i64::MAX];
     for t in ts {
         put_varint(&mut buf, zigzag(t));
     }
     let mut c = Cursor { buf: &buf, pos: 0 };
-    for x in xs {
-        assert_eq!(c.xor().unwrap(), x);
+    let mut prev = 0;
+    for &b in &bits {
+        prev = c.value(prev).unwrap();
+        assert_eq!(prev, b, "{} after a value", f64::from_bits(b));
     }
     for t in ts {
         assert_eq!(unzigzag(c.varint().unwrap()), t);
     }
     assert!(c.at_end());
     assert_eq!(Sample::new(1, STALE_NAN).v.to_bits(), STALE_NAN_BITS);
+}
+
+#[test]
+fn decimal_deltas_keep_counters_and_gauges_small() {
+    let mut buf = Vec::new();
+    // A two-decimal gauge: XOR would take 8 bytes.
+    put_value(&mut buf, 20.25f64.to_bits(), 20.33f64.to_bits());
+    assert_eq!(buf, [DECIMAL_MODE | 2, 16]);
+    // Counters take two bytes either way for small steps.
+    for (a, b) in [
+        (1000.0f64, 1003.0f64),
+        (123_456.0, 123_460.0),
+        (7e9, 7e9 + 60.0),
+    ] {
+        buf.clear();
+        put_value(&mut buf, a.to_bits(), b.to_bits());
+        assert!(buf.len() <= 2, "{a} -> {b}: {buf:?}");
+    }
+    // A decimal delta after a value that is not a decimal is refused.
+    let bad = [DECIMAL_MODE, 2];
+    let mut c = Cursor { buf: &bad, pos: 0 };
+    assert!(c.value(f64::NAN.to_bits()).is_err());
+    let bad = [DECIMAL_MODE | 7, 2];
+    let mut c = Cursor { buf: &bad, pos: 0 };
+    assert!(c.value(0).is_err());
 }

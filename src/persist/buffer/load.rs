@@ -228,7 +228,8 @@ impl Decoder<'_> {
             return Err("series without samples");
         }
         self.samples.clear();
-        let (mut t, mut d, mut bits) = (unzigzag(c.varint()?), 0i64, c.xor()?);
+        let (mut t, mut d) = (unzigzag(c.varint()?), 0i64);
+        let mut bits = c.value(0)?;
         self.keep(t, bits);
         for _ in 1..n {
             let nd = d.wrapping_add(unzigzag(c.varint()?));
@@ -237,7 +238,7 @@ impl Decoder<'_> {
                 return Err("timestamps not increasing");
             }
             (t, d) = (nt, nd);
-            bits ^= c.xor()?;
+            bits = c.value(bits)?;
             self.keep(t, bits);
         }
         self.read_series += 1;
