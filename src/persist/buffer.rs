@@ -313,13 +313,13 @@ fn put_value(buf: &mut Vec<u8>, prev: u64, cur: u64) {
     let x = prev ^ cur;
     let xor_len = 9 - (x.trailing_zeros() / 8 + x.leading_zeros() / 8) as usize;
     let (p, c) = (f64::from_bits(prev), f64::from_bits(cur));
-    for d in 0..POW10.len() {
+    for (d, pow) in POW10.iter().enumerate() {
         let (Some(ps), Some(cs)) = (scaled(p, d), scaled(c, d)) else {
             continue;
         };
         let delta = zigzag(cs - ps);
         let len = 1 + (64 - delta.leading_zeros()).max(1).div_ceil(7) as usize;
-        if ((cs as f64) / POW10[d]).to_bits() == cur && len < xor_len {
+        if ((cs as f64) / pow).to_bits() == cur && len < xor_len {
             buf.push(DECIMAL_MODE | d as u8);
             put_varint(buf, delta);
             return;
