@@ -77,11 +77,12 @@ fn round_trip_keeps_labels_timestamps_and_value_bits() {
     let saved = save(dir.path(), &store, NOW).unwrap();
     assert_eq!(saved.series, 302);
     assert!(!dir.path().join(format!("{SNAPSHOT_FILE}.tmp")).exists());
-    let (back, st) = load(&dir.path().join(SNAPSHOT_FILE), opts(None), NOW + 1000).unwrap();
+    // Loaded later than the newest sample (some are after the save time).
+    let (back, st) = load(&dir.path().join(SNAPSHOT_FILE), opts(None), NOW + HOUR).unwrap();
     assert_eq!(st.series, 302);
     assert_eq!(st.samples, saved.samples);
     assert_eq!(st.dropped, 0);
-    assert_eq!(st.age_ms, 1000);
+    assert_eq!(st.age_ms, HOUR);
     assert_eq!(st.bytes, saved.bytes);
     let (a, b) = (dump(&store), dump(&back));
     assert_eq!(a.len(), 303);
@@ -116,6 +117,23 @@ fn load_drops_samples_older_than_retention_and_expired_snapshots() {
     let restored = restore(Some(dir.path()), opts(Some(HOUR)), NOW + HOUR + 1);
     assert_eq!(restored.series_count(), 0);
     assert!(!path.exists());
+}
+
+#[test]
+fn samples_after_now_are_dropped() {
+    // The clock went back 30 s since the save: newer samples would make the
+    // series refuse its next scrapes as out of order.
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(None);
+    save(dir.path(), &store, NOW).unwrap();
+    let now = NOW - 100_000 + 30_000;
+    let (back, st) = load(&dir.path().join(SNAPSHOT_FILE), opts(None), now).unwrap();
+    assert!(st.dropped > 0);
+    for (_, samples) in dump(&back) {
+        assert!(samples.iter().all(|&(t, _)| t <= now));
+    }
+    let c = back.select(&[crate::model::Matcher::equal("__name__", "requests_total")]);
+    assert_eq!(c[0].last().map(|s| s.t), Some(now));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Reads `path` into a new buffer made with `opts`, dropping samples older
-/// than the retention window before `now_ms`. All or nothing: any failed
+/// than the retention window before `now_ms` and samples after `now_ms`. All or nothing: any failed
 /// check is an error and the partly filled buffer is discarded.
 pub fn load(
     path: &Path,
@@ -55,6 +55,7 @@ pub fn load(
     let mut dec = Decoder {
         store: &store,
         cutoff,
+        now_ms,
         strings: Vec::new(),
         samples: Vec::new(),
         stats: LoadStats {
@@ -173,6 +174,9 @@ impl Reader {
 struct Decoder<'s> {
     store: &'s Store,
     cutoff: i64,
+    /// Samples after this (the clock went back since the save) are dropped:
+    /// they would block the series' new samples as out of order.
+    now_ms: i64,
     strings: Vec<Arc<str>>,
     samples: Vec<Sample>,
     stats: LoadStats,
@@ -260,7 +264,7 @@ impl Decoder<'_> {
     }
 
     fn keep(&mut self, t: i64, bits: u64) {
-        if t >= self.cutoff {
+        if t >= self.cutoff && t <= self.now_ms {
             self.samples.push(Sample {
                 t,
                 v: f64::from_bits(bits),
