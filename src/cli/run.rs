@@ -9,12 +9,12 @@ use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
 use crate::notify::integrations::alertmanager::ForwardOptions;
 use crate::notify::{NotifierBuilder, NotifierHandle};
-use crate::persist::StateDb;
+use crate::persist::{buffer, StateDb};
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::rules::RestoreOptions;
 use crate::scrape::{targets_from_config, ScrapeManager};
-use crate::store::{Store, StoreOptions};
+use crate::store::StoreOptions;
 use crate::telemetry::{init_logging, AlertsCollector, BufferCollector, Telemetry};
 use anyhow::Context;
 use prometheus_client::metrics::gauge::Gauge;
@@ -70,11 +70,16 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let status = Arc::new(api::StatusInfo::new(args.flags(), &cfg));
     tracing::info!(config = %args.config.display(), jobs = cfg.scrape_configs.len(), "configuration loaded");
 
-    let store = Arc::new(Store::new(StoreOptions {
-        retention_ms: Some(cfg.storage.retention.as_millis_i64()),
-    }));
     let mut telemetry = Telemetry::new();
     let state_db = open_state(&args.storage_path);
+    // Before any scrape: the buffer as it was at the last graceful shutdown.
+    let store = Arc::new(buffer::restore(
+        state_db.dir(),
+        StoreOptions {
+            retention_ms: Some(cfg.storage.retention.as_millis_i64()),
+        },
+        chrono::Utc::now().timestamp_millis(),
+    ));
     state_db.metrics().register(telemetry.registry_mut());
     telemetry
         .registry_mut()
@@ -207,7 +212,12 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     rules.stop().await;
     bridge_task.abort();
     let _ = bridge_task.await;
-    scrape.stop().await;
+    scrape.shutdown().await;
+    buffer::snapshot(
+        state_db.dir(),
+        &store,
+        chrono::Utc::now().timestamp_millis(),
+    );
     // Takes in every event sent so far; what is still queued stays in the state database.
     notifier.shutdown().await;
     stop_serving.cancel();

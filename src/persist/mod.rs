@@ -3,9 +3,11 @@
 //! Only this module knows the on-disk format. [`db`] is the crash-safe
 //! key-value database (redb) the other stages write their records to; the
 //! record types that map domain state to that format live beside it, one
-//! file per kind of state.
+//! file per kind of state. [`buffer`] is the one exception: the scraped
+//! samples are snapshotted to their own binary file at shutdown.
 
 pub mod alerts;
+pub mod buffer;
 pub mod db;
 pub mod dispatch;
 pub mod history;

@@ -13,6 +13,8 @@ struct Entry {
     series: SeriesRef,
     /// Scrape round in which the series was last seen.
     seen: u64,
+    /// Scrape round in which the entry was made.
+    added: u64,
     /// The series carried its own timestamp: Prometheus writes no
     /// staleness markers for such series.
     explicit_ts: bool,
@@ -47,6 +49,7 @@ impl SeriesCache {
             Entry {
                 series,
                 seen: self.round,
+                added: self.round,
                 explicit_ts,
             },
         );
@@ -67,15 +70,20 @@ impl SeriesCache {
         });
     }
 
-    /// Forgets every series (the target went down or was removed); those
-    /// that need a staleness marker are pushed to `stale`.
-    pub fn drain(&mut self, stale: &mut Vec<SeriesRef>) {
-        stale.extend(
-            self.map
-                .drain()
-                .filter(|(_, e)| !e.explicit_ts)
-                .map(|(_, e)| e.series),
-        );
+    /// Forgets every series (the scrape failed, the target went down or
+    /// was removed). Series first seen in the current round never got a
+    /// sample from this target (its batch was discarded): they go to
+    /// `unborn`, for the caller to drop if nothing else wrote to them. The
+    /// others that need a staleness marker go to `stale`.
+    pub fn drain(&mut self, stale: &mut Vec<SeriesRef>, unborn: &mut Vec<SeriesRef>) {
+        let round = self.round;
+        for (_, e) in self.map.drain() {
+            if e.added == round {
+                unborn.push(e.series);
+            } else if !e.explicit_ts {
+                stale.push(e.series);
+            }
+        }
     }
 
     /// Number of cached series.
@@ -116,8 +124,14 @@ mod tests {
         assert_eq!(stale[0].labels().metric_name(), Some("b"));
         assert_eq!(cache.len(), 1);
         stale.clear();
-        cache.drain(&mut stale);
+        let (d, _) = store.get_or_create(Labels::from_pairs([("__name__", "d")]));
+        cache.insert(b"d", d, false);
+        let mut unborn = Vec::new();
+        cache.drain(&mut stale, &mut unborn);
         assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].labels().metric_name(), Some("a"));
+        assert_eq!(unborn.len(), 1);
+        assert_eq!(unborn[0].labels().metric_name(), Some("d"));
         assert!(cache.is_empty());
     }
 }

@@ -44,11 +44,7 @@ pub async fn fetch(
     spec: &TargetSpec,
     buf: &mut Vec<u8>,
 ) -> Result<Fetched, FetchError> {
-    if buf.capacity() > RETAINED_BUFFER_BYTES {
-        // One huge body must not pin its memory for the life of the target.
-        *buf = Vec::new();
-    }
-    buf.clear();
+    release_large(buf);
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
     headers.insert(
@@ -96,6 +92,17 @@ pub async fn fetch(
     Ok(Fetched { content_type })
 }
 
+/// Empties `buf`, freeing its memory when it grew past what is worth
+/// keeping for reuse: one huge (or endless, cut off) body must not pin its
+/// memory for the life of the target. Called before each fetch and after a
+/// failed one.
+pub fn release_large(buf: &mut Vec<u8>) {
+    if buf.capacity() > RETAINED_BUFFER_BYTES {
+        *buf = Vec::new();
+    }
+    buf.clear();
+}
+
 /// The error and its causes on one line (reqwest's top error hides the cause).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -106,4 +113,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_are_freed_small_ones_kept() {
+        let mut small = Vec::with_capacity(1 << 20);
+        small.push(1u8);
+        release_large(&mut small);
+        assert!(small.is_empty() && small.capacity() >= 1 << 20);
+        let mut big = vec![0u8; RETAINED_BUFFER_BYTES + 1];
+        release_large(&mut big);
+        assert_eq!(big.capacity(), 0);
+    }
 }

@@ -30,9 +30,15 @@ pub enum IngestError {
     /// The body is not valid exposition text.
     #[error("parse error at {0}")]
     Parse(#[from] ParseError),
-    /// More samples than `sample_limit`.
-    #[error("sample limit exceeded: more than {0} samples")]
-    SampleLimit(usize),
+    /// More samples than `sample_limit`; the rest of the body was still
+    /// parsed to count them, as Prometheus does for `scrape_samples_scraped`.
+    #[error("sample limit exceeded: {scraped} samples, limit is {limit}")]
+    SampleLimit {
+        /// The limit.
+        limit: usize,
+        /// Samples in the body.
+        scraped: usize,
+    },
     /// A series with more labels than `label_limit`.
     #[error("label limit exceeded: series {series} has {count} labels, limit is {limit}")]
     LabelLimit {
@@ -64,7 +70,7 @@ impl IngestError {
     pub fn reason(&self) -> &'static str {
         match self {
             IngestError::Parse(_) => "parse",
-            IngestError::SampleLimit(_) => "sample_limit",
+            IngestError::SampleLimit { .. } => "sample_limit",
             IngestError::LabelLimit { .. } | IngestError::LabelLength { .. } => "label_limit",
         }
     }
@@ -113,12 +119,18 @@ pub fn ingest(
     let mut out = IngestOutcome::default();
     let limit = spec.limits.sample_limit;
     for entry in Parser::new(body, format_for(content_type)) {
-        match entry? {
+        let entry = entry?;
+        if limit > 0 && out.samples >= limit {
+            // Over the limit (or at it): only count what follows. No series
+            // is created past the limit; the scrape fails after the body.
+            if matches!(entry, Entry::Sample(_)) {
+                out.samples += 1;
+            }
+            continue;
+        }
+        match entry {
             Entry::Sample(s) => {
                 out.samples += 1;
-                if limit > 0 && out.samples > limit {
-                    return Err(IngestError::SampleLimit(limit));
-                }
                 let explicit_ts = spec.honor_timestamps && s.timestamp.is_some();
                 let t = if explicit_ts {
                     s.timestamp.unwrap_or(scrape_ts)
@@ -160,6 +172,12 @@ pub fn ingest(
             }
             Entry::Comment { .. } => {}
         }
+    }
+    if limit > 0 && out.samples > limit {
+        return Err(IngestError::SampleLimit {
+            limit,
+            scraped: out.samples,
+        });
     }
     Ok(out)
 }
@@ -306,8 +324,17 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            run("a 1\nb 2\n", &spec(false, lim)),
-            Err(IngestError::SampleLimit(1))
+            run("a 1\nb 2\n# TYPE c gauge\nc 3\n", &spec(false, lim)),
+            Err(IngestError::SampleLimit {
+                limit: 1,
+                scraped: 3
+            })
+        ));
+        // Exactly at the limit is fine; a parse error after the limit wins.
+        assert_eq!(run("a 1\n", &spec(false, lim)).unwrap().1.samples, 1);
+        assert!(matches!(
+            run("a 1\nb 2\nbroken{\n", &spec(false, lim)),
+            Err(IngestError::Parse(_))
         ));
         let lim = ScrapeLimits {
             label_limit: 4,

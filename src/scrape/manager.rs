@@ -11,6 +11,7 @@ use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
 use prometheus_client::registry::Registry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,8 @@ pub struct ScrapeManager {
     metrics: ScrapeMetrics,
     running: Mutex<HashMap<String, Running>>,
     landed: LandedSender,
+    /// Whether stopped loops mark their series stale (false once shutting down).
+    end_markers: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -56,6 +59,7 @@ impl ScrapeManager {
             metrics: ScrapeMetrics::register(registry),
             running: Mutex::new(HashMap::new()),
             landed: landed_channel(),
+            end_markers: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -101,7 +105,7 @@ impl ScrapeManager {
                     metadata.clone(),
                 )
                 .announce_to(self.landed.clone());
-                let task = tokio::spawn(lp.run(cancel.clone()));
+                let task = tokio::spawn(lp.run(cancel.clone(), self.end_markers.clone()));
                 running.insert(
                     key,
                     Running {
@@ -122,6 +126,14 @@ impl ScrapeManager {
     /// The channel every completed scrape is announced on (see [`crate::scrape::ScrapeLanded`]).
     pub fn landed(&self) -> LandedSender {
         self.landed.clone()
+    }
+
+    /// Stops every loop for a process shutdown: as Prometheus does, no
+    /// end-of-run staleness markers are written, so series stay visible
+    /// through the lookback window after a restart from the buffer snapshot.
+    pub async fn shutdown(&self) {
+        self.end_markers.store(false, Ordering::Release);
+        self.stop().await;
     }
 
     /// Stops every loop (in-flight scrapes are cancelled) and waits for them.
@@ -178,4 +190,55 @@ fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
         && a.honor_timestamps == b.honor_timestamps
         && a.limits == b.limits
         && a.authorization == b.authorization
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{is_stale_nan, Labels, Matcher};
+    use std::time::Duration;
+
+    /// A target nothing listens on: every scrape fails, `up` is written.
+    fn unreachable(job: &str) -> (TargetSpec, reqwest::Client) {
+        let spec = TargetSpec {
+            job: job.into(),
+            url: "http://127.0.0.1:1/metrics".into(),
+            labels: Labels::from_pairs([("job", job), ("instance", "127.0.0.1:1")]),
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_millis(20),
+            honor_labels: false,
+            honor_timestamps: true,
+            limits: Default::default(),
+            authorization: None,
+        };
+        (spec, reqwest::Client::new())
+    }
+
+    /// Starts a loop, waits for its first `up`, stops it the given way and
+    /// says whether `up` ended with a staleness marker.
+    async fn ends_stale(shutdown: bool) -> bool {
+        let store = Arc::new(Store::default());
+        let m = ScrapeManager::new(store.clone(), &mut Registry::default());
+        m.apply(vec![unreachable("a")]).await;
+        let up = [Matcher::equal("__name__", "up")];
+        for _ in 0..500 {
+            if store.select(&up).first().and_then(|s| s.last()).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if shutdown {
+            m.shutdown().await;
+        } else {
+            m.stop().await;
+        }
+        let last = store.select(&up).first().and_then(|s| s.last());
+        is_stale_nan(last.expect("up was written").v)
+    }
+
+    #[tokio::test]
+    async fn stop_marks_series_stale_but_shutdown_does_not() {
+        assert!(ends_stale(false).await);
+        assert!(!ends_stale(true).await);
+    }
 }

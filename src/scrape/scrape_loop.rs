@@ -3,7 +3,7 @@
 //! the synthetic `up`/`scrape_*` series, report health.
 
 use super::cache::SeriesCache;
-use super::client::{fetch, FetchError};
+use super::client::{fetch, release_large, FetchError};
 use super::ingest::{ingest, IngestError, Metadata};
 use super::landed::{LandedSender, ScrapeLanded};
 use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
@@ -11,6 +11,7 @@ use super::target::{Health, TargetSpec, TargetStatus};
 use crate::model::{LabelsBuilder, STALE_NAN};
 use crate::store::{SeriesRef, Store};
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::MissedTickBehavior;
@@ -31,6 +32,15 @@ pub enum ScrapeError {
 }
 
 impl ScrapeError {
+    /// Samples the body held, as `scrape_samples_scraped` reports on a
+    /// failure: known only when the sample limit failed the scrape.
+    fn samples_scraped(&self) -> usize {
+        match self {
+            ScrapeError::Ingest(IngestError::SampleLimit { scraped, .. }) => *scraped,
+            _ => 0,
+        }
+    }
+
     fn reason(&self) -> &'static str {
         match self {
             ScrapeError::Fetch(FetchError::Http(_)) => "http",
@@ -93,6 +103,8 @@ pub struct ScrapeLoop {
     body: Vec<u8>,
     batch: Vec<(SeriesRef, i64, f64)>,
     stale: Vec<SeriesRef>,
+    /// Series created by a scrape that then failed (see [`SeriesCache::drain`]).
+    unborn: Vec<SeriesRef>,
     report: ReportSeries,
     landed: Option<(LandedSender, Arc<str>, Arc<str>)>,
 }
@@ -126,6 +138,7 @@ impl ScrapeLoop {
             body: Vec::new(),
             batch: Vec::new(),
             stale: Vec::new(),
+            unborn: Vec::new(),
             report,
             landed: None,
         }
@@ -140,9 +153,10 @@ impl ScrapeLoop {
         self
     }
 
-    /// Scrapes until `cancel` fires; then writes staleness markers for all
-    /// of the target's series, as Prometheus does when a target goes away.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    /// Scrapes until `cancel` fires; then, if `end_markers` is set, writes
+    /// staleness markers for all of the target's series, as Prometheus does
+    /// when a target goes away (but not when the process shuts down).
+    pub async fn run(mut self, cancel: CancellationToken, end_markers: Arc<AtomicBool>) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(self.spec.offset()) => {}
@@ -160,8 +174,11 @@ impl ScrapeLoop {
                 _ = scrape => {}
             }
         }
+        if !end_markers.load(Ordering::Acquire) {
+            return;
+        }
         let now = unix_ms(SystemTime::now());
-        self.cache.drain(&mut self.stale);
+        self.forget_all();
         self.write_stale(now);
         for s in self.report.all() {
             let _ = self.store.append(s, now, STALE_NAN);
@@ -196,7 +213,8 @@ impl ScrapeLoop {
             }
             Err(e) => {
                 self.batch.clear();
-                self.cache.drain(&mut self.stale);
+                release_large(&mut self.body);
+                self.forget_all();
                 self.metrics
                     .failures
                     .get_or_create(&FailureLabels {
@@ -206,7 +224,7 @@ impl ScrapeLoop {
                     })
                     .inc();
                 tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
-                (0, 0, Some(e.to_string()))
+                (e.samples_scraped(), 0, Some(e.to_string()))
             }
         };
         self.write_stale(ts);
@@ -288,6 +306,15 @@ impl ScrapeLoop {
                 .get_or_create(target)
                 .inc_by(rejected);
         }
+    }
+
+    /// Empties the cache; series the last (failed or cancelled) scrape
+    /// created are removed again unless something else wrote to them, so a
+    /// rejected scrape leaves no empty series behind in the API.
+    fn forget_all(&mut self) {
+        self.cache.drain(&mut self.stale, &mut self.unborn);
+        self.store.remove_if_empty(&self.unborn);
+        self.unborn.clear();
     }
 
     fn write_stale(&mut self, ts: i64) {

@@ -210,6 +210,19 @@ impl Index {
         shard.remove(h, s.id())
     }
 
+    /// Removes `s` from the index if it holds no sample; true if removed.
+    pub(crate) fn remove_if_empty(&self, s: &SeriesRef) -> bool {
+        let h = self.hash(s.labels());
+        let mut shard = self.shards[Self::shard_of_id(s.id())].write();
+        let mut d = s.lock();
+        if d.is_removed() || d.sample_count() > 0 {
+            return false;
+        }
+        d.mark_removed();
+        drop(d);
+        shard.remove(h, s.id())
+    }
+
     /// Trims chunks older than `cutoff` and removes series judged stale;
     /// returns the removed series. Each shard is read-locked to find
     /// candidates, then write-locked briefly to remove them.

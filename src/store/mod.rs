@@ -36,7 +36,7 @@ mod values;
 
 pub use series::{Series, SeriesRef};
 
-use crate::model::{Labels, Matcher};
+use crate::model::{Labels, Matcher, Sample};
 use index::Index;
 use intern::Interner;
 use parking_lot::RwLock;
@@ -169,6 +169,36 @@ impl Store {
         }
     }
 
+    /// Appends samples in time order to one series under a single lock (for
+    /// restoring a snapshot); stops at the first refused sample and returns
+    /// how many were appended with the error. Like [`Store::append`], a
+    /// removed handle is redirected to the live series.
+    pub fn append_many(
+        &self,
+        series: &SeriesRef,
+        samples: &[Sample],
+    ) -> Result<usize, (usize, AppendError)> {
+        let retention = self.opts.retention_ms;
+        let push = |d: &mut series::SeriesData| {
+            for (i, s) in samples.iter().enumerate() {
+                d.append(s.t, s.v, retention).map_err(|e| (i, e))?;
+            }
+            Ok(samples.len())
+        };
+        let mut d = series.lock();
+        if !d.is_removed() {
+            return push(&mut d);
+        }
+        drop(d);
+        loop {
+            let (live, _) = self.get_or_create(series.labels().clone());
+            let mut d = live.lock();
+            if !d.is_removed() {
+                return push(&mut d);
+            }
+        }
+    }
+
     /// Series matching all matchers, sorted by labels.
     pub fn select(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
         let mut out = self.select_unsorted(matchers);
@@ -245,6 +275,24 @@ impl Store {
             .collect();
         let n = gone.len();
         self.forget(gone);
+        n
+    }
+
+    /// Removes those of `series` that hold no sample (series a failed
+    /// scrape created); returns how many were removed.
+    pub fn remove_if_empty(&self, series: &[SeriesRef]) -> usize {
+        if series.is_empty() {
+            return 0;
+        }
+        let gone: Vec<SeriesRef> = series
+            .iter()
+            .filter(|s| self.index.remove_if_empty(s))
+            .cloned()
+            .collect();
+        let n = gone.len();
+        if n > 0 {
+            self.forget(gone);
+        }
         n
     }
 

@@ -443,3 +443,44 @@ proptest! {
         prop_assert!(st.samples as usize >= held);
     }
 }
+
+#[test]
+fn append_many_appends_in_order_and_stops_at_the_first_refusal() {
+    let store = Store::new(StoreOptions {
+        retention_ms: Some(1000),
+    });
+    let (s, _) = store.get_or_create(l(&[("__name__", "up")]));
+    let samples: Vec<Sample> = (0..300).map(|i| Sample::new(i * 10, i as f64)).collect();
+    assert_eq!(store.append_many(&s, &samples), Ok(300));
+    let mut got = Vec::new();
+    s.samples_in(i64::MIN, i64::MAX, &mut got);
+    // Retention applies as with single appends: newest 2990, window 1000.
+    assert_eq!(got.first().map(|x| x.t), Some(1990));
+    assert_eq!(got.len(), 101);
+    let bad = [Sample::new(3000, 1.0), Sample::new(2995, 1.0)];
+    assert_eq!(
+        store.append_many(&s, &bad),
+        Err((1, AppendError::OutOfOrder))
+    );
+    // Through a removed handle the samples go to the live series.
+    assert_eq!(store.delete_series(&[]), 1);
+    assert_eq!(
+        store.append_many(&s, &[Sample::new(5000, STALE_NAN)]),
+        Ok(1)
+    );
+    let live = store.select(&[]);
+    assert_eq!(live.len(), 1);
+    assert!(live[0].last().is_some_and(|x| x.t == 5000));
+}
+
+#[test]
+fn remove_if_empty_keeps_series_with_samples() {
+    let store = Store::default();
+    let (a, _) = store.get_or_create(l(&[("__name__", "a"), ("i", "1")]));
+    let (b, _) = store.get_or_create(l(&[("__name__", "b"), ("i", "2")]));
+    store.append(&b, 1, 1.0).unwrap();
+    assert_eq!(store.remove_if_empty(&[a.clone(), b.clone()]), 1);
+    assert!(a.is_removed() && !b.is_removed());
+    assert_eq!(store.label_values("i", &[]), vec!["2".to_string()]);
+    assert_eq!(store.remove_if_empty(&[a]), 0);
+}
