@@ -121,8 +121,10 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
     assert!(text.contains("escalated"), "{text}");
 
     // A broken rule file on reload keeps the running rules and alerts.
+    let rules_path = dir.path().join("rules/service-thresholds.yml");
+    let good_rules = std::fs::read_to_string(&rules_path).expect("rules");
     std::fs::write(
-        dir.path().join("rules/service-thresholds.yml"),
+        &rules_path,
         "groups:\n  - name: broken\n    rules:\n      - alert: X\n        expr: sum(\n",
     )
     .expect("break rules");
@@ -137,8 +139,28 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
     let (status, rules) = get_json(&format!("{base}/api/v1/rules")).expect("rules");
     assert_eq!(status, 200);
     assert!(rules.to_string().contains("service-thresholds"), "{rules}");
-    assert!(
-        latency_alert(&base).is_some(),
-        "alert kept across a failed reload"
-    );
+    let kept = latency_alert(&base).expect("alert kept across a failed reload");
+    assert_eq!(kept.2, critical.2, "activeAt kept across a failed reload");
+    let reload_ok = |want: &str| {
+        get_text(&format!("{base}/metrics"))
+            .map(|(_, m)| {
+                m.lines()
+                    .any(|l| l == format!("watchfire_config_last_reload_successful {want}"))
+            })
+            .unwrap_or(false)
+    };
+    assert!(reload_ok("0"), "a failed reload is visible on /metrics");
+
+    // Fixed, and reloaded over HTTP: the unchanged rule keeps its alert and activeAt, and the
+    // notifier is rebuilt without losing anything.
+    std::fs::write(&rules_path, good_rules).expect("fix rules");
+    let resp = http()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .expect("reload");
+    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
+    assert!(reload_ok("1"), "{}", log());
+    let after = latency_alert(&base).expect("alert kept across a good reload");
+    assert_eq!(after.1, "firing");
+    assert_eq!(after.2, critical.2, "activeAt kept across a good reload");
 }
