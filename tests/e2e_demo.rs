@@ -66,13 +66,7 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
         )
         .expect("rules copy");
     }
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.path().join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.path().join("data"));
-    let _watchfire = Proc::spawn("watchfire", wf, dir.path());
+    let _watchfire = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let base = format!("http://127.0.0.1:{port}");
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
 

@@ -11,7 +11,6 @@ mod notify_support;
 use common::*;
 use notify_support::{Behaviour, Recorder};
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,27 +27,23 @@ async fn degrading_module_notifies_firing_escalated_resolved() {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo_port = free_port();
     let port = free_port();
-    let mut demo = Command::new(example_bin("demo_exporter"));
-    demo.args([
-        "--listen",
-        &format!("127.0.0.1:{demo_port}"),
-        "--modules",
-        "checkout,search",
-        "--warning-after",
-        "1s",
-        "--critical-after",
-        "10s",
-        "--recover-after",
-        "20s",
-    ]);
-    let _demo = Proc::spawn("demo", demo, dir.path());
+    let _demo = spawn_demo(
+        dir.path(),
+        demo_port,
+        &[
+            "--modules",
+            "checkout,search",
+            "--warning-after",
+            "1s",
+            "--critical-after",
+            "10s",
+            "--recover-after",
+            "20s",
+        ],
+    );
 
     // Only the latency rule, with short windows so the test takes seconds, not minutes.
-    let rules = std::fs::read_to_string(crate_dir().join("rules/service-thresholds.yml"))
-        .expect("bundled rules")
-        .replace("for: 30s", "for: 2s")
-        .replace("[1m]", "[10s]");
-    std::fs::write(dir.path().join("rules.yml"), rules).expect("rules");
+    write_fast_service_rules(dir.path());
     let config = format!(
         "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: [rules.yml]
@@ -73,13 +68,7 @@ receivers:
         rec.url("/hook")
     );
     std::fs::write(dir.path().join("watchfire.yml"), config).expect("config");
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.path().join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.path().join("data"));
-    let _watchfire = Proc::spawn("watchfire", wf, dir.path());
+    let _watchfire = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
 
     // Wait for the resolve notification of the checkout alert.
@@ -205,27 +194,23 @@ async fn two_minute_webhook_outage_loses_nothing() {
     const OUTAGE: Duration = Duration::from_secs(120);
     let dir = tempfile::tempdir().expect("tempdir");
     let (demo_port, port, hook_port) = (free_port(), free_port(), free_port());
-    let mut demo = Command::new(example_bin("demo_exporter"));
-    demo.args([
-        "--listen",
-        &format!("127.0.0.1:{demo_port}"),
-        "--modules",
-        "checkout,search",
-        "--warning-after",
-        "1s",
-        "--critical-after",
-        "12s",
-        "--recover-after",
-        "26s",
-        "--cycle",
-        "45s",
-    ]);
-    let _demo = Proc::spawn("demo", demo, dir.path());
-    let rules = std::fs::read_to_string(crate_dir().join("rules/service-thresholds.yml"))
-        .expect("bundled rules")
-        .replace("for: 30s", "for: 2s")
-        .replace("[1m]", "[10s]");
-    std::fs::write(dir.path().join("rules.yml"), rules).expect("rules");
+    let _demo = spawn_demo(
+        dir.path(),
+        demo_port,
+        &[
+            "--modules",
+            "checkout,search",
+            "--warning-after",
+            "1s",
+            "--critical-after",
+            "12s",
+            "--recover-after",
+            "26s",
+            "--cycle",
+            "45s",
+        ],
+    );
+    write_fast_service_rules(dir.path());
     let config = format!(
         "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: [rules.yml]
@@ -249,13 +234,7 @@ receivers:
 "
     );
     std::fs::write(dir.path().join("watchfire.yml"), config).expect("config");
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.path().join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.path().join("data"));
-    let _watchfire = Proc::spawn("watchfire", wf, dir.path());
+    let _watchfire = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
     let base = format!("http://127.0.0.1:{port}");
     assert!(wait_listening(

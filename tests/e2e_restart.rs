@@ -51,13 +51,7 @@ fn history(base: &str) -> Vec<(String, String, String)> {
 }
 
 fn start_watchfire(dir: &Path, port: u16) -> Proc {
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.join("data"));
-    Proc::spawn("watchfire", wf, dir)
+    spawn_watchfire(dir, port, "watchfire", &[])
 }
 
 #[test]
@@ -65,9 +59,7 @@ fn firing_alert_survives_kill_9_with_its_active_at() {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo_port = free_port();
     let port = free_port();
-    let mut demo = Command::new(example_bin("demo_exporter"));
-    demo.args(["--listen", &format!("127.0.0.1:{demo_port}")]);
-    let _demo = Proc::spawn("demo", demo, dir.path());
+    let _demo = spawn_demo(dir.path(), demo_port, &[]);
     std::fs::write(
         dir.path().join("watchfire.yml"),
         format!(

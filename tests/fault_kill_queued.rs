@@ -16,20 +16,8 @@ mod notify_support;
 use common::*;
 use notify_support::Recorder;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use watchfire::persist::{self, StateDb};
-
-fn start_watchfire(dir: &Path, port: u16, name: &str) -> Proc {
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.join("data"));
-    Proc::spawn(name, wf, dir)
-}
 
 /// Sum of the samples of `metric` (any labels) in an exposition text.
 fn metric_sum(text: &str, metric: &str) -> f64 {
@@ -60,25 +48,21 @@ async fn queued_notifications_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo_port = free_port();
     let hook_port = free_port();
-    let mut demo = Command::new(example_bin("demo_exporter"));
-    demo.args([
-        "--listen",
-        &format!("127.0.0.1:{demo_port}"),
-        "--modules",
-        "checkout,search",
-        "--warning-after",
-        "1s",
-        "--critical-after",
-        "600s",
-        "--recover-after",
-        "900s",
-    ]);
-    let _demo = Proc::spawn("demo", demo, dir.path());
-    let rules = std::fs::read_to_string(crate_dir().join("rules/service-thresholds.yml"))
-        .expect("bundled rules")
-        .replace("for: 30s", "for: 2s")
-        .replace("[1m]", "[10s]");
-    std::fs::write(dir.path().join("rules.yml"), rules).expect("rules");
+    let _demo = spawn_demo(
+        dir.path(),
+        demo_port,
+        &[
+            "--modules",
+            "checkout,search",
+            "--warning-after",
+            "1s",
+            "--critical-after",
+            "600s",
+            "--recover-after",
+            "900s",
+        ],
+    );
+    write_fast_service_rules(dir.path());
     let config = format!(
         "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: [rules.yml]
@@ -101,7 +85,7 @@ receivers:
 
     // The webhook is down: watchfire queues and retries.
     let port = free_port();
-    let mut wf = start_watchfire(dir.path(), port, "watchfire");
+    let mut wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let log = |name: &str| {
         std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default()
     };
@@ -171,7 +155,7 @@ receivers:
     // The webhook comes up; watchfire restarts on the same state directory.
     let rec = Recorder::start_on(hook_port).await;
     let port = free_port();
-    let _wf = start_watchfire(dir.path(), port, "watchfire-restarted");
+    let _wf = spawn_watchfire(dir.path(), port, "watchfire-restarted", &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let received = |rec: &Recorder| -> BTreeMap<String, Vec<serde_json::Value>> {
         let mut by_key: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();

@@ -8,7 +8,6 @@ mod notify_support;
 
 use common::*;
 use notify_support::Recorder;
-use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,13 +30,13 @@ async fn unusable_state_dir_is_loud_and_alerts_keep_flowing() {
     )
     .expect("config");
     let port = free_port();
-    let mut wf = Command::new(watchfire_bin());
-    wf.args(["run", "--config"])
-        .arg(dir.path().join("watchfire.yml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--storage.path")
-        .arg(dir.path().join("not-a-dir").join("data"));
-    let _wf = Proc::spawn("watchfire", wf, dir.path());
+    let state = dir.path().join("not-a-dir").join("data");
+    let _wf = spawn_watchfire(
+        dir.path(),
+        port,
+        "watchfire",
+        &["--storage.path", state.to_str().expect("utf-8 path")],
+    );
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
 
     // Alerts keep flowing: the firing notification arrives.

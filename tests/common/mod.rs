@@ -37,6 +37,40 @@ pub fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Starts `watchfire run` on `dir/watchfire.yml`, listening on 127.0.0.1:`port`, with its
+/// state directory in `dir/data` (unless `flags` name another) and its log in
+/// `dir/<name>.log`; `flags` are appended.
+pub fn spawn_watchfire(dir: &Path, port: u16, name: &str, flags: &[&str]) -> Proc {
+    let mut wf = Command::new(watchfire_bin());
+    wf.args(["run", "--config"])
+        .arg(dir.join("watchfire.yml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    if !flags.contains(&"--storage.path") {
+        wf.arg("--storage.path").arg(dir.join("data"));
+    }
+    wf.args(flags);
+    Proc::spawn(name, wf, dir)
+}
+
+/// Starts the demo exporter on 127.0.0.1:`port` with `flags` (modules, phase times); its log
+/// goes to `dir/demo.log`.
+pub fn spawn_demo(dir: &Path, port: u16, flags: &[&str]) -> Proc {
+    let mut demo = Command::new(example_bin("demo_exporter"));
+    demo.args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(flags);
+    Proc::spawn("demo", demo, dir)
+}
+
+/// Writes the bundled `rules/service-thresholds.yml` to `dir/rules.yml` with `for: 2s` and
+/// 10 s rate windows, so alerts follow the demo within seconds.
+pub fn write_fast_service_rules(dir: &Path) {
+    let rules = std::fs::read_to_string(crate_dir().join("rules/service-thresholds.yml"))
+        .expect("bundled rules")
+        .replace("for: 30s", "for: 2s")
+        .replace("[1m]", "[10s]");
+    std::fs::write(dir.join("rules.yml"), rules).expect("rules");
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct Proc {
     pub child: Child,
