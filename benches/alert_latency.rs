@@ -206,8 +206,10 @@ async fn main() {
     ));
     tokio::spawn(bridge::run(
         Bridge::new(Labels::empty(), "http://127.0.0.1"),
+        Vec::new(),
         manager.subscribe(),
         notifier.clone(),
+        tokio_util::sync::CancellationToken::new(),
     ));
     scrape.apply(targets_from_config(&cfg).unwrap()).await;
     manager.start();

@@ -233,3 +233,59 @@ fn a_restart_does_not_renotify_a_firing_alert_before_repeat_interval() {
         n.shutdown().await;
     });
 }
+
+/// At start `run` replays the restored firing alerts to the notifier (`bridge::resync_transitions`).
+/// An alert the notifier never heard of before the crash — killed between the rule engine saving
+/// the firing and the notifier queueing it — is notified once; replaying it again after a second
+/// restart sends nothing new (the notification log knows it).
+#[test]
+fn replayed_firing_alerts_are_notified_only_if_never_notified() {
+    use watchfire::notify::bridge::{resync_transitions, Bridge};
+    use watchfire::rules::alert::{Alert, AlertState};
+    use watchfire::rules::manager::HeldAlert;
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("data");
+    let port = free_port();
+    let cfg = load_config(dir.path(), &config(port, "1h"));
+    let fired_at = chrono::Utc::now().timestamp_millis() - 60_000;
+    let held = vec![HeldAlert {
+        group: Arc::from("rules.yml;g"),
+        rule: Arc::from("Hot"),
+        alert: Alert {
+            labels: watchfire::model::Labels::from_pairs([("alertname", "Hot"), ("job", "oven")]),
+            annotations: vec![],
+            state: AlertState::Firing,
+            value: 99.0,
+            active_at: fired_at - 30_000,
+            fired_at: Some(fired_at),
+            resolved_at: None,
+            keep_firing_since: None,
+            severity: None,
+            threshold: None,
+            data_missing_since: None,
+            resolve_reason: None,
+        },
+    }];
+    for round in 0..2 {
+        let rt = runtime();
+        rt.block_on(async {
+            let rec = Recorder::start_on(port).await;
+            let db = open(&state);
+            let n = start(&cfg, &db);
+            let mut bridge = Bridge::new(watchfire::model::Labels::empty(), "http://wf");
+            for t in resync_transitions(&held) {
+                n.send(bridge.convert(&t).unwrap()).await;
+            }
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let got = rec.requests("/hook");
+            if round == 0 {
+                assert_eq!(got.len(), 1, "the never-sent firing is sent");
+                assert_eq!(got[0].json()["status"], "firing");
+            } else {
+                assert!(got.is_empty(), "already notified: {} requests", got.len());
+            }
+            n.shutdown().await;
+        });
+    }
+}

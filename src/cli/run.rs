@@ -118,13 +118,16 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .context("starting the notifier")?;
     notifier.register_metrics(telemetry.registry_mut());
     let notifier = Arc::new(NotifierHandle::new(notifier));
+    let stop_bridge = CancellationToken::new();
     let bridge_task = tokio::spawn(bridge::run(
         Bridge::new(
             Labels::from_pairs(&cfg.global.external_labels),
             &external_url,
         ),
+        bridge::resync_transitions(&rules.alerts_snapshot()),
         rules.subscribe(),
         notifier.clone(),
+        stop_bridge.clone(),
     ));
     let reload_metrics = ReloadMetrics::register(telemetry.registry_mut());
     let telemetry = Arc::new(telemetry);
@@ -210,7 +213,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     ready.store(false, Ordering::Release);
     gc.abort();
     rules.stop().await;
-    bridge_task.abort();
+    // Forward what the last evaluations published, then stop.
+    stop_bridge.cancel();
     let _ = bridge_task.await;
     scrape.shutdown().await;
     buffer::snapshot(

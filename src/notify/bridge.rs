@@ -7,11 +7,13 @@ use super::alert::{AlertStatus, NotifyAlert, ResolveReason, Transition};
 use super::handle::NotifierHandle;
 use crate::model::{Labels, LabelsBuilder};
 use crate::rules::alert::{AlertState, AlertTransition, Transition as RuleTransition};
+use crate::rules::manager::HeldAlert;
 use crate::rules::nodata::ResolveReason as RuleResolveReason;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// What the bridge remembers of a firing alert.
 #[derive(Debug, Clone)]
@@ -121,14 +123,70 @@ impl Bridge {
     }
 }
 
-/// Feeds every transition from `events` to `notifier` until the channel closes.
+/// The firing alerts a restart restored, as the firing transitions that started them (at
+/// their `fired_at`). Fed to the bridge first: it learns each alert's start and severity
+/// (for later escalations and resolves), and the notifier, which compares transition
+/// sequences with its notification log, sends only what it never sent before the restart —
+/// e.g. a firing that was evaluated, but not yet queued, when the process was killed.
+pub fn resync_transitions(held: &[HeldAlert]) -> Vec<AlertTransition> {
+    held.iter()
+        .filter(|h| h.alert.state == AlertState::Firing)
+        .map(|h| {
+            let a = &h.alert;
+            AlertTransition {
+                rule: h.rule.clone(),
+                group: h.group.clone(),
+                labels: a.labels.clone(),
+                fingerprint: a.labels.fingerprint(),
+                from: AlertState::Pending,
+                to: RuleTransition::Firing,
+                state: AlertState::Firing,
+                severity: a.severity,
+                value: a.value,
+                threshold: a.threshold,
+                annotations: a.annotations.clone(),
+                active_at: a.active_at,
+                at: a.fired_at.unwrap_or(a.active_at),
+                resolve_reason: None,
+            }
+        })
+        .collect()
+}
+
+/// Feeds `resync` (see [`resync_transitions`]), then every transition from `events`, to
+/// `notifier`. When `stop` fires it forwards what the rule engine had already published and
+/// returns, so a graceful shutdown loses no transition.
 pub async fn run(
     mut bridge: Bridge,
+    resync: Vec<AlertTransition>,
     mut events: broadcast::Receiver<AlertTransition>,
     notifier: Arc<NotifierHandle>,
+    stop: CancellationToken,
 ) {
+    for t in &resync {
+        if let Some(alert) = bridge.convert(t) {
+            notifier.send(alert).await;
+        }
+    }
     loop {
-        match events.recv().await {
+        let received = tokio::select! {
+            biased;
+            r = events.recv() => r,
+            _ = stop.cancelled() => loop {
+                match events.try_recv() {
+                    Ok(t) => {
+                        if let Some(alert) = bridge.convert(&t) {
+                            notifier.send(alert).await;
+                        }
+                    }
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        tracing::error!(lost = n, "notifier fell behind the rule engine; transitions lost");
+                    }
+                    Err(_) => return,
+                }
+            },
+        };
+        match received {
             Ok(t) => {
                 if let Some(alert) = bridge.convert(&t) {
                     notifier.send(alert).await;
@@ -250,5 +308,52 @@ mod tests {
             .unwrap();
         assert_eq!(fire.transition, Transition::Firing);
         assert_eq!(fire.labels.get("severity"), Some("critical"));
+    }
+
+    #[test]
+    fn resync_replays_restored_firing_alerts_at_their_start() {
+        use crate::rules::alert::Alert;
+        let alert = |state: AlertState, fired_at: Option<i64>| Alert {
+            labels: Labels::from_pairs([("alertname", "HighLatencyP95"), ("module", "checkout")]),
+            annotations: vec![],
+            state,
+            value: 7.0,
+            active_at: 1_000,
+            fired_at,
+            resolved_at: None,
+            keep_firing_since: None,
+            severity: Some(Severity::Critical),
+            threshold: Some(5.0),
+            data_missing_since: None,
+            resolve_reason: None,
+        };
+        let held = |a: Alert| HeldAlert {
+            group: StdArc::from("g"),
+            rule: StdArc::from("HighLatencyP95"),
+            alert: a,
+        };
+        let resync = resync_transitions(&[
+            held(alert(AlertState::Firing, Some(31_000))),
+            held(alert(AlertState::Pending, None)),
+        ]);
+        assert_eq!(resync.len(), 1, "only firing alerts are replayed");
+        let mut b = Bridge::new(Labels::empty(), "http://wf");
+        let fire = b.convert(&resync[0]).unwrap();
+        assert_eq!(fire.transition, Transition::Firing);
+        assert_eq!(fire.seq, 31_000, "the sequence of the original firing");
+        assert_eq!(fire.starts_at, time(31_000));
+        assert_eq!(fire.labels.get("severity"), Some("critical"));
+        // The bridge now knows the alert: a later de-escalation says from where.
+        let mut de = tr(RuleTransition::Deescalated, Some(Severity::Warning), 90_000);
+        de.fingerprint = resync[0].fingerprint;
+        let de = b.convert(&de).unwrap();
+        assert_eq!(
+            de.transition,
+            Transition::DeEscalated {
+                from: "critical".into(),
+                to: "warning".into()
+            }
+        );
+        assert_eq!(de.starts_at, time(31_000));
     }
 }

@@ -39,8 +39,12 @@ impl NotifierHandle {
 
     /// Hands an alert event to the current notifier (waits during a reload).
     pub async fn send(&self, alert: NotifyAlert) {
-        if let Some(n) = &*self.current.read().await {
-            n.send(alert).await;
+        match &*self.current.read().await {
+            Some(n) => n.send(alert).await,
+            None => tracing::warn!(
+                alert = %alert.labels,
+                "no notifier running (shut down, or its rebuild failed); event dropped"
+            ),
         }
     }
 
@@ -64,7 +68,11 @@ impl NotifierHandle {
             return Err(BuildError::Stopped);
         };
         let carried = old.shutdown().await;
-        let new = builder.carry(carried).start()?;
+        // `start` fails only where `check` does; this is a file changed in between.
+        let new = builder.carry(carried).start().inspect_err(|e| {
+            tracing::error!(error = %e, "the notifier could not be rebuilt: no notifications \
+                are sent until a reload succeeds (queued ones stay in the state database)");
+        })?;
         *slot = Some(new);
         Ok(())
     }
