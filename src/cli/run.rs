@@ -119,11 +119,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     notifier.register_metrics(telemetry.registry_mut());
     let notifier = Arc::new(NotifierHandle::new(notifier));
     let stop_bridge = CancellationToken::new();
+    let bridge = Bridge::new(
+        Labels::from_pairs(&cfg.global.external_labels),
+        &external_url,
+    );
+    let external_labels = bridge.external_labels();
     let bridge_task = tokio::spawn(bridge::run(
-        Bridge::new(
-            Labels::from_pairs(&cfg.global.external_labels),
-            &external_url,
-        ),
+        bridge,
         bridge::resync_transitions(&rules.alerts_snapshot()),
         rules.subscribe(),
         notifier.clone(),
@@ -168,6 +170,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         web: &web,
         notifier: &notifier,
         external_url: &external_url,
+        external_labels: &external_labels,
         state_db: &state_db,
     };
 
@@ -336,6 +339,7 @@ struct Reloadable<'a> {
     web: &'a WebSecurity,
     notifier: &'a NotifierHandle,
     external_url: &'a str,
+    external_labels: &'a parking_lot::RwLock<Labels>,
     state_db: &'a Arc<StateDb>,
 }
 
@@ -377,6 +381,7 @@ async fn reload(r: &Reloadable<'_>) -> anyhow::Result<()> {
         .reload(notifier_builder(&cfg, r.external_url, r.state_db))
         .await
         .context("rebuilding the notifier")?;
+    *r.external_labels.write() = Labels::from_pairs(&cfg.global.external_labels);
     r.status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())

@@ -10,6 +10,7 @@ use crate::rules::alert::{AlertState, AlertTransition, Transition as RuleTransit
 use crate::rules::manager::HeldAlert;
 use crate::rules::nodata::ResolveReason as RuleResolveReason;
 use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -25,7 +26,7 @@ struct Firing {
 /// Converts transitions, remembering each firing alert's start and severity.
 #[derive(Debug, Default)]
 pub struct Bridge {
-    external_labels: Labels,
+    external_labels: Arc<RwLock<Labels>>,
     generator_url: String,
     firing: HashMap<u64, Firing>,
 }
@@ -39,10 +40,16 @@ impl Bridge {
     /// linking notifications to `external_url`.
     pub fn new(external_labels: Labels, external_url: &str) -> Self {
         Self {
-            external_labels,
+            external_labels: Arc::new(RwLock::new(external_labels)),
             generator_url: format!("{}/alerts", external_url.trim_end_matches('/')),
             firing: HashMap::new(),
         }
+    }
+
+    /// Where the external labels live: replace them there on a configuration reload and the
+    /// next notification carries the new ones.
+    pub fn external_labels(&self) -> Arc<RwLock<Labels>> {
+        self.external_labels.clone()
     }
 
     /// The notification for one transition, if it is one to notify.
@@ -100,7 +107,7 @@ impl Bridge {
             self.firing.remove(&t.fingerprint);
         }
         let mut labels = LabelsBuilder::new(&t.labels);
-        for l in &self.external_labels {
+        for l in self.external_labels.read().iter() {
             if labels.get(&l.name).is_none() {
                 labels.set_shared(l.name.clone(), l.value.clone());
             }
@@ -355,5 +362,17 @@ mod tests {
             }
         );
         assert_eq!(de.starts_at, time(31_000));
+    }
+
+    #[test]
+    fn external_labels_can_change_on_reload() {
+        let mut b = Bridge::new(Labels::from_pairs([("dc", "a")]), "http://wf");
+        let fire = b.convert(&tr(RuleTransition::Firing, None, 1_000)).unwrap();
+        assert_eq!(fire.labels.get("dc"), Some("a"));
+        *b.external_labels().write() = Labels::from_pairs([("dc", "b")]);
+        let res = b
+            .convert(&tr(RuleTransition::Resolved, None, 2_000))
+            .unwrap();
+        assert_eq!(res.labels.get("dc"), Some("b"));
     }
 }
