@@ -44,30 +44,12 @@ async fn degrading_module_notifies_firing_escalated_resolved() {
 
     // Only the latency rule, with short windows so the test takes seconds, not minutes.
     write_fast_service_rules(dir.path());
-    let config = format!(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: [rules.yml]
-scrape_configs:
-  - job_name: demo
-    static_configs: [{{targets: ['127.0.0.1:{demo_port}']}}]
-route:
-  receiver: hook
-  group_by: [alertname, module]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-  routes:
-    - receiver: 'null'
-      matchers: ['alertname!=\"HighLatencyP95\"']
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: '{}'
-  - name: 'null'
-",
-        rec.url("/hook")
+    write_demo_webhook_config(
+        dir.path(),
+        demo_port,
+        &format!("{{url: '{}'}}", rec.url("/hook")),
+        Some("HighLatencyP95"),
     );
-    std::fs::write(dir.path().join("watchfire.yml"), config).expect("config");
     let _watchfire = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
 
@@ -211,29 +193,12 @@ async fn two_minute_webhook_outage_loses_nothing() {
         ],
     );
     write_fast_service_rules(dir.path());
-    let config = format!(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: [rules.yml]
-scrape_configs:
-  - job_name: demo
-    static_configs: [{{targets: ['127.0.0.1:{demo_port}']}}]
-route:
-  receiver: hook
-  group_by: [alertname, module]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-  routes:
-    - receiver: 'null'
-      matchers: ['alertname!=\"HighLatencyP95\"']
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: 'http://127.0.0.1:{hook_port}/hook'
-  - name: 'null'
-"
+    write_demo_webhook_config(
+        dir.path(),
+        demo_port,
+        &format!("{{url: 'http://127.0.0.1:{hook_port}/hook'}}"),
+        Some("HighLatencyP95"),
     );
-    std::fs::write(dir.path().join("watchfire.yml"), config).expect("config");
     let _watchfire = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let log = || std::fs::read_to_string(dir.path().join("watchfire.log")).unwrap_or_default();
     let base = format!("http://127.0.0.1:{port}");

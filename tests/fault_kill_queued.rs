@@ -63,25 +63,12 @@ async fn queued_notifications_survive_kill_9() {
         ],
     );
     write_fast_service_rules(dir.path());
-    let config = format!(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: [rules.yml]
-scrape_configs:
-  - job_name: demo
-    static_configs: [{{targets: ['127.0.0.1:{demo_port}']}}]
-route:
-  receiver: hook
-  group_by: [alertname, module]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - {{url: 'http://127.0.0.1:{hook_port}/hook', min_backoff: 1s, max_backoff: 2s}}
-"
+    write_demo_webhook_config(
+        dir.path(),
+        demo_port,
+        &format!("{{url: 'http://127.0.0.1:{hook_port}/hook', min_backoff: 1s, max_backoff: 2s}}"),
+        None,
     );
-    std::fs::write(dir.path().join("watchfire.yml"), config).expect("config");
 
     // The webhook is down: watchfire queues and retries.
     let port = free_port();

@@ -71,6 +71,40 @@ pub fn write_fast_service_rules(dir: &Path) {
     std::fs::write(dir.join("rules.yml"), rules).expect("rules");
 }
 
+/// Writes `dir/watchfire.yml` for the demo pipeline: 1 s scrapes of the demo exporter at
+/// `demo_port` and 1 s evaluations of `dir/rules.yml`; notifications grouped by alert name and
+/// module (`group_wait: 0s`, `group_interval: 1s`, `repeat_interval: 1h`) to one webhook whose
+/// `webhook_configs` entry is `webhook` (flow-style YAML). With `only`, alerts of any other
+/// name go to a receiver that does nothing.
+pub fn write_demo_webhook_config(dir: &Path, demo_port: u16, webhook: &str, only: Option<&str>) {
+    let mut config = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: demo
+    static_configs: [{{targets: ['127.0.0.1:{demo_port}']}}]
+route:
+  receiver: hook
+  group_by: [alertname, module]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+"
+    );
+    if let Some(name) = only {
+        config.push_str(&format!(
+            "  routes:\n    - receiver: 'null'\n      matchers: ['alertname!=\"{name}\"']\n"
+        ));
+    }
+    config.push_str(&format!(
+        "receivers:\n  - name: hook\n    webhook_configs:\n      - {webhook}\n"
+    ));
+    if only.is_some() {
+        config.push_str("  - name: 'null'\n");
+    }
+    std::fs::write(dir.join("watchfire.yml"), config).expect("config");
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct Proc {
     pub child: Child,
