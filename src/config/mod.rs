@@ -227,13 +227,46 @@ fn glob_in_dir(dir: &Path, pattern: &str) -> String {
 /// Reads and validates the config file at `path`, expanding `${VAR}` from the environment.
 pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        kind: ErrorKind::Read(e),
-    })?;
-    parse(&text, path)
+    parse(&read_file(path)?, path)
+}
+
+/// The text of a configuration file; a read error names the file.
+pub(crate) fn read_file(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            kind: ErrorKind::Read(e),
+        }])
+    })
+}
+
+/// Parses `text` (as read from `path`) as one YAML document and hands it to `resolve`, which
+/// decodes and validates it, reporting problems into the context. Every problem is returned,
+/// each with its file, line and column; `resolve`'s result only when there were none.
+pub(crate) fn resolve_document<T>(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    resolve: impl FnOnce(&node::Node, &mut Cx<'_>) -> T,
+) -> Result<T, ConfigErrors> {
+    let dir = config_dir(path);
+    let mut cx = Cx::new(path, &dir, text, env);
+    let doc = match node::parse_document(text) {
+        Ok(doc) => doc,
+        Err((pos, kind)) => {
+            cx.error(pos, kind);
+            return Err(ConfigErrors(cx.into_errors()));
+        }
+    };
+    let out = resolve(&doc, &mut cx);
+    let errors = cx.into_errors();
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
 }
 
 /// Validates config text as if read from `path` (used for error messages and to resolve
@@ -249,56 +282,43 @@ pub fn parse_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let path = path.as_ref();
-    let dir = config_dir(path);
-    let mut cx = Cx::new(path, &dir, text, env);
-    let doc = match node::parse_document(text) {
-        Ok(doc) => doc,
-        Err((pos, kind)) => {
-            cx.error(pos, kind);
-            return Err(ConfigErrors(cx.into_errors()));
+    resolve_document(text, path, env, |doc, cx| {
+        let raw = RawConfig::decode(doc, cx).unwrap_or_default();
+        let global = global::resolve_global(raw.global, cx);
+        let rule_files = rule_files(raw.rule_files, cx);
+        let raw_jobs = raw.scrape_configs.map(|s| s.value).unwrap_or_default();
+        validate::unique_job_names(
+            raw_jobs.iter().filter_map(|j| j.value.job_name.as_ref()),
+            cx,
+        );
+        let scrape_configs = raw_jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, job)| scrape::resolve(job, i, &global, cx))
+            .collect();
+        let storage = global::resolve_storage(raw.storage, cx);
+        let notify = notify::resolve(
+            notify::RawNotify {
+                route: raw.route,
+                receivers: raw.receivers,
+                inhibit_rules: raw.inhibit_rules,
+                templates: raw.templates,
+                alerting: raw.alerting,
+            },
+            cx,
+        );
+        Config {
+            global,
+            rule_files,
+            scrape_configs,
+            storage,
+            alerting: notify.alerting,
+            route: notify.route,
+            receivers: notify.receivers,
+            inhibit_rules: notify.inhibit_rules,
+            templates: notify.templates,
+            path: path.to_path_buf(),
         }
-    };
-    let raw = RawConfig::decode(&doc, &mut cx).unwrap_or_default();
-
-    let global = global::resolve_global(raw.global, &mut cx);
-    let rule_files = rule_files(raw.rule_files, &mut cx);
-    let raw_jobs = raw.scrape_configs.map(|s| s.value).unwrap_or_default();
-    validate::unique_job_names(
-        raw_jobs.iter().filter_map(|j| j.value.job_name.as_ref()),
-        &mut cx,
-    );
-    let scrape_configs = raw_jobs
-        .into_iter()
-        .enumerate()
-        .map(|(i, job)| scrape::resolve(job, i, &global, &mut cx))
-        .collect();
-    let storage = global::resolve_storage(raw.storage, &mut cx);
-    let notify = notify::resolve(
-        notify::RawNotify {
-            route: raw.route,
-            receivers: raw.receivers,
-            inhibit_rules: raw.inhibit_rules,
-            templates: raw.templates,
-            alerting: raw.alerting,
-        },
-        &mut cx,
-    );
-
-    let errors = cx.into_errors();
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-    Ok(Config {
-        global,
-        rule_files,
-        scrape_configs,
-        storage,
-        alerting: notify.alerting,
-        route: notify.route,
-        receivers: notify.receivers,
-        inhibit_rules: notify.inhibit_rules,
-        templates: notify.templates,
-        path: path.to_path_buf(),
     })
 }
 

@@ -27,9 +27,9 @@
 //! **Invariant:** bcrypt hashes are [`Secret`]s and never print.
 
 use super::decode::{yaml_section, At, Cx, Decode, Entries};
-use super::error::{ConfigError, ConfigErrors, ErrorKind};
+use super::error::{ConfigErrors, ErrorKind};
 use super::secret::{resolve_path, Secret};
-use super::{config_dir, env, node};
+use super::{env, node, read_file, resolve_document};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -142,13 +142,7 @@ const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 /// Reads and validates the web config file at `path`, expanding `${VAR}` from the environment.
 pub fn load_web(path: impl AsRef<Path>) -> Result<WebConfig, ConfigErrors> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        kind: ErrorKind::Read(e),
-    })?;
-    parse_web_with_env(&text, path, &env::process_env)
+    parse_web_with_env(&read_file(path)?, path, &env::process_env)
 }
 
 /// Validates web config text as if read from `path`, looking `${VAR}` up with `env`.
@@ -158,32 +152,21 @@ pub fn parse_web_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<WebConfig, ConfigErrors> {
     let path = path.as_ref();
-    let dir = config_dir(path);
-    let mut cx = Cx::new(path, &dir, text, env);
-    let doc = match node::parse_document(text) {
-        Ok(doc) => doc,
-        Err((pos, kind)) => {
-            cx.error(pos, kind);
-            return Err(ConfigErrors(cx.into_errors()));
+    resolve_document(text, path, env, |doc, cx| {
+        let raw = RawWebConfig::decode(doc, cx).unwrap_or_default();
+        let tls = raw.tls_server_config.and_then(|t| tls(t, cx));
+        let (http2, headers) = match raw.http_server_config {
+            Some(h) => http_server(h.value, cx),
+            None => (true, BTreeMap::new()),
+        };
+        let basic_auth_users = users(raw.basic_auth_users, cx);
+        WebConfig {
+            tls,
+            http2,
+            headers,
+            basic_auth_users,
+            path: path.to_path_buf(),
         }
-    };
-    let raw = RawWebConfig::decode(&doc, &mut cx).unwrap_or_default();
-    let tls = raw.tls_server_config.and_then(|t| tls(t, &mut cx));
-    let (http2, headers) = match raw.http_server_config {
-        Some(h) => http_server(h.value, &mut cx),
-        None => (true, BTreeMap::new()),
-    };
-    let basic_auth_users = users(raw.basic_auth_users, &mut cx);
-    let errors = cx.into_errors();
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-    Ok(WebConfig {
-        tls,
-        http2,
-        headers,
-        basic_auth_users,
-        path: path.to_path_buf(),
     })
 }
 
