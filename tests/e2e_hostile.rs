@@ -8,7 +8,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -133,24 +132,6 @@ fn serve(answers: Vec<Answer>) -> Vec<String> {
         });
     });
     addrs
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn query(base: &str, q: &str) -> Vec<Value> {
-    let url = format!("{base}/api/v1/query?query={}", urlencode(q));
-    let (status, body) = get_json(&url).unwrap_or_else(|| panic!("query {q} failed"));
-    assert_eq!(status, 200, "{q}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn single(base: &str, q: &str) -> Option<f64> {
-    query(base, q).first()?["value"][1].as_str()?.parse().ok()
 }
 
 /// `lastError` of every target by `job/instance`, or `None` for a target
@@ -307,9 +288,9 @@ fn hostile_bodies_fail_with_clear_reasons_and_bounded_memory() {
     ] {
         let sel = format!("count({q})");
         assert!(
-            query(&base, &sel).is_empty(),
+            query_vector(&base, &sel).is_empty(),
             "{sel}: {:?}",
-            query(&base, &sel)
+            query_vector(&base, &sel)
         );
     }
     let (_, r) =
@@ -327,7 +308,7 @@ fn hostile_bodies_fail_with_clear_reasons_and_bounded_memory() {
         "big_limited",
     ] {
         assert_eq!(
-            single(&base, &format!("up{{job=\"{j}\"}}")),
+            query_single(&base, &format!("up{{job=\"{j}\"}}")),
             Some(0.0),
             "{j}"
         );
@@ -335,17 +316,17 @@ fn hostile_bodies_fail_with_clear_reasons_and_bounded_memory() {
 
     // As in Prometheus, the rejected body is still counted.
     assert_eq!(
-        single(&base, r#"scrape_samples_scraped{job="many"}"#),
+        query_single(&base, r#"scrape_samples_scraped{job="many"}"#),
         Some(1e6)
     );
 
     // Without a limit the 1 MB label value is stored and served whole.
-    assert_eq!(single(&base, r#"up{job="big"}"#), Some(1.0));
-    let r = query(&base, r#"big_label_metric{job="big"}"#);
+    assert_eq!(query_single(&base, r#"up{job="big"}"#), Some(1.0));
+    let r = query_vector(&base, r#"big_label_metric{job="big"}"#);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["metric"]["big"].as_str().map(str::len), Some(1 << 20));
     assert_eq!(r[0]["value"][1], "42");
-    assert_eq!(single(&base, r#"small_metric{job="big"}"#), Some(1.0));
+    assert_eq!(query_single(&base, r#"small_metric{job="big"}"#), Some(1.0));
 }
 
 #[test]
@@ -373,17 +354,17 @@ fn hanging_targets_do_not_delay_healthy_ones() {
 
     // Every healthy target is up within a couple of intervals.
     let up = wait_for(Duration::from_secs(6), || {
-        single(&base, r#"count(up{job="healthy"} == 1)"#).filter(|n| *n == 100.0)
+        query_single(&base, r#"count(up{job="healthy"} == 1)"#).filter(|n| *n == 100.0)
     });
     assert!(
         up.is_some(),
         "healthy targets up after {:?}: {:?}\n{}",
         started.elapsed(),
-        single(&base, r#"count(up{job="healthy"} == 1)"#),
+        query_single(&base, r#"count(up{job="healthy"} == 1)"#),
         log(dir.path())
     );
     let hung = wait_for(Duration::from_secs(8), || {
-        single(&base, r#"count(up{job="hung"} == 0)"#).filter(|n| *n == 100.0)
+        query_single(&base, r#"count(up{job="hung"} == 0)"#).filter(|n| *n == 100.0)
     });
     assert!(hung.is_some(), "hung targets not all down");
 
@@ -393,7 +374,7 @@ fn hanging_targets_do_not_delay_healthy_ones() {
     let mut slowest_api = Duration::ZERO;
     while Instant::now() < until {
         let t = Instant::now();
-        let n = single(&base, r#"count(up{job="healthy"} == 1)"#);
+        let n = query_single(&base, r#"count(up{job="healthy"} == 1)"#);
         slowest_api = slowest_api.max(t.elapsed());
         assert_eq!(n, Some(100.0));
         std::thread::sleep(Duration::from_millis(200));
@@ -402,10 +383,10 @@ fn hanging_targets_do_not_delay_healthy_ones() {
         slowest_api < Duration::from_secs(1),
         "API answered in {slowest_api:?}"
     );
-    let slowest = single(&base, r#"max(scrape_duration_seconds{job="healthy"})"#).unwrap();
+    let slowest = query_single(&base, r#"max(scrape_duration_seconds{job="healthy"})"#).unwrap();
     assert!(slowest < 0.5, "a healthy scrape took {slowest}s");
     // Every healthy target was scraped at least twice in the last 5 s.
-    let least = single(
+    let least = query_single(
         &base,
         r#"min(count_over_time(scrape_duration_seconds{job="healthy"}[5s]))"#,
     )

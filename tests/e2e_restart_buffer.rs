@@ -8,31 +8,9 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// The instant query's vector, panicking on an API error.
-fn query(base: &str, q: &str) -> Vec<Value> {
-    let url = format!("{base}/api/v1/query?query={}", urlencode(q));
-    let (status, body) = get_json(&url).unwrap_or_else(|| panic!("query {q} failed"));
-    assert_eq!(status, 200, "{q}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// The single value of a one-element vector, if any.
-fn single(base: &str, q: &str) -> Option<f64> {
-    let r = query(base, q);
-    r.first()?["value"][1].as_str()?.parse().ok()
-}
 
 struct Watchfire {
     proc: Proc,
@@ -84,7 +62,7 @@ fn buffer_survives_a_graceful_restart() {
 
     let mut first = start_watchfire(dir.path(), "first");
     let before = wait_for(Duration::from_secs(20), || {
-        single(&first.base, COUNT_UP).filter(|n| *n >= 3.0)
+        query_single(&first.base, COUNT_UP).filter(|n| *n >= 3.0)
     })
     .unwrap_or_else(|| panic!("three scrapes not seen:\n{}", log(dir.path(), "first")));
     let status = first
@@ -99,8 +77,8 @@ fn buffer_survives_a_graceful_restart() {
 
     // Right after the restart, before (or regardless of) the first scrape.
     let second = start_watchfire(dir.path(), "second");
-    let after = single(&second.base, COUNT_UP).unwrap_or(0.0);
-    let rate = single(&second.base, RATE);
+    let after = query_single(&second.base, COUNT_UP).unwrap_or(0.0);
+    let rate = query_single(&second.base, RATE);
     let second_log = log(dir.path(), "second");
     assert!(
         after >= before,
@@ -115,7 +93,7 @@ fn buffer_survives_a_graceful_restart() {
         "{second_log}"
     );
     // No staleness markers were written at shutdown: `up` is visible at once.
-    assert_eq!(single(&second.base, r#"up{job="demo"}"#), Some(1.0));
+    assert_eq!(query_single(&second.base, r#"up{job="demo"}"#), Some(1.0));
     drop(second);
 
     // A damaged snapshot: a clear error in the log, an empty buffer, no crash.
@@ -130,6 +108,6 @@ fn buffer_survives_a_graceful_restart() {
             && third_log.contains("buffer.snapshot: corrupt at byte"),
         "{third_log}"
     );
-    let n = single(&third.base, COUNT_UP).unwrap_or(0.0);
+    let n = query_single(&third.base, COUNT_UP).unwrap_or(0.0);
     assert!(n < before, "a damaged snapshot was loaded: {n}");
 }

@@ -27,10 +27,6 @@ fn query(base: &str, q: &str) -> Value {
     body
 }
 
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// `{job: value}` of `up`.
 fn up_by_job(base: &str) -> std::collections::BTreeMap<String, String> {
     query(base, "up")["data"]["result"]

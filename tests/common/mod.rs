@@ -105,6 +105,30 @@ route:
     std::fs::write(dir.join("watchfire.yml"), config).expect("config");
 }
 
+/// `s` encoded for a URL query component.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The result vector of an instant query at `base`, panicking on an API error.
+pub fn query_vector(base: &str, q: &str) -> Vec<serde_json::Value> {
+    let url = format!("{base}/api/v1/query?query={}", urlencode(q));
+    let (status, body) = get_json(&url).unwrap_or_else(|| panic!("query {q} failed"));
+    assert_eq!(status, 200, "{q}: {body}");
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The value of the first element of an instant query's vector, if any.
+pub fn query_single(base: &str, q: &str) -> Option<f64> {
+    query_vector(base, q).first()?["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct Proc {
     pub child: Child,
