@@ -266,7 +266,7 @@ async fn silenced_alerts_are_not_notified() {
     let now = chrono::Utc::now();
     let silence = watchfire::notify::Silence {
         id: String::new(),
-        matchers: watchfire::notify::matchers::parse_matchers("alertname=Quiet").unwrap(),
+        matchers: watchfire::model::matcher_text::parse_matchers("alertname=Quiet").unwrap(),
         starts_at: now,
         ends_at: now + chrono::Duration::hours(1),
         updated_at: now,

@@ -136,7 +136,7 @@ async fn list(State(silences): State<Arc<Silences>>, RawQuery(query): RawQuery) 
         if key != "filter" {
             continue;
         }
-        match crate::notify::matchers::parse_matchers(&value) {
+        match crate::model::matcher_text::parse_matchers(&value) {
             Ok(ms) => filters.extend(ms),
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         }
@@ -149,7 +149,7 @@ async fn list(State(silences): State<Arc<Silences>>, RawQuery(query): RawQuery) 
             let labels = crate::model::Labels::from_pairs(
                 s.matchers.iter().map(|m| (m.name.as_str(), m.value())),
             );
-            crate::notify::matchers::matches_all(&filters, &labels)
+            crate::model::matcher_text::matches_all(&filters, &labels)
         })
         .map(|s| silence_json(s, now))
         .collect();

@@ -14,7 +14,7 @@ use super::receivers::{self, RawReceiver, ReceiverConfig};
 use super::scrape::Scheme;
 use super::validate;
 use crate::model::Matcher;
-use crate::notify::matchers::{compare, matcher_string, parse_matchers};
+use crate::model::matcher_text::{compare, matcher_string, parse_matchers};
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
 use std::fmt;

@@ -4,6 +4,7 @@
 
 mod labels;
 mod matcher;
+pub mod matcher_text;
 mod sample;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};

@@ -12,7 +12,7 @@
 //! **Invariant:** pure: time comes in as parameters; no I/O.
 
 use super::alert::{NotifyAlert, Transition};
-use super::matchers::label_set_string;
+use crate::model::matcher_text::label_set_string;
 use super::notification::{Notification, NotificationReason};
 use super::route::Route;
 use crate::model::Labels;

@@ -9,7 +9,7 @@
 //! **Invariant:** pure state fed by the dispatcher; no I/O.
 
 use super::alert::NotifyAlert;
-use super::matchers::matches_all;
+use crate::model::matcher_text::matches_all;
 use crate::config::InhibitRule;
 use crate::model::Labels;
 use chrono::{DateTime, Utc};

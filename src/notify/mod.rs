@@ -29,7 +29,6 @@ pub mod handle;
 pub mod inhibit;
 pub mod integration;
 pub mod integrations;
-pub mod matchers;
 pub mod metrics;
 pub mod notification;
 pub mod notifier;

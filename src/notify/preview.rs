@@ -111,7 +111,7 @@ pub fn render(
             let key = format!(
                 "{}:{}",
                 route.key,
-                super::matchers::label_set_string(&group_labels)
+                crate::model::matcher_text::label_set_string(&group_labels)
             );
             groups
                 .entry((route.index, group_labels))

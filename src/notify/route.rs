@@ -11,7 +11,7 @@
 //!
 //! **Invariant:** no I/O, no clock.
 
-use super::matchers::{matchers_string, matches_all};
+use crate::model::matcher_text::{matchers_string, matches_all};
 use crate::config::{
     GroupBy, RouteConfig, DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
 };

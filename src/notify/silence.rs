@@ -12,7 +12,7 @@
 //! ago are dropped).
 
 use super::durable::commit_blocking;
-use super::matchers::matches_all;
+use crate::model::matcher_text::matches_all;
 use crate::model::{Labels, Matcher};
 use crate::persist::{self, Batch, PersistError, StateDb};
 use chrono::{DateTime, Utc};
@@ -299,7 +299,7 @@ impl fmt::Display for SilenceState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::matchers::parse_matchers;
+    use crate::model::matcher_text::parse_matchers;
 
     fn silence(matchers: &str, start: i64, end: i64, now: DateTime<Utc>) -> Silence {
         Silence {

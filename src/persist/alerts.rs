@@ -8,9 +8,6 @@
 //! `␀` → `%00`) so a group's records share the prefix `group ␀`.
 
 use crate::model::Labels;
-use crate::rules::alert::{Alert, AlertState};
-use crate::rules::threshold::Severity;
-use crate::rules::ResolveReason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -152,57 +149,6 @@ pub struct AlertRecord {
     pub resolve_reason: Option<String>,
 }
 
-impl From<&Alert> for AlertRecord {
-    fn from(a: &Alert) -> Self {
-        Self {
-            labels: labels_map(&a.labels),
-            annotations: a.annotations.iter().cloned().collect(),
-            state: a.state.as_str().to_string(),
-            value: encode_f64(a.value),
-            active_at: a.active_at,
-            fired_at: a.fired_at,
-            resolved_at: a.resolved_at,
-            keep_firing_since: a.keep_firing_since,
-            severity: a.severity.map(|s| s.as_str().to_string()),
-            threshold: a.threshold.map(encode_f64),
-            data_missing_since: a.data_missing_since,
-            resolve_reason: a.resolve_reason.map(|r| r.as_str().to_string()),
-        }
-    }
-}
-
-impl AlertRecord {
-    /// The alert this record describes.
-    pub fn to_alert(&self) -> Result<Alert, InvalidRecord> {
-        Ok(Alert {
-            labels: Labels::from_pairs(self.labels.iter()),
-            annotations: self
-                .annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            state: decode_state(&self.state)?,
-            value: decode_f64("value", &self.value)?,
-            active_at: self.active_at,
-            fired_at: self.fired_at,
-            resolved_at: self.resolved_at,
-            keep_firing_since: self.keep_firing_since,
-            severity: self.severity.as_deref().map(decode_severity).transpose()?,
-            threshold: self
-                .threshold
-                .as_deref()
-                .map(|t| decode_f64("threshold", t))
-                .transpose()?,
-            data_missing_since: self.data_missing_since,
-            resolve_reason: self
-                .resolve_reason
-                .as_deref()
-                .map(decode_resolve_reason)
-                .transpose()?,
-        })
-    }
-}
-
 /// Labels as a sorted name → value map.
 pub(crate) fn labels_map(l: &Labels) -> BTreeMap<String, String> {
     l.iter()
@@ -221,90 +167,9 @@ pub(crate) fn decode_f64(field: &'static str, s: &str) -> Result<f64, InvalidRec
     })
 }
 
-pub(crate) fn decode_state(s: &str) -> Result<AlertState, InvalidRecord> {
-    match s {
-        "inactive" => Ok(AlertState::Inactive),
-        "pending" => Ok(AlertState::Pending),
-        "firing" => Ok(AlertState::Firing),
-        _ => Err(InvalidRecord {
-            field: "state",
-            value: s.to_string(),
-        }),
-    }
-}
-
-pub(crate) fn decode_resolve_reason(s: &str) -> Result<ResolveReason, InvalidRecord> {
-    match s {
-        "recovered" => Ok(ResolveReason::Recovered),
-        "data_missing" => Ok(ResolveReason::DataMissing),
-        _ => Err(InvalidRecord {
-            field: "resolve_reason",
-            value: s.to_string(),
-        }),
-    }
-}
-
-pub(crate) fn decode_severity(s: &str) -> Result<Severity, InvalidRecord> {
-    match s {
-        "warning" => Ok(Severity::Warning),
-        "critical" => Ok(Severity::Critical),
-        _ => Err(InvalidRecord {
-            field: "severity",
-            value: s.to_string(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn alert() -> Alert {
-        Alert {
-            labels: Labels::from_pairs([("alertname", "Hot"), ("job", "a")]),
-            annotations: vec![("summary".into(), "hot".into())],
-            state: AlertState::Firing,
-            value: f64::NAN,
-            active_at: 1_000,
-            fired_at: Some(61_000),
-            resolved_at: None,
-            keep_firing_since: Some(70_000),
-            severity: Some(Severity::Critical),
-            threshold: Some(f64::INFINITY),
-            data_missing_since: Some(65_000),
-            resolve_reason: Some(ResolveReason::DataMissing),
-        }
-    }
-
-    #[test]
-    fn alert_round_trips_through_json() {
-        let a = alert();
-        let json = serde_json::to_string(&AlertRecord::from(&a)).unwrap();
-        let back: AlertRecord = serde_json::from_str(&json).unwrap();
-        let b = back.to_alert().unwrap();
-        assert!(b.value.is_nan());
-        assert_eq!(
-            Alert {
-                value: 0.0,
-                ..b.clone()
-            },
-            Alert { value: 0.0, ..a }
-        );
-        assert_eq!(b.threshold, Some(f64::INFINITY));
-    }
-
-    #[test]
-    fn bad_fields_are_errors() {
-        let mut r = AlertRecord::from(&alert());
-        r.state = "burning".into();
-        assert_eq!(r.to_alert().unwrap_err().field, "state");
-        let mut r = AlertRecord::from(&alert());
-        r.severity = Some("mild".into());
-        assert_eq!(r.to_alert().unwrap_err().field, "severity");
-        let mut r = AlertRecord::from(&alert());
-        r.value = "ten".into();
-        assert!(r.to_alert().unwrap_err().to_string().contains("value"));
-    }
 
     #[test]
     fn keys_round_trip_and_share_the_group_prefix() {

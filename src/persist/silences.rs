@@ -122,7 +122,7 @@ pub fn load(db: &StateDb) -> Result<(Vec<Silence>, Vec<BadRecord>), PersistError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::matchers::parse_matchers;
+    use crate::model::matcher_text::parse_matchers;
     use chrono::{TimeZone, Utc};
 
     fn silence() -> Silence {

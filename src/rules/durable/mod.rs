@@ -406,6 +406,7 @@ fn rule_index(g: &Group, name: &str, index: usize) -> Option<usize> {
     })
 }
 
+mod records;
+
 #[cfg(test)]
-#[path = "durable_tests.rs"]
 mod tests;
