@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use watchfire::notify::{Notifier, NotifierBuilder};
-use watchfire::persist::{self, StateDb, Table};
+use watchfire::persist::{StateDb, Table};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -108,7 +108,7 @@ fn queued_notifications_arrive_after_a_crash_with_the_same_keys() {
             retries >= 3
         })
         .await;
-        let (queued, bad) = persist::queue::load_queued(&db).unwrap();
+        let (queued, bad) = watchfire::notify::durable::records::load_queued(&db).unwrap();
         assert!(bad.is_empty(), "{bad:?}");
         queued
             .into_iter()

@@ -63,7 +63,7 @@ impl DeadLetters {
             None
         };
         if let Some(batch) = batch {
-            if let Err(e) = persist::queue::put_dead(batch, seq, &entry) {
+            if let Err(e) = super::durable::records::put_dead(batch, seq, &entry) {
                 tracing::error!(error = %e, "dead letter not saved");
             }
             if let Some(old) = evicted {

@@ -410,7 +410,7 @@ async fn dispatch_round(d: &mut Dispatcher, queues: &QueueMap, store: &Option<Ar
         persist::dispatch::delete(&mut batch, *index, key);
     }
     for g in &changes.saved {
-        if let Err(e) = persist::dispatch::put(&mut batch, g) {
+        if let Err(e) = super::durable::records::put_group(&mut batch, g) {
             tracing::error!(error = %e, "aggregation group not saved");
         }
     }

@@ -238,7 +238,7 @@ impl DeliveryQueue {
             enqueued_at: pending.enqueued_at,
             notification: pending.notification,
         };
-        match persist::queue::put_queued(batch, seq, &record) {
+        match super::durable::records::put_queued(batch, seq, &record) {
             Ok(()) => pending.seq = Some(seq),
             Err(e) => tracing::error!(error = %e, "queued notification not saved"),
         }

@@ -314,7 +314,7 @@ async fn the_queue_table_holds_what_is_not_yet_delivered() {
     );
     let n = note("A");
     s.queues["stuck"][0].push(n.clone());
-    let (queued, _) = crate::persist::queue::load_queued(&db).unwrap();
+    let (queued, _) = crate::notify::durable::records::load_queued(&db).unwrap();
     assert_eq!(queued.len(), 1, "written before the worker may send it");
     assert_eq!(queued[0].1.notification, n);
     assert_eq!(
@@ -327,10 +327,10 @@ async fn the_queue_table_holds_what_is_not_yet_delivered() {
     s.queues["main"][0].push(note("B"));
     settle().await;
     assert_eq!(backup.seen.lock().len(), 1);
-    let (left, _) = crate::persist::queue::load_queued(&db).unwrap();
+    let (left, _) = crate::notify::durable::records::load_queued(&db).unwrap();
     assert_eq!(left.len(), 1, "only the stuck one: {left:?}");
     assert_eq!(left[0].1.receiver, "stuck");
-    let (dead, _) = crate::persist::queue::load_dead(&db).unwrap();
+    let (dead, _) = crate::notify::durable::records::load_dead(&db).unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].1.fallback.as_deref(), Some("backup"));
     assert_eq!(db.count(Table::DeadLetters).unwrap(), 1);

@@ -134,7 +134,7 @@ impl Silences {
             }
         }
         let id = silence.id.clone();
-        self.write(|b| persist::silences::put(b, &silence));
+        self.write(|b| super::durable::records::put_silence(b, &silence));
         map.insert(id.clone(), silence);
         Ok(id)
     }
@@ -156,7 +156,7 @@ impl Silences {
     /// ones held in memory, then writes every change through. Returns how many were loaded.
     /// A second call (a notifier rebuilt on a config reload) only loads what is missing.
     pub fn persist_to(&self, db: Arc<StateDb>, now: DateTime<Utc>) -> Result<usize, PersistError> {
-        let (loaded, bad) = persist::silences::load(&db)?;
+        let (loaded, bad) = super::durable::records::load_silences(&db)?;
         for b in &bad {
             tracing::warn!(key = %b.key, reason = %b.reason, "unreadable silence skipped");
         }
@@ -174,7 +174,7 @@ impl Silences {
             map.entry(s.id.clone()).or_insert(s);
         }
         for s in map.values().filter(|s| !stored.contains(&s.id)) {
-            persist::silences::put(&mut batch, s)?;
+            crate::notify::durable::records::put_silence(&mut batch, s)?;
         }
         commit_blocking(&db, batch)?;
         let _ = self.db.set(db);
@@ -195,7 +195,7 @@ impl Silences {
         s.ends_at = now;
         s.updated_at = now;
         let s = s.clone();
-        self.write(|b| persist::silences::put(b, &s));
+        self.write(|b| super::durable::records::put_silence(b, &s));
         Ok(())
     }
 
@@ -391,7 +391,7 @@ mod tests {
         let mut old = silence("e=f", -10_000, -9_000, now);
         old.id = "old".into();
         let mut b = Batch::new();
-        persist::silences::put(&mut b, &old).unwrap();
+        crate::notify::durable::records::put_silence(&mut b, &old).unwrap();
         db.commit(b).unwrap();
 
         // Restored four days later: the long-expired one is dropped, here and on disk.

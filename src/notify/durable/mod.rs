@@ -25,6 +25,8 @@ use chrono::Utc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub mod records;
+
 /// The state database as the notifier uses it, with the next queue sequence number.
 #[derive(Debug)]
 pub struct NotifyStore {
@@ -138,7 +140,7 @@ pub(crate) fn restore(
     let mut batch = Batch::new();
 
     if dead_source == DeadLetterSource::Database {
-        let (letters, bad) = persist::queue::load_dead(db)?;
+        let (letters, bad) = records::load_dead(db)?;
         report_bad(&bad);
         r.unreadable += bad.len();
         r.dead_letters = letters.len();
@@ -148,7 +150,7 @@ pub(crate) fn restore(
         r.dead_letters = r.dead_letters.min(dead.len());
     }
 
-    let (groups, bad) = persist::dispatch::load(db)?;
+    let (groups, bad) = records::load_groups(db)?;
     report_bad(&bad);
     r.unreadable += bad.len();
     let stale: Vec<(usize, String)> = groups
@@ -162,10 +164,10 @@ pub(crate) fn restore(
         persist::dispatch::delete(&mut batch, index, &key);
     }
     for g in &restored {
-        persist::dispatch::put(&mut batch, g)?;
+        records::put_group(&mut batch, g)?;
     }
 
-    let (entries, bad) = persist::queue::load_queued(db)?;
+    let (entries, bad) = records::load_queued(db)?;
     report_bad(&bad);
     r.unreadable += bad.len();
     let next = entries.iter().map(|(s, _)| s + 1).max().unwrap_or(0);
@@ -295,10 +297,10 @@ mod tests {
     fn queued_notifications_return_to_their_queues_or_are_dead_lettered() {
         let store = NotifyStore::new(StateDb::memory());
         let mut b = Batch::new();
-        persist::queue::put_queued(&mut b, 3, &queued("ops", 0, "webhook", "A")).unwrap();
-        persist::queue::put_queued(&mut b, 7, &queued("gone", 0, "webhook", "B")).unwrap();
-        persist::queue::put_queued(&mut b, 9, &queued("ops", 0, "slack", "C")).unwrap();
-        persist::queue::put_queued(&mut b, 11, &queued("ops", 0, "webhook", "D")).unwrap();
+        records::put_queued(&mut b, 3, &queued("ops", 0, "webhook", "A")).unwrap();
+        records::put_queued(&mut b, 7, &queued("gone", 0, "webhook", "B")).unwrap();
+        records::put_queued(&mut b, 9, &queued("ops", 0, "slack", "C")).unwrap();
+        records::put_queued(&mut b, 11, &queued("ops", 0, "webhook", "D")).unwrap();
         store.db().commit(b).unwrap();
         let (queues, dead, mut d) = setup(&store);
         let r = restore(&store, &mut d, &queues, &dead, DeadLetterSource::Database).unwrap();
@@ -312,7 +314,7 @@ mod tests {
             "{}",
             letters[0].error
         );
-        let (left, _) = persist::queue::load_queued(store.db()).unwrap();
+        let (left, _) = records::load_queued(store.db()).unwrap();
         let seqs: Vec<u64> = left.iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, [3, 11], "orphans leave the queue table");
         assert_eq!(store.db().count(Table::DeadLetters).unwrap(), 2);
@@ -339,7 +341,7 @@ mod tests {
                 failed_at: Utc::now(),
                 fallback: None,
             };
-            persist::queue::put_dead(&mut b, seq, &f).unwrap();
+            records::put_dead(&mut b, seq, &f).unwrap();
         }
         store.db().commit(b).unwrap();
         let (queues, dead, mut d) = setup(&store);
