@@ -4,6 +4,7 @@
 //! Modules follow the pipeline: scrape → buffer → evaluate → alert state → notify → serve.
 //! See `ARCHITECTURE.md` for the map and the invariants.
 //!
+//! - [`gostd`]: text exactly as Go's standard library writes it (floats, JSON, quoting).
 //! - [`model`]: label sets, matchers, samples — shared by every stage.
 //! - [`config`]: the YAML configuration (Prometheus vocabulary), loading and validation.
 //! - [`scrape`]: target scrape loops and the streaming exposition parser.
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod gostd;
 pub mod model;
 pub mod notify;
 pub mod persist;

@@ -4,36 +4,9 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::gostd::float::format_api_value as format_float;
 use crate::model::Labels;
 use crate::promql::Value;
-
-/// Formats a sample value as Prometheus' API does: shortest round-trip
-/// decimal, exponent form below 1e-6 and from 1e21, `NaN`, `+Inf`, `-Inf`.
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        let a = v.abs();
-        if a != 0.0 && !(1e-6..1e21).contains(&a) {
-            // Go's strconv 'e' form with shortest digits (e.g. 1e+21, 1e-07).
-            let s = format!("{v:e}");
-            if let Some((m, e)) = s.split_once('e') {
-                let (sign, digits) = match e.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', e),
-                };
-                return format!("{m}e{sign}{digits:0>2}");
-            }
-            s
-        } else {
-            format!("{v}")
-        }
-    }
-}
 
 /// A timestamp in ms as seconds: an integer for whole seconds (as
 /// Prometheus writes it), a float otherwise.

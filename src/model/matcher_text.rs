@@ -8,7 +8,6 @@
 
 use crate::model::{Labels, MatchOp, Matcher};
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 
 /// A matcher that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -172,38 +171,10 @@ pub fn label_set_string(labels: &Labels) -> String {
         }
         out.push_str(&l.name);
         out.push('=');
-        go_quote_into(&mut out, &l.value);
+        crate::gostd::text::quote_into(&mut out, &l.value);
     }
     out.push('}');
     out
-}
-
-/// Appends `s` quoted as Go's `strconv.Quote` does for printable text.
-pub fn go_quote_into(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c.is_control() => {
-                let n = c as u32;
-                if n < 0x10000 {
-                    let _ = write!(out, "\\u{n:04x}");
-                } else {
-                    let _ = write!(out, "\\U{n:08x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

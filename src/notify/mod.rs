@@ -23,7 +23,6 @@ pub mod bridge;
 pub mod dead_letters;
 pub mod dispatch;
 pub mod durable;
-pub use crate::template::gojson;
 pub mod group;
 pub mod handle;
 pub mod inhibit;

@@ -6,7 +6,7 @@
 //! are used when a field is not configured.
 
 use super::alert::{NotifyAlert, ResolveReason, Transition};
-use super::gojson::time_text;
+use crate::gostd::json::time_text;
 use super::notification::{severity_rank, Notification};
 use std::fmt::Write as _;
 

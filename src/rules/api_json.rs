@@ -134,33 +134,6 @@ impl RulesFilter {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e+00`, `4.25e+01`, `NaN`, `+Inf`.
-pub fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mant}e{sign}{:02}", exp.abs())
-}
-
-/// Go's RFC 3339 with nanoseconds (trailing zeros trimmed), in UTC; `None`
-/// is Go's zero time.
-pub fn rfc3339(ms: Option<i64>) -> String {
-    let Some(ms) = ms else {
-        return "0001-01-01T00:00:00Z".into();
-    };
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        None => "0001-01-01T00:00:00Z".into(),
-        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-    }
-}
-
 fn labels_obj(l: &Labels) -> Value {
     let mut m = Map::new();
     for x in l.iter() {
@@ -216,11 +189,11 @@ pub fn alert_json(a: &Alert) -> Value {
     m.insert("labels".into(), labels_obj(&a.public_labels()));
     m.insert("annotations".into(), pairs_obj(&a.annotations));
     m.insert("state".into(), json!(a.state.as_str()));
-    m.insert("activeAt".into(), json!(rfc3339(Some(a.active_at))));
+    m.insert("activeAt".into(), json!(crate::gostd::json::time_ms_text(Some(a.active_at))));
     if let Some(k) = a.keep_firing_since {
-        m.insert("keepFiringSince".into(), json!(rfc3339(Some(k))));
+        m.insert("keepFiringSince".into(), json!(crate::gostd::json::time_ms_text(Some(k))));
     }
-    m.insert("value".into(), json!(go_float_e(a.value)));
+    m.insert("value".into(), json!(crate::gostd::float::format_e_shortest(a.value)));
     if let Some(t) = a.threshold {
         m.insert("threshold".into(), json!(t));
     }
@@ -274,7 +247,7 @@ fn rule_json(r: &RuleState, exclude_alerts: bool) -> Value {
         "evaluationTime".into(),
         json!(r.eval_duration.as_secs_f64()),
     );
-    m.insert("lastEvaluation".into(), json!(rfc3339(r.last_eval_ms)));
+    m.insert("lastEvaluation".into(), json!(crate::gostd::json::time_ms_text(r.last_eval_ms)));
     let typ = match spec.kind {
         RuleKind::Alerting => "alerting",
         RuleKind::Recording => "recording",
@@ -344,7 +317,7 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<Value, Param
             "interval": g.interval_ms() as f64 / 1000.0,
             "limit": g.spec().limit,
             "evaluationTime": st.eval_duration.as_secs_f64(),
-            "lastEvaluation": rfc3339(st.last_eval_ms),
+            "lastEvaluation": crate::gostd::json::time_ms_text(st.last_eval_ms),
         });
         // Our extension, only where it differs from Prometheus' behaviour.
         if g.spec().evaluation == EvaluationMode::OnScrape {
@@ -436,7 +409,7 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
             if let Some(s) = t.severity {
                 m.insert("severity".into(), json!(s.as_str()));
             }
-            m.insert("value".into(), json!(go_float_e(t.value)));
+            m.insert("value".into(), json!(crate::gostd::float::format_e_shortest(t.value)));
             if let Some(x) = t.threshold {
                 m.insert("threshold".into(), json!(x));
             }
@@ -444,8 +417,8 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
             if let Some(r) = t.resolve_reason {
                 m.insert("resolveReason".into(), json!(r.as_str()));
             }
-            m.insert("activeAt".into(), json!(rfc3339(Some(t.active_at))));
-            m.insert("at".into(), json!(rfc3339(Some(t.at))));
+            m.insert("activeAt".into(), json!(crate::gostd::json::time_ms_text(Some(t.active_at))));
+            m.insert("at".into(), json!(crate::gostd::json::time_ms_text(Some(t.at))));
             Value::Object(m)
         })
         .collect();

@@ -134,13 +134,13 @@ fn alerts_endpoint_orders_firing_first() {
 
 #[test]
 fn float_and_time_formats_match_go() {
-    assert_eq!(go_float_e(1.0), "1e+00");
-    assert_eq!(go_float_e(42.5), "4.25e+01");
-    assert_eq!(go_float_e(0.00012), "1.2e-04");
-    assert_eq!(go_float_e(1e100), "1e+100");
-    assert_eq!(go_float_e(f64::NEG_INFINITY), "-Inf");
-    assert_eq!(rfc3339(Some(0)), "1970-01-01T00:00:00Z");
-    assert_eq!(rfc3339(Some(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+    assert_eq!(crate::gostd::float::format_e_shortest(1.0), "1e+00");
+    assert_eq!(crate::gostd::float::format_e_shortest(42.5), "4.25e+01");
+    assert_eq!(crate::gostd::float::format_e_shortest(0.00012), "1.2e-04");
+    assert_eq!(crate::gostd::float::format_e_shortest(1e100), "1e+100");
+    assert_eq!(crate::gostd::float::format_e_shortest(f64::NEG_INFINITY), "-Inf");
+    assert_eq!(crate::gostd::json::time_ms_text(Some(0)), "1970-01-01T00:00:00Z");
+    assert_eq!(crate::gostd::json::time_ms_text(Some(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use super::funcs::{arg_str, native, string_list, strings_value, wrong_type, CallCtx, Native};
-use super::gofloat::format_g;
+use crate::gostd::float::format_g;
 use super::gotime::GoTime;
 use super::prom_funcs::{humanize_duration, re_match, re_replace_all, title, to_float};
 use super::value::{ListKind, MapKind, TValue};
@@ -175,9 +175,9 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
             }
             out.push_str(&json_float(*f));
         }
-        TValue::Str(s) | TValue::Html(s) => super::gojson::string(out, s),
+        TValue::Str(s) | TValue::Html(s) => crate::gostd::json::string(out, s),
         TValue::Time(t) => {
-            super::gojson::string(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"))
+            crate::gostd::json::string(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"))
         }
         TValue::List(l) => {
             out.push('[');
@@ -195,7 +195,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
                 if i > 0 {
                     out.push(',');
                 }
-                super::gojson::string(out, k);
+                crate::gostd::json::string(out, k);
                 out.push(':');
                 write_json(out, item, depth + 1, cap)?;
             }
@@ -213,7 +213,7 @@ fn write_json(out: &mut String, v: &TValue, depth: usize, cap: usize) -> Result<
                 } else {
                     k.to_string()
                 };
-                super::gojson::string(out, &name);
+                crate::gostd::json::string(out, &name);
                 out.push(':');
                 write_json(out, item, depth + 1, cap)?;
             }

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::gofloat::{format_e, format_f, format_g};
+use crate::gostd::float::{format_e, format_f, format_g};
+use crate::gostd::text::quote_with;
 use super::gotime::duration_string;
 use super::value::{ListKind, MapKind, TValue};
 
@@ -157,35 +158,6 @@ fn write_float(out: &mut String, f: f64, spec: &Spec) {
     pad(out, &s, spec, numeric);
 }
 
-fn quote(s: &str, ascii_only: bool) -> String {
-    let mut q = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\x07' => q.push_str("\\a"),
-            '\x08' => q.push_str("\\b"),
-            '\x0c' => q.push_str("\\f"),
-            '\n' => q.push_str("\\n"),
-            '\r' => q.push_str("\\r"),
-            '\t' => q.push_str("\\t"),
-            '\x0b' => q.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                let _ = write!(q, "\\x{:02x}", c as u32);
-            }
-            c if c.is_ascii() || (!ascii_only && !c.is_control()) => q.push(c),
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(q, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(q, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    q.push('"');
-    q
-}
-
 fn write_str(out: &mut String, s: &str, spec: &Spec) {
     match spec.verb {
         'v' | 's' => {
@@ -195,7 +167,7 @@ fn write_str(out: &mut String, s: &str, spec: &Spec) {
             };
             pad(out, &s, spec, false);
         }
-        'q' => pad(out, &quote(s, spec.plus), spec, false),
+        'q' => pad(out, &quote_with(s, spec.plus), spec, false),
         'x' | 'X' => {
             let mut h = String::new();
             for (i, b) in s.bytes().enumerate() {
@@ -247,7 +219,7 @@ fn write_leaf(out: &mut String, v: &TValue, spec: &Spec) {
             ),
             'q' => {
                 let c = char::from_u32(*i as u32).unwrap_or('\u{FFFD}');
-                let q = quote(&c.to_string(), spec.plus);
+                let q = quote_with(&c.to_string(), spec.plus);
                 let inner = q[1..q.len() - 1].replace("\\\"", "\"");
                 pad(out, &format!("'{inner}'"), spec, false)
             }

@@ -11,7 +11,7 @@
 use super::with_auth;
 use crate::config::{AlertmanagerConfig, HttpClientConfig};
 use crate::notify::alert::NotifyAlert;
-use crate::notify::gojson;
+use crate::gostd::json as gojson;
 use crate::notify::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

@@ -9,7 +9,7 @@
 
 use super::{read_url_file, send, with_auth};
 use crate::config::SlackConfig;
-use crate::notify::gojson;
+use crate::gostd::json as gojson;
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
 use crate::notify::templates::{render_or, TemplateLibrary, Text};

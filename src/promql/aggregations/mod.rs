@@ -132,7 +132,7 @@ pub(crate) fn eval(
                 if let Some(q) = ps.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
                     ev.ctx.warn(format!(
                         "quantile value should be between 0 and 1, got {}",
-                        super::functions::fmt_g(*q)
+                        crate::gostd::float::format_v(*q)
                     ));
                 }
             }

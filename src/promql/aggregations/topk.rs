@@ -4,7 +4,7 @@
 use crate::model::Labels;
 
 use super::super::eval::{Accum, Evaluator, Key, Out};
-use super::super::functions::fmt_g;
+use crate::gostd::float::format_v as fmt_g;
 use super::super::plan::AggOp;
 use super::super::types::Matrix;
 use super::super::EvalError;

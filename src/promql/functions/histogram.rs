@@ -10,7 +10,7 @@ use super::super::eval::{drop_metric_labels, Evaluator, Key, Out};
 use super::super::plan::Node;
 use super::super::types::Val;
 use super::super::EvalError;
-use super::fmt_g;
+use crate::gostd::float::format_v as fmt_g;
 use super::quantile::{bucket_fraction, bucket_quantile, Bucket};
 
 /// Parses a float as Go's `strconv.ParseFloat` does for `le` values.
@@ -172,7 +172,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val,
 
 /// A float as OpenMetrics writes it (`1.0`, `0.25`, `+Inf`).
 fn openmetrics_float(f: f64) -> String {
-    let s = super::fmt_g(f);
+    let s = fmt_g(f);
     if f.is_finite() && f == f.floor() && !s.contains(['e', '.']) {
         format!("{s}.0")
     } else {

@@ -19,34 +19,6 @@ use super::selectors::{self, RangeArg};
 use super::types::Val;
 use super::EvalError;
 
-/// Formats a float as Go's `%g` does for the common cases.
-pub(crate) fn fmt_g(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let a = f.abs();
-    if a != 0.0 && !(1e-4..1e21).contains(&a) {
-        let s = format!("{f:e}");
-        // Go writes e+XX / e-XX with at least two exponent digits.
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-        return s;
-    }
-    format!("{f}")
-}
-
 /// Evaluates a function call.
 pub(crate) fn eval_call(ev: &Evaluator<'_>, name: &str, args: &[Node]) -> Result<Val, EvalError> {
     if name == "timestamp" {

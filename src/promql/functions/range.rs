@@ -216,7 +216,7 @@ pub(crate) fn eval(
     if let Some(q) = annos.bad_quantile {
         ev.ctx.warn(format!(
             "quantile value should be between 0 and 1, got {}",
-            super::fmt_g(q)
+            crate::gostd::float::format_v(q)
         ));
     }
     if absent {

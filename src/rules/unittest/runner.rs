@@ -3,7 +3,9 @@
 //! clock and PromQL expressions after it, as `promtool test rules` does.
 
 use super::format::{AlertTest, PromqlTest, TestGroup};
-use super::output::{go_duration, go_float_upper_e, indent_lines, labels_string};
+use super::output::{indent_lines, labels_string};
+use crate::gostd::float::format_upper_e_shortest as go_float_upper_e;
+use crate::gostd::text::duration_ms as go_duration;
 use super::series::parse_values;
 use crate::model::{Labels, Sample};
 use crate::promql::{Engine, EngineOptions, Value};
@@ -334,7 +336,7 @@ fn check_promql(
     let expr_text = pt.expr.clone().unwrap_or_default();
     let head = format!(
         "    expr: {}, time: {}",
-        super::output::go_quote(&expr_text),
+        crate::gostd::text::quote(&expr_text),
         format_duration(rel)
     );
     let result = crate::promql::parse(&expr_text)

@@ -144,6 +144,72 @@ pub fn format_f(v: f64, prec: usize) -> String {
     signed(v, s)
 }
 
+/// Go's `fmt` `%v` of a float64: the shortest digits, exponent form below 1e-4 and from
+/// 1e21 (`1e-05`, `123456`, `1e+21`), `NaN`, `+Inf`, `-Inf`.
+pub fn format_v(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-4..1e21).contains(&a) {
+        return exponent_two_digits(&format!("{f:e}"));
+    }
+    format!("{f}")
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e+00`, `4.25e+01`, `NaN`, `+Inf`.
+pub fn format_e_shortest(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    exponent_two_digits(&format!("{v:e}"))
+}
+
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `3.0000000000000004E+00`.
+pub fn format_upper_e_shortest(v: f64) -> String {
+    format_e_shortest(v).replace('e', "E")
+}
+
+/// Prometheus' API form of a sample value: the shortest decimal that round-trips, in
+/// exponent form below 1e-6 and from 1e21 (`1e-07`, `1e+21`), `NaN`, `+Inf`, `-Inf`.
+pub fn format_api_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        let a = v.abs();
+        if a != 0.0 && !(1e-6..1e21).contains(&a) {
+            exponent_two_digits(&format!("{v:e}"))
+        } else {
+            format!("{v}")
+        }
+    }
+}
+
+/// Rust's `{:e}` (`1e-7`, `1.5e21`) with Go's signed, at least two-digit exponent
+/// (`1e-07`, `1.5e+21`).
+fn exponent_two_digits(s: &str) -> String {
+    let Some((mant, exp)) = s.split_once('e') else {
+        return s.to_string();
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.abs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

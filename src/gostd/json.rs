@@ -68,6 +68,13 @@ pub fn time_text(t: DateTime<Utc>) -> String {
     out
 }
 
+/// A time in ms as Go's `time.Time` marshals it; `None`, or a time out of range, is Go's
+/// zero time.
+pub fn time_ms_text(ms: Option<i64>) -> String {
+    ms.and_then(DateTime::from_timestamp_millis)
+        .map_or_else(|| ZERO_TIME.to_string(), time_text)
+}
+
 /// Go's zero time, which Alertmanager sends as the end of firing alerts.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
