@@ -11,6 +11,7 @@ mod params;
 mod query;
 mod response;
 mod rules;
+mod rules_json;
 mod series;
 mod silences;
 mod status;

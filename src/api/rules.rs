@@ -3,7 +3,7 @@
 use super::extract::Form;
 use super::response::{ApiError, ApiOk, ApiResult};
 use super::AppState;
-use crate::rules::api_json::{self, ParamError, RulesFilter};
+use super::rules_json::{self as api_json, ParamError, RulesFilter};
 use axum::extract::State;
 
 fn bad(e: ParamError) -> ApiError {

@@ -534,5 +534,4 @@ impl fmt::Display for GroupBy {
 }
 
 #[cfg(test)]
-#[path = "notify_tests.rs"]
 mod tests;

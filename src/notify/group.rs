@@ -356,5 +356,4 @@ impl AggrGroup {
 }
 
 #[cfg(test)]
-#[path = "group_tests.rs"]
 mod tests;

@@ -400,5 +400,4 @@ impl DeliveryQueue {
 }
 
 #[cfg(test)]
-#[path = "queue_tests.rs"]
 mod tests;

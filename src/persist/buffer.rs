@@ -426,5 +426,4 @@ mod load;
 pub use load::{load, restore, snapshot};
 
 #[cfg(test)]
-#[path = "buffer_tests.rs"]
 mod tests;

@@ -497,5 +497,4 @@ pub struct AlertTransition {
 }
 
 #[cfg(test)]
-#[path = "alert_tests.rs"]
 mod tests;

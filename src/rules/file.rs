@@ -287,5 +287,4 @@ fn decode(content: &str, warnings: &mut Vec<String>) -> Result<RawFile, serde_sa
 }
 
 #[cfg(test)]
-#[path = "file_tests.rs"]
 mod tests;

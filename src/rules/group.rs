@@ -566,5 +566,4 @@ fn alert_series(spec: &RuleSpec, alerts: &AlertSet, t: i64) -> Out {
 }
 
 #[cfg(test)]
-#[path = "group_tests.rs"]
 mod tests;

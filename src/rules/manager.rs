@@ -538,13 +538,10 @@ fn active_counts(g: &Group) -> ActiveCounts {
     m.into_iter().collect()
 }
 
-#[path = "manager_on_scrape.rs"]
 mod on_scrape_loop;
 
-#[path = "manager_state.rs"]
 mod state;
 pub use state::HISTORY_CUT_EVERY;
 
 #[cfg(test)]
-#[path = "manager_tests.rs"]
 mod tests;

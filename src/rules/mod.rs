@@ -13,15 +13,12 @@
 //!   channel, [`history`] and [`metrics`].
 //! - [`durable`]: alert state and history written to and restored from
 //!   the state database.
-//! - [`api_json`]: the JSON of `/api/v1/rules`, `/api/v1/alerts` and
-//!   `/api/v1/alerts/history`.
 //! - [`unittest`]: `watchfire test rules` (promtool's unit-test format).
 //!
 //! **Invariant:** the alert state machine and group evaluation take the
 //! evaluation time as a parameter; only the manager reads the clock.
 
 pub mod alert;
-pub mod api_json;
 pub mod check;
 pub mod durable;
 mod duration;
@@ -35,7 +32,7 @@ pub mod on_scrape;
 mod raw;
 pub mod selector;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 pub mod threshold;
 mod tmpl;
 pub mod unittest;

@@ -227,5 +227,4 @@ impl Integration for Webhook {
 }
 
 #[cfg(test)]
-#[path = "webhook_tests.rs"]
 mod tests;

@@ -4,12 +4,12 @@
 //! to the rule and a `threshold` number to each alert; history entries of
 //! resolves carry `resolveReason` (`recovered` or `data_missing`).
 
-use super::alert::{Alert, AlertState, AlertTransition};
-use super::file::{EvaluationMode, RuleKind, RuleSpec};
-use super::group::{Group, RuleState};
-use super::history::{public_labels, HistoryQuery};
-use super::selector::{matches_all, parse_selector};
-use super::threshold::{Levels, Thresholds};
+use crate::rules::alert::{Alert, AlertState, AlertTransition};
+use crate::rules::file::{EvaluationMode, RuleKind, RuleSpec};
+use crate::rules::group::{Group, RuleState};
+use crate::rules::history::{public_labels, HistoryQuery};
+use crate::rules::selector::{matches_all, parse_selector};
+use crate::rules::threshold::{Levels, Thresholds};
 use crate::model::{Labels, Matcher};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -369,7 +369,7 @@ pub fn history_query_from_params(params: &[(String, String)]) -> Result<HistoryQ
     let time = |key: &str| -> Result<Option<i64>, ParamError> {
         match first(params, key) {
             None => Ok(None),
-            Some(v) => crate::api::parse_time_ms(v)
+            Some(v) => super::parse_time_ms(v)
                 .map(Some)
                 .ok_or_else(|| perr(key, format!("cannot parse {v:?} to a valid timestamp"))),
         }
@@ -426,5 +426,4 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
 }
 
 #[cfg(test)]
-#[path = "api_json_tests.rs"]
 mod tests;
