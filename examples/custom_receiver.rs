@@ -1,24 +1,24 @@
-//! Embedding watchfire's notifier with an integration of your own.
+//! Embedding watchfire with an integration of your own.
 //!
-//! The config routes alerts to a receiver `pager` that has no built-in integrations; the
-//! program plugs its own [`Integration`] into it. watchfire does the routing, grouping,
-//! queueing and retries (a retryable error is tried again with backoff; the idempotency key
-//! stays the same across attempts).
+//! The program builds a whole engine ([`watchfire::Engine`]) from a configuration whose route
+//! sends alerts to a receiver `pager` that has no built-in integrations, and plugs its own
+//! [`Integration`] into that receiver. watchfire evaluates the rule, routes, groups, queues and
+//! retries (a retryable error is tried again with backoff; the idempotency key stays the same
+//! across attempts); the program stops the engine once the page went out.
 //!
 //! Run: `cargo run --example custom_receiver`
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use watchfire::model::Labels;
-use watchfire::notify::{
-    async_trait, Integration, IntegrationOptions, Notification, NotifierBuilder, NotifyAlert,
-    NotifyError,
-};
+use tokio::sync::Notify;
+use watchfire::notify::{async_trait, Integration, IntegrationOptions, Notification, NotifyError};
+use watchfire::{Engine, Settings};
 
 /// A pretend pager: fails the first attempt (as a flaky API would), then prints the page.
 struct Pager {
-    attempts: AtomicU32,
+    attempts: Arc<AtomicU32>,
+    paged: Arc<Notify>,
 }
 
 #[async_trait]
@@ -41,11 +41,15 @@ impl Integration for Pager {
                 n.reason,
             );
         }
+        self.paged.notify_one();
         Ok(())
     }
 }
 
 const CONFIG: &str = r#"
+global:
+  evaluation_interval: 1s
+rule_files: [rules.yml]
 route:
   receiver: pager
   group_by: [alertname]
@@ -54,26 +58,45 @@ receivers:
   - name: pager
 "#;
 
+const RULES: &str = r#"
+groups:
+  - name: example
+    rules:
+      - alert: DiskFull
+        expr: vector(1)
+        labels:
+          severity: critical
+"#;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = watchfire::config::parse(CONFIG, "example.yml")?;
-    let pager = Arc::new(Pager {
-        attempts: AtomicU32::new(0),
-    });
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("watchfire.yml"), CONFIG)?;
+    std::fs::write(dir.path().join("rules.yml"), RULES)?;
+
+    let mut settings = Settings::default();
+    settings.config_file = dir.path().join("watchfire.yml");
+    settings.storage_path = dir.path().join("data");
+    settings.listen = "127.0.0.1:0".parse()?;
+
+    let attempts = Arc::new(AtomicU32::new(0));
+    let paged = Arc::new(Notify::new());
     let mut options = IntegrationOptions::default();
     options.delivery.min_backoff = watchfire::config::PromDuration::from_millis(200);
-    let notifier = NotifierBuilder::new(&config)
-        .external_url("http://localhost:9711")
-        .integration("pager", pager.clone(), options)
-        .start()?;
+    let pager = Pager {
+        attempts: attempts.clone(),
+        paged: paged.clone(),
+    };
+    let engine = Engine::builder(settings)
+        .integration_with("pager", pager, options)
+        .build()?;
+    println!("watchfire listening on http://{}", engine.local_addr());
 
-    let labels = Labels::from_pairs([("alertname", "DiskFull"), ("severity", "critical")]);
-    notifier
-        .send(NotifyAlert::firing(labels, chrono::Utc::now()))
-        .await;
-
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    println!("attempts: {}", pager.attempts.load(Ordering::SeqCst));
-    notifier.shutdown().await;
+    // Stop once the page went out, or after 30 s.
+    let shutdown = async move {
+        let _ = tokio::time::timeout(Duration::from_secs(30), paged.notified()).await;
+    };
+    engine.run(shutdown).await?;
+    println!("attempts: {}", attempts.load(Ordering::SeqCst));
     Ok(())
 }

@@ -16,11 +16,11 @@
 //! - [`persist`]: the state directory: alert states, history, silences and queues across restarts.
 //! - [`telemetry`]: watchfire's own metrics and logging.
 //! - [`api`]: the HTTP server and its Prometheus-compatible API.
-//! - [`cli`]: command-line commands.
+//! - [`engine`]: every stage wired together ([`Engine`]), for `watchfire run` and embedders.
 
 pub mod api;
-pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod gostd;
 pub mod model;
 pub mod notify;
@@ -31,3 +31,5 @@ pub mod scrape;
 pub mod store;
 pub mod telemetry;
 pub mod template;
+
+pub use engine::{Engine, EngineBuilder, EngineError, ReloadHandle, Settings};

@@ -1,5 +1,7 @@
-//! The `watchfire` binary: flags are parsed and dispatched by the library.
+//! The `watchfire` binary: the command line ([`cli`]) over the library.
+
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    watchfire::cli::main()
+    cli::main()
 }

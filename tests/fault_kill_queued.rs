@@ -17,7 +17,7 @@ use common::*;
 use notify_support::Recorder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use watchfire::persist::{StateDb};
+use watchfire::persist::StateDb;
 
 /// Sum of the samples of `metric` (any labels) in an exposition text.
 fn metric_sum(text: &str, metric: &str) -> f64 {
@@ -130,7 +130,8 @@ async fn queued_notifications_survive_kill_9() {
     // What the crash left in the state directory.
     let keys_before: BTreeSet<String> = {
         let db = StateDb::open(&dir.path().join("data")).expect("state directory after kill");
-        let (queued, bad) = watchfire::notify::durable::records::load_queued(&db).expect("queue table");
+        let (queued, bad) =
+            watchfire::notify::durable::records::load_queued(&db).expect("queue table");
         assert!(bad.is_empty(), "{bad:?}");
         queued
             .into_iter()

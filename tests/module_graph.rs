@@ -20,7 +20,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("persist", &["gostd", "model", "store"]),
     (
         "rules",
-        &["gostd", "model", "config", "store", "scrape", "promql", "template", "persist"],
+        &[
+            "gostd", "model", "config", "store", "scrape", "promql", "template", "persist",
+        ],
     ),
     (
         "notify",
@@ -30,22 +32,52 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "api",
         &[
-            "gostd", "model", "config", "store", "scrape", "promql", "template", "persist",
-            "rules", "notify", "telemetry",
+            "gostd",
+            "model",
+            "config",
+            "store",
+            "scrape",
+            "promql",
+            "template",
+            "persist",
+            "rules",
+            "notify",
+            "telemetry",
         ],
     ),
     (
         "engine",
         &[
-            "gostd", "model", "config", "store", "scrape", "promql", "template", "persist",
-            "rules", "notify", "telemetry", "api",
+            "gostd",
+            "model",
+            "config",
+            "store",
+            "scrape",
+            "promql",
+            "template",
+            "persist",
+            "rules",
+            "notify",
+            "telemetry",
+            "api",
         ],
     ),
     (
         "cli",
         &[
-            "gostd", "model", "config", "store", "scrape", "promql", "template", "persist",
-            "rules", "notify", "telemetry", "api", "engine",
+            "gostd",
+            "model",
+            "config",
+            "store",
+            "scrape",
+            "promql",
+            "template",
+            "persist",
+            "rules",
+            "notify",
+            "telemetry",
+            "api",
+            "engine",
         ],
     ),
 ];
@@ -217,7 +249,9 @@ fn the_module_graph_has_no_cycle() {
 
 #[test]
 fn the_scanner_reads_grouped_uses() {
-    let names = named_modules("use crate::{model::Labels, store::{Store, X}, gostd};\nlet x = crate::promql::parse(y);");
+    let names = named_modules(
+        "use crate::{model::Labels, store::{Store, X}, gostd};\nlet x = crate::promql::parse(y);",
+    );
     assert_eq!(
         names.into_iter().collect::<Vec<_>>(),
         vec!["gostd", "model", "promql", "store"]

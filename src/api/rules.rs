@@ -2,8 +2,8 @@
 
 use super::extract::Form;
 use super::response::{ApiError, ApiOk, ApiResult};
-use super::AppState;
 use super::rules_json::{self as api_json, ParamError, RulesFilter};
+use super::AppState;
 use axum::extract::State;
 
 fn bad(e: ParamError) -> ApiError {

@@ -4,13 +4,13 @@
 //! to the rule and a `threshold` number to each alert; history entries of
 //! resolves carry `resolveReason` (`recovered` or `data_missing`).
 
+use crate::model::{Labels, Matcher};
 use crate::rules::alert::{Alert, AlertState, AlertTransition};
 use crate::rules::file::{EvaluationMode, RuleKind, RuleSpec};
 use crate::rules::group::{Group, RuleState};
 use crate::rules::history::{public_labels, HistoryQuery};
 use crate::rules::selector::{matches_all, parse_selector};
 use crate::rules::threshold::{Levels, Thresholds};
-use crate::model::{Labels, Matcher};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -189,11 +189,20 @@ pub fn alert_json(a: &Alert) -> Value {
     m.insert("labels".into(), labels_obj(&a.public_labels()));
     m.insert("annotations".into(), pairs_obj(&a.annotations));
     m.insert("state".into(), json!(a.state.as_str()));
-    m.insert("activeAt".into(), json!(crate::gostd::json::time_ms_text(Some(a.active_at))));
+    m.insert(
+        "activeAt".into(),
+        json!(crate::gostd::json::time_ms_text(Some(a.active_at))),
+    );
     if let Some(k) = a.keep_firing_since {
-        m.insert("keepFiringSince".into(), json!(crate::gostd::json::time_ms_text(Some(k))));
+        m.insert(
+            "keepFiringSince".into(),
+            json!(crate::gostd::json::time_ms_text(Some(k))),
+        );
     }
-    m.insert("value".into(), json!(crate::gostd::float::format_e_shortest(a.value)));
+    m.insert(
+        "value".into(),
+        json!(crate::gostd::float::format_e_shortest(a.value)),
+    );
     if let Some(t) = a.threshold {
         m.insert("threshold".into(), json!(t));
     }
@@ -247,7 +256,10 @@ fn rule_json(r: &RuleState, exclude_alerts: bool) -> Value {
         "evaluationTime".into(),
         json!(r.eval_duration.as_secs_f64()),
     );
-    m.insert("lastEvaluation".into(), json!(crate::gostd::json::time_ms_text(r.last_eval_ms)));
+    m.insert(
+        "lastEvaluation".into(),
+        json!(crate::gostd::json::time_ms_text(r.last_eval_ms)),
+    );
     let typ = match spec.kind {
         RuleKind::Alerting => "alerting",
         RuleKind::Recording => "recording",
@@ -409,7 +421,10 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
             if let Some(s) = t.severity {
                 m.insert("severity".into(), json!(s.as_str()));
             }
-            m.insert("value".into(), json!(crate::gostd::float::format_e_shortest(t.value)));
+            m.insert(
+                "value".into(),
+                json!(crate::gostd::float::format_e_shortest(t.value)),
+            );
             if let Some(x) = t.threshold {
                 m.insert("threshold".into(), json!(x));
             }
@@ -417,8 +432,14 @@ pub fn history_json(transitions: &[AlertTransition]) -> Value {
             if let Some(r) = t.resolve_reason {
                 m.insert("resolveReason".into(), json!(r.as_str()));
             }
-            m.insert("activeAt".into(), json!(crate::gostd::json::time_ms_text(Some(t.active_at))));
-            m.insert("at".into(), json!(crate::gostd::json::time_ms_text(Some(t.at))));
+            m.insert(
+                "activeAt".into(),
+                json!(crate::gostd::json::time_ms_text(Some(t.active_at))),
+            );
+            m.insert(
+                "at".into(),
+                json!(crate::gostd::json::time_ms_text(Some(t.at))),
+            );
             Value::Object(m)
         })
         .collect();

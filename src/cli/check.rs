@@ -1,4 +1,4 @@
-//! `watchfire check config|rules` and `watchfire test rules`: every problem
+//! `watchfire check config`, `check rules`, `check web-config` and `test rules`: every problem
 //! printed, exit 0 or 1, output shaped like promtool's.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// Checks one configuration file.
 pub fn config(file: &Path) -> ExitCode {
     println!("Checking {}", file.display());
-    match crate::config::check_config(file) {
+    match watchfire::config::check_config(file) {
         Ok(summary) => {
             println!("  SUCCESS: {summary}");
             ExitCode::SUCCESS
@@ -23,7 +23,7 @@ pub fn config(file: &Path) -> ExitCode {
 
 /// Checks rule files as `promtool check rules` does.
 pub fn rules(files: &[PathBuf]) -> ExitCode {
-    let code = crate::rules::check::check_rules_command(
+    let code = watchfire::rules::check::check_rules_command(
         files,
         Default::default(),
         &mut std::io::stdout(),
@@ -34,11 +34,11 @@ pub fn rules(files: &[PathBuf]) -> ExitCode {
 
 /// Runs rule unit-test files as `promtool test rules` does.
 pub fn test_rules(files: &[PathBuf], run: Vec<String>) -> ExitCode {
-    let opts = crate::rules::unittest::TestOptions {
+    let opts = watchfire::rules::unittest::TestOptions {
         run,
         ..Default::default()
     };
-    let code = crate::rules::unittest::test_rules_command(
+    let code = watchfire::rules::unittest::test_rules_command(
         files,
         &opts,
         &mut std::io::stdout(),
@@ -55,5 +55,25 @@ fn exit_code(code: std::io::Result<i32>) -> ExitCode {
             eprintln!("error: writing output: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `watchfire check web-config`: each file loaded as the server would, certificates and keys
+/// parsed; prints `FILE SUCCESS` or the problems, as `promtool check web-config` does.
+pub fn web_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match watchfire::engine::check_web_config(file) {
+            Ok(()) => println!("{} SUCCESS", file.display()),
+            Err(e) => {
+                failed = true;
+                eprintln!("{} FAILED: {e}", file.display());
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

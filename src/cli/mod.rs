@@ -1,16 +1,16 @@
-//! Command-line commands, one file each; `main.rs` only calls [`main`].
+//! Command-line commands, one file each; part of the binary, not the library: each
+//! command parses its flags and calls the library (`run` builds a [`watchfire::Engine`]).
 
 mod check;
 mod notify;
 mod query;
 mod run;
-mod web;
 
-use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use watchfire::telemetry::LogFormat;
 
 /// watchfire: scrape Prometheus exporters, evaluate alert rules, notify.
 #[derive(Debug, Parser)]
@@ -113,48 +113,30 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Every flag and its value as text, for `/api/v1/status/flags` (names without `--`;
-    /// unset optional flags are empty strings, as Prometheus shows them).
-    pub fn flags(&self) -> std::collections::BTreeMap<String, String> {
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let duration = |d: std::time::Duration| crate::config::PromDuration::from(d).to_string();
-        [
-            ("config", self.config.display().to_string()),
-            ("listen", self.listen.to_string()),
+    /// The engine settings these flags describe.
+    fn settings(&self) -> watchfire::Settings {
+        let mut settings = watchfire::Settings::default();
+        settings.config_file = self.config.clone();
+        settings.listen = self.listen;
+        settings.external_url = self.external_url.clone();
+        settings.web_config_file = self.web_config_file.clone();
+        settings.admin_token_file = self.admin_token_file.clone();
+        settings.query_timeout = self.query_timeout;
+        settings.query_max_samples = self.query_max_samples;
+        settings.storage_path = self.storage_path.clone();
+        settings.history_retention = self.history_retention;
+        settings.outage_tolerance = self.outage_tolerance;
+        settings.extra_flags = [
+            ("log.level".to_owned(), self.log_level.clone()),
             (
-                "web.external-url",
-                self.external_url.clone().unwrap_or_default(),
-            ),
-            (
-                "web.config.file",
-                path(&self.web_config_file).unwrap_or_default(),
-            ),
-            (
-                "web.admin-token-file",
-                path(&self.admin_token_file).unwrap_or_default(),
-            ),
-            ("log.level", self.log_level.clone()),
-            (
-                "log.format",
+                "log.format".to_owned(),
                 clap::ValueEnum::to_possible_value(&self.log_format)
                     .map(|v| v.get_name().to_owned())
                     .unwrap_or_default(),
             ),
-            ("query.timeout", duration(self.query_timeout)),
-            ("query.max-samples", self.query_max_samples.to_string()),
-            ("storage.path", self.storage_path.display().to_string()),
-            (
-                "storage.history-retention",
-                duration(self.history_retention),
-            ),
-            (
-                "rules.alert.for-outage-tolerance",
-                duration(self.outage_tolerance),
-            ),
         ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        .into();
+        settings
     }
 }
 
@@ -199,7 +181,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
-        Command::Check(CheckCommand::WebConfig { files }) => web::check(&files),
+        Command::Check(CheckCommand::WebConfig { files }) => check::web_config(&files),
         Command::Query(args) => query::query(args),
         Command::Test(TestCommand::Rules { files, run }) => check::test_rules(&files, run),
         Command::Test(TestCommand::Receivers {

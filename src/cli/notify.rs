@@ -1,12 +1,12 @@
 //! `watchfire test receivers` and `watchfire render`: try the configured
 //! notification integrations without running the server.
 
-use crate::config;
-use crate::model::Labels;
-use crate::notify::{self, NotifyAlert};
 use chrono::Utc;
 use std::path::Path;
 use std::process::ExitCode;
+use watchfire::config;
+use watchfire::model::Labels;
+use watchfire::notify::{self, NotifyAlert};
 
 fn load(file: &Path) -> Result<config::Config, ExitCode> {
     config::load(file).map_err(|errors| {

@@ -13,8 +13,8 @@ use super::http::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth
 use super::receivers::{self, RawReceiver, ReceiverConfig};
 use super::scrape::Scheme;
 use super::validate;
-use crate::model::Matcher;
 use crate::model::matcher_text::{compare, matcher_string, parse_matchers};
+use crate::model::Matcher;
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
 use std::fmt;

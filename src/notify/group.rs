@@ -12,9 +12,9 @@
 //! **Invariant:** pure: time comes in as parameters; no I/O.
 
 use super::alert::{NotifyAlert, Transition};
-use crate::model::matcher_text::label_set_string;
 use super::notification::{Notification, NotificationReason};
 use super::route::Route;
+use crate::model::matcher_text::label_set_string;
 use crate::model::Labels;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,8 +9,8 @@
 //! **Invariant:** pure state fed by the dispatcher; no I/O.
 
 use super::alert::NotifyAlert;
-use crate::model::matcher_text::matches_all;
 use crate::config::InhibitRule;
+use crate::model::matcher_text::matches_all;
 use crate::model::Labels;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

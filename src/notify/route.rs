@@ -11,10 +11,10 @@
 //!
 //! **Invariant:** no I/O, no clock.
 
-use crate::model::matcher_text::{matchers_string, matches_all};
 use crate::config::{
     GroupBy, RouteConfig, DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
 };
+use crate::model::matcher_text::{matchers_string, matches_all};
 use crate::model::{Labels, Matcher};
 use std::time::Duration;
 

@@ -6,8 +6,8 @@
 //! are used when a field is not configured.
 
 use super::alert::{NotifyAlert, ResolveReason, Transition};
-use crate::gostd::json::time_text;
 use super::notification::{severity_rank, Notification};
+use crate::gostd::json::time_text;
 use std::fmt::Write as _;
 
 /// Alertmanager's `__subject`: `[FIRING:2] DiskFull eu1 (page)`.

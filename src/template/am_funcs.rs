@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use super::funcs::{arg_str, native, string_list, strings_value, wrong_type, CallCtx, Native};
-use crate::gostd::float::format_g;
 use super::gotime::GoTime;
 use super::prom_funcs::{humanize_duration, re_match, re_replace_all, title, to_float};
 use super::value::{ListKind, MapKind, TValue};
+use crate::gostd::float::format_g;
 
 /// Alertmanager's functions.
 pub(crate) static FUNCS: &[Native] = &[

@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
-use crate::gostd::float::{format_e, format_f, format_g};
-use crate::gostd::text::quote_with;
 use super::gotime::duration_string;
 use super::value::{ListKind, MapKind, TValue};
+use crate::gostd::float::{format_e, format_f, format_g};
+use crate::gostd::text::quote_with;
 
 /// Go refuses widths and precisions above this (`fmt`'s `tooLarge`).
 const MAX_WIDTH: usize = 1_000_000;

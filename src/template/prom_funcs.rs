@@ -8,10 +8,10 @@ use std::net::IpAddr;
 
 use super::data::query_result;
 use super::funcs::{arg_str, native, query_escape, wrong_type, CallCtx, Native};
-use crate::gostd::float::format_g;
 use super::gofmt::write_value;
 use super::gotime::GoTime;
 use super::value::{ListKind, MapKind, TValue};
+use crate::gostd::float::format_g;
 
 /// Prometheus' functions, in `template.go` order.
 pub(crate) static FUNCS: &[Native] = &[

@@ -139,9 +139,18 @@ fn float_and_time_formats_match_go() {
     assert_eq!(crate::gostd::float::format_e_shortest(42.5), "4.25e+01");
     assert_eq!(crate::gostd::float::format_e_shortest(0.00012), "1.2e-04");
     assert_eq!(crate::gostd::float::format_e_shortest(1e100), "1e+100");
-    assert_eq!(crate::gostd::float::format_e_shortest(f64::NEG_INFINITY), "-Inf");
-    assert_eq!(crate::gostd::json::time_ms_text(Some(0)), "1970-01-01T00:00:00Z");
-    assert_eq!(crate::gostd::json::time_ms_text(Some(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+    assert_eq!(
+        crate::gostd::float::format_e_shortest(f64::NEG_INFINITY),
+        "-Inf"
+    );
+    assert_eq!(
+        crate::gostd::json::time_ms_text(Some(0)),
+        "1970-01-01T00:00:00Z"
+    );
+    assert_eq!(
+        crate::gostd::json::time_ms_text(Some(1_700_000_000_123)),
+        "2023-11-14T22:13:20.123Z"
+    );
 }
 
 #[test]

@@ -11,8 +11,8 @@ use crate::model::Matcher;
 use crate::notify::group::{GroupState, NotifiedState};
 use crate::notify::queue::QueuedNotification;
 use crate::notify::{
-    AlertStatus, FailedNotification, Notification, NotificationReason, NotifyAlert,
-    ResolveReason, Silence, Transition,
+    AlertStatus, FailedNotification, Notification, NotificationReason, NotifyAlert, ResolveReason,
+    Silence, Transition,
 };
 use crate::persist::dispatch::{fp_hex, fp_parse, group_key, GroupRecord, NotifiedRecord};
 use crate::persist::notification::{
@@ -421,8 +421,8 @@ pub fn load_silences(db: &StateDb) -> Result<(Vec<Silence>, Vec<BadRecord>), Per
 mod notification_tests {
     use super::*;
     use crate::model::Labels;
-    use chrono::Utc;
     use chrono::TimeZone;
+    use chrono::Utc;
 
     /// A notification exercising every field: a firing alert that escalated and a resolved
     /// one, sub-second times, annotations.
@@ -492,9 +492,9 @@ mod notification_tests {
 #[cfg(test)]
 mod queue_tests {
     use super::*;
-    use crate::persist::queue::{delete_dead, delete_queued};
     use crate::model::Labels;
     use crate::notify::{NotificationReason, NotifyAlert};
+    use crate::persist::queue::{delete_dead, delete_queued};
     use chrono::{TimeZone, Utc};
 
     fn note() -> Notification {
@@ -577,10 +577,10 @@ mod queue_tests {
 #[cfg(test)]
 mod dispatch_tests {
     use super::*;
-    use crate::persist::dispatch::delete;
-    use std::collections::BTreeMap;
     use crate::model::Labels;
+    use crate::persist::dispatch::delete;
     use chrono::{TimeZone, Utc};
+    use std::collections::BTreeMap;
     use std::collections::BTreeSet;
 
     fn state() -> GroupState {
@@ -631,8 +631,8 @@ mod dispatch_tests {
 #[cfg(test)]
 mod silence_tests {
     use super::*;
-    use crate::persist::silences::delete;
     use crate::model::matcher_text::parse_matchers;
+    use crate::persist::silences::delete;
     use chrono::{TimeZone, Utc};
 
     fn silence() -> Silence {

@@ -10,8 +10,8 @@
 
 use super::with_auth;
 use crate::config::{AlertmanagerConfig, HttpClientConfig};
-use crate::notify::alert::NotifyAlert;
 use crate::gostd::json as gojson;
+use crate::notify::alert::NotifyAlert;
 use crate::notify::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

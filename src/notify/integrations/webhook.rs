@@ -13,9 +13,9 @@
 
 use super::{read_url_file, send, with_auth};
 use crate::config::WebhookConfig;
+use crate::gostd::json::{self as gojson, quote_meta, time_text, ZERO_TIME};
 use crate::notify::alert::AlertStatus;
 use crate::notify::alert::{alert_fingerprint, Transition};
-use crate::gostd::json::{self as gojson, quote_meta, time_text, ZERO_TIME};
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
 use hmac::{Hmac, Mac};

@@ -4,11 +4,11 @@
 use crate::model::Labels;
 
 use super::super::eval::{Accum, Evaluator, Key, Out};
-use crate::gostd::float::format_v as fmt_g;
 use super::super::plan::AggOp;
 use super::super::types::Matrix;
 use super::super::EvalError;
 use super::assign_groups;
+use crate::gostd::float::format_v as fmt_g;
 
 /// Go's `container/heap` operations over a slice with a "less" function,
 /// so that ties resolve as in Prometheus.

@@ -10,8 +10,8 @@ use super::super::eval::{drop_metric_labels, Evaluator, Key, Out};
 use super::super::plan::Node;
 use super::super::types::Val;
 use super::super::EvalError;
-use crate::gostd::float::format_v as fmt_g;
 use super::quantile::{bucket_fraction, bucket_quantile, Bucket};
+use crate::gostd::float::format_v as fmt_g;
 
 /// Parses a float as Go's `strconv.ParseFloat` does for `le` values.
 pub(crate) fn parse_go_float(s: &str) -> Option<f64> {

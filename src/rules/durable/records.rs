@@ -96,7 +96,6 @@ fn decode_severity(s: &str) -> Result<Severity, InvalidRecord> {
     }
 }
 
-
 impl From<&AlertTransition> for HistoryRecord {
     fn from(t: &AlertTransition) -> Self {
         Self {
@@ -220,7 +219,6 @@ mod tests {
         r.value = "ten".into();
         assert!(r.to_alert().unwrap_err().to_string().contains("value"));
     }
-
 
     fn tr(at: i64, to: Transition) -> AlertTransition {
         AlertTransition {

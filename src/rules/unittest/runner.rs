@@ -4,9 +4,9 @@
 
 use super::format::{AlertTest, PromqlTest, TestGroup};
 use super::output::{indent_lines, labels_string};
+use super::series::parse_values;
 use crate::gostd::float::format_upper_e_shortest as go_float_upper_e;
 use crate::gostd::text::duration_ms as go_duration;
-use super::series::parse_values;
 use crate::model::{Labels, Sample};
 use crate::promql::{Engine, EngineOptions, Value};
 use crate::rules::alert::AlertState;

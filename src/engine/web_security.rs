@@ -1,4 +1,4 @@
-//! The web security settings of `watchfire run`: `--web.config.file` (TLS, basic auth, headers)
+//! The web security settings of the engine: `--web.config.file` (TLS, basic auth, headers)
 //! and `--web.admin-token-file`, loaded at start and re-read at each reload.
 //!
 //! A reload that fails keeps the running settings. TLS cannot be switched on or off by a
@@ -64,24 +64,12 @@ fn load(web_file: Option<&Path>, token_file: Option<&Path>) -> anyhow::Result<Lo
     })
 }
 
-/// `watchfire check web-config`: each file loaded as the server would, certificates and keys
-/// parsed; prints `FILE SUCCESS` or the problems, as `promtool check web-config` does.
-pub fn check(files: &[PathBuf]) -> std::process::ExitCode {
-    let mut failed = false;
-    for file in files {
-        match load(Some(file), None) {
-            Ok(_) => println!("{} SUCCESS", file.display()),
-            Err(e) => {
-                failed = true;
-                eprintln!("{} FAILED: {e:#}", file.display());
-            }
-        }
-    }
-    if failed {
-        std::process::ExitCode::FAILURE
-    } else {
-        std::process::ExitCode::SUCCESS
-    }
+/// Loads a web configuration file as the server would (certificates and keys parsed), for
+/// `watchfire check web-config`.
+pub fn check_web_config(file: &Path) -> Result<(), super::EngineError> {
+    load(Some(file), None)
+        .map(|_| ())
+        .map_err(|e| super::EngineError::Web(format!("{e:#}")))
 }
 
 impl WebSecurity {

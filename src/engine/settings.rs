@@ -1,0 +1,96 @@
+//! What the engine is told at start: the `watchfire run` flags, as plain data an embedder can
+//! fill in. The defaults are the flags' defaults.
+
+use crate::config::PromDuration;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The engine's settings; see each field for the `watchfire run` flag it mirrors.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `--config`: the configuration file (re-read at every reload).
+    pub config_file: PathBuf,
+    /// `--listen`: the HTTP address; port 0 picks a free port ([`super::Engine::local_addr`]).
+    pub listen: SocketAddr,
+    /// `--web.external-url`: the URL users reach watchfire at (default: `http(s)://<listen>`).
+    pub external_url: Option<String>,
+    /// `--web.config.file`: TLS, basic auth and headers, as Prometheus' web config file.
+    pub web_config_file: Option<PathBuf>,
+    /// `--web.admin-token-file`: the bearer token state-changing requests need.
+    pub admin_token_file: Option<PathBuf>,
+    /// `--query.timeout`: the longest a query may run.
+    pub query_timeout: Duration,
+    /// `--query.max-samples`: the most samples a query may hold at once.
+    pub query_max_samples: usize,
+    /// `--storage.path`: the state directory.
+    pub storage_path: PathBuf,
+    /// `--storage.history-retention`: how long alert history is kept.
+    pub history_retention: Duration,
+    /// `--rules.alert.for-outage-tolerance`: the longest outage after which restored alerts
+    /// keep their `for` progress.
+    pub outage_tolerance: Duration,
+    /// Flags of the embedding program to show in `/api/v1/status/flags` next to these
+    /// (`watchfire run` adds `log.level` and `log.format`).
+    pub extra_flags: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config_file: PathBuf::from("examples/watchfire.yml"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9711)),
+            external_url: None,
+            web_config_file: None,
+            admin_token_file: None,
+            query_timeout: Duration::from_secs(120),
+            query_max_samples: 50_000_000,
+            storage_path: PathBuf::from("data"),
+            history_retention: Duration::from_secs(7 * 24 * 3600),
+            outage_tolerance: Duration::from_secs(3600),
+            extra_flags: BTreeMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings as `/api/v1/status/flags` shows them: flag name → value.
+    pub fn flags(&self) -> BTreeMap<String, String> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let duration = |d: Duration| PromDuration::from(d).to_string();
+        let mut flags: BTreeMap<String, String> = [
+            ("config", self.config_file.display().to_string()),
+            ("listen", self.listen.to_string()),
+            (
+                "web.external-url",
+                self.external_url.clone().unwrap_or_default(),
+            ),
+            (
+                "web.config.file",
+                path(&self.web_config_file).unwrap_or_default(),
+            ),
+            (
+                "web.admin-token-file",
+                path(&self.admin_token_file).unwrap_or_default(),
+            ),
+            ("query.timeout", duration(self.query_timeout)),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("storage.path", self.storage_path.display().to_string()),
+            (
+                "storage.history-retention",
+                duration(self.history_retention),
+            ),
+            (
+                "rules.alert.for-outage-tolerance",
+                duration(self.outage_tolerance),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        flags.extend(self.extra_flags.clone());
+        flags
+    }
+}
