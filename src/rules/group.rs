@@ -309,6 +309,12 @@ impl Group {
     }
 
     /// Evaluates every rule at `ts` (ms) in order.
+    ///
+    /// The group's state lock is held only for short reads and writes of the rules' state,
+    /// never while PromQL, a template (which may run `query`) or a store append runs, so
+    /// `/api/v1/rules`, `/api/v1/alerts` and `/metrics` never wait on an evaluation.
+    /// Evaluations of one group are serialized by the manager, so the state read before
+    /// a step is still the state written after it.
     pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
         let started = Instant::now();
         let offset = self.query_offset_ms(ctx.default_query_offset_ms);
@@ -319,9 +325,6 @@ impl Group {
             let spec = self.state.lock().rules[i].spec.clone();
             out.evaluations += 1;
             let result = ctx.querier.query(&spec.expr, ts - offset);
-            let mut st = self.state.lock();
-            let rs = &mut st.rules[i];
-            rs.last_eval_ms = Some(ts);
             let produced = match result {
                 Err(e) => Err(e),
                 Ok(value) => match value {
@@ -332,19 +335,15 @@ impl Group {
             }
             .and_then(|samples: Vec<(Labels, i64, f64)>| match spec.kind {
                 RuleKind::Recording => record(&spec, samples, self.spec.limit),
-                RuleKind::Alerting => alerting(
-                    &spec,
-                    rs,
-                    samples,
-                    ts,
-                    offset,
-                    self,
-                    ctx,
-                    &mut out.transitions,
-                ),
+                RuleKind::Alerting => {
+                    self.alerting(i, &spec, samples, ts, offset, ctx, &mut out.transitions)
+                }
             });
             let samples = match produced {
                 Err(e) => {
+                    let mut st = self.state.lock();
+                    let rs = &mut st.rules[i];
+                    rs.last_eval_ms = Some(ts);
                     rs.health = Health::Err;
                     rs.last_error = Some(e);
                     rs.eval_duration = rule_started.elapsed();
@@ -353,9 +352,8 @@ impl Group {
                 }
                 Ok(s) => s,
             };
-            rs.health = Health::Ok;
-            rs.last_error = None;
             out.samples += samples.len() as u64;
+            let prev_series = std::mem::take(&mut self.state.lock().rules[i].prev_series);
             let mut written = HashSet::with_capacity(samples.len());
             let mut append_err = None;
             for (labels, t, v) in samples {
@@ -367,27 +365,174 @@ impl Group {
                     Err(e) => append_err = Some(e),
                 }
             }
-            for gone in rs.prev_series.difference(&written) {
+            for gone in prev_series.difference(&written) {
                 let (series, _) = ctx.store.get_or_create(gone.clone());
                 // Errors here are expected when another rule writes the series.
                 let _ = ctx.store.append(&series, ts - offset, STALE_NAN);
             }
+            let mut st = self.state.lock();
+            let rs = &mut st.rules[i];
+            rs.last_eval_ms = Some(ts);
             rs.prev_series = written;
-            if let Some(e) = append_err {
-                rs.health = Health::Err;
-                rs.last_error = Some(append_error_text(&e));
-                out.failures += 1;
+            match append_err {
+                Some(e) => {
+                    rs.health = Health::Err;
+                    rs.last_error = Some(append_error_text(&e));
+                    out.failures += 1;
+                }
+                None => {
+                    rs.health = Health::Ok;
+                    rs.last_error = None;
+                }
             }
             rs.eval_duration = rule_started.elapsed();
         }
-        let mut st = self.state.lock();
-        for labels in std::mem::take(&mut st.stale_series) {
+        let stale = std::mem::take(&mut self.state.lock().stale_series);
+        for labels in stale {
             let (series, _) = ctx.store.get_or_create(labels);
             let _ = ctx.store.append(&series, ts - offset, STALE_NAN);
         }
+        let mut st = self.state.lock();
         st.last_eval_ms = Some(ts);
         st.eval_duration = started.elapsed();
         out
+    }
+
+    /// An alerting rule (the `i`-th): build alerts, run the state machine, emit transitions
+    /// and the `ALERTS` / `ALERTS_FOR_STATE` samples. Templates run without the state lock:
+    /// labels first, then (after a short read of which alerts are active, for hysteresis)
+    /// annotations; the state machine then runs under the lock.
+    #[allow(clippy::too_many_arguments)]
+    fn alerting(
+        &self,
+        i: usize,
+        spec: &RuleSpec,
+        samples: Out,
+        ts: i64,
+        offset: i64,
+        ctx: &EvalContext<'_>,
+        transitions: &mut Vec<AlertTransition>,
+    ) -> Result<Out, String> {
+        // Label templates, no lock held.
+        let labelled: Vec<(Labels, Labels, f64)> = samples
+            .into_iter()
+            .map(|(series, _, value)| {
+                let data = template_data(&series, value, ts, ctx);
+                let mut b = LabelsBuilder::new(&series);
+                b.del(METRIC_NAME);
+                for ((k, _), t) in spec.labels.iter().zip(&spec.label_templates) {
+                    let v = match t {
+                        Ok(t) => tmpl::expand(t, &data, ctx.querier),
+                        Err(e) => format!("<error expanding template: {e}>"),
+                    };
+                    b.set(k, &v);
+                }
+                b.set("alertname", &spec.name);
+                (b.labels(), series, value)
+            })
+            .collect();
+        // Every alert identity the expression produced, crossing or not.
+        let present: HashSet<u64> = labelled.iter().map(|(l, _, _)| l.fingerprint()).collect();
+        let active: HashSet<u64> = if spec.thresholds.is_some() {
+            let st = self.state.lock();
+            let alerts = &st.rules[i].alerts;
+            present
+                .iter()
+                .copied()
+                .filter(|fp| alerts.is_active(*fp))
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        // Crossings and annotation templates, no lock held.
+        let mut candidates = Vec::with_capacity(labelled.len());
+        for (labels, series, value) in labelled {
+            let crossing = match &spec.thresholds {
+                None => None,
+                Some(t) => {
+                    let is_active = active.contains(&labels.fingerprint());
+                    match t.classify(t.levels_for(&labels), value, is_active) {
+                        None => continue,
+                        some => some,
+                    }
+                }
+            };
+            let mut data = template_data(&series, value, ts, ctx);
+            data.threshold = crossing.map(|c| c.threshold);
+            data.severity = crossing.map(|c| c.severity.as_str());
+            let annotations = spec
+                .annotations
+                .iter()
+                .zip(&spec.annotation_templates)
+                .map(|((k, _), t)| (k.clone(), tmpl::expand(t, &data, ctx.querier)))
+                .collect();
+            candidates.push(Candidate {
+                labels,
+                annotations,
+                value,
+                crossing,
+            });
+        }
+        let params = StateParams {
+            hold_ms: spec.for_ms,
+            keep_firing_for_ms: spec.keep_firing_for_ms,
+            limit: self.spec.limit,
+            no_data: spec.no_data,
+            no_data_for_ms: spec
+                .no_data_for_ms
+                .unwrap_or(DEFAULT_NO_DATA_EVALUATIONS * self.interval_ms),
+        };
+        // Threshold rules: absent from the output is missing data (recovery
+        // shows as a value). Plain rules: only when the target is known down.
+        let threshold_rule = spec.thresholds.is_some();
+        let data_missing = |l: &Labels| {
+            !present.contains(&l.fingerprint())
+                && (threshold_rule || nodata::target_down(ctx.store, l, ts - offset))
+        };
+        let mut st = self.state.lock();
+        let rs = &mut st.rules[i];
+        let changes = rs
+            .alerts
+            .update_with(candidates, &data_missing, ts, &params)
+            .map_err(|e: UpdateError| e.to_string())?;
+        let rule: Arc<str> = Arc::from(spec.name.as_str());
+        for c in changes {
+            transitions.push(AlertTransition {
+                rule: rule.clone(),
+                group: self.key.clone(),
+                labels: c.alert.labels.clone(),
+                fingerprint: c.fingerprint,
+                from: c.from,
+                to: c.to,
+                state: c.alert.state,
+                severity: c.alert.severity,
+                value: c.alert.value,
+                threshold: c.alert.threshold,
+                annotations: c.alert.annotations,
+                resolve_reason: c.alert.resolve_reason,
+                active_at: c.alert.active_at,
+                at: ts,
+            });
+        }
+        Ok(alert_series(spec, &rs.alerts, ts - offset))
+    }
+}
+
+/// What a rule's templates see for one output sample (before its threshold crossing is known).
+fn template_data<'a>(
+    series: &'a Labels,
+    value: f64,
+    ts: i64,
+    ctx: &'a EvalContext<'_>,
+) -> TemplateData<'a> {
+    TemplateData {
+        labels: series,
+        external_labels: ctx.external_labels,
+        external_url: ctx.external_url,
+        value,
+        threshold: None,
+        severity: None,
+        ts,
     }
 }
 
@@ -427,111 +572,6 @@ fn record(spec: &RuleSpec, samples: Out, limit: usize) -> Result<Out, String> {
         ));
     }
     Ok(out)
-}
-
-/// An alerting rule: build alerts, run the state machine, emit transitions
-/// and the `ALERTS` / `ALERTS_FOR_STATE` samples.
-#[allow(clippy::too_many_arguments)]
-fn alerting(
-    spec: &RuleSpec,
-    rs: &mut RuleState,
-    samples: Out,
-    ts: i64,
-    offset: i64,
-    group: &Group,
-    ctx: &EvalContext<'_>,
-    transitions: &mut Vec<AlertTransition>,
-) -> Result<Out, String> {
-    let mut candidates = Vec::with_capacity(samples.len());
-    // Every alert identity the expression produced, crossing or not.
-    let mut present = HashSet::with_capacity(samples.len());
-    for (series, _, value) in samples {
-        let mut data = TemplateData {
-            labels: &series,
-            external_labels: ctx.external_labels,
-            external_url: ctx.external_url,
-            value,
-            threshold: None,
-            severity: None,
-            ts,
-        };
-        let mut b = LabelsBuilder::new(&series);
-        b.del(METRIC_NAME);
-        for ((k, _), t) in spec.labels.iter().zip(&spec.label_templates) {
-            let v = match t {
-                Ok(t) => tmpl::expand(t, &data, ctx.querier),
-                Err(e) => format!("<error expanding template: {e}>"),
-            };
-            b.set(k, &v);
-        }
-        b.set("alertname", &spec.name);
-        let labels = b.labels();
-        present.insert(labels.fingerprint());
-        let crossing = match &spec.thresholds {
-            None => None,
-            Some(t) => {
-                let active = rs.alerts.is_active(labels.fingerprint());
-                match t.classify(t.levels_for(&labels), value, active) {
-                    None => continue,
-                    some => some,
-                }
-            }
-        };
-        data.threshold = crossing.map(|c| c.threshold);
-        data.severity = crossing.map(|c| c.severity.as_str());
-        let annotations = spec
-            .annotations
-            .iter()
-            .zip(&spec.annotation_templates)
-            .map(|((k, _), t)| (k.clone(), tmpl::expand(t, &data, ctx.querier)))
-            .collect();
-        candidates.push(Candidate {
-            labels,
-            annotations,
-            value,
-            crossing,
-        });
-    }
-    let params = StateParams {
-        hold_ms: spec.for_ms,
-        keep_firing_for_ms: spec.keep_firing_for_ms,
-        limit: group.spec.limit,
-        no_data: spec.no_data,
-        no_data_for_ms: spec
-            .no_data_for_ms
-            .unwrap_or(DEFAULT_NO_DATA_EVALUATIONS * group.interval_ms),
-    };
-    // Threshold rules: absent from the output is missing data (recovery
-    // shows as a value). Plain rules: only when the target is known down.
-    let threshold_rule = spec.thresholds.is_some();
-    let data_missing = |l: &Labels| {
-        !present.contains(&l.fingerprint())
-            && (threshold_rule || nodata::target_down(ctx.store, l, ts - offset))
-    };
-    let changes = rs
-        .alerts
-        .update_with(candidates, &data_missing, ts, &params)
-        .map_err(|e: UpdateError| e.to_string())?;
-    let rule: Arc<str> = Arc::from(spec.name.as_str());
-    for c in changes {
-        transitions.push(AlertTransition {
-            rule: rule.clone(),
-            group: group.key.clone(),
-            labels: c.alert.labels.clone(),
-            fingerprint: c.fingerprint,
-            from: c.from,
-            to: c.to,
-            state: c.alert.state,
-            severity: c.alert.severity,
-            value: c.alert.value,
-            threshold: c.alert.threshold,
-            annotations: c.alert.annotations,
-            resolve_reason: c.alert.resolve_reason,
-            active_at: c.alert.active_at,
-            at: ts,
-        });
-    }
-    Ok(alert_series(spec, &rs.alerts, ts - offset))
 }
 
 /// The `ALERTS` and `ALERTS_FOR_STATE` samples of a rule's pending and

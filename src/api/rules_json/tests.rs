@@ -71,7 +71,7 @@ fn rules_have_prometheus_fields() {
     );
     assert_eq!(alert["annotations"], json!({"s": "3"}));
     assert_eq!(alert["value"], "3e+00");
-    assert_eq!(alert["activeAt"], "1970-01-01T00:00:01.500Z");
+    assert_eq!(alert["activeAt"], "1970-01-01T00:00:01.5Z");
     let slow = &g["rules"][2];
     assert_eq!(slow["state"], "firing");
     assert_eq!(slow["alerts"][0]["labels"]["severity"], "warning");
