@@ -2,6 +2,21 @@
 //! streaming [`exposition`] parser and commits each scrape to the buffer as
 //! a whole. [`exposition`] is the streaming, zero-copy parser for the
 //! Prometheus text format (0.0.4 / 1.0.0) and OpenMetrics 1.0 text.
+//!
+//! The parts: `target.rs` (what to scrape, a stable per-target offset, health), `client.rs`
+//! (HTTP fetch into a reused buffer, the body-size limit enforced while streaming),
+//! `cache.rs` (raw series text → series, staleness bookkeeping), `ingest.rs` (a body into a
+//! batch: label merging with `exported_` on clashes, sample and label limits, metadata),
+//! `scrape_loop.rs` (one target's loop, synthetic `up`/`scrape_*` series, errors mapped to a
+//! fixed metric reason by `ScrapeError`), `manager.rs` (starts and stops loops as the
+//! configuration changes), `landed.rs` (the broadcast `evaluation: on_scrape` groups wait on).
+//! The parser follows Prometheus' server parser and is checked against promtool's on the
+//! fixtures; a sample borrows from the body and exposes its raw `name{labels}` text as the
+//! cache key, so labels are decoded only on a cache miss.
+//!
+//! **Invariant:** a scrape's samples reach the store all or nothing; a failed scrape writes
+//! staleness markers for the target's series (as Prometheus); no lock is held across a
+//! scrape; a steady-state scrape allocates nothing per sample (`benches/scrape_path.rs`).
 
 mod cache;
 mod client;
