@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use watchfire::notify::{async_trait, Integration, IntegrationOptions, Notification, NotifyError};
+use watchfire::notify::{
+    async_trait, FailureReason, Integration, IntegrationOptions, Notification, NotifyError,
+};
 use watchfire::{Engine, Settings};
 
 /// A pretend pager: fails the first attempt (as a flaky API would), then prints the page.
@@ -29,7 +31,10 @@ impl Integration for Pager {
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         if self.attempts.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(NotifyError::retryable("http_5xx", "pager API returned 503"));
+            return Err(NotifyError::retryable(
+                FailureReason::Http5xx,
+                "pager API returned 503",
+            ));
         }
         for alert in &n.alerts {
             println!(

@@ -45,7 +45,7 @@ pub trait Integration: Send + Sync {
     fn render(&self, notification: &Notification) -> Result<String, NotifyError> {
         let _ = notification;
         Err(NotifyError::permanent(
-            "other",
+            FailureReason::Other,
             format!("the {} integration cannot show its output", self.name()),
         ))
     }
@@ -60,14 +60,78 @@ pub enum ErrorClass {
     Permanent,
 }
 
+/// Why a delivery attempt failed: a fixed set, so the `reason` label of the failure metrics
+/// and of dead letters has bounded values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// The connection could not be made.
+    Connect,
+    /// No answer in time.
+    Timeout,
+    /// The receiver answered 5xx.
+    Http5xx,
+    /// The receiver answered 429 Too Many Requests.
+    Http429,
+    /// The receiver answered another 4xx.
+    Http4xx,
+    /// The receiver answered, but not as its API documents.
+    InvalidResponse,
+    /// The integration's settings are unusable (no URL, an unreadable secret file).
+    Config,
+    /// A template did not expand.
+    Template,
+    /// The SMTP server refused the message for good (5xx reply).
+    SmtpPermanent,
+    /// The SMTP exchange failed in a way worth retrying.
+    Smtp,
+    /// The receiver's delivery queue was full.
+    QueueFull,
+    /// Anything else.
+    Other,
+}
+
+impl FailureReason {
+    /// The metric label and dead-letter text: `connect`, `timeout`, `http_5xx`, `http_429`,
+    /// `http_4xx`, `invalid_response`, `config`, `template`, `smtp_permanent`, `smtp`,
+    /// `queue_full`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Connect => "connect",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Http5xx => "http_5xx",
+            FailureReason::Http429 => "http_429",
+            FailureReason::Http4xx => "http_4xx",
+            FailureReason::InvalidResponse => "invalid_response",
+            FailureReason::Config => "config",
+            FailureReason::Template => "template",
+            FailureReason::SmtpPermanent => "smtp_permanent",
+            FailureReason::Smtp => "smtp",
+            FailureReason::QueueFull => "queue_full",
+            FailureReason::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FailureReason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A failed delivery attempt.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct NotifyError {
     /// Retry or not.
     pub class: ErrorClass,
-    /// Short machine-readable cause, used as the `reason` metric label: `connect`, `timeout`,
-    /// `http_5xx`, `http_429`, `http_4xx`, `invalid_response`, `config`, `other`.
-    pub reason: &'static str,
+    /// Why, as a fixed set of causes; [`FailureReason::as_str`] is the `reason` metric label.
+    pub reason: FailureReason,
     /// What happened, for logs and the dead-letter list.
     pub message: String,
     /// How long the receiver asked us to wait (HTTP `Retry-After`).
@@ -82,7 +146,7 @@ impl fmt::Display for NotifyError {
 
 impl NotifyError {
     /// A failure worth retrying.
-    pub fn retryable(reason: &'static str, message: impl Into<String>) -> NotifyError {
+    pub fn retryable(reason: FailureReason, message: impl Into<String>) -> NotifyError {
         NotifyError {
             class: ErrorClass::Retryable,
             reason,
@@ -92,7 +156,7 @@ impl NotifyError {
     }
 
     /// A failure not worth retrying.
-    pub fn permanent(reason: &'static str, message: impl Into<String>) -> NotifyError {
+    pub fn permanent(reason: FailureReason, message: impl Into<String>) -> NotifyError {
         NotifyError {
             class: ErrorClass::Permanent,
             reason,
@@ -121,20 +185,22 @@ impl NotifyError {
         }
         let message = format!("unexpected status code {status}: {}", text.trim());
         match status {
-            429 => NotifyError::retryable("http_429", message).with_retry_after(retry_after),
-            500..=599 => NotifyError::retryable("http_5xx", message).with_retry_after(retry_after),
-            _ => NotifyError::permanent("http_4xx", message),
+            429 => NotifyError::retryable(FailureReason::Http429, message)
+                .with_retry_after(retry_after),
+            500..=599 => NotifyError::retryable(FailureReason::Http5xx, message)
+                .with_retry_after(retry_after),
+            _ => NotifyError::permanent(FailureReason::Http4xx, message),
         }
     }
 
     /// Classifies a transport error from reqwest: every one is retryable.
     pub fn from_reqwest(e: &reqwest::Error) -> NotifyError {
         let reason = if e.is_timeout() {
-            "timeout"
+            FailureReason::Timeout
         } else if e.is_connect() {
-            "connect"
+            FailureReason::Connect
         } else {
-            "other"
+            FailureReason::Other
         };
         let mut message = e.to_string();
         let mut source = std::error::Error::source(e);

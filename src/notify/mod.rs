@@ -41,7 +41,7 @@ pub mod text;
 
 pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};
 pub use handle::NotifierHandle;
-pub use integration::{async_trait, ErrorClass, Integration, NotifyError};
+pub use integration::{async_trait, ErrorClass, FailureReason, Integration, NotifyError};
 pub use notification::{Notification, NotificationReason};
 pub use notifier::{BuildError, Carried, IntegrationOptions, Notifier, NotifierBuilder};
 pub use preview::{render, test_receivers, Rendered, TestOutcome};

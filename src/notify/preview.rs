@@ -12,6 +12,7 @@ use super::route::{Route, DEFAULT_RECEIVER};
 use super::templates::TemplateLibrary;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
+use crate::notify::FailureReason;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -187,7 +188,7 @@ pub async fn test_receivers(
             .await
             .unwrap_or_else(|_| {
                 Err(NotifyError::retryable(
-                    "timeout",
+                    FailureReason::Timeout,
                     format!("no answer within {timeout:?}"),
                 ))
             });

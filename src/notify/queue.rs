@@ -24,6 +24,7 @@ use super::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use super::notification::Notification;
 use super::retry::{decide, RetryDecision};
 use crate::config::DeliveryConfig;
+use crate::notify::FailureReason;
 use crate::persist::{self, Batch};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -262,7 +263,8 @@ impl DeliveryQueue {
             dropped
         };
         if let Some(old) = dropped {
-            let error = NotifyError::permanent("queue_full", "dropped: delivery queue full");
+            let error =
+                NotifyError::permanent(FailureReason::QueueFull, "dropped: delivery queue full");
             self.give_up(old, 0, &error);
         }
         self.wake.notify_one();
@@ -308,7 +310,7 @@ impl DeliveryQueue {
                     .await
                     .unwrap_or_else(|_| {
                         Err(NotifyError::retryable(
-                            "timeout",
+                            FailureReason::Timeout,
                             format!("attempt timed out after {timeout:?}"),
                         ))
                     });
@@ -357,7 +359,7 @@ impl DeliveryQueue {
         let failure = FailureLabels {
             receiver: self.receiver.clone(),
             integration: self.integration.name().to_owned(),
-            reason: error.reason.to_owned(),
+            reason: error.reason.as_str().to_owned(),
         };
         self.metrics.failed.get_or_create(&failure).inc();
         let fallback = self.fallback.clone().filter(|_| !pending.is_fallback);
@@ -381,7 +383,7 @@ impl DeliveryQueue {
             integration: self.integration.name().to_owned(),
             notification: pending.notification,
             attempts,
-            reason: error.reason.to_owned(),
+            reason: error.reason.as_str().to_owned(),
             error: error.message.clone(),
             failed_at: Utc::now(),
             fallback,

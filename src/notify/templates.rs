@@ -12,6 +12,7 @@ use super::integration::NotifyError;
 use super::notification::Notification;
 use crate::config::Config;
 use crate::model::Labels;
+use crate::notify::FailureReason;
 use crate::template::{AlertData, AlertStatus, Data, Flavor, NotificationData, Template};
 
 /// The parsed `templates:` files.
@@ -84,7 +85,7 @@ impl Text {
             .with_time_ms(n.created_at.timestamp_millis());
         self.0
             .execute(&d)
-            .map_err(|e| NotifyError::permanent("template", e.to_string()))
+            .map_err(|e| NotifyError::permanent(FailureReason::Template, e.to_string()))
     }
 }
 

@@ -12,7 +12,7 @@ use super::file::{GroupSpec, RuleKind, RuleSpec};
 use super::nodata::{self, DEFAULT_NO_DATA_EVALUATIONS};
 use super::tmpl::{self, TemplateData};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, STALE_NAN};
-use crate::promql::{Engine, Value};
+use crate::promql::{Engine, EvalError, Value};
 use crate::store::{AppendError, Store};
 use parking_lot::Mutex;
 use promql_parser::parser::Expr;
@@ -105,7 +105,36 @@ pub struct GroupState {
 /// Runs a rule's query at a time (ms); Prometheus' `QueryFunc`.
 pub trait RuleQuerier: Send + Sync {
     /// Evaluates `expr` at `t_ms`.
-    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, String>;
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError>;
+}
+
+/// Why a rule's evaluation failed; its text is the rule's `lastError`, as Prometheus words it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// The query failed (bad data, execution error, timeout, too many samples).
+    #[error("{0}")]
+    Query(#[from] EvalError),
+    /// The expression gave a matrix or a string.
+    #[error("rule result is not a vector or scalar")]
+    NotVectorOrScalar,
+    /// Two output series of a recording rule have the same labels.
+    #[error("vector contains metrics with the same labelset after applying rule labels")]
+    DuplicateSeries,
+    /// More output series than the group's `limit`.
+    #[error("exceeded limit of {limit} with {count} series")]
+    SeriesLimit {
+        /// The group's limit.
+        limit: usize,
+        /// Series produced.
+        count: usize,
+    },
+    /// The alert state machine refused the output.
+    #[error("{0}")]
+    Alerts(#[from] UpdateError),
+    /// Writing the output into the buffer failed.
+    #[error("{0}")]
+    Append(#[from] AppendError),
 }
 
 /// The PromQL engine over the store.
@@ -118,11 +147,10 @@ pub struct EngineQuerier<'a> {
 }
 
 impl RuleQuerier for EngineQuerier<'_> {
-    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, String> {
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
         self.engine
             .instant_query(self.store, expr, t_ms)
             .map(|r| r.value)
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -326,11 +354,11 @@ impl Group {
             out.evaluations += 1;
             let result = ctx.querier.query(&spec.expr, ts - offset);
             let produced = match result {
-                Err(e) => Err(e),
+                Err(e) => Err(RuleError::Query(e)),
                 Ok(value) => match value {
                     Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.t, s.v)).collect()),
                     Value::Scalar { t, v } => Ok(vec![(Labels::empty(), t, v)]),
-                    _ => Err("rule result is not a vector or scalar".to_string()),
+                    _ => Err(RuleError::NotVectorOrScalar),
                 },
             }
             .and_then(|samples: Vec<(Labels, i64, f64)>| match spec.kind {
@@ -345,7 +373,7 @@ impl Group {
                     let rs = &mut st.rules[i];
                     rs.last_eval_ms = Some(ts);
                     rs.health = Health::Err;
-                    rs.last_error = Some(e);
+                    rs.last_error = Some(e.to_string());
                     rs.eval_duration = rule_started.elapsed();
                     out.failures += 1;
                     continue;
@@ -377,7 +405,7 @@ impl Group {
             match append_err {
                 Some(e) => {
                     rs.health = Health::Err;
-                    rs.last_error = Some(append_error_text(&e));
+                    rs.last_error = Some(RuleError::Append(e).to_string());
                     out.failures += 1;
                 }
                 None => {
@@ -412,7 +440,7 @@ impl Group {
         offset: i64,
         ctx: &EvalContext<'_>,
         transitions: &mut Vec<AlertTransition>,
-    ) -> Result<Out, String> {
+    ) -> Result<Out, RuleError> {
         // Label templates, no lock held.
         let labelled: Vec<(Labels, Labels, f64)> = samples
             .into_iter()
@@ -493,8 +521,7 @@ impl Group {
         let rs = &mut st.rules[i];
         let changes = rs
             .alerts
-            .update_with(candidates, &data_missing, ts, &params)
-            .map_err(|e: UpdateError| e.to_string())?;
+            .update_with(candidates, &data_missing, ts, &params)?;
         let rule: Arc<str> = Arc::from(spec.name.as_str());
         for c in changes {
             transitions.push(AlertTransition {
@@ -536,10 +563,6 @@ fn template_data<'a>(
     }
 }
 
-fn append_error_text(e: &AppendError) -> String {
-    e.to_string()
-}
-
 /// `file;name`, Prometheus' group key.
 pub fn group_key(file: &str, name: &str) -> String {
     format!("{file};{name}")
@@ -548,7 +571,7 @@ pub fn group_key(file: &str, name: &str) -> String {
 type Out = Vec<(Labels, i64, f64)>;
 
 /// A recording rule: rename, add labels, check duplicates and the limit.
-fn record(spec: &RuleSpec, samples: Out, limit: usize) -> Result<Out, String> {
+fn record(spec: &RuleSpec, samples: Out, limit: usize) -> Result<Out, RuleError> {
     let mut out = Vec::with_capacity(samples.len());
     let mut seen = HashSet::with_capacity(samples.len());
     for (labels, t, v) in samples {
@@ -559,17 +582,15 @@ fn record(spec: &RuleSpec, samples: Out, limit: usize) -> Result<Out, String> {
         }
         let l = b.labels();
         if !seen.insert(l.clone()) {
-            return Err(
-                "vector contains metrics with the same labelset after applying rule labels".into(),
-            );
+            return Err(RuleError::DuplicateSeries);
         }
         out.push((l, t, v));
     }
     if limit > 0 && out.len() > limit {
-        return Err(format!(
-            "exceeded limit of {limit} with {} series",
-            out.len()
-        ));
+        return Err(RuleError::SeriesLimit {
+            limit,
+            count: out.len(),
+        });
     }
     Ok(out)
 }

@@ -161,7 +161,7 @@ impl RuleQuerier for SharedEngineQuerier {
         &self,
         expr: &promql_parser::parser::Expr,
         t_ms: i64,
-    ) -> Result<crate::promql::Value, String> {
+    ) -> Result<crate::promql::Value, crate::promql::EvalError> {
         EngineQuerier {
             engine: &self.engine,
             store: &self.store,

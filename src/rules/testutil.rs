@@ -36,7 +36,7 @@ pub(crate) fn select_query(store: &Store, expr: &Expr, t: i64) -> Result<Value, 
 pub(crate) struct OwnedSelectorQuerier(pub Arc<Store>);
 
 impl RuleQuerier for OwnedSelectorQuerier {
-    fn query(&self, expr: &Expr, t: i64) -> Result<Value, String> {
-        select_query(&self.0, expr, t)
+    fn query(&self, expr: &Expr, t: i64) -> Result<Value, crate::promql::EvalError> {
+        select_query(&self.0, expr, t).map_err(crate::promql::EvalError::Execution)
     }
 }

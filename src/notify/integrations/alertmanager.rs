@@ -196,7 +196,7 @@ impl Forwarder {
                     let failure = FailureLabels {
                         receiver: url,
                         integration: "alertmanager".to_owned(),
-                        reason: e.reason.to_owned(),
+                        reason: e.reason.as_str().to_owned(),
                     };
                     self.metrics.failed.get_or_create(&failure).inc();
                 }

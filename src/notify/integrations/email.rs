@@ -13,6 +13,7 @@ use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
 use crate::notify::templates::{render_or, TemplateLibrary, Text};
 use crate::notify::text;
+use crate::notify::FailureReason;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -112,7 +113,7 @@ pub fn build_message(
     n: &Notification,
 ) -> Result<Message, NotifyError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| {
-        NotifyError::permanent("config", format!("{what}: {e}"))
+        NotifyError::permanent(FailureReason::Config, format!("{what}: {e}"))
     };
     let mut headers: Vec<(String, String)> = Vec::with_capacity(texts.headers.len());
     for (name, value) in &texts.headers {
@@ -179,17 +180,21 @@ impl Integration for Email {
         let message = self.message(n)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => {
-                Err(NotifyError::permanent("smtp_permanent", e.to_string()))
-            }
-            Err(e) if e.is_timeout() => Err(NotifyError::retryable("timeout", e.to_string())),
+            Err(e) if e.is_permanent() => Err(NotifyError::permanent(
+                FailureReason::SmtpPermanent,
+                e.to_string(),
+            )),
+            Err(e) if e.is_timeout() => Err(NotifyError::retryable(
+                FailureReason::Timeout,
+                e.to_string(),
+            )),
             Err(e) => {
                 let mut message = e.to_string();
                 if let Some(source) = std::error::Error::source(&e) {
                     message.push_str(": ");
                     message.push_str(&source.to_string());
                 }
-                Err(NotifyError::retryable("smtp", message))
+                Err(NotifyError::retryable(FailureReason::Smtp, message))
             }
         }
     }

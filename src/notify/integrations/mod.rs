@@ -9,6 +9,7 @@ pub mod webhook;
 
 use super::integration::{parse_retry_after, NotifyError};
 use crate::config::HttpClientConfig;
+use crate::notify::FailureReason;
 use std::time::Duration;
 
 /// The `User-Agent` of every request.
@@ -42,12 +43,15 @@ pub(crate) fn with_auth(
 /// Reads a URL from a `*_file` (trimmed); an unreadable or empty file is a permanent error.
 pub(crate) fn read_url_file(path: &std::path::Path) -> Result<String, NotifyError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        NotifyError::permanent("config", format!("cannot read {}: {e}", path.display()))
+        NotifyError::permanent(
+            FailureReason::Config,
+            format!("cannot read {}: {e}", path.display()),
+        )
     })?;
     let url = text.trim().to_owned();
     if url.is_empty() {
         return Err(NotifyError::permanent(
-            "config",
+            FailureReason::Config,
             format!("{} is empty", path.display()),
         ));
     }

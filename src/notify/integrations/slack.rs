@@ -14,6 +14,7 @@ use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
 use crate::notify::templates::{render_or, TemplateLibrary, Text};
 use crate::notify::text;
+use crate::notify::FailureReason;
 
 /// The longest attachment title Slack accepts, in characters.
 const MAX_TITLE_CHARS: usize = 1024;
@@ -201,7 +202,12 @@ impl Integration for Slack {
         let url = match (&self.config.api_url, &self.config.api_url_file) {
             (Some(url), _) => url.expose().to_owned(),
             (None, Some(file)) => read_url_file(file)?,
-            (None, None) => return Err(NotifyError::permanent("config", "slack has no api_url")),
+            (None, None) => {
+                return Err(NotifyError::permanent(
+                    FailureReason::Config,
+                    "slack has no api_url",
+                ))
+            }
         };
         let req = self
             .client
@@ -226,14 +232,14 @@ fn check_response(is_json: bool, body: &str) -> Result<(), NotifyError> {
     if is_json {
         let v: serde_json::Value = serde_json::from_str(body).map_err(|e| {
             NotifyError::permanent(
-                "invalid_response",
+                FailureReason::InvalidResponse,
                 format!("could not unmarshal JSON response {body:?}: {e}"),
             )
         })?;
         if v["ok"] != serde_json::Value::Bool(true) {
             let error = v["error"].as_str().unwrap_or("");
             return Err(NotifyError::permanent(
-                "invalid_response",
+                FailureReason::InvalidResponse,
                 format!("error response from Slack: {error}"),
             ));
         }
@@ -241,7 +247,7 @@ fn check_response(is_json: bool, body: &str) -> Result<(), NotifyError> {
     }
     if body.trim() != "ok" {
         return Err(NotifyError::permanent(
-            "invalid_response",
+            FailureReason::InvalidResponse,
             format!("unexpected response body {body:?}"),
         ));
     }

@@ -18,6 +18,7 @@ use crate::notify::alert::AlertStatus;
 use crate::notify::alert::{alert_fingerprint, Transition};
 use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
+use crate::notify::FailureReason;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -190,7 +191,10 @@ impl Webhook {
         match (&self.config.url, &self.config.url_file) {
             (Some(url), _) => Ok(url.expose().to_owned()),
             (None, Some(file)) => read_url_file(file),
-            (None, None) => Err(NotifyError::permanent("config", "webhook has no url")),
+            (None, None) => Err(NotifyError::permanent(
+                FailureReason::Config,
+                "webhook has no url",
+            )),
         }
     }
 }

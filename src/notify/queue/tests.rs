@@ -134,7 +134,7 @@ async fn settle() {
 #[tokio::test(start_paused = true)]
 async fn retries_with_backoff_and_the_same_key() {
     let i = Scripted::new(vec![
-        Some(NotifyError::retryable("connect", "refused")),
+        Some(NotifyError::retryable(FailureReason::Connect, "refused")),
         Some(NotifyError::from_status(500, "", None)),
         Some(NotifyError::from_status(
             429,
@@ -168,8 +168,8 @@ async fn retries_with_backoff_and_the_same_key() {
 #[tokio::test(start_paused = true)]
 async fn gives_up_to_dead_letters_and_fallback() {
     let failing = Scripted::new(vec![
-        Some(NotifyError::retryable("connect", "refused")),
-        Some(NotifyError::retryable("connect", "refused")),
+        Some(NotifyError::retryable(FailureReason::Connect, "refused")),
+        Some(NotifyError::retryable(FailureReason::Connect, "refused")),
     ]);
     let fallback = Scripted::new(vec![]);
     let s = setup(vec![
@@ -261,7 +261,10 @@ impl Integration for DownUntil {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         if tokio::time::Instant::now() < self.until {
-            return Err(NotifyError::retryable("connect", "connection refused"));
+            return Err(NotifyError::retryable(
+                FailureReason::Connect,
+                "connection refused",
+            ));
         }
         self.delivered.lock().push(n.alerts[0].name().to_owned());
         Ok(())
@@ -300,8 +303,8 @@ async fn the_queue_table_holds_what_is_not_yet_delivered() {
     let mut hanging = Scripted::new(vec![]);
     Arc::get_mut(&mut hanging).unwrap().hang = true;
     let failing = Scripted::new(vec![
-        Some(NotifyError::retryable("connect", "refused")),
-        Some(NotifyError::retryable("connect", "refused")),
+        Some(NotifyError::retryable(FailureReason::Connect, "refused")),
+        Some(NotifyError::retryable(FailureReason::Connect, "refused")),
     ]);
     let backup = Scripted::new(vec![]);
     let s = setup_with(

@@ -12,8 +12,9 @@ use crate::store::StoreOptions;
 struct SelectorQuerier<'a>(&'a Store);
 
 impl RuleQuerier for SelectorQuerier<'_> {
-    fn query(&self, expr: &Expr, t: i64) -> Result<Value, String> {
+    fn query(&self, expr: &Expr, t: i64) -> Result<Value, crate::promql::EvalError> {
         crate::rules::testutil::select_query(self.0, expr, t)
+            .map_err(crate::promql::EvalError::Execution)
     }
 }
 
