@@ -42,8 +42,9 @@ pub const EVENT_CAPACITY: usize = 10_000;
 /// How often silences expired longer than [`Silences::RETENTION`] ago are dropped.
 const SILENCE_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// How an embedder's integration is delivered.
+/// How an embedder's integration is delivered; start from `IntegrationOptions::default()`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct IntegrationOptions {
     /// Also notify about resolved alerts.
     pub send_resolved: bool,
