@@ -6,7 +6,6 @@
 //! resolved notification says `resolveReason: data_missing`.
 
 mod common;
-#[path = "notify_support/mod.rs"]
 mod notify_support;
 
 use common::*;

@@ -5,7 +5,6 @@
 //! carrying the same idempotency key.
 
 mod common;
-#[path = "notify_support/mod.rs"]
 mod notify_support;
 
 use common::*;

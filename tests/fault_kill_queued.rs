@@ -10,7 +10,6 @@
 //! there after it.
 
 mod common;
-#[path = "notify_support/mod.rs"]
 mod notify_support;
 
 use common::*;

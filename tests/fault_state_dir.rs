@@ -3,7 +3,6 @@
 //! `watchfire_storage_persistent 0`, and alerts must keep flowing to receivers from memory.
 
 mod common;
-#[path = "notify_support/mod.rs"]
 mod notify_support;
 
 use common::*;

@@ -1,7 +1,8 @@
 //! The layers depend one way (ARCHITECTURE.md): this test reads every source file under
 //! `src/`, collects which top-level modules each module names (`crate::x`, `use crate::{x, …}`),
 //! and fails on an edge the layering does not allow, on a cycle, and on `#[path]` attributes
-//! (a module that grows becomes a directory whose file names say what each part does).
+//! (a module that grows becomes a directory whose file names say what each part does; a test
+//! with parts is a directory with `main.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -148,6 +149,11 @@ fn named_modules(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// Whether a line of `text` starts with a `#[path = …]` attribute.
+fn has_path_attribute(text: &str) -> bool {
+    text.lines().any(|l| l.trim_start().starts_with("#[path"))
+}
+
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -160,7 +166,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         };
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(
-            !text.contains("#[path"),
+            !has_path_attribute(&text),
             "{}: #[path] attribute; make the module a directory instead",
             file.display()
         );
@@ -172,6 +178,23 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     graph
+}
+
+#[test]
+fn no_path_attributes_in_tests_benches_or_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["tests", "benches", "examples"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !has_path_attribute(&text),
+            "{}: #[path] attribute; a test with parts is a directory with main.rs",
+            file.display()
+        );
+    }
 }
 
 #[test]

@@ -7,7 +7,6 @@
 //! - a configuration whose receivers cannot be built is refused and the running notifier
 //!   keeps delivering.
 
-#[path = "notify_support/mod.rs"]
 mod notify_support;
 
 use notify_support::{firing, load_config, resolved, Recorder};

@@ -23,9 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use promql_parser::parser::AtModifier;
 
-#[path = "promql_conformance/compare.rs"]
 mod compare;
-#[path = "promql_conformance/script.rs"]
 mod script;
 
 use compare::{check_result, matches};

@@ -218,5 +218,4 @@ fn expfmt_fuzz_corpus_is_judged_like_the_server_parser() {
     assert_eq!(two[3].0.value, f64::NEG_INFINITY);
 }
 
-#[path = "exposition_conformance/promtool.rs"]
 mod promtool;
