@@ -2,7 +2,8 @@
 //! experimental Prometheus syntax `promql-parser` 0.11 lacks: when a query
 //! fails to parse, constant expressions inside range brackets and in
 //! parenthesised offsets are folded into plain durations and the query is
-//! parsed again. `step()`/`range()` (query-time values) are not folded.
+//! parsed again. `step()`/`range()` (query-time values) are not folded. A zero offset
+//! (`offset 0s`, valid in Prometheus, refused by the crate as a zero duration) is removed.
 
 use super::parse_pos::tokens;
 
@@ -175,6 +176,15 @@ pub(crate) fn fold(query: &str) -> Option<String> {
                 }
                 _ => 1.0,
             };
+            // `offset 0s` (any zero duration) means no offset; promql-parser refuses zero
+            // durations everywhere, Prometheus only in ranges and steps.
+            if let Some(&(at, lit)) = toks.get(k).filter(|t| t.1 != "(") {
+                if literal_secs(lit) == Some(0.0) {
+                    edits.push((toks[i].0, at + lit.len(), String::new()));
+                    i = k + 1;
+                    continue;
+                }
+            }
             if toks.get(k).map(|x| x.1) == Some("(") {
                 let mut depth = 0;
                 let mut end = None;
@@ -194,9 +204,12 @@ pub(crate) fn fold(query: &str) -> Option<String> {
                 if let Some(end) = end {
                     let inner: Vec<&str> = toks[k + 1..end].iter().map(|x| x.1).collect();
                     if let Some(v) = eval_tokens(&inner) {
-                        let from = toks[i + 1].0;
                         let to = toks[end].0 + 1;
-                        edits.push((from, to, format_ms(sign * v)));
+                        if v == 0.0 {
+                            edits.push((toks[i].0, to, String::new()));
+                        } else {
+                            edits.push((toks[i + 1].0, to, format_ms(sign * v)));
+                        }
                     }
                     i = end + 1;
                     continue;
@@ -236,5 +249,13 @@ mod tests {
         assert_eq!(fold("x[5m]"), None);
         assert_eq!(fold("x[step()]"), None);
         assert_eq!(fold("x[1h/0]"), None);
+    }
+
+    #[test]
+    fn a_zero_offset_is_no_offset() {
+        assert_eq!(fold("x offset 0s").as_deref(), Some("x "));
+        assert_eq!(fold("x offset -0m @ 10").as_deref(), Some("x  @ 10"));
+        assert_eq!(fold("x[5m:1m] offset (1m - 60s)").as_deref(), Some("x[5m:1m] "));
+        assert_eq!(fold("x offset 1s"), None);
     }
 }

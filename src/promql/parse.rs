@@ -94,6 +94,16 @@ mod tests {
     }
 
     #[test]
+    fn zero_offsets_parse_as_no_offset_and_zero_ranges_stay_errors() {
+        for q in ["up offset 0s", "up offset 0", "rate(up[5m] offset 0m)", "up[5m:1m] offset 0s"] {
+            let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+            let text = e.to_string();
+            assert!(!text.contains("offset") || text.contains("offset 0s"), "{q} → {e}");
+        }
+        assert!(parse("up[0s]").is_err());
+    }
+
+    #[test]
     fn crate_panics_become_errors() {
         assert!(parse("x offset NaN").is_err());
         assert!(parse("x offset 1e309").is_err());
