@@ -1,10 +1,22 @@
 //! PromQL over the buffer: a thin parse wrapper around `promql-parser` and our
 //! own evaluator with Prometheus 3.x semantics.
 //!
-//! Layout: `parse` (syntax, error positions), `plan` (our evaluation tree),
+//! Layout: `limits` (query length, tree depth and `@` bounds checked on the
+//! text before parsing; the stack budget of recursive walks), `parse`
+//! (syntax, error positions), `plan` (our evaluation tree),
 //! `engine` (query driver and limits), `eval` (node dispatch, per-step
 //! driver, subqueries), `selectors`, `binary`, `aggregations`, `functions/`.
 //! The API JSON of values lives in `api/`.
+//!
+//! Bounded recursion: a query longer than [`MAX_QUERY_BYTES`] or whose tree
+//! would be deeper than [`MAX_DEPTH`] is refused by [`parse`] with "expression
+//! nested too deeply (limit N)", before any recursive walk. Within the limits,
+//! the walks that recurse (the crate's parser and pretty printer, our `lower`,
+//! `mark` and `eval`) have a known stack budget: ours check the stack left at
+//! every level and continue on a new heap-allocated segment (`stacker`) when
+//! less than 256 KiB is left; the crate's run on a guaranteed 16 MiB. Dropping a
+//! tree at the limit needs under 1 MiB even in a debug build (the unit tests in
+//! `limits` run every step of a query at the limit on a 1 MiB thread).
 //!
 //! **Invariant:** evaluation takes the evaluation time as a parameter and
 //! reads the buffer only; no clock (except the query deadline), no I/O.
@@ -16,6 +28,7 @@ mod engine;
 mod eval;
 mod extended;
 mod functions;
+mod limits;
 pub mod matchers;
 mod parse;
 mod parse_pos;
@@ -25,6 +38,7 @@ mod types;
 mod value;
 
 pub use engine::Engine;
+pub use limits::{MAX_DEPTH, MAX_QUERY_BYTES};
 pub use parse::{format_query, parse, ParseError};
 pub use plan::AT_UNSAFE as TIME_DEPENDENT_FUNCTIONS;
 pub use promql_parser::parser::Expr;
