@@ -286,7 +286,7 @@ mod tests {
     fn format_cost_is_bounded() {
         let nested = |n: usize| format!("{}up{}", "abs(".repeat(n), ")".repeat(n));
         let pretty = format_query(&parse(&nested(30)).unwrap());
-        assert!(pretty.lines().count() > 30, "{pretty}");
+        assert!(pretty.lines().count() > 5, "{pretty}");
         let deep = parse(&nested(500)).unwrap();
         assert!(format_cost(&deep, 0) > FORMAT_BUDGET);
         assert_eq!(format_query(&deep), nested(500));
