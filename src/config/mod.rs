@@ -51,7 +51,8 @@ pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use global::{GlobalConfig, StorageConfig};
 pub use http::{Authorization, BasicAuth, TlsConfig};
-pub use node::Pos;
+pub(crate) use node::yaml_options;
+pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
     DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,

@@ -5,7 +5,10 @@
 //! serde-saphyr reports through `Spanned`), and `decode` walks the tree, collecting every
 //! unknown key, wrong type and bad value with its position. serde-saphyr still does the YAML
 //! work: syntax, anchors and aliases, `<<` merge keys, duplicate-key rejection and its budget
-//! against alias bombs.
+//! against alias bombs. Every YAML file we read (configuration, rule and rule-test files) is
+//! read with [`yaml_options`], which sets the nesting limit explicitly: [`MAX_YAML_DEPTH`]
+//! nested sequences and mappings, beyond which the file is refused with its position, so the
+//! recursive reading of the tree (and its drop) stays shallow.
 
 use super::error::ErrorKind;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -70,10 +73,24 @@ impl Value {
     }
 }
 
-/// Parses one YAML document into a tree; a syntax error comes back with its position.
-pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
+/// Deepest nesting of sequences and mappings in a YAML file we read (serde-saphyr's default,
+/// set here so that it cannot change under us).
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// The serde-saphyr options every YAML file is read with: no snippets in errors, the
+/// default budget with the nesting limit [`MAX_YAML_DEPTH`].
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    options.budget = Some(budget);
+    options
+}
+
+/// Parses one YAML document into a tree; a syntax error comes back with its position.
+pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
+    let mut options = yaml_options();
     // Config files are small: 100k nodes replayed from aliases is plenty, and it bounds the
     // time an alias bomb can take (serde-saphyr's default allows a million).
     options.alias_limits.max_total_replayed_events = 100_000;

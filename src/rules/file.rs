@@ -266,7 +266,7 @@ pub fn parse_rule_file(
 
 /// Decodes the first YAML document; a second one is ignored with a warning.
 fn decode(content: &str, warnings: &mut Vec<String>) -> Result<RawFile, serde_saphyr::Error> {
-    let opts = serde_saphyr::options! { with_snippet: false };
+    let opts = crate::config::yaml_options();
     match serde_saphyr::from_str_with_options::<RawFile>(content, opts) {
         Err(e)
             if matches!(
