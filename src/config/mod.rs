@@ -51,7 +51,7 @@ pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use global::{GlobalConfig, StorageConfig};
 pub use http::{Authorization, BasicAuth, TlsConfig};
-pub(crate) use node::yaml_options;
+pub(crate) use node::{with_yaml_stack, yaml_options};
 pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,

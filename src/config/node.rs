@@ -77,6 +77,16 @@ impl Value {
 /// set here so that it cannot change under us).
 pub const MAX_YAML_DEPTH: usize = 64;
 
+/// Stack guaranteed to reading one YAML file: serde-saphyr's deserializer takes about 32 KiB
+/// per nesting level in a debug build, so [`MAX_YAML_DEPTH`] levels need about 2 MiB, more
+/// than a tokio thread has. The segment is reserved, pages are touched as used.
+const YAML_STACK: usize = 16 << 20;
+
+/// Runs a YAML read with [`YAML_STACK`] bytes of stack (on a new segment when less is left).
+pub(crate) fn with_yaml_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(YAML_STACK, YAML_STACK, f)
+}
+
 /// The serde-saphyr options every YAML file is read with: no snippets in errors, the
 /// default budget with the nesting limit [`MAX_YAML_DEPTH`].
 pub(crate) fn yaml_options() -> serde_saphyr::Options {
@@ -94,7 +104,7 @@ pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
     // Config files are small: 100k nodes replayed from aliases is plenty, and it bounds the
     // time an alias bomb can take (serde-saphyr's default allows a million).
     options.alias_limits.max_total_replayed_events = 100_000;
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
+    with_yaml_stack(|| serde_saphyr::from_str_with_options::<Node>(text, options)).map_err(|err| {
         let err = err.without_snippet();
         let pos = err.location().map(Pos::of).unwrap_or_default();
         // The message may quote the file; keep it on one line.
@@ -200,6 +210,27 @@ mod tests {
         match &node.value {
             Value::Map(entries) => entries,
             other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    /// Issue 10: deep nesting is refused at the budget, with a position.
+    #[test]
+    fn nesting_beyond_the_limit_is_refused() {
+        let ok = format!(
+            "a: {}1{}",
+            "[".repeat(MAX_YAML_DEPTH - 1),
+            "]".repeat(MAX_YAML_DEPTH - 1)
+        );
+        assert!(parse_document(&ok).is_ok());
+        for text in [
+            format!("a: {}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+            (0..200)
+                .map(|i| format!("{}k:\n", "  ".repeat(i)))
+                .collect(),
+        ] {
+            let (pos, kind) = parse_document(&text).unwrap_err();
+            assert!(pos.line >= 1, "{pos:?}");
+            assert!(matches!(kind, ErrorKind::Yaml(_)), "{kind:?}");
         }
     }
 

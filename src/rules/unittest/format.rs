@@ -119,7 +119,8 @@ impl<'de> Deserialize<'de> for StartTimestamp {
 /// Parses a test file.
 pub(crate) fn parse_test_file(content: &str) -> Result<TestFile, String> {
     let opts = crate::config::yaml_options();
-    serde_saphyr::from_str_with_options(content, opts).map_err(|e| e.without_snippet().to_string())
+    crate::config::with_yaml_stack(|| serde_saphyr::from_str_with_options(content, opts))
+        .map_err(|e| e.without_snippet().to_string())
 }
 
 #[cfg(test)]
