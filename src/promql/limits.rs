@@ -231,10 +231,7 @@ fn modified_start(toks: &[(usize, &str)], at: usize) -> usize {
     } else if k >= 3 && toks[k - 3].1.eq_ignore_ascii_case("offset") {
         k -= 3;
     }
-    loop {
-        let Some(prev) = k.checked_sub(1) else {
-            break;
-        };
+    while let Some(prev) = k.checked_sub(1) {
         let open = match toks[prev].1 {
             ")" => "(",
             "]" => "[",
