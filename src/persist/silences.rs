@@ -97,6 +97,11 @@ pub fn put(batch: &mut Batch, silence: &Silence) -> Result<(), PersistError> {
     )
 }
 
+/// The size of `silence` as stored, in bytes (what `--silences.max-silence-size-bytes` bounds).
+pub fn stored_size(silence: &Silence) -> usize {
+    serde_json::to_vec(&SilenceRecord::from(silence)).map_or(usize::MAX, |v| v.len())
+}
+
 /// Adds the removal of silence `id` to `batch`.
 pub fn delete(batch: &mut Batch, id: &str) {
     batch.delete(Table::Silences, id);
