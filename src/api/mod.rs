@@ -105,15 +105,15 @@ pub fn router(state: AppState) -> Router {
 
 /// Puts the whole app (after merging every router) behind access control, JSON errors, gzip
 /// request decoding and the body limit. From the outside in: access control (its 401/403 are
-/// plain text, as Prometheus' exporter-toolkit answers), JSON errors for `/api/`, the limit on
-/// the body as sent, gzip decoding (415 for encodings other than gzip and identity), the limit
-/// on the decoded body (a gzip bomb gets 413 after at most 1 MiB of output).
+/// plain text, as Prometheus' exporter-toolkit answers), JSON errors for `/api/`, gzip decoding
+/// (415 for encodings other than gzip and identity), the limit on the decoded body (a gzip bomb
+/// gets 413 after at most 1 MiB of output; the compressed input is read only as far as that
+/// output needs, within `--web.read-timeout`).
 pub fn harden(app: Router, security: Security) -> Router {
     use tower_http::decompression::RequestDecompressionLayer;
     use tower_http::limit::RequestBodyLimitLayer;
     app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(response::json_errors))
         .layer(axum::middleware::from_fn_with_state(security, auth::guard))
 }
