@@ -5,10 +5,10 @@
 //! shared state and never block on a scrape or an evaluation in progress.
 //!
 //! Limits: at most `--web.max-connections` (512) connections, requests read within
-//! `--web.read-timeout` (5m) (see [`server`]); bodies of at most [`MAX_BODY_BYTES`] (1 MiB),
+//! `--web.read-timeout` (5m) (see `server.rs`); bodies of at most [`MAX_BODY_BYTES`] (1 MiB),
 //! after gzip decoding (`Content-Encoding: gzip` is decoded, other encodings get 415). Every
 //! failure under `/api/v1/` answers Prometheus' JSON error envelope and under `/api/v2/`
-//! Alertmanager's JSON string, whichever layer produced it ([`response::json_errors`]).
+//! Alertmanager's JSON string, whichever layer produced it (`response::json_errors`).
 
 mod auth;
 mod extract;
