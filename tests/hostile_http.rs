@@ -232,7 +232,7 @@ fn silence_count(base: &str) -> usize {
 #[test]
 fn silences_are_capped_and_reload_and_restart_stay_fast() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wf, base, port) = start(dir.path(), "watchfire", &[]);
+    let (mut wf, base, _) = start(dir.path(), "watchfire", &[]);
     let started = Instant::now();
     let refused = create_silences(&base, 10_000);
     let created_in = started.elapsed();
@@ -294,6 +294,9 @@ fn silences_are_capped_and_reload_and_restart_stay_fast() {
     // Restart: every silence comes back.
     assert!(wf.terminate(Duration::from_secs(20)).is_some(), "stopped");
     let started = Instant::now();
+    // A fresh port: the old one may have been taken by another test meanwhile.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
     let mut wf = spawn_watchfire(dir.path(), port, "watchfire2", &[]);
     let ready = wait_for(Duration::from_secs(60), || {
         get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
@@ -330,7 +333,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 #[test]
 fn expired_silences_are_purged_after_the_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wf, base, port) = start(dir.path(), "watchfire", &["--data.retention", "2s"]);
+    let (mut wf, base, _) = start(dir.path(), "watchfire", &["--data.retention", "2s"]);
     let client = http();
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -366,6 +369,8 @@ fn expired_silences_are_purged_after_the_retention() {
     assert_healthy(&mut wf, &base);
     // Gone from the database too: a restart with the default retention does not bring them back.
     assert!(wf.terminate(Duration::from_secs(20)).is_some());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
     let mut wf = spawn_watchfire(dir.path(), port, "watchfire2", &[]);
     assert!(wait_for(Duration::from_secs(60), || {
         get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
