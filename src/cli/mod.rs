@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: scrape, evaluate, notify, serve.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check configuration or rule files and print every problem.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -110,6 +110,23 @@ pub struct RunArgs {
     /// Longest downtime after which saved alert states are still restored.
     #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = humantime::parse_duration)]
     outage_tolerance: std::time::Duration,
+    /// Most silences, expired ones included (Alertmanager's flag); 0: no limit.
+    #[arg(long = "silences.max-silences", default_value_t = crate::notify::SilenceLimits::DEFAULT_MAX_SILENCES)]
+    max_silences: usize,
+    /// Largest silence in bytes as stored (Alertmanager's flag); 0: no limit.
+    #[arg(long = "silences.max-silence-size-bytes", default_value_t = crate::notify::SilenceLimits::DEFAULT_MAX_SILENCE_SIZE_BYTES)]
+    max_silence_size_bytes: usize,
+    /// How long expired silences are kept before they are purged (Alertmanager's flag).
+    #[arg(long = "data.retention", default_value = "120h", value_parser = humantime::parse_duration)]
+    data_retention: std::time::Duration,
+    /// Most HTTP connections open at once; further ones wait in the kernel's backlog, and
+    /// idle ones are closed to make room (Prometheus' flag).
+    #[arg(long = "web.max-connections", default_value_t = crate::api::ServeOptions::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Longest time to read a request's headers, and then its body; idle keep-alive
+    /// connections are closed after it too (Prometheus' flag).
+    #[arg(long = "web.read-timeout", default_value = "5m", value_parser = humantime::parse_duration)]
+    read_timeout: std::time::Duration,
 }
 
 impl RunArgs {
@@ -151,6 +168,14 @@ impl RunArgs {
                 "rules.alert.for-outage-tolerance",
                 duration(self.outage_tolerance),
             ),
+            ("silences.max-silences", self.max_silences.to_string()),
+            (
+                "silences.max-silence-size-bytes",
+                self.max_silence_size_bytes.to_string(),
+            ),
+            ("data.retention", duration(self.data_retention)),
+            ("web.max-connections", self.max_connections.to_string()),
+            ("web.read-timeout", duration(self.read_timeout)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -196,7 +221,7 @@ pub struct QueryArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Check(CheckCommand::WebConfig { files }) => web::check(&files),

@@ -8,7 +8,7 @@ use crate::config::{self, Config};
 use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
 use crate::notify::integrations::alertmanager::ForwardOptions;
-use crate::notify::{NotifierBuilder, NotifierHandle};
+use crate::notify::{NotifierBuilder, NotifierHandle, SilenceLimits, Silences};
 use crate::persist::{buffer, StateDb};
 use crate::promql::{Engine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
@@ -113,7 +113,14 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .external_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
+    let silences = Arc::new(Silences::with_limits(SilenceLimits {
+        max_silences: args.max_silences,
+        max_silence_size_bytes: args.max_silence_size_bytes,
+        retention: chrono::Duration::from_std(args.data_retention)
+            .context("--data.retention is too long")?,
+    }));
     let notifier = notifier_builder(&cfg, &external_url, &state_db)
+        .silences(silences)
         .start()
         .context("starting the notifier")?;
     notifier.register_metrics(telemetry.registry_mut());
@@ -159,6 +166,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         listener,
         app,
         web.tls.clone(),
+        api::ServeOptions {
+            max_connections: args.max_connections as usize,
+            read_timeout: Some(args.read_timeout).filter(|t| !t.is_zero()),
+        },
         stop_serving.clone().cancelled_owned(),
     ));
     let reloadable = Reloadable {
