@@ -149,27 +149,27 @@ impl QueryExecutor {
         let m = &self.metrics;
         registry.register(
             "watchfire_engine_queries",
-            "Queries (API evaluations and walks) running now.",
+            "Queries (API evaluations and walks) running now",
             m.running.clone(),
         );
         registry.register(
             "watchfire_engine_queries_waiting",
-            "Queries waiting for a free slot (--query.max-concurrency).",
+            "Queries waiting for a free slot (--query.max-concurrency)",
             m.waiting.clone(),
         );
         registry.register(
             "watchfire_engine_queries_concurrent_max",
-            "The most queries that run at once (--query.max-concurrency).",
+            "The most queries that run at once (--query.max-concurrency)",
             m.max.clone(),
         );
         registry.register(
             "watchfire_engine_queries_canceled",
-            "Queries stopped because their client went away, waiting or running.",
+            "Queries stopped because their client went away, waiting or running",
             m.canceled.clone(),
         );
         registry.register(
             "watchfire_engine_queries_queue_timeouts",
-            "Queries refused because they waited for a slot until their timeout.",
+            "Queries refused because they waited for a slot until their timeout",
             m.queue_timeouts.clone(),
         );
     }

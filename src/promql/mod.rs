@@ -8,8 +8,8 @@
 //!
 //! Limits: every query runs under a deadline (`timeout`), a cap on samples held at once
 //! (`max_samples`) and a byte budget (`max_bytes`, default 512 MiB: samples at 16 bytes each
-//! plus the label text the query creates, e.g. by `label_replace`/`label_join`, checked before
-//! the text is built), and stops at the next check once its [`CancelFlag`] is set.
+//! plus twice the label text the query creates, e.g. by `label_replace`/`label_join`, since a
+//! new value is built and then copied; checked before the text is built), and stops at the next check once its [`CancelFlag`] is set.
 //!
 //! **Invariant:** evaluation takes the evaluation time as a parameter and
 //! reads the buffer only; no clock (except the query deadline), no I/O.

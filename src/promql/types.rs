@@ -155,11 +155,14 @@ impl QueryCtx {
         self.check_bytes(0, "query execution")
     }
 
-    /// Counts `n` bytes of label text the query is about to create; fails (before anything
-    /// is allocated) when that would take the query past its byte budget.
+    /// Counts a label value of `n` bytes the query is about to create; fails (before anything
+    /// is allocated) when that would take the query past its byte budget. A new value exists
+    /// twice for a moment (built, then copied into the series' label set), so it counts twice.
     pub(crate) fn add_label_bytes(&self, n: usize, place: &str) -> Result<(), EvalError> {
+        let n = n.saturating_mul(2);
         self.check_bytes(n, place)?;
-        self.label_bytes.set(self.label_bytes.get() + n);
+        self.label_bytes
+            .set(self.label_bytes.get().saturating_add(n));
         self.tick()
     }
 
