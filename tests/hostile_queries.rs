@@ -415,8 +415,20 @@ fn queries_beyond_max_concurrency_wait_then_time_out_in_the_queue() {
         s.metric("watchfire_engine_queries_queue_timeouts_total"),
         Some(1.0)
     );
-    // A patient one (the default 2m timeout) waits and is served once a slot frees; a
-    // series walk waits the same way.
+    // Series walks share the slots.
+    let (status, body) = get(
+        &s.base,
+        "/api/v1/series",
+        &[("match[]", "up"), ("timeout", "500ms")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "query timed out in query queue");
+    assert_eq!(
+        s.metric("watchfire_engine_queries_queue_timeouts_total"),
+        Some(2.0)
+    );
+    // A patient one (the default 2m timeout) waits and is served once a slot frees.
     let base = s.base.clone();
     let patient = std::thread::spawn(move || {
         let t = Instant::now();
@@ -441,9 +453,9 @@ fn queries_beyond_max_concurrency_wait_then_time_out_in_the_queue() {
         assert_eq!(body["error"], "query timed out in expression evaluation");
     }
     s.after_probe(
-        "4 queries at --query.max-concurrency 2 (2 slow with timeout=6s, 1 with timeout=1s, 1 patient)",
+        "5 requests at --query.max-concurrency 2 (2 slow queries with timeout=6s, a query with timeout=1s, a series walk with timeout=500ms, a patient query)",
         &format!(
-            "2 run; timeout=1s one: 503 timeout \"query timed out in query queue\" after {} ms; patient one: 200 after {:.1} s",
+            "2 run; the timeout=1s query and the series walk: 503 timeout \"query timed out in query queue\" (the query after {} ms); patient one: 200 after {:.1} s",
             refused_after.as_millis(),
             waited.as_secs_f64()
         ),
