@@ -461,3 +461,70 @@ fn queries_beyond_max_concurrency_wait_then_time_out_in_the_queue() {
         ),
     );
 }
+
+#[test]
+fn a_full_query_pool_leaves_health_and_metrics_prompt() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Server::start(&[], None);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_health(s.base.clone(), stop.clone());
+    // 25 endless queries against the default 20 slots: 20 run on 2 cores (timeout=6s), then 5
+    // more (timeout=2s) wait.
+    let spawn = |timeout: &'static str| {
+        let base = s.base.clone();
+        std::thread::spawn(move || {
+            let q = endless_query();
+            get(
+                &base,
+                "/api/v1/query",
+                &[("query", &q), ("timeout", timeout)],
+                Duration::from_secs(60),
+            )
+        })
+    };
+    let mut clients: Vec<_> = (0..20).map(|_| spawn("6s")).collect();
+    let running = wait_for(Duration::from_secs(5), || {
+        (s.metric("watchfire_engine_queries")? == 20.0).then_some(())
+    });
+    assert!(running.is_some(), "expected 20 running queries");
+    clients.extend((0..5).map(|_| spawn("2s")));
+    let waiting = wait_for(Duration::from_secs(2), || {
+        (s.metric("watchfire_engine_queries_waiting")? == 5.0).then_some(())
+    });
+    assert!(waiting.is_some(), "expected 5 waiting queries");
+    let mut errors = std::collections::BTreeMap::new();
+    for c in clients {
+        let (status, body) = c.join().expect("client");
+        assert_eq!(status, 503, "{body}");
+        let e = body["error"].as_str().unwrap_or_default().to_string();
+        *errors.entry(e).or_insert(0) += 1;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let worst = watcher
+        .join()
+        .expect("watcher")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        worst.iter().all(|w| *w < Duration::from_secs(1)),
+        "{worst:?}"
+    );
+    assert_eq!(
+        errors.get("query timed out in query queue"),
+        Some(&5),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors.get("query timed out in expression evaluation"),
+        Some(&20),
+        "{errors:?}"
+    );
+    s.after_probe(
+        "25 endless queries at the default --query.max-concurrency 20 (20 with timeout=6s, then 5 with timeout=2s)",
+        &format!(
+            "20 ran and timed out in evaluation, 5 timed out in the queue (503 timeout); slowest /-/healthy {} ms, /-/ready {} ms, /metrics {} ms",
+            worst[0].as_millis(),
+            worst[1].as_millis(),
+            worst[2].as_millis()
+        ),
+    );
+}

@@ -12,6 +12,10 @@
 //! work stops within a few thousand evaluation steps and the slot frees. Parsing and
 //! `format_query`'s pretty-printing happen inside `promql-parser` and cannot be interrupted;
 //! they are bounded by the parse limits instead.
+//!
+//! The query threads run at a lower scheduling priority (nice +[`QUERY_NICE`] on Linux), so
+//! when queries keep both cores busy the async workers (health, metrics, scrapes) and rule
+//! evaluation still get the CPU as soon as they wake.
 
 use super::response::{ApiError, ErrorType};
 use crate::promql::CancelFlag;
@@ -28,6 +32,9 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 /// Stack of each query thread: the main thread's 8 MiB, so that a query that `watchfire check
 /// rules` evaluates on the main thread gets the same stack in the server.
 pub const QUERY_STACK_BYTES: usize = 8 << 20;
+
+/// How much nicer than the rest of the process the query threads are (Linux `setpriority`).
+pub const QUERY_NICE: i32 = 10;
 
 /// Prometheus' default `--query.max-concurrency`.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 20;
@@ -120,12 +127,15 @@ impl QueryExecutor {
             std::thread::Builder::new()
                 .name(format!("watchfire-query-{i}"))
                 .stack_size(QUERY_STACK_BYTES)
-                .spawn(move || loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = rx.lock().recv();
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = rx.lock().recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
                 })?;
         }
@@ -260,6 +270,20 @@ impl QueryExecutor {
     }
 }
 
+/// Makes the calling thread [`QUERY_NICE`] nicer than the process (a Linux thread has its own
+/// nice value); a failure only costs responsiveness under load, so it is logged.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        let target = (now + QUERY_NICE).min(19);
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), target) {
+            tracing::warn!(error = %e, "could not lower the priority of a query thread");
+        }
+    }
+}
+
 /// Decrements a gauge when dropped (the waiting future may be dropped mid-wait).
 struct GaugeGuard<'a>(&'a Gauge);
 
@@ -307,15 +331,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn runs_jobs_off_the_runtime_on_named_threads() {
+    async fn runs_jobs_off_the_runtime_on_named_nicer_threads() {
         let ex = executor(2, Duration::from_secs(5));
-        let name = ex
+        let (name, nice) = ex
             .run(Duration::from_secs(5), |_| {
-                Ok(std::thread::current().name().unwrap_or("").to_string())
+                let name = std::thread::current().name().unwrap_or("").to_string();
+                let tid = rustix::thread::gettid();
+                Ok((
+                    name,
+                    rustix::process::getpriority_process(Some(tid)).unwrap(),
+                ))
             })
             .await
             .unwrap();
         assert!(name.starts_with("watchfire-query-"), "{name}");
+        let ours = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_eq!(nice, (ours + QUERY_NICE).min(19));
     }
 
     #[tokio::test]
