@@ -5,11 +5,13 @@ use super::exec::QueryTicket;
 use super::extract::Form;
 use super::params::Params;
 use super::response::{ApiError, ApiOk, ApiResult, ErrorType};
-use super::value_json::value_json;
+use super::value_json::query_answer_bytes;
 use super::AppState;
 use crate::promql::{self, EvalError, QueryResult};
 use crate::store::Store;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// Most points a range query may return per series, as Prometheus.
@@ -60,7 +62,7 @@ async fn run(
     eval: impl FnOnce(&promql::Engine, &Store, &promql::Expr) -> Result<QueryResult, EvalError>
         + Send
         + 'static,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     let timeout = timeout_for(s, p)?;
     let state = s.clone();
     s.queries
@@ -69,13 +71,14 @@ async fn run(
             t.check("query parsing")?;
             let r = eval(&engine_for(&state, t), &state.store, &expr).map_err(eval_error)?;
             t.check("result encoding")?;
-            Ok(ApiOk::new(value_json(&r.value)).with_annotations(r.warnings, r.infos))
+            let body = query_answer_bytes(&r.value, &r.warnings, &r.infos);
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         })
         .await
 }
 
 /// `GET|POST /api/v1/query`.
-pub async fn instant(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn instant(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     let query = p.require("query")?.to_string();
     let t = p.time_ms("time", now_ms())?;
     run(&s, &p, query, move |engine, store, expr| {
@@ -85,7 +88,7 @@ pub async fn instant(State(s): State<AppState>, Form(p): Form) -> ApiResult {
 }
 
 /// `GET|POST /api/v1/query_range`.
-pub async fn range(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn range(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     let query = p.require("query")?.to_string();
     let start = p.time_ms("start", i64::MIN)?;
     let end = p.time_ms("end", i64::MIN)?;
