@@ -4,7 +4,7 @@
 use super::exec::QueryTicket;
 use super::extract::Form;
 use super::params::Params;
-use super::response::{ApiError, ApiOk, ApiResult, ErrorType};
+use super::response::{ApiError, ApiOk, ErrorType};
 use super::value_json::query_answer_bytes;
 use super::AppState;
 use crate::promql::{self, EvalError, QueryResult};
@@ -127,14 +127,14 @@ pub async fn range(State(s): State<AppState>, Form(p): Form) -> Result<Response,
 }
 
 /// `GET|POST /api/v1/format_query`: the query pretty-printed.
-pub async fn format(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn format(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     let query = p.require("query")?.to_string();
     let timeout = timeout_for(&s, &p)?;
     s.queries
         .run(timeout, move |t| {
             let expr = parse_query(&query)?;
             t.check("query parsing")?;
-            Ok(ApiOk::new(json!(promql::format_query(&expr))))
+            Ok(ApiOk::new(json!(promql::format_query(&expr))).into_response())
         })
         .await
 }

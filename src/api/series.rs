@@ -11,6 +11,7 @@ use super::AppState;
 use crate::model::Matcher;
 use crate::store::SeriesRef;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use promql_parser::parser::Expr;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -86,18 +87,22 @@ async fn walk(
     s: AppState,
     p: Params,
     job: impl FnOnce(&AppState, &Params, &QueryTicket) -> ApiResult + Send + 'static,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     let configured = s.queries.timeout();
     let timeout = match p.duration_ms("timeout")? {
         Some(ms) => configured.min(std::time::Duration::from_millis(ms.max(0) as u64)),
         None => configured,
     };
     let ex = s.queries.clone();
-    ex.run(timeout, move |t| job(&s, &p, t)).await
+    // The answer is serialized on the query thread too: a list of many series is large.
+    ex.run(timeout, move |t| {
+        job(&s, &p, t).map(IntoResponse::into_response)
+    })
+    .await
 }
 
 /// `GET|POST /api/v1/series`.
-pub async fn series(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn series(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     walk(s, p, |s, p, t| {
         let found = matching_series(s, p, true, t)?;
         let (found, warnings) = limited(found, p)?;
@@ -108,7 +113,7 @@ pub async fn series(State(s): State<AppState>, Form(p): Form) -> ApiResult {
 }
 
 /// `GET|POST /api/v1/labels`.
-pub async fn labels(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn labels(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     walk(s, p, |s, p, t| {
         let mut names: Vec<String> = matching_series(s, p, false, t)?
             .iter()
@@ -132,7 +137,7 @@ pub async fn label_values(
     State(s): State<AppState>,
     Path(name): Path<String>,
     Form(p): Form,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     walk(s, p, move |s, p, t| {
         let mut values: Vec<String> = matching_series(s, p, false, t)?
             .iter()
@@ -147,7 +152,7 @@ pub async fn label_values(
 }
 
 /// `GET /api/v1/metadata`: metric types and help as scraped.
-pub async fn metadata(State(s): State<AppState>, Form(p): Form) -> ApiResult {
+pub async fn metadata(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
     walk(s, p, |s, p, t| {
         let metric = p.get("metric").filter(|m| !m.is_empty());
         let mut out = serde_json::Map::new();
