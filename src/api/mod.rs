@@ -11,6 +11,7 @@
 //! Alertmanager's JSON string, whichever layer produced it (`response::json_errors`).
 
 mod auth;
+mod exec;
 mod extract;
 mod page;
 mod params;
@@ -26,6 +27,9 @@ mod tls;
 mod value_json;
 
 pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
+pub use exec::{
+    ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,
+};
 pub use params::{parse_duration_ms, parse_time_ms};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
 pub use server::ServeOptions;
@@ -58,6 +62,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The PromQL engine.
     pub engine: Engine,
+    /// Where queries and buffer walks run (`--query.max-concurrency` threads).
+    pub queries: QueryExecutor,
     /// Own metrics.
     pub telemetry: Arc<Telemetry>,
     /// Scrape targets and their health.

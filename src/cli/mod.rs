@@ -100,6 +100,14 @@ pub struct RunArgs {
     /// Most samples one query may hold in memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// Most bytes one query may use: samples held (16 bytes each) plus the label text it
+    /// creates (label_replace, label_join, count_values); 0 for no limit.
+    #[arg(long = "query.max-bytes", default_value = "512MiB", value_parser = parse_byte_size)]
+    query_max_bytes: crate::config::ByteSize,
+    /// Most queries (and series/label/metadata walks) that run at once, one thread each;
+    /// further requests wait for a slot until their timeout.
+    #[arg(long = "query.max-concurrency", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    query_max_concurrency: u16,
     /// State directory: alert states, history, silences, notification queues.
     /// When it cannot be used watchfire runs with state in memory only (and says so).
     #[arg(long = "storage.path", default_value = "data")]
@@ -127,6 +135,10 @@ pub struct RunArgs {
     /// connections are closed after it too (Prometheus' flag).
     #[arg(long = "web.read-timeout", default_value = "5m", value_parser = humantime::parse_duration)]
     read_timeout: std::time::Duration,
+}
+
+fn parse_byte_size(s: &str) -> Result<crate::config::ByteSize, String> {
+    crate::config::ByteSize::parse(s).map_err(|e| e.to_string())
 }
 
 impl RunArgs {
@@ -159,6 +171,11 @@ impl RunArgs {
             ),
             ("query.timeout", duration(self.query_timeout)),
             ("query.max-samples", self.query_max_samples.to_string()),
+            ("query.max-bytes", self.query_max_bytes.to_string()),
+            (
+                "query.max-concurrency",
+                self.query_max_concurrency.to_string(),
+            ),
             ("storage.path", self.storage_path.display().to_string()),
             (
                 "storage.history-retention",

@@ -88,8 +88,18 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let engine = Engine::new(EngineOptions {
         timeout: args.query_timeout,
         max_samples: args.query_max_samples,
+        max_bytes: match args.query_max_bytes.0 {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        },
         ..Default::default()
     });
+    let queries = api::QueryExecutor::new(api::ExecOptions {
+        max_concurrency: usize::from(args.query_max_concurrency),
+        timeout: args.query_timeout,
+    })
+    .context("starting the query threads")?;
+    queries.register(telemetry.registry_mut());
     let rules = RuleManager::new(
         store.clone(),
         Arc::new(engine.clone()),
@@ -150,6 +160,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
         engine,
+        queries,
         telemetry,
         scrape: scrape.clone(),
         rules: rules.clone(),

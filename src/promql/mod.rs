@@ -18,6 +18,11 @@
 //! tree at the limit needs under 1 MiB even in a debug build (the unit tests in
 //! `limits` run every step of a query at the limit on a 1 MiB thread).
 //!
+//! Limits: every query runs under a deadline (`timeout`), a cap on samples held at once
+//! (`max_samples`) and a byte budget (`max_bytes`, default 512 MiB: samples at 16 bytes each
+//! plus twice the label text the query creates, e.g. by `label_replace`/`label_join`, since a
+//! new value is built and then copied; checked before the text is built), and stops at the next check once its [`CancelFlag`] is set.
+//!
 //! **Invariant:** evaluation takes the evaluation time as a parameter and
 //! reads the buffer only; no clock (except the query deadline), no I/O.
 
@@ -44,6 +49,8 @@ pub use plan::AT_UNSAFE as TIME_DEPENDENT_FUNCTIONS;
 pub use promql_parser::parser::Expr;
 pub use value::{InstantSample, RangeSeries, Value};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Evaluation limits and defaults.
@@ -55,7 +62,13 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Most samples one query may hold in memory at once.
     pub max_samples: usize,
+    /// Most bytes one query may use: samples held (16 bytes each) plus label text it creates.
+    pub max_bytes: usize,
 }
+
+/// The default of [`EngineOptions::max_bytes`]: 512 MiB, so that 20 concurrent queries
+/// (Prometheus' default `--query.max-concurrency`) stay within 10 GiB.
+pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -63,6 +76,7 @@ impl Default for EngineOptions {
             lookback_delta_ms: 5 * 60 * 1000,
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -82,6 +96,39 @@ pub enum EvalError {
     /// The query would hold more samples than allowed (`execution`).
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(String),
+    /// The query would use more bytes than allowed (`execution`).
+    #[error("query processing would use more than {limit} bytes of memory in {place} (limit set by --query.max-bytes)")]
+    TooManyBytes {
+        /// Where evaluation stopped.
+        place: String,
+        /// The budget in bytes.
+        limit: usize,
+    },
+    /// The caller cancelled the query (`canceled`).
+    #[error("query was canceled in {0}")]
+    Canceled(String),
+}
+
+/// Stops a running query: the caller sets it (e.g. when the client went away), the evaluator
+/// notices at its next deadline check and fails with [`EvalError::Canceled`].
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every query holding this flag to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A query's answer, with Prometheus' annotations.
