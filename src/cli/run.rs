@@ -80,6 +80,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         },
         chrono::Utc::now().timestamp_millis(),
     ));
+    store.set_max_series(cfg.storage.max_series as usize);
     state_db.metrics().register(telemetry.registry_mut());
     telemetry
         .registry_mut()
@@ -376,6 +377,7 @@ async fn reload(r: &Reloadable<'_>) -> anyhow::Result<()> {
         .check()
         .context("building the notifier")?;
     load_rules(&cfg, r.rules).await?;
+    r.scrape.set_max_series(cfg.storage.max_series as usize);
     r.scrape.apply(targets).await;
     r.notifier
         .reload(notifier_builder(&cfg, r.external_url, r.state_db))

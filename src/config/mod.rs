@@ -4,7 +4,7 @@
 //! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels
 //! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
 //! rule_files:        # globs, relative to this file's directory
-//! storage:           # watchfire's buffer: retention (15m)
+//! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)

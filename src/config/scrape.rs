@@ -34,6 +34,7 @@ yaml_section! {
         label_limit: u64,
         label_name_length_limit: u64,
         label_value_length_limit: u64,
+        series_limit: u64,
     }
 }
 
@@ -118,6 +119,10 @@ pub struct ScrapeConfig {
     pub label_name_length_limit: u64,
     /// Longest label value; 0 means no limit.
     pub label_value_length_limit: u64,
+    /// Most series of one target the buffer holds at once (VictoriaMetrics' `series_limit`);
+    /// new series beyond it are dropped and counted, the rest of the scrape is kept. 0 means no
+    /// limit (the default).
+    pub series_limit: u64,
 }
 
 impl ScrapeConfig {
@@ -256,6 +261,7 @@ pub(crate) fn resolve(
         label_limit: value_or(raw.label_limit),
         label_name_length_limit: value_or(raw.label_name_length_limit),
         label_value_length_limit: value_or(raw.label_value_length_limit),
+        series_limit: value_or(raw.series_limit),
     }
 }
 

@@ -4,6 +4,7 @@
 //! the loop commits the batch only when the whole body was good.
 
 use super::cache::SeriesCache;
+use super::series_limit::Refusals;
 use super::exposition::{Entry, Format, ParseError, Parser, Sample};
 use super::target::TargetSpec;
 use crate::model::{Labels, LabelsBuilder};
@@ -77,7 +78,7 @@ impl IngestError {
 }
 
 /// Counts of one successful ingest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// Samples in the body.
     pub samples: usize,
@@ -85,6 +86,9 @@ pub struct IngestOutcome {
     pub series_added: usize,
     /// Whether any HELP/TYPE/UNIT differed from the metadata passed in.
     pub metadata_changed: bool,
+    /// New series a series limit refused; their samples are dropped, the
+    /// rest of the scrape is kept.
+    pub refused: Refusals,
 }
 
 /// The grammar for a response's content type; anything unknown is read as
@@ -141,10 +145,19 @@ pub fn ingest(
                     Some(series) => series.clone(),
                     None => {
                         let labels = series_labels(&s, spec)?;
-                        let (series, _) = store.get_or_create(labels);
-                        cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
-                        out.series_added += 1;
-                        series
+                        match cache.admit(store, labels) {
+                            Ok(series) => {
+                                cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
+                                out.series_added += 1;
+                                series
+                            }
+                            Err(refused) => {
+                                // Not cached: tried again next scrape, when
+                                // gc may have made room.
+                                out.refused.note(refused);
+                                continue;
+                            }
+                        }
                     }
                 };
                 batch.push((series, t, s.value));
@@ -300,6 +313,7 @@ mod tests {
                 samples: 2,
                 series_added: 2,
                 metadata_changed: false,
+                refused: Refusals::default(),
             }
         );
         assert_eq!(

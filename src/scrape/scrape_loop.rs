@@ -6,7 +6,8 @@ use super::cache::SeriesCache;
 use super::client::{fetch, release_large, FetchError};
 use super::ingest::{ingest, IngestError, Metadata};
 use super::landed::{LandedSender, ScrapeLanded};
-use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
+use super::metrics::{FailureLabels, JobLabels, RejectedLabels, ScrapeMetrics, TargetLabels};
+use super::series_limit::Refusals;
 use super::target::{Health, TargetSpec, TargetStatus};
 use crate::model::{LabelsBuilder, STALE_NAN};
 use crate::store::{SeriesRef, Store};
@@ -107,6 +108,9 @@ pub struct ScrapeLoop {
     unborn: Vec<SeriesRef>,
     report: ReportSeries,
     landed: Option<(LandedSender, Arc<str>, Arc<str>)>,
+    /// Whether the last scrape had new series refused by a series limit
+    /// (logged when this changes, not per scrape).
+    refusing: bool,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -126,6 +130,7 @@ impl ScrapeLoop {
         metadata: Arc<RwLock<Metadata>>,
     ) -> Self {
         let report = ReportSeries::new(&store, &spec);
+        let cache = SeriesCache::with_series_limit(spec.limits.series_limit);
         Self {
             spec,
             client,
@@ -134,13 +139,14 @@ impl ScrapeLoop {
             status,
             shared_metadata: metadata,
             metadata: Metadata::default(),
-            cache: SeriesCache::default(),
+            cache,
             body: Vec::new(),
             batch: Vec::new(),
             stale: Vec::new(),
             unborn: Vec::new(),
             report,
             landed: None,
+            refusing: false,
         }
     }
 
@@ -205,11 +211,12 @@ impl ScrapeLoop {
             })
             .observe(elapsed.as_secs_f64());
 
-        let (scraped, added, error) = match result {
-            Ok((scraped, added)) => {
+        let (scraped, added, error, refused) = match result {
+            Ok((scraped, added, refused)) => {
                 self.commit(&target);
                 self.cache.sweep_unseen(&mut self.stale);
-                (scraped, added, None)
+                self.report_refusals(&refused);
+                (scraped, added, None, refused.message())
             }
             Err(e) => {
                 self.batch.clear();
@@ -224,7 +231,7 @@ impl ScrapeLoop {
                     })
                     .inc();
                 tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
-                (e.samples_scraped(), 0, Some(e.to_string()))
+                (e.samples_scraped(), 0, Some(e.to_string()), None)
             }
         };
         self.write_stale(ts);
@@ -246,7 +253,9 @@ impl ScrapeLoop {
         } else {
             Health::Down
         };
-        st.last_error = error.unwrap_or_default();
+        // A scrape a series limit cut short is still up (its samples were
+        // kept), but says why series are missing.
+        st.last_error = error.or(refused).unwrap_or_default();
         st.last_scrape = Some(started_at);
         st.last_duration = elapsed;
         st.last_samples = scraped;
@@ -262,7 +271,10 @@ impl ScrapeLoop {
         }
     }
 
-    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize), ScrapeError> {
+    async fn fetch_and_ingest(
+        &mut self,
+        ts: i64,
+    ) -> Result<(usize, usize, Refusals), ScrapeError> {
         self.cache.begin_round();
         let fetched = tokio::time::timeout(
             self.spec.timeout,
@@ -283,7 +295,37 @@ impl ScrapeLoop {
         if outcome.metadata_changed {
             *self.shared_metadata.write() = self.metadata.clone();
         }
-        Ok((outcome.samples, outcome.series_added))
+        Ok((outcome.samples, outcome.series_added, outcome.refused))
+    }
+
+    /// Counts refused series and logs when refusing starts or stops (once
+    /// per change, not per scrape or per series).
+    fn report_refusals(&mut self, refused: &Refusals) {
+        for (n, limit) in [
+            (refused.by_target, "series_limit"),
+            (refused.by_buffer, "max_series"),
+        ] {
+            if n > 0 {
+                self.metrics
+                    .series_rejected
+                    .get_or_create(&RejectedLabels {
+                        limit: limit.to_string(),
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        let refusing = refused.total() > 0;
+        if refusing && !self.refusing {
+            tracing::warn!(
+                job = %self.spec.job,
+                target = %self.spec.url,
+                error = refused.message().unwrap_or_default(),
+                "new series refused; further refusals show in the target's lastError and watchfire_buffer_series_rejected_total"
+            );
+        } else if !refusing && self.refusing {
+            tracing::info!(job = %self.spec.job, target = %self.spec.url, "no new series refused any more");
+        }
+        self.refusing = refusing;
     }
 
     /// Appends the batch to the buffer.
