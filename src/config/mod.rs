@@ -433,7 +433,7 @@ mod tests {
     fn global_and_storage_are_read() {
         let config = parse_with_env(
             "global:\n  scrape_interval: ${INTERVAL}\n  evaluation_interval: 30s\n  \
-             external_labels: {region: eu, monitor: x}\nstorage: {retention: 1h}\n",
+             external_labels: {region: eu, monitor: x}\nstorage: {retention: 1h, max_series: 5000}\n",
             "c.yml",
             &env,
         )
@@ -446,6 +446,11 @@ mod tests {
         );
         assert_eq!(config.global.external_labels["region"], "eu");
         assert_eq!(config.storage.retention, PromDuration::from_secs(3600));
+        assert_eq!(config.storage.max_series, 5000);
+        let defaults = parse_with_env("storage: {}\n", "c.yml", &env).unwrap();
+        assert_eq!(defaults.storage.max_series, 2_000_000);
+        let e = parse_with_env("storage: {max_series: -1}\n", "c.yml", &env).unwrap_err();
+        assert!(e.lines()[0].contains("storage.max_series"), "{e}");
     }
 
     #[test]

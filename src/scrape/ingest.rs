@@ -365,6 +365,55 @@ mod tests {
     }
 
     #[test]
+    fn series_limit_drops_new_series_and_keeps_the_scrape() {
+        let lim = ScrapeLimits {
+            series_limit: 2,
+            ..Default::default()
+        };
+        let spec = spec(false, lim);
+        let store = Store::new(Default::default());
+        let mut cache = SeriesCache::with_series_limit(2);
+        let (mut batch, mut meta) = (Vec::new(), Metadata::default());
+        let mut scrape = |body: &str, cache: &mut SeriesCache| {
+            cache.begin_round();
+            let out = ingest(
+                body.as_bytes(),
+                "text/plain",
+                1000,
+                &spec,
+                &store,
+                cache,
+                &mut batch,
+                &mut meta,
+            )
+            .unwrap();
+            let names: Vec<String> = batch
+                .iter()
+                .map(|(s, _, _)| s.labels().metric_name().unwrap_or("").to_string())
+                .collect();
+            (out, names)
+        };
+        let (out, names) = scrape("a 1\nb 2\nc 3\n", &mut cache);
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!((out.samples, out.series_added, out.refused.by_target), (3, 2, 1));
+        assert!(out.refused.example.as_deref().unwrap().starts_with("c{"));
+        // Next scrape: existing series go on, the new one is refused again.
+        let (out, names) = scrape("a 1\nb 2\nc 3\nd 4\n", &mut cache);
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!((out.series_added, out.refused.by_target), (0, 2));
+        // Without a limit every series is admitted.
+        let mut free = SeriesCache::default();
+        let (out, names) = scrape("a 1\nb 2\nc 3\n", &mut free);
+        assert_eq!((names.len(), out.refused.total()), (3, 0));
+        // The buffer's limit applies to every target.
+        store.set_max_series(3);
+        let (out, names) = scrape("e 1\na 2\n", &mut free);
+        assert_eq!(names, ["a"]);
+        assert_eq!(out.refused.by_buffer, 1);
+        assert!(out.refused.message().unwrap().contains("storage.max_series"));
+    }
+
+    #[test]
     fn parse_errors_name_the_line() {
         let e = run("ok 1\nbroken{ 1\n", &spec(false, Default::default())).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
