@@ -25,7 +25,8 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-/// How often series stale for longer than the retention window are dropped.
+/// How often series stale for longer than the retention window are dropped
+/// (more often when the retention is shorter than twice this).
 const GC_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Runs the server until a termination signal.
@@ -183,12 +184,19 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!("ready");
 
     let gc_store = store.clone();
+    let gc_every = GC_INTERVAL
+        .min(cfg.storage.retention.0 / 2)
+        .max(Duration::from_secs(1));
     let gc = tokio::spawn(async move {
-        let mut every = tokio::time::interval(GC_INTERVAL);
+        let mut every = tokio::time::interval(gc_every);
         loop {
             every.tick().await;
             let now = chrono::Utc::now().timestamp_millis();
-            let removed = gc_store.gc(now);
+            // A pass visits every series: off the async workers.
+            let store = gc_store.clone();
+            let removed = tokio::task::spawn_blocking(move || store.gc(now))
+                .await
+                .unwrap_or(0);
             if removed > 0 {
                 tracing::debug!(
                     removed,

@@ -18,6 +18,21 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+/// Bodies from this size on are parsed with [`tokio::task::block_in_place`]
+/// (about 2,000 samples: well under a millisecond of parsing below it).
+const BLOCK_IN_PLACE_BYTES: usize = 128 << 10;
+
+/// Whether the current runtime can move tasks off a blocked worker (tests
+/// run on the current-thread runtime, which cannot).
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|h| {
+        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    })
+}
+
+/// How often a target that keeps hitting a series limit is logged.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
+
 /// Why one scrape failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
@@ -108,9 +123,9 @@ pub struct ScrapeLoop {
     unborn: Vec<SeriesRef>,
     report: ReportSeries,
     landed: Option<(LandedSender, Arc<str>, Arc<str>)>,
-    /// Whether the last scrape had new series refused by a series limit
-    /// (logged when this changes, not per scrape).
-    refusing: bool,
+    /// When refused series were last logged (at most once per
+    /// [`REFUSAL_LOG_EVERY`], not per scrape or per series).
+    refusal_logged: Option<Instant>,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -146,7 +161,7 @@ impl ScrapeLoop {
             unborn: Vec::new(),
             report,
             landed: None,
-            refusing: false,
+            refusal_logged: None,
         }
     }
 
@@ -282,24 +297,37 @@ impl ScrapeLoop {
         )
         .await
         .map_err(|_| ScrapeError::Timeout(self.spec.timeout))??;
-        let outcome = ingest(
-            &self.body,
-            &fetched.content_type,
-            ts,
-            &self.spec,
-            &self.store,
-            &mut self.cache,
-            &mut self.batch,
-            &mut self.metadata,
-        )?;
+        let body = &self.body;
+        let (spec, store) = (&self.spec, &self.store);
+        let (cache, batch, metadata) = (&mut self.cache, &mut self.batch, &mut self.metadata);
+        let mut run = || {
+            ingest(
+                body,
+                &fetched.content_type,
+                ts,
+                spec,
+                store,
+                cache,
+                batch,
+                metadata,
+            )
+        };
+        let outcome = if body.len() >= BLOCK_IN_PLACE_BYTES && multi_threaded() {
+            // A large body (or one full of new series) keeps a core busy;
+            // hand this worker's other tasks (health checks, other
+            // targets) to another worker meanwhile.
+            tokio::task::block_in_place(run)?
+        } else {
+            run()?
+        };
         if outcome.metadata_changed {
             *self.shared_metadata.write() = self.metadata.clone();
         }
         Ok((outcome.samples, outcome.series_added, outcome.refused))
     }
 
-    /// Counts refused series and logs when refusing starts or stops (once
-    /// per change, not per scrape or per series).
+    /// Counts refused series and logs them (at most every
+    /// [`REFUSAL_LOG_EVERY`] per target).
     fn report_refusals(&mut self, refused: &Refusals) {
         for (n, limit) in [
             (refused.by_target, "series_limit"),
@@ -314,18 +342,21 @@ impl ScrapeLoop {
                     .inc_by(n as u64);
             }
         }
-        let refusing = refused.total() > 0;
-        if refusing && !self.refusing {
-            tracing::warn!(
-                job = %self.spec.job,
-                target = %self.spec.url,
-                error = refused.message().unwrap_or_default(),
-                "new series refused; further refusals show in the target's lastError and watchfire_buffer_series_rejected_total"
-            );
-        } else if !refusing && self.refusing {
-            tracing::info!(job = %self.spec.job, target = %self.spec.url, "no new series refused any more");
+        if refused.total() == 0
+            || self
+                .refusal_logged
+                .is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY)
+        {
+            return;
         }
-        self.refusing = refusing;
+        self.refusal_logged = Some(Instant::now());
+        tracing::warn!(
+            job = %self.spec.job,
+            target = %self.spec.url,
+            error = refused.message().unwrap_or_default(),
+            "new series refused; logged at most every 10 minutes per target, every refusal shows \
+             in the target's lastError and watchfire_buffer_series_rejected_total"
+        );
     }
 
     /// Appends the batch to the buffer.
