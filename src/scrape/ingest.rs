@@ -4,8 +4,8 @@
 //! the loop commits the batch only when the whole body was good.
 
 use super::cache::SeriesCache;
-use super::series_limit::Refusals;
 use super::exposition::{Entry, Format, ParseError, Parser, Sample};
+use super::series_limit::Refusals;
 use super::target::TargetSpec;
 use crate::model::{Labels, LabelsBuilder};
 use crate::store::{SeriesRef, Store};
@@ -395,7 +395,10 @@ mod tests {
         };
         let (out, names) = scrape("a 1\nb 2\nc 3\n", &mut cache);
         assert_eq!(names, ["a", "b"]);
-        assert_eq!((out.samples, out.series_added, out.refused.by_target), (3, 2, 1));
+        assert_eq!(
+            (out.samples, out.series_added, out.refused.by_target),
+            (3, 2, 1)
+        );
         assert!(out.refused.example.as_deref().unwrap().starts_with("c{"));
         // Next scrape: existing series go on, the new one is refused again.
         let (out, names) = scrape("a 1\nb 2\nc 3\nd 4\n", &mut cache);
@@ -410,7 +413,11 @@ mod tests {
         let (out, names) = scrape("e 1\na 2\n", &mut free);
         assert_eq!(names, ["a"]);
         assert_eq!(out.refused.by_buffer, 1);
-        assert!(out.refused.message().unwrap().contains("storage.max_series"));
+        assert!(out
+            .refused
+            .message()
+            .unwrap()
+            .contains("storage.max_series"));
     }
 
     #[test]

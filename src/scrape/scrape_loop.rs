@@ -25,9 +25,8 @@ const BLOCK_IN_PLACE_BYTES: usize = 128 << 10;
 /// Whether the current runtime can move tasks off a blocked worker (tests
 /// run on the current-thread runtime, which cannot).
 fn multi_threaded() -> bool {
-    tokio::runtime::Handle::try_current().is_ok_and(|h| {
-        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    })
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// How often a target that keeps hitting a series limit is logged.
@@ -286,10 +285,7 @@ impl ScrapeLoop {
         }
     }
 
-    async fn fetch_and_ingest(
-        &mut self,
-        ts: i64,
-    ) -> Result<(usize, usize, Refusals), ScrapeError> {
+    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize, Refusals), ScrapeError> {
         self.cache.begin_round();
         let fetched = tokio::time::timeout(
             self.spec.timeout,

@@ -199,7 +199,10 @@ mod tests {
         let e = t.admit(&store, labels(3), 1).unwrap_err();
         assert_eq!(e.limit, SeriesLimit::Target(3));
         assert_eq!(e.labels, labels(3));
-        assert!(store.get(&labels(3)).is_none(), "a refused series is not created");
+        assert!(
+            store.get(&labels(3)).is_none(),
+            "a refused series is not created"
+        );
         // A held series comes back after a cache drop (e.g. a failed scrape).
         assert_eq!(t.admit(&store, labels(1), 2).unwrap().labels(), &labels(1));
         assert_eq!(store.series_count(), 3);
@@ -250,8 +253,14 @@ mod tests {
         });
         assert_eq!(r.total(), 2);
         let m = r.message().unwrap();
-        assert!(m.starts_with("series limit exceeded: 2 new series refused"), "{m}");
-        assert!(m.contains("series_limit of 5 series for this target"), "{m}");
+        assert!(
+            m.starts_with("series limit exceeded: 2 new series refused"),
+            "{m}"
+        );
+        assert!(
+            m.contains("series_limit of 5 series for this target"),
+            "{m}"
+        );
         assert!(m.contains(r#"m{i="7"}"#), "{m}");
         let long = Labels::from_pairs([("x", "é".repeat(300))]);
         let mut r = Refusals::default();
@@ -260,6 +269,9 @@ mod tests {
             labels: long,
         });
         assert!(r.example.as_ref().unwrap().len() <= 204);
-        assert!(r.message().unwrap().contains("storage.max_series of 1 series"));
+        assert!(r
+            .message()
+            .unwrap()
+            .contains("storage.max_series of 1 series"));
     }
 }

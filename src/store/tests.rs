@@ -504,7 +504,11 @@ fn max_series_refuses_new_series_only() {
         e.to_string(),
         "buffer series limit reached (storage.max_series = 3)"
     );
-    assert_eq!(store.interner.len(), strings, "a refused series interns nothing");
+    assert_eq!(
+        store.interner.len(),
+        strings,
+        "a refused series interns nothing"
+    );
     // Existing series are found, and appended to, at the limit.
     let (s, created) = store
         .try_get_or_create(&l(&[("__name__", "m"), ("i", "1")]))
