@@ -309,9 +309,9 @@ impl ScrapeLoop {
             )
         };
         let outcome = if body.len() >= BLOCK_IN_PLACE_BYTES && multi_threaded() {
-            // A large body (or one full of new series) keeps a core busy;
-            // hand this worker's other tasks (health checks, other
-            // targets) to another worker meanwhile.
+            // A large body keeps a core busy (longer still when its series
+            // are new): hand this worker's other tasks (health checks,
+            // other targets) to another worker meanwhile.
             tokio::task::block_in_place(run)?
         } else {
             run()?
