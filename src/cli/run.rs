@@ -25,7 +25,8 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-/// How often series stale for longer than the retention window are dropped.
+/// How often series stale for longer than the retention window are dropped
+/// (more often when the retention is shorter than twice this).
 const GC_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Runs the server until a termination signal.
@@ -80,6 +81,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         },
         chrono::Utc::now().timestamp_millis(),
     ));
+    store.set_max_series(cfg.storage.max_series as usize);
     state_db.metrics().register(telemetry.registry_mut());
     telemetry
         .registry_mut()
@@ -204,12 +206,19 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!("ready");
 
     let gc_store = store.clone();
+    let gc_every = GC_INTERVAL
+        .min(cfg.storage.retention.0 / 2)
+        .max(Duration::from_secs(1));
     let gc = tokio::spawn(async move {
-        let mut every = tokio::time::interval(GC_INTERVAL);
+        let mut every = tokio::time::interval(gc_every);
         loop {
             every.tick().await;
             let now = chrono::Utc::now().timestamp_millis();
-            let removed = gc_store.gc(now);
+            // A pass visits every series: off the async workers.
+            let store = gc_store.clone();
+            let removed = tokio::task::spawn_blocking(move || store.gc(now))
+                .await
+                .unwrap_or(0);
             if removed > 0 {
                 tracing::debug!(
                     removed,
@@ -398,6 +407,7 @@ async fn reload(r: &Reloadable<'_>) -> anyhow::Result<()> {
         .check()
         .context("building the notifier")?;
     load_rules(&cfg, r.rules).await?;
+    r.scrape.set_max_series(cfg.storage.max_series as usize);
     r.scrape.apply(targets).await;
     r.notifier
         .reload(notifier_builder(&cfg, r.external_url, r.state_db))
