@@ -7,7 +7,7 @@
 //! scrape allocates nothing per sample.
 //!
 //! ```text
-//! cargo bench --bench scrape_path [-- --series 100000 --scrapes 20]
+//! cargo bench --bench scrape_path [-- --series 100000 --scrapes 20 --series-limit 0]
 //! ```
 
 // A counting global allocator needs `unsafe impl GlobalAlloc`; it only forwards to `System`.
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use watchfire::model::Labels;
 use watchfire::scrape::{ingest, Metadata, ScrapeLimits, SeriesCache, TargetSpec};
-use watchfire::store::{Store, StoreOptions};
+use watchfire::store::{Store, StoreOptions, DEFAULT_MAX_SERIES};
 
 struct Counting;
 
@@ -106,7 +106,10 @@ fn main() {
     let store = Store::new(StoreOptions {
         retention_ms: Some(15 * 60 * 1000),
     });
-    let mut cache = SeriesCache::default();
+    // As in production: the buffer's default `storage.max_series`, and a
+    // target `series_limit` if asked for (0: none).
+    store.set_max_series(DEFAULT_MAX_SERIES);
+    let mut cache = SeriesCache::with_series_limit(arg("--series-limit", 0));
     let mut batch = Vec::new();
     let mut meta = Metadata::default();
     let t0: i64 = 1_700_000_000_000;

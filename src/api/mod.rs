@@ -3,8 +3,15 @@
 //!
 //! **Invariant:** only this module knows JSON wire shapes; handlers read
 //! shared state and never block on a scrape or an evaluation in progress.
+//!
+//! Limits: at most `--web.max-connections` (512) connections, requests read within
+//! `--web.read-timeout` (5m) (see `server.rs`); bodies of at most [`MAX_BODY_BYTES`] (1 MiB),
+//! after gzip decoding (`Content-Encoding: gzip` is decoded, other encodings get 415). Every
+//! failure under `/api/v1/` answers Prometheus' JSON error envelope and under `/api/v2/`
+//! Alertmanager's JSON string, whichever layer produced it (`response::json_errors`).
 
 mod auth;
+mod exec;
 mod extract;
 mod page;
 mod params;
@@ -13,6 +20,7 @@ mod response;
 mod rules;
 mod rules_json;
 mod series;
+mod server;
 mod silences;
 mod status;
 mod targets;
@@ -20,8 +28,12 @@ mod tls;
 mod value_json;
 
 pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
+pub use exec::{
+    ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,
+};
 pub use params::{parse_duration_ms, parse_time_ms};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
+pub use server::ServeOptions;
 pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
 pub use status::StatusInfo;
 pub use tls::{server_config as tls_server_config, TlsError, TlsHandle, TlsListener};
@@ -39,8 +51,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Largest request body accepted (form-encoded queries, silences), in bytes; larger bodies get
-/// 413. The request line and headers are bounded by hyper (about 400 KiB; 431 above).
+/// Largest request body accepted (form-encoded queries, silences), in bytes, as sent and after
+/// gzip decoding; larger bodies get 413. The request line and headers are bounded by hyper
+/// (about 400 KiB; 431 above).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// What the handlers read.
@@ -50,6 +63,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The PromQL engine.
     pub engine: Engine,
+    /// Where queries and buffer walks run (`--query.max-concurrency` threads).
+    pub queries: QueryExecutor,
     /// Own metrics.
     pub telemetry: Arc<Telemetry>,
     /// Scrape targets and their health.
@@ -95,12 +110,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Puts the whole app (after merging every router) behind access control and the body limit.
+/// Puts the whole app (after merging every router) behind access control, JSON errors, gzip
+/// request decoding and the body limit. From the outside in: access control (its 401/403 are
+/// plain text, as Prometheus' exporter-toolkit answers), JSON errors for `/api/`, gzip decoding
+/// (415 for encodings other than gzip and identity), the limit on the decoded body (a gzip bomb
+/// gets 413 after at most 1 MiB of output; the compressed input is read only as far as that
+/// output needs, within `--web.read-timeout`).
 pub fn harden(app: Router, security: Security) -> Router {
-    app.layer(axum::middleware::from_fn_with_state(security, auth::guard))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            MAX_BODY_BYTES,
-        ))
+    use tower_http::decompression::RequestDecompressionLayer;
+    use tower_http::limit::RequestBodyLimitLayer;
+    app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(response::json_errors))
+        .layer(axum::middleware::from_fn_with_state(security, auth::guard))
 }
 
 /// Binds `addr`; the caller learns the real port (for `:0`) before serving.
@@ -108,24 +130,21 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `app` (HTTPS when `tls` is set) until `shutdown` resolves, then drains in-flight
-/// requests.
+/// Serves `app` (HTTPS when `tls` is set) within `options` until `shutdown` resolves, then
+/// drains in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<TlsHandle>,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match tls {
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
+        None => server::serve_connections(listener, app, options, shutdown).await,
         Some(tls) => {
-            axum::serve(TlsListener::new(listener, tls)?, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            let listener = TlsListener::new(listener, tls)?;
+            server::serve_connections(listener, app, options, shutdown).await;
         }
     }
+    Ok(())
 }

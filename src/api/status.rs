@@ -45,15 +45,25 @@ pub async fn flags(State(s): State<AppState>) -> ApiResult {
     Ok(ApiOk::new(json!(s.status.flags)))
 }
 
-/// Own metrics in the Prometheus text format.
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.telemetry.encode(),
-    )
+/// Own metrics in the Prometheus text format. Encoding visits every series of the buffer
+/// (`watchfire_buffer_*`), so it runs on tokio's blocking pool, which queries never use.
+pub async fn metrics(State(s): State<AppState>) -> axum::response::Response {
+    let telemetry = s.telemetry.clone();
+    match tokio::task::spawn_blocking(move || telemetry.encode()).await {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// Liveness: always healthy while the process serves.

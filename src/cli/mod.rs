@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: scrape, evaluate, notify, serve.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check configuration or rule files and print every problem.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -100,6 +100,14 @@ pub struct RunArgs {
     /// Most samples one query may hold in memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// Most bytes one query may use: samples held (16 bytes each) plus the label text it
+    /// creates (label_replace, label_join, count_values); 0 for no limit.
+    #[arg(long = "query.max-bytes", default_value = "512MiB", value_parser = parse_byte_size)]
+    query_max_bytes: watchfire::config::ByteSize,
+    /// Most queries (and series/label/metadata walks) that run at once, one thread each;
+    /// further requests wait for a slot until their timeout.
+    #[arg(long = "query.max-concurrency", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    query_max_concurrency: u16,
     /// State directory: alert states, history, silences, notification queues.
     /// When it cannot be used watchfire runs with state in memory only (and says so).
     #[arg(long = "storage.path", default_value = "data")]
@@ -110,6 +118,27 @@ pub struct RunArgs {
     /// Longest downtime after which saved alert states are still restored.
     #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = humantime::parse_duration)]
     outage_tolerance: std::time::Duration,
+    /// Most silences, expired ones included (Alertmanager's flag); 0: no limit.
+    #[arg(long = "silences.max-silences", default_value_t = watchfire::notify::SilenceLimits::DEFAULT_MAX_SILENCES)]
+    max_silences: usize,
+    /// Largest silence in bytes as stored (Alertmanager's flag); 0: no limit.
+    #[arg(long = "silences.max-silence-size-bytes", default_value_t = watchfire::notify::SilenceLimits::DEFAULT_MAX_SILENCE_SIZE_BYTES)]
+    max_silence_size_bytes: usize,
+    /// How long expired silences are kept before they are purged (Alertmanager's flag).
+    #[arg(long = "data.retention", default_value = "120h", value_parser = humantime::parse_duration)]
+    data_retention: std::time::Duration,
+    /// Most HTTP connections open at once; further ones wait in the kernel's backlog, and
+    /// idle ones are closed to make room (Prometheus' flag).
+    #[arg(long = "web.max-connections", default_value_t = watchfire::api::ServeOptions::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Longest time to read a request's headers, and then its body; idle keep-alive
+    /// connections are closed after it too (Prometheus' flag).
+    #[arg(long = "web.read-timeout", default_value = "5m", value_parser = humantime::parse_duration)]
+    read_timeout: std::time::Duration,
+}
+
+fn parse_byte_size(s: &str) -> Result<watchfire::config::ByteSize, String> {
+    watchfire::config::ByteSize::parse(s).map_err(|e| e.to_string())
 }
 
 impl RunArgs {
@@ -126,6 +155,13 @@ impl RunArgs {
         settings.storage_path = self.storage_path.clone();
         settings.history_retention = self.history_retention;
         settings.outage_tolerance = self.outage_tolerance;
+        settings.query_max_bytes = self.query_max_bytes;
+        settings.query_max_concurrency = self.query_max_concurrency;
+        settings.max_silences = self.max_silences;
+        settings.max_silence_size_bytes = self.max_silence_size_bytes;
+        settings.data_retention = self.data_retention;
+        settings.max_connections = self.max_connections;
+        settings.read_timeout = self.read_timeout;
         settings.extra_flags = [
             ("log.level".to_owned(), self.log_level.clone()),
             (
@@ -178,7 +214,7 @@ pub struct QueryArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Check(CheckCommand::WebConfig { files }) => check::web_config(&files),

@@ -21,6 +21,7 @@ yaml_section! {
     /// `storage` as written.
     pub(crate) struct RawStorage {
         retention: PromDuration,
+        max_series: u64,
     }
 }
 
@@ -63,17 +64,23 @@ impl Default for GlobalConfig {
 pub struct StorageConfig {
     /// How much history the buffer keeps (15m). Rules cannot look further back than this.
     pub retention: PromDuration,
+    /// Most series the buffer holds (2,000,000; 0 means no limit): new scraped series beyond it
+    /// are dropped and counted, existing ones go on.
+    pub max_series: u64,
 }
 
 impl StorageConfig {
     /// The default time window.
     pub const DEFAULT_RETENTION: PromDuration = PromDuration::from_secs(15 * 60);
+    /// The default series limit (see [`crate::store::DEFAULT_MAX_SERIES`] for why).
+    pub const DEFAULT_MAX_SERIES: u64 = crate::store::DEFAULT_MAX_SERIES as u64;
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             retention: Self::DEFAULT_RETENTION,
+            max_series: Self::DEFAULT_MAX_SERIES,
         }
     }
 }
@@ -112,16 +119,23 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
 /// Applies defaults to `storage`; a zero retention is an error.
 pub(crate) fn resolve_storage(raw: Option<At<RawStorage>>, cx: &mut Cx<'_>) -> StorageConfig {
     let raw = raw.map(|r| r.value).unwrap_or_default();
-    match raw.retention {
-        None => StorageConfig::default(),
+    let retention = match raw.retention {
+        None => StorageConfig::DEFAULT_RETENTION,
         Some(At { value, pos }) if value.is_zero() => {
             let kind = ErrorKind::InvalidValue {
                 path: "storage.retention".to_owned(),
                 message: "must be greater than 0s".to_owned(),
             };
             cx.error(pos, kind);
-            StorageConfig::default()
+            StorageConfig::DEFAULT_RETENTION
         }
-        Some(At { value, .. }) => StorageConfig { retention: value },
+        Some(At { value, .. }) => value,
+    };
+    let max_series = raw
+        .max_series
+        .map_or(StorageConfig::DEFAULT_MAX_SERIES, |m| m.value);
+    StorageConfig {
+        retention,
+        max_series,
     }
 }

@@ -4,7 +4,7 @@
 //! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels
 //! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
 //! rule_files:        # globs, relative to this file's directory
-//! storage:           # watchfire's buffer: retention (15m)
+//! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
@@ -51,7 +51,8 @@ pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use global::{GlobalConfig, StorageConfig};
 pub use http::{Authorization, BasicAuth, TlsConfig};
-pub use node::Pos;
+pub(crate) use node::{with_yaml_stack, yaml_options};
+pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
     DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
@@ -433,7 +434,7 @@ mod tests {
     fn global_and_storage_are_read() {
         let config = parse_with_env(
             "global:\n  scrape_interval: ${INTERVAL}\n  evaluation_interval: 30s\n  \
-             external_labels: {region: eu, monitor: x}\nstorage: {retention: 1h}\n",
+             external_labels: {region: eu, monitor: x}\nstorage: {retention: 1h, max_series: 5000}\n",
             "c.yml",
             &env,
         )
@@ -446,6 +447,11 @@ mod tests {
         );
         assert_eq!(config.global.external_labels["region"], "eu");
         assert_eq!(config.storage.retention, PromDuration::from_secs(3600));
+        assert_eq!(config.storage.max_series, 5000);
+        let defaults = parse_with_env("storage: {}\n", "c.yml", &env).unwrap();
+        assert_eq!(defaults.storage.max_series, 2_000_000);
+        let e = parse_with_env("storage: {max_series: -1}\n", "c.yml", &env).unwrap_err();
+        assert!(e.lines()[0].contains("storage.max_series"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! serde-saphyr reports through `Spanned`), and `decode` walks the tree, collecting every
 //! unknown key, wrong type and bad value with its position. serde-saphyr still does the YAML
 //! work: syntax, anchors and aliases, `<<` merge keys, duplicate-key rejection and its budget
-//! against alias bombs.
+//! against alias bombs. Every YAML file we read (configuration, rule and rule-test files) is
+//! read with [`yaml_options`], which sets the nesting limit explicitly: [`MAX_YAML_DEPTH`]
+//! nested sequences and mappings, beyond which the file is refused with its position, so the
+//! recursive reading of the tree (and its drop) stays shallow.
 
 use super::error::ErrorKind;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -70,14 +73,38 @@ impl Value {
     }
 }
 
-/// Parses one YAML document into a tree; a syntax error comes back with its position.
-pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
+/// Deepest nesting of sequences and mappings in a YAML file we read (serde-saphyr's default,
+/// set here so that it cannot change under us).
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// Stack guaranteed to reading one YAML file: serde-saphyr's deserializer takes about 32 KiB
+/// per nesting level in a debug build, so [`MAX_YAML_DEPTH`] levels need about 2 MiB, more
+/// than a tokio thread has. The segment is reserved, pages are touched as used.
+const YAML_STACK: usize = 16 << 20;
+
+/// Runs a YAML read with [`YAML_STACK`] bytes of stack (on a new segment when less is left).
+pub(crate) fn with_yaml_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(YAML_STACK, YAML_STACK, f)
+}
+
+/// The serde-saphyr options every YAML file is read with: no snippets in errors, the
+/// default budget with the nesting limit [`MAX_YAML_DEPTH`].
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    options.budget = Some(budget);
+    options
+}
+
+/// Parses one YAML document into a tree; a syntax error comes back with its position.
+pub(crate) fn parse_document(text: &str) -> Result<Node, (Pos, ErrorKind)> {
+    let mut options = yaml_options();
     // Config files are small: 100k nodes replayed from aliases is plenty, and it bounds the
     // time an alias bomb can take (serde-saphyr's default allows a million).
     options.alias_limits.max_total_replayed_events = 100_000;
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
+    with_yaml_stack(|| serde_saphyr::from_str_with_options::<Node>(text, options)).map_err(|err| {
         let err = err.without_snippet();
         let pos = err.location().map(Pos::of).unwrap_or_default();
         // The message may quote the file; keep it on one line.
@@ -183,6 +210,27 @@ mod tests {
         match &node.value {
             Value::Map(entries) => entries,
             other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    /// Issue 10: deep nesting is refused at the budget, with a position.
+    #[test]
+    fn nesting_beyond_the_limit_is_refused() {
+        let ok = format!(
+            "a: {}1{}",
+            "[".repeat(MAX_YAML_DEPTH - 1),
+            "]".repeat(MAX_YAML_DEPTH - 1)
+        );
+        assert!(parse_document(&ok).is_ok());
+        for text in [
+            format!("a: {}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+            (0..200)
+                .map(|i| format!("{}k:\n", "  ".repeat(i)))
+                .collect(),
+        ] {
+            let (pos, kind) = parse_document(&text).unwrap_err();
+            assert!(pos.line >= 1, "{pos:?}");
+            assert!(matches!(kind, ErrorKind::Yaml(_)), "{kind:?}");
         }
     }
 

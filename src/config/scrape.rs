@@ -34,6 +34,7 @@ yaml_section! {
         label_limit: u64,
         label_name_length_limit: u64,
         label_value_length_limit: u64,
+        series_limit: u64,
     }
 }
 
@@ -118,6 +119,10 @@ pub struct ScrapeConfig {
     pub label_name_length_limit: u64,
     /// Longest label value; 0 means no limit.
     pub label_value_length_limit: u64,
+    /// Most series of one target the buffer holds at once (VictoriaMetrics' `series_limit`);
+    /// new series beyond it are dropped and counted, the rest of the scrape is kept. 0 means no
+    /// limit (the default).
+    pub series_limit: u64,
 }
 
 impl ScrapeConfig {
@@ -256,6 +261,7 @@ pub(crate) fn resolve(
         label_limit: value_or(raw.label_limit),
         label_name_length_limit: value_or(raw.label_name_length_limit),
         label_value_length_limit: value_or(raw.label_value_length_limit),
+        series_limit: value_or(raw.series_limit),
     }
 }
 
@@ -350,7 +356,7 @@ mod tests {
             tls_config: {ca_file: ca.pem, cert_file: cert.pem, key_file: key.pem, server_name: s, \
             insecure_skip_verify: true}\n  honor_labels: true\n  honor_timestamps: false\n  \
             sample_limit: 1000\n  body_size_limit: 10MB\n  label_limit: 30\n  \
-            label_name_length_limit: 200\n  label_value_length_limit: 500\n";
+            label_name_length_limit: 200\n  label_value_length_limit: 500\n  series_limit: 5000\n";
         let config = parse_with_env(text, dir.path().join("c.yml"), &env).unwrap();
         let job = &config.scrape_configs[0];
         assert_eq!(job.scrape_interval, PromDuration::from_secs(30));
@@ -374,6 +380,7 @@ mod tests {
         assert!(job.tls_config.insecure_skip_verify);
         assert!(job.honor_labels && !job.honor_timestamps);
         assert_eq!(job.sample_limit, 1000);
+        assert_eq!(job.series_limit, 5000);
         assert_eq!(job.body_size_limit, ByteSize(10 << 20));
         assert_eq!(
             (

@@ -36,7 +36,10 @@ use crate::config::{self, Config, ConfigErrors};
 use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
 use crate::notify::integrations::alertmanager::ForwardOptions;
-use crate::notify::{BuildError, Integration, IntegrationOptions, NotifierBuilder, NotifierHandle};
+use crate::notify::{
+    BuildError, Integration, IntegrationOptions, NotifierBuilder, NotifierHandle, SilenceLimits,
+    Silences,
+};
 use crate::persist::{buffer, StateDb};
 use crate::promql::{Engine as QueryEngine, EngineOptions};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
@@ -53,7 +56,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use web_security::WebSecurity;
 
-/// How often series stale for longer than the retention window are dropped.
+/// How often series stale for longer than the retention window are dropped
+/// (more often when the retention is shorter than twice this).
 const GC_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Why the engine could not start, or a reload was refused.
@@ -86,6 +90,9 @@ pub enum EngineError {
         /// Why.
         source: std::io::Error,
     },
+    /// A setting cannot be used.
+    #[error("{0}")]
+    Setting(String),
     /// The HTTP server or a signal handler failed.
     #[error("{what}: {source}")]
     Io {
@@ -271,6 +278,7 @@ impl Engine {
             },
             chrono::Utc::now().timestamp_millis(),
         ));
+        store.set_max_series(cfg.storage.max_series as usize);
         state_db.metrics().register(telemetry.registry_mut());
         telemetry
             .registry_mut()
@@ -279,8 +287,21 @@ impl Engine {
         let engine = QueryEngine::new(EngineOptions {
             timeout: settings.query_timeout,
             max_samples: settings.query_max_samples,
+            max_bytes: match settings.query_max_bytes.0 {
+                0 => usize::MAX,
+                n => usize::try_from(n).unwrap_or(usize::MAX),
+            },
             ..Default::default()
         });
+        let queries = api::QueryExecutor::new(api::ExecOptions {
+            max_concurrency: usize::from(settings.query_max_concurrency),
+            timeout: settings.query_timeout,
+        })
+        .map_err(|source| EngineError::Io {
+            what: "starting the query threads",
+            source,
+        })?;
+        queries.register(telemetry.registry_mut());
         let rules = RuleManager::new(
             store.clone(),
             Arc::new(engine.clone()),
@@ -299,7 +320,13 @@ impl Engine {
             .registry_mut()
             .register_collector(Box::new(AlertsCollector::new(rules.clone())));
         reload::load_rules(&cfg, &rules).await?;
-        let notifier = wiring.notifier_builder(&cfg).start()?;
+        let silences = Arc::new(Silences::with_limits(SilenceLimits {
+            max_silences: settings.max_silences,
+            max_silence_size_bytes: settings.max_silence_size_bytes,
+            retention: chrono::Duration::from_std(settings.data_retention)
+                .map_err(|_| EngineError::Setting("--data.retention is too long".into()))?,
+        }));
+        let notifier = wiring.notifier_builder(&cfg).silences(silences).start()?;
         notifier.register_metrics(telemetry.registry_mut());
         let notifier = Arc::new(NotifierHandle::new(notifier));
         let stop_bridge = CancellationToken::new();
@@ -328,6 +355,7 @@ impl Engine {
         let state = AppState {
             store: store.clone(),
             engine,
+            queries,
             telemetry,
             scrape: scrape.clone(),
             rules: rules.clone(),
@@ -344,6 +372,10 @@ impl Engine {
             listener,
             app,
             web.tls.clone(),
+            api::ServeOptions {
+                max_connections: settings.max_connections as usize,
+                read_timeout: Some(settings.read_timeout).filter(|t| !t.is_zero()),
+            },
             stop_serving.clone().cancelled_owned(),
         ));
         let reloadable = Reloadable {
@@ -366,12 +398,19 @@ impl Engine {
         tracing::info!("ready");
 
         let gc_store = store.clone();
+        let gc_every = GC_INTERVAL
+            .min(cfg.storage.retention.0 / 2)
+            .max(Duration::from_secs(1));
         let gc = tokio::spawn(async move {
-            let mut every = tokio::time::interval(GC_INTERVAL);
+            let mut every = tokio::time::interval(gc_every);
             loop {
                 every.tick().await;
                 let now = chrono::Utc::now().timestamp_millis();
-                let removed = gc_store.gc(now);
+                // A pass visits every series: off the async workers.
+                let store = gc_store.clone();
+                let removed = tokio::task::spawn_blocking(move || store.gc(now))
+                    .await
+                    .unwrap_or(0);
                 if removed > 0 {
                     tracing::debug!(
                         removed,

@@ -116,6 +116,7 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
     // Checked before anything changes, so a receiver that cannot be built keeps everything.
     r.wiring.notifier_builder(&cfg).check()?;
     load_rules(&cfg, r.rules).await?;
+    r.scrape.set_max_series(cfg.storage.max_series as usize);
     r.scrape.apply(targets).await;
     r.notifier.reload(r.wiring.notifier_builder(&cfg)).await?;
     *r.external_labels.write() = Labels::from_pairs(&cfg.global.external_labels);

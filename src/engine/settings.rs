@@ -1,7 +1,9 @@
 //! What the engine is told at start: the `watchfire run` flags, as plain data an embedder can
 //! fill in. The defaults are the flags' defaults.
 
-use crate::config::PromDuration;
+use crate::api::ServeOptions;
+use crate::config::{ByteSize, PromDuration};
+use crate::notify::SilenceLimits;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,12 @@ pub struct Settings {
     pub query_timeout: Duration,
     /// `--query.max-samples`: the most samples a query may hold at once.
     pub query_max_samples: usize,
+    /// `--query.max-bytes`: the most bytes one query may use (samples held plus the label text
+    /// it creates); 0: no limit.
+    pub query_max_bytes: ByteSize,
+    /// `--query.max-concurrency`: queries (and series/label/metadata walks) running at once,
+    /// one thread each; further requests wait for a slot until their timeout.
+    pub query_max_concurrency: u16,
     /// `--storage.path`: the state directory.
     pub storage_path: PathBuf,
     /// `--storage.history-retention`: how long alert history is kept.
@@ -32,6 +40,17 @@ pub struct Settings {
     /// `--rules.alert.for-outage-tolerance`: the longest outage after which restored alerts
     /// keep their `for` progress.
     pub outage_tolerance: Duration,
+    /// `--silences.max-silences`: most silences, expired ones included; 0: no limit.
+    pub max_silences: usize,
+    /// `--silences.max-silence-size-bytes`: largest silence as stored; 0: no limit.
+    pub max_silence_size_bytes: usize,
+    /// `--data.retention`: how long expired silences are kept before they are purged.
+    pub data_retention: Duration,
+    /// `--web.max-connections`: most HTTP connections open at once.
+    pub max_connections: u32,
+    /// `--web.read-timeout`: longest time to read a request's headers, then its body; idle
+    /// keep-alive connections are closed after it too; zero turns it off.
+    pub read_timeout: Duration,
     /// Flags of the embedding program to show in `/api/v1/status/flags` next to these
     /// (`watchfire run` adds `log.level` and `log.format`).
     pub extra_flags: BTreeMap<String, String>,
@@ -50,6 +69,13 @@ impl Default for Settings {
             storage_path: PathBuf::from("data"),
             history_retention: Duration::from_secs(7 * 24 * 3600),
             outage_tolerance: Duration::from_secs(3600),
+            query_max_bytes: ByteSize(512 << 20),
+            query_max_concurrency: 20,
+            max_silences: SilenceLimits::DEFAULT_MAX_SILENCES,
+            max_silence_size_bytes: SilenceLimits::DEFAULT_MAX_SILENCE_SIZE_BYTES,
+            data_retention: Duration::from_secs(120 * 3600),
+            max_connections: ServeOptions::DEFAULT_MAX_CONNECTIONS,
+            read_timeout: Duration::from_secs(300),
             extra_flags: BTreeMap::new(),
         }
     }
@@ -77,6 +103,11 @@ impl Settings {
             ),
             ("query.timeout", duration(self.query_timeout)),
             ("query.max-samples", self.query_max_samples.to_string()),
+            ("query.max-bytes", self.query_max_bytes.to_string()),
+            (
+                "query.max-concurrency",
+                self.query_max_concurrency.to_string(),
+            ),
             ("storage.path", self.storage_path.display().to_string()),
             (
                 "storage.history-retention",
@@ -86,6 +117,14 @@ impl Settings {
                 "rules.alert.for-outage-tolerance",
                 duration(self.outage_tolerance),
             ),
+            ("silences.max-silences", self.max_silences.to_string()),
+            (
+                "silences.max-silence-size-bytes",
+                self.max_silence_size_bytes.to_string(),
+            ),
+            ("data.retention", duration(self.data_retention)),
+            ("web.max-connections", self.max_connections.to_string()),
+            ("web.read-timeout", duration(self.read_timeout)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -46,4 +46,4 @@ pub use notification::{Notification, NotificationReason};
 pub use notifier::{BuildError, Carried, IntegrationOptions, Notifier, NotifierBuilder};
 pub use preview::{render, test_receivers, Rendered, TestOutcome};
 pub use queue::{DeadLetters, FailedNotification};
-pub use silence::{Silence, SilenceError, SilenceState, Silences};
+pub use silence::{Silence, SilenceError, SilenceLimits, SilenceState, Silences};

@@ -39,7 +39,8 @@ pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Alert events waiting for the dispatcher before [`Notifier::send`] waits.
 pub const EVENT_CAPACITY: usize = 10_000;
 
-/// How often silences expired longer than [`Silences::RETENTION`] ago are dropped.
+/// How often silences past their retention are purged (Alertmanager's
+/// `--data.maintenance-interval` default); more often when the retention is shorter.
 const SILENCE_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// How an embedder's integration is delivered; start from `IntegrationOptions::default()`.
@@ -353,10 +354,17 @@ fn restore_all(
 }
 
 async fn gc_silences(silences: Arc<Silences>, cancel: CancellationToken) {
-    let mut every = tokio::time::interval(SILENCE_GC_INTERVAL);
+    let retention = silences.limits().retention.to_std().unwrap_or_default();
+    let period = retention.clamp(std::time::Duration::from_secs(1), SILENCE_GC_INTERVAL);
+    let mut every = tokio::time::interval(period);
     loop {
         tokio::select! {
-            _ = every.tick() => silences.gc(Utc::now()),
+            _ = every.tick() => {
+                let purged = silences.gc(Utc::now());
+                if purged > 0 {
+                    tracing::debug!(purged, "purged silences past their retention");
+                }
+            }
             _ = cancel.cancelled() => return,
         }
     }

@@ -4,7 +4,15 @@
 //! `[starts_at, ends_at)`. Creating validates as Alertmanager does (at least one matcher that
 //! does not match the empty string, start before end, end not in the past); a start in the past
 //! becomes now. Expiring an active silence ends it now; a pending one is ended before it
-//! starts. Expired silences are kept for [`Silences::RETENTION`] so they can be listed.
+//! starts. Expired silences are kept for the retention ([`SilenceLimits::retention`],
+//! Alertmanager's `--data.retention`, default 120h) so they can be listed, then purged from
+//! memory and the database.
+//!
+//! **Limits** ([`SilenceLimits`], Alertmanager's `--silences.max-silences` and
+//! `--silences.max-silence-size-bytes`): at most 10,000 silences, expired ones included, and
+//! at most 16 KiB per silence as stored; beyond either a create or update is refused with
+//! Alertmanager's message (HTTP 400). Unlike Alertmanager (0 = no limit by default) both are
+//! on by default, so no client can grow the store without bound; 0 turns a limit off.
 //!
 //! The HTTP wire shapes live in `api::silences`. With a state database
 //! ([`Silences::persist_to`]) every change is written through before the call returns, and
@@ -94,6 +102,52 @@ pub enum SilenceError {
     /// The silence is already expired, HTTP 400 (Alertmanager's 500 is not worth copying).
     #[error("silence {0} already expired")]
     AlreadyExpired(String),
+    /// Storing the silence would exceed `--silences.max-silences`, HTTP 400 as Alertmanager.
+    #[error("exceeded maximum number of silences: {count} (limit: {limit})")]
+    TooMany {
+        /// Silences held now, expired ones included.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The silence is larger than `--silences.max-silence-size-bytes`, HTTP 400 as Alertmanager.
+    #[error("silence exceeded maximum size: {size} bytes (limit: {limit} bytes)")]
+    TooLarge {
+        /// The silence's size as stored.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Bounds on the silence store (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SilenceLimits {
+    /// Most silences held, expired ones included (`--silences.max-silences`); 0: no limit.
+    pub max_silences: usize,
+    /// Largest silence in bytes as stored (`--silences.max-silence-size-bytes`); 0: no limit.
+    pub max_silence_size_bytes: usize,
+    /// How long an expired silence is kept before it is purged (`--data.retention`).
+    pub retention: chrono::Duration,
+}
+
+impl SilenceLimits {
+    /// Default of `--silences.max-silences`.
+    pub const DEFAULT_MAX_SILENCES: usize = 10_000;
+    /// Default of `--silences.max-silence-size-bytes`.
+    pub const DEFAULT_MAX_SILENCE_SIZE_BYTES: usize = 16 << 10;
+    /// Default of `--data.retention` (Alertmanager's).
+    pub const DEFAULT_RETENTION: chrono::Duration = chrono::Duration::hours(120);
+}
+
+impl Default for SilenceLimits {
+    fn default() -> Self {
+        SilenceLimits {
+            max_silences: Self::DEFAULT_MAX_SILENCES,
+            max_silence_size_bytes: Self::DEFAULT_MAX_SILENCE_SIZE_BYTES,
+            retention: Self::DEFAULT_RETENTION,
+        }
+    }
 }
 
 /// The silences, shared between the API and the dispatcher.
@@ -101,15 +155,31 @@ pub enum SilenceError {
 pub struct Silences {
     inner: RwLock<HashMap<String, Silence>>,
     db: OnceLock<Arc<StateDb>>,
+    limits: SilenceLimits,
 }
 
 impl Silences {
-    /// How long expired silences are kept (Alertmanager's default `--data.retention`).
-    pub const RETENTION: chrono::Duration = chrono::Duration::hours(120);
-
-    /// An empty set.
+    /// An empty set with the default [`SilenceLimits`].
     pub fn new() -> Silences {
         Silences::default()
+    }
+
+    /// An empty set with `limits`.
+    pub fn with_limits(limits: SilenceLimits) -> Silences {
+        Silences {
+            limits,
+            ..Silences::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> SilenceLimits {
+        self.limits
+    }
+
+    /// Whether `s` is past its retention at `now` (expired longer than the retention ago).
+    fn purgeable(&self, s: &Silence, now: DateTime<Utc>) -> bool {
+        s.ends_at + self.limits.retention <= now
     }
 
     /// Creates a silence, or updates the one with `silence.id` when that is set and not
@@ -121,16 +191,34 @@ impl Silences {
         }
         silence.updated_at = now;
         let mut map = self.inner.write();
-        if silence.id.is_empty() {
-            silence.id = new_id();
+        let creates = if silence.id.is_empty() {
+            true
         } else {
             match map.get(&silence.id) {
                 None => return Err(SilenceError::NotFound(silence.id)),
-                Some(old) if old.state(now) == SilenceState::Expired => {
-                    // Alertmanager makes a new silence when the old one cannot be changed.
-                    silence.id = new_id();
-                }
-                Some(_) => {}
+                // Alertmanager makes a new silence when the old one cannot be changed.
+                Some(old) => old.state(now) == SilenceState::Expired,
+            }
+        };
+        if creates {
+            silence.id = new_id();
+        }
+        let limit = self.limits.max_silence_size_bytes;
+        if limit > 0 {
+            let size = super::durable::records::silence_stored_size(&silence);
+            if size > limit {
+                return Err(SilenceError::TooLarge { size, limit });
+            }
+        }
+        let limit = self.limits.max_silences;
+        if creates && limit > 0 && map.len() >= limit {
+            // Silences past their retention do not count, even before the next purge.
+            self.purge_locked(&mut map, now);
+            if map.len() >= limit {
+                return Err(SilenceError::TooMany {
+                    count: map.len(),
+                    limit,
+                });
             }
         }
         let id = silence.id.clone();
@@ -152,10 +240,15 @@ impl Silences {
     }
 
     /// Keeps the silences in `db` from now on: loads the saved ones (dropping, also from the
-    /// database, those expired longer than [`Silences::RETENTION`] before `now`), saves the
-    /// ones held in memory, then writes every change through. Returns how many were loaded.
-    /// A second call (a notifier rebuilt on a config reload) only loads what is missing.
+    /// database, those past their retention at `now`), saves the ones held in memory, then
+    /// writes every change through. Returns how many were loaded.
+    /// A second call with the same database (a notifier rebuilt on a config reload) reads
+    /// nothing (the silences in memory are already the database's) and returns how many are
+    /// held.
     pub fn persist_to(&self, db: Arc<StateDb>, now: DateTime<Utc>) -> Result<usize, PersistError> {
+        if self.db.get().is_some_and(|held| Arc::ptr_eq(held, &db)) {
+            return Ok(self.inner.read().len());
+        }
         let (loaded, bad) = super::durable::records::load_silences(&db)?;
         for b in &bad {
             tracing::warn!(key = %b.key, reason = %b.reason, "unreadable silence skipped");
@@ -166,7 +259,7 @@ impl Silences {
         let stored: std::collections::HashSet<String> =
             loaded.iter().map(|s| s.id.clone()).collect();
         for s in loaded {
-            if s.ends_at + Self::RETENTION <= now {
+            if self.purgeable(&s, now) {
                 persist::silences::delete(&mut batch, &s.id);
                 continue;
             }
@@ -237,12 +330,15 @@ impl Silences {
         self.inner.read().values().any(|s| s.mutes(labels, now))
     }
 
-    /// Drops silences that expired longer than [`Silences::RETENTION`] ago.
-    pub fn gc(&self, now: DateTime<Utc>) {
-        let mut map = self.inner.write();
+    /// Drops silences past their retention (in memory and in the database); returns how many.
+    pub fn gc(&self, now: DateTime<Utc>) -> usize {
+        self.purge_locked(&mut self.inner.write(), now)
+    }
+
+    fn purge_locked(&self, map: &mut HashMap<String, Silence>, now: DateTime<Utc>) -> usize {
         let mut gone = Vec::new();
         map.retain(|id, s| {
-            let keep = s.ends_at + Self::RETENTION > now;
+            let keep = !self.purgeable(s, now);
             if !keep {
                 gone.push(id.clone());
             }
@@ -254,6 +350,17 @@ impl Silences {
                 Ok(())
             });
         }
+        gone.len()
+    }
+
+    /// How many silences are held, expired ones included.
+    pub fn len(&self) -> usize {
+        self.inner.read().len()
+    }
+
+    /// Whether no silence is held.
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().is_empty()
     }
 }
 
@@ -409,6 +516,103 @@ mod tests {
 
         // Retention passes: gc removes them from the database too.
         second.gc(now + chrono::Duration::days(10));
+        assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 0);
+    }
+
+    #[test]
+    fn limits_as_alertmanager() {
+        let now = Utc::now();
+        let s = Silences::with_limits(SilenceLimits {
+            max_silences: 2,
+            max_silence_size_bytes: 600,
+            retention: chrono::Duration::hours(1),
+        });
+        let a = s.upsert(silence("a=b", 0, 60, now), now).unwrap();
+        let b = s.upsert(silence("c=d", 0, 60, now), now).unwrap();
+        // Expired silences count too.
+        s.expire(&b, now).unwrap();
+        assert_eq!(
+            s.upsert(silence("e=f", 0, 60, now), now),
+            Err(SilenceError::TooMany { count: 2, limit: 2 })
+        );
+        assert_eq!(
+            SilenceError::TooMany { count: 2, limit: 2 }.to_string(),
+            "exceeded maximum number of silences: 2 (limit: 2)"
+        );
+        // Updating one in place is not a new silence.
+        let mut update = silence("a=b", 0, 90, now);
+        update.id = a.clone();
+        assert_eq!(s.upsert(update, now).unwrap(), a);
+        // Once the expired one is past its retention it no longer counts.
+        let later = now + chrono::Duration::minutes(61);
+        let c = s.upsert(silence("e=f", 0, 60, later), later).unwrap();
+        assert!(s.get(&b).is_none());
+        assert!(s.get(&c).is_some());
+
+        let mut big = silence("a=b", 0, 60, later);
+        big.comment = "x".repeat(1000);
+        let err = s.upsert(big, later).unwrap_err();
+        assert!(
+            matches!(err, SilenceError::TooLarge { size, limit: 600 } if size > 1000),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("silence exceeded maximum size: "));
+    }
+
+    #[test]
+    fn no_limit_when_zero() {
+        let now = Utc::now();
+        let s = Silences::with_limits(SilenceLimits {
+            max_silences: 0,
+            max_silence_size_bytes: 0,
+            ..SilenceLimits::default()
+        });
+        for _ in 0..3 {
+            let mut sil = silence("a=b", 0, 60, now);
+            sil.comment = "x".repeat(100_000);
+            s.upsert(sil, now).unwrap();
+        }
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn a_second_persist_to_the_same_database_reads_nothing() {
+        let now = Utc::now();
+        let db = StateDb::memory();
+        let s = Silences::new();
+        s.persist_to(db.clone(), now).unwrap();
+        let id = s.upsert(silence("a=b", 0, 60, now), now).unwrap();
+        // A record only in the database (not through this store) is not picked up again:
+        // the store in memory is the truth once attached.
+        let mut other = silence("c=d", 0, 60, now);
+        other.id = "other".into();
+        let mut b = Batch::new();
+        crate::notify::durable::records::put_silence(&mut b, &other).unwrap();
+        db.commit(b).unwrap();
+        assert_eq!(s.persist_to(db.clone(), now).unwrap(), 1);
+        assert!(s.get("other").is_none());
+        assert!(s.get(&id).is_some());
+        // A fresh store (a restart) loads both.
+        let fresh = Silences::new();
+        assert_eq!(fresh.persist_to(db, now).unwrap(), 2);
+    }
+
+    #[test]
+    fn short_retention_purges_memory_and_database() {
+        let now = Utc::now();
+        let db = StateDb::memory();
+        let s = Silences::with_limits(SilenceLimits {
+            retention: chrono::Duration::seconds(2),
+            ..SilenceLimits::default()
+        });
+        s.persist_to(db.clone(), now).unwrap();
+        let id = s.upsert(silence("a=b", 0, 60, now), now).unwrap();
+        s.expire(&id, now).unwrap();
+        assert_eq!(s.gc(now + chrono::Duration::seconds(1)), 0);
+        assert_eq!(s.gc(now + chrono::Duration::seconds(2)), 1);
+        assert!(s.is_empty());
         assert_eq!(db.count(crate::persist::Table::Silences).unwrap(), 0);
     }
 }

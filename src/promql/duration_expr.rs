@@ -255,7 +255,10 @@ mod tests {
     fn a_zero_offset_is_no_offset() {
         assert_eq!(fold("x offset 0s").as_deref(), Some("x "));
         assert_eq!(fold("x offset -0m @ 10").as_deref(), Some("x  @ 10"));
-        assert_eq!(fold("x[5m:1m] offset (1m - 60s)").as_deref(), Some("x[5m:1m] "));
+        assert_eq!(
+            fold("x[5m:1m] offset (1m - 60s)").as_deref(),
+            Some("x[5m:1m] ")
+        );
         assert_eq!(fold("x offset 1s"), None);
     }
 }

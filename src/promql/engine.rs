@@ -8,8 +8,10 @@ use std::time::Instant;
 
 use super::eval::{drop_metric_labels, dup_labelset, has_duplicates, merge_same_labels, Evaluator};
 use super::plan::{lower, preprocess, Kind, PlanTimes};
-use super::types::{Matrix, QueryCtx, Val};
-use super::{EngineOptions, EvalError, Expr, InstantSample, QueryResult, RangeSeries, Value};
+use super::types::{Limits, Matrix, QueryCtx, Val};
+use super::{
+    CancelFlag, EngineOptions, EvalError, Expr, InstantSample, QueryResult, RangeSeries, Value,
+};
 
 /// The evaluator.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,8 @@ pub struct Engine {
     opts: EngineOptions,
     delayed_name_removal: bool,
     subquery_step_ms: Option<i64>,
+    cancel: CancelFlag,
+    deadline: Option<Instant>,
 }
 
 impl Engine {
@@ -26,7 +30,22 @@ impl Engine {
             opts,
             delayed_name_removal: false,
             subquery_step_ms: None,
+            cancel: CancelFlag::new(),
+            deadline: None,
         }
+    }
+
+    /// Queries of this engine stop (with [`EvalError::Canceled`]) once `flag` is set.
+    pub fn with_cancel(mut self, flag: CancelFlag) -> Self {
+        self.cancel = flag;
+        self
+    }
+
+    /// Queries of this engine also stop at `deadline` (e.g. the request's, when it waited
+    /// for a slot), whichever of it and the timeout comes first.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// Enables Prometheus' delayed `__name__` removal (the
@@ -49,7 +68,15 @@ impl Engine {
     }
 
     fn ctx(&self) -> QueryCtx {
-        QueryCtx::new(Instant::now() + self.opts.timeout, self.opts.max_samples)
+        let by_timeout = Instant::now()
+            .checked_add(self.opts.timeout)
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(365 * 86_400));
+        QueryCtx::new(Limits {
+            deadline: self.deadline.map_or(by_timeout, |d| d.min(by_timeout)),
+            max_samples: self.opts.max_samples,
+            max_bytes: self.opts.max_bytes,
+            cancel: self.cancel.clone(),
+        })
     }
 
     fn evaluator<'a>(
@@ -311,6 +338,99 @@ mod tests {
             e.instant_query(&s, &expr, 600_000),
             Err(EvalError::Timeout(_))
         ));
+    }
+
+    /// A label that doubles at every level: 2^levels times the seed.
+    fn label_bomb(levels: usize) -> String {
+        let mut q = r#"label_replace(vector(1), "x", "0123456789abcdef", "", "")"#.to_string();
+        for _ in 0..levels {
+            q = format!(r#"label_replace({q}, "x", "$1$1", "x", "(.*)")"#);
+        }
+        q
+    }
+
+    #[test]
+    fn byte_budget_refuses_a_label_before_building_it() {
+        let s = store();
+        let e = Engine::new(EngineOptions {
+            max_bytes: 1 << 20,
+            ..EngineOptions::default()
+        });
+        // 16 B · 2^13 = 128 KiB fits: the values created add up to 256 KiB, counted twice.
+        let ok = e.instant_query(&s, &super::super::parse(&label_bomb(13)).unwrap(), 0);
+        match ok.unwrap().value {
+            Value::Vector(v) => assert_eq!(v[0].labels.get("x").map(str::len), Some(16 << 13)),
+            other => panic!("{other:?}"),
+        }
+        // One more level would take them past 1 MiB: refused, whatever wraps it.
+        for q in [label_bomb(14), format!("count({})", label_bomb(30))] {
+            let err = e
+                .instant_query(&s, &super::super::parse(&q).unwrap(), 0)
+                .unwrap_err();
+            assert!(matches!(err, EvalError::TooManyBytes { limit, .. } if limit == 1 << 20));
+            assert_eq!(
+                err.to_string(),
+                "query processing would use more than 1048576 bytes of memory in label_replace \
+                 (limit set by --query.max-bytes)"
+            );
+        }
+        let join = r#"label_join(label_replace(vector(1), "a", "aaaaaaaa", "", ""), "b", "-", "a", "a", "a")"#;
+        let small = Engine::new(EngineOptions {
+            max_bytes: 40,
+            ..EngineOptions::default()
+        });
+        let err = small
+            .instant_query(&s, &super::super::parse(join).unwrap(), 0)
+            .unwrap_err();
+        assert!(err.to_string().contains("in label_join"), "{err}");
+    }
+
+    #[test]
+    fn byte_budget_counts_samples() {
+        let s = store();
+        // 11 samples of each of two series in 10m: 22 · 16 B = 352 B.
+        let expr = super::super::parse("http_requests_total[10m]").unwrap();
+        let tight = Engine::new(EngineOptions {
+            max_bytes: 300,
+            ..EngineOptions::default()
+        });
+        assert!(matches!(
+            tight.instant_query(&s, &expr, 600_000),
+            Err(EvalError::TooManyBytes { .. })
+        ));
+        let enough = Engine::new(EngineOptions {
+            max_bytes: 400,
+            ..EngineOptions::default()
+        });
+        assert!(enough.instant_query(&s, &expr, 600_000).is_ok());
+    }
+
+    #[test]
+    fn cancel_flag_and_deadline_stop_evaluation() {
+        let s = store();
+        let flag = CancelFlag::new();
+        let e = Engine::default().with_cancel(flag.clone());
+        let expr = super::super::parse("sum(rate(http_requests_total[5m]))").unwrap();
+        assert!(e.instant_query(&s, &expr, 600_000).is_ok());
+        flag.cancel();
+        let err = e.instant_query(&s, &expr, 600_000).unwrap_err();
+        assert!(matches!(err, EvalError::Canceled(_)));
+        assert_eq!(
+            err.to_string(),
+            "query was canceled in expression evaluation"
+        );
+        let past = Engine::default().with_deadline(Instant::now());
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(matches!(
+            past.instant_query(&s, &expr, 600_000),
+            Err(EvalError::Timeout(_))
+        ));
+        // A huge timeout does not overflow the deadline.
+        let long = Engine::new(EngineOptions {
+            timeout: Duration::MAX,
+            ..EngineOptions::default()
+        });
+        assert!(long.instant_query(&s, &expr, 600_000).is_ok());
     }
 
     #[test]

@@ -275,7 +275,7 @@ impl<'a> Evaluator<'a> {
             return Err(EvalError::TooManySamples("query execution".into()));
         }
         let before = self.ctx.samples();
-        let v = self.eval_node(node)?;
+        let v = super::limits::guarded(|| self.eval_node(node))?;
         if let Val::Matrix(m) = &v {
             self.ctx.set_samples(before + total_points(m));
         }

@@ -1,5 +1,7 @@
 //! The parse wrapper: `promql-parser` for syntax, plus error positions
-//! (the crate reports none) and pretty printing.
+//! (the crate reports none) and pretty printing. The query text is first
+//! checked against the length, depth and `@` limits of [`super::limits`], so
+//! the crate's recursive parser and pretty printer only see bounded input.
 
 use super::Expr;
 
@@ -18,6 +20,15 @@ pub struct ParseError {
 /// offsets is folded first when the plain query does not parse. Never panics: `promql-parser` 0.11 panics on
 /// some inputs (`x offset NaN`), which become errors here.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
+    let depth =
+        super::limits::check(query).map_err(|r| positioned(query, r.message, r.position))?;
+    if depth > super::limits::SHALLOW {
+        return super::limits::deep(|| parse_checked(query));
+    }
+    parse_checked(query)
+}
+
+fn parse_checked(query: &str) -> Result<Expr, ParseError> {
     let first = safe_parse(query);
     if first.is_err() {
         // Experimental syntax the crate lacks: `anchored`/`smoothed` and
@@ -33,15 +44,20 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
     }
     first.map_err(|message| {
         let position = super::parse_pos::locate(query, &message);
-        let message = match position {
-            Some(p) => {
-                let (line, col) = line_col(query, p);
-                format!("{line}:{col}: parse error: {message}")
-            }
-            None => format!("parse error: {message}"),
-        };
-        ParseError { message, position }
+        positioned(query, message, position)
     })
+}
+
+/// A parse error with Prometheus' `line:col: parse error: ` prefix when the position is known.
+fn positioned(query: &str, message: String, position: Option<usize>) -> ParseError {
+    let message = match position {
+        Some(p) => {
+            let (line, col) = line_col(query, p);
+            format!("{line}:{col}: parse error: {message}")
+        }
+        None => format!("parse error: {message}"),
+    };
+    ParseError { message, position }
 }
 
 /// `promql_parser::parser::parse` with its panics turned into errors.
@@ -73,9 +89,68 @@ impl FloorBoundary for str {
 }
 
 /// Formats a query as Prometheus' `/api/v1/format_query` does (pretty
-/// printed, split over lines when long).
+/// printed, split over lines when long). The crate's printer recurses, so it
+/// runs with the stack a tree at the depth limit needs. Its cost grows with
+/// depth × length (every level renders its whole subtree and copies its
+/// children's indented lines), so a query whose estimated cost is over
+/// [`FORMAT_BUDGET`] is returned normalised on one line instead, in linear time.
 pub fn format_query(expr: &Expr) -> String {
-    expr.prettify()
+    super::limits::deep(|| {
+        if format_cost(expr, 0) > FORMAT_BUDGET {
+            expr.to_string()
+        } else {
+            expr.prettify()
+        }
+    })
+}
+
+/// Most bytes the pretty printer may render and copy for one query (estimated
+/// by [`format_cost`]); about 0.1 s in a debug build.
+pub const FORMAT_BUDGET: u64 = 16 << 20;
+
+/// Estimated bytes the pretty printer renders and copies: each node's own
+/// text and indented line is rendered or copied once by each of its ancestors.
+fn format_cost(expr: &Expr, depth: u64) -> u64 {
+    super::limits::guarded(|| {
+        let labels = |l: &[String]| l.iter().map(|s| s.len() as u64 + 2).sum::<u64>();
+        let (own, children): (u64, Vec<&Expr>) = match expr {
+            Expr::Aggregate(a) => {
+                let grouping = match &a.modifier {
+                    Some(promql_parser::parser::LabelModifier::Include(l))
+                    | Some(promql_parser::parser::LabelModifier::Exclude(l)) => labels(&l.labels),
+                    None => 0,
+                };
+                let mut c = vec![a.expr.as_ref()];
+                c.extend(a.param.as_deref());
+                (16 + grouping, c)
+            }
+            Expr::Unary(u) => (2, vec![u.expr.as_ref()]),
+            Expr::Binary(b) => {
+                let matching = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                    Some(promql_parser::parser::LabelModifier::Include(l))
+                    | Some(promql_parser::parser::LabelModifier::Exclude(l)) => labels(&l.labels),
+                    None => 0,
+                };
+                (24 + matching, vec![b.lhs.as_ref(), b.rhs.as_ref()])
+            }
+            Expr::Paren(p) => (2, vec![p.expr.as_ref()]),
+            Expr::Subquery(s) => (32, vec![s.expr.as_ref()]),
+            Expr::Call(c) => (
+                c.func.name.len() as u64 + 2,
+                c.args.args.iter().map(|a| a.as_ref()).collect(),
+            ),
+            // Literals and selectors are escaped character by character: slower per byte.
+            leaf => (4 * leaf.to_string().len() as u64, Vec::new()),
+        };
+        let mut cost = (depth + 1) * (2 * depth + own + 1);
+        for c in children {
+            cost = cost.saturating_add(format_cost(c, depth + 1));
+            if cost > FORMAT_BUDGET {
+                break;
+            }
+        }
+        cost
+    })
 }
 
 #[cfg(test)]
@@ -95,10 +170,18 @@ mod tests {
 
     #[test]
     fn zero_offsets_parse_as_no_offset_and_zero_ranges_stay_errors() {
-        for q in ["up offset 0s", "up offset 0", "rate(up[5m] offset 0m)", "up[5m:1m] offset 0s"] {
+        for q in [
+            "up offset 0s",
+            "up offset 0",
+            "rate(up[5m] offset 0m)",
+            "up[5m:1m] offset 0s",
+        ] {
             let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
             let text = e.to_string();
-            assert!(!text.contains("offset") || text.contains("offset 0s"), "{q} → {e}");
+            assert!(
+                !text.contains("offset") || text.contains("offset 0s"),
+                "{q} → {e}"
+            );
         }
         assert!(parse("up[0s]").is_err());
     }
@@ -213,5 +296,25 @@ mod tests {
             "sum by (job) (rate(http_requests_total[5m]))"
         );
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    /// The pretty printer's cost grows with depth × length: past the budget the
+    /// query comes back normalised on one line.
+    #[test]
+    fn format_cost_is_bounded() {
+        let nested = |n: usize| format!("{}up{}", "abs(".repeat(n), ")".repeat(n));
+        let pretty = format_query(&parse(&nested(30)).unwrap());
+        assert!(pretty.lines().count() > 5, "{pretty}");
+        let deep = parse(&nested(500)).unwrap();
+        assert!(format_cost(&deep, 0) > FORMAT_BUDGET);
+        assert_eq!(format_query(&deep), nested(500));
+        let wide = format!(
+            "{}label_join(x, \"d\", \",\"{}){}",
+            "abs(".repeat(100),
+            ", \"a\"".repeat(20_000),
+            ")".repeat(100)
+        );
+        let e = parse(&wide).unwrap();
+        assert_eq!(format_query(&e).lines().count(), 1);
     }
 }

@@ -310,6 +310,10 @@ fn agg_op(id: TokenId) -> Result<AggOp, EvalError> {
 
 /// Lowers a parsed expression into a plan for a query over `times`.
 pub(crate) fn lower(expr: &Expr, times: &PlanTimes) -> Result<Node, EvalError> {
+    super::limits::guarded(|| lower_node(expr, times))
+}
+
+fn lower_node(expr: &Expr, times: &PlanTimes) -> Result<Node, EvalError> {
     Ok(match expr {
         Expr::NumberLiteral(n) => Node::Number(n.val),
         Expr::StringLiteral(s) => Node::Str(s.val.clone()),
@@ -475,6 +479,10 @@ pub(crate) fn preprocess(node: Node) -> Node {
 
 /// Returns (is step invariant, should be wrapped).
 fn mark(node: &mut Node) -> (bool, bool) {
+    super::limits::guarded(|| mark_node(node))
+}
+
+fn mark_node(node: &mut Node) -> (bool, bool) {
     match node {
         Node::Vector(sel) => (sel.at.is_some(), sel.at.is_some()),
         Node::Aggregate { expr, .. } => mark(expr),

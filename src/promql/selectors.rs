@@ -433,10 +433,12 @@ mod tests {
     #[test]
     fn windows_are_left_open() {
         let store = crate::store::Store::new(crate::store::StoreOptions::default());
-        let ctx = super::super::types::QueryCtx::new(
-            std::time::Instant::now() + std::time::Duration::from_secs(5),
-            1000,
-        );
+        let ctx = super::super::types::QueryCtx::new(super::super::types::Limits {
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(5),
+            max_samples: 1000,
+            max_bytes: usize::MAX,
+            cancel: super::super::CancelFlag::new(),
+        });
         let ev = ev_for(&store, &ctx);
         let node = Node::Matrix {
             sel: Selector {

@@ -6,7 +6,10 @@ use crate::model::{Labels, Sample};
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
-use super::EvalError;
+use super::{CancelFlag, EvalError};
+
+/// What one sample in an intermediate result costs, for the byte budget.
+pub(crate) const SAMPLE_BYTES: usize = std::mem::size_of::<Sample>();
 
 /// One series of an intermediate result: one point per step at most.
 #[derive(Debug, Clone)]
@@ -78,6 +81,19 @@ impl Annotations {
     }
 }
 
+/// The limits one query runs under.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// The query fails past this instant.
+    pub deadline: Instant,
+    /// Most samples held in memory at once.
+    pub max_samples: usize,
+    /// Most bytes: samples held (at [`SAMPLE_BYTES`] each) plus label text created.
+    pub max_bytes: usize,
+    /// Set by the caller to stop the query (its client went away).
+    pub cancel: CancelFlag,
+}
+
 /// State shared by all evaluators of one query: limits and annotations.
 #[derive(Debug)]
 pub(crate) struct QueryCtx {
@@ -86,20 +102,27 @@ pub(crate) struct QueryCtx {
     pub current: Cell<usize>,
     pub annos: RefCell<Annotations>,
     ticks: Cell<u32>,
+    max_bytes: usize,
+    label_bytes: Cell<usize>,
+    cancel: CancelFlag,
 }
 
 impl QueryCtx {
-    pub(crate) fn new(deadline: Instant, max_samples: usize) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
-            deadline,
-            max_samples,
+            deadline: limits.deadline,
+            max_samples: limits.max_samples,
             current: Cell::new(0),
             annos: RefCell::new(Annotations::default()),
             ticks: Cell::new(0),
+            max_bytes: limits.max_bytes,
+            label_bytes: Cell::new(0),
+            cancel: limits.cancel,
         }
     }
 
-    /// Fails when the query ran past its deadline; cheap enough to call in loops.
+    /// Fails when the query ran past its deadline or was cancelled; cheap enough to call in
+    /// loops.
     #[inline]
     pub(crate) fn tick(&self) -> Result<(), EvalError> {
         let t = self.ticks.get().wrapping_add(1);
@@ -110,21 +133,53 @@ impl QueryCtx {
         Ok(())
     }
 
-    /// Fails when the query ran past its deadline.
+    /// Fails when the query ran past its deadline or was cancelled.
     pub(crate) fn check_deadline(&self) -> Result<(), EvalError> {
+        if self.cancel.is_cancelled() {
+            return Err(EvalError::Canceled("expression evaluation".into()));
+        }
         if Instant::now() > self.deadline {
             return Err(EvalError::Timeout("expression evaluation".into()));
         }
         Ok(())
     }
 
-    /// Counts `n` more samples in memory; fails past the limit.
+    /// Counts `n` more samples in memory; fails past the sample or the byte limit.
     #[inline]
     pub(crate) fn add_samples(&self, n: usize) -> Result<(), EvalError> {
-        let c = self.current.get() + n;
+        let c = self.current.get().saturating_add(n);
         self.current.set(c);
         if c > self.max_samples {
             return Err(EvalError::TooManySamples("query execution".into()));
+        }
+        self.check_bytes(0, "query execution")
+    }
+
+    /// Counts a label value of `n` bytes the query is about to create; fails (before anything
+    /// is allocated) when that would take the query past its byte budget. A new value exists
+    /// twice for a moment (built, then copied into the series' label set), so it counts twice.
+    pub(crate) fn add_label_bytes(&self, n: usize, place: &str) -> Result<(), EvalError> {
+        let n = n.saturating_mul(2);
+        self.check_bytes(n, place)?;
+        self.label_bytes
+            .set(self.label_bytes.get().saturating_add(n));
+        self.tick()
+    }
+
+    /// Bytes the query holds or created: samples in memory plus label text created.
+    pub(crate) fn bytes(&self) -> usize {
+        self.current
+            .get()
+            .saturating_mul(SAMPLE_BYTES)
+            .saturating_add(self.label_bytes.get())
+    }
+
+    fn check_bytes(&self, more: usize, place: &str) -> Result<(), EvalError> {
+        if self.bytes().saturating_add(more) > self.max_bytes {
+            return Err(EvalError::TooManyBytes {
+                place: place.to_string(),
+                limit: self.max_bytes,
+            });
         }
         Ok(())
     }

@@ -266,8 +266,10 @@ pub fn parse_rule_file(
 
 /// Decodes the first YAML document; a second one is ignored with a warning.
 fn decode(content: &str, warnings: &mut Vec<String>) -> Result<RawFile, serde_saphyr::Error> {
-    let opts = serde_saphyr::options! { with_snippet: false };
-    match serde_saphyr::from_str_with_options::<RawFile>(content, opts) {
+    let opts = crate::config::yaml_options();
+    match crate::config::with_yaml_stack(|| {
+        serde_saphyr::from_str_with_options::<RawFile>(content, opts)
+    }) {
         Err(e)
             if matches!(
                 e.without_snippet(),
@@ -278,9 +280,11 @@ fn decode(content: &str, warnings: &mut Vec<String>) -> Result<RawFile, serde_sa
                 "multiple document yaml rules files are not supported, only the first document is processed"
                     .to_string(),
             );
-            let mut reader = content.as_bytes();
-            let mut docs = serde_saphyr::read::<_, RawFile>(&mut reader);
-            docs.next().unwrap_or(Ok(RawFile { groups: None }))
+            crate::config::with_yaml_stack(|| {
+                let mut reader = content.as_bytes();
+                let mut docs = serde_saphyr::read::<_, RawFile>(&mut reader);
+                docs.next().unwrap_or(Ok(RawFile { groups: None }))
+            })
         }
         other => other,
     }

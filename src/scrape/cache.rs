@@ -3,9 +3,16 @@
 //! A cache hit costs one hash of the bytes already in the body and no
 //! allocation; only a series seen for the first time builds a label set.
 //! The cache also tells which series disappeared since the last scrape, so
-//! the loop can write staleness markers for them.
+//! the loop can write staleness markers for them. A miss goes through the
+//! target's series limits ([`TargetSeries`]) before a series is created.
+//!
+//! The map keeps the capacity of the largest scrape it held and gives it
+//! back when it is four times what the last scrape needed, so a target that
+//! once churned does not keep its peak.
 
-use crate::store::SeriesRef;
+use super::series_limit::{Refused, TargetSeries};
+use crate::model::Labels;
+use crate::store::{SeriesRef, Store};
 use std::collections::HashMap;
 
 #[derive(Debug)]
@@ -25,9 +32,26 @@ struct Entry {
 pub struct SeriesCache {
     map: HashMap<Box<[u8]>, Entry>,
     round: u64,
+    limits: TargetSeries,
 }
 
 impl SeriesCache {
+    /// A cache for a target with this `series_limit` (0: none).
+    pub fn with_series_limit(limit: usize) -> Self {
+        Self {
+            limits: TargetSeries::new(limit),
+            ..Self::default()
+        }
+    }
+
+    /// The series for a cache miss, created if missing, unless the
+    /// target's `series_limit` or the buffer's `storage.max_series` refuses
+    /// it (see [`TargetSeries::admit`]). Does not cache it: call
+    /// [`SeriesCache::insert`].
+    pub fn admit(&mut self, store: &Store, labels: Labels) -> Result<SeriesRef, Refused> {
+        self.limits.admit(store, labels, self.round)
+    }
+
     /// Starts a new scrape round.
     pub fn begin_round(&mut self) {
         self.round += 1;
@@ -68,6 +92,13 @@ impl SeriesCache {
             }
             false
         });
+        self.shrink();
+    }
+
+    fn shrink(&mut self) {
+        if self.map.capacity() > 4 * self.map.len().max(256) {
+            self.map.shrink_to_fit();
+        }
     }
 
     /// Forgets every series (the scrape failed, the target went down or
@@ -84,6 +115,7 @@ impl SeriesCache {
                 stale.push(e.series);
             }
         }
+        self.shrink();
     }
 
     /// Number of cached series.

@@ -53,6 +53,7 @@ pub fn targets_from_config(
                     label_limit: job.label_limit as usize,
                     label_name_length_limit: job.label_name_length_limit as usize,
                     label_value_length_limit: job.label_value_length_limit as usize,
+                    series_limit: job.series_limit as usize,
                 },
                 authorization: authorization.clone(),
             };

@@ -5,6 +5,7 @@
 
 use super::cache::SeriesCache;
 use super::exposition::{Entry, Format, ParseError, Parser, Sample};
+use super::series_limit::Refusals;
 use super::target::TargetSpec;
 use crate::model::{Labels, LabelsBuilder};
 use crate::store::{SeriesRef, Store};
@@ -77,7 +78,7 @@ impl IngestError {
 }
 
 /// Counts of one successful ingest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// Samples in the body.
     pub samples: usize,
@@ -85,6 +86,9 @@ pub struct IngestOutcome {
     pub series_added: usize,
     /// Whether any HELP/TYPE/UNIT differed from the metadata passed in.
     pub metadata_changed: bool,
+    /// New series a series limit refused; their samples are dropped, the
+    /// rest of the scrape is kept.
+    pub refused: Refusals,
 }
 
 /// The grammar for a response's content type; anything unknown is read as
@@ -141,10 +145,19 @@ pub fn ingest(
                     Some(series) => series.clone(),
                     None => {
                         let labels = series_labels(&s, spec)?;
-                        let (series, _) = store.get_or_create(labels);
-                        cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
-                        out.series_added += 1;
-                        series
+                        match cache.admit(store, labels) {
+                            Ok(series) => {
+                                cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
+                                out.series_added += 1;
+                                series
+                            }
+                            Err(refused) => {
+                                // Not cached: tried again next scrape, when
+                                // gc may have made room.
+                                out.refused.note(refused);
+                                continue;
+                            }
+                        }
                     }
                 };
                 batch.push((series, t, s.value));
@@ -300,6 +313,7 @@ mod tests {
                 samples: 2,
                 series_added: 2,
                 metadata_changed: false,
+                refused: Refusals::default(),
             }
         );
         assert_eq!(
@@ -348,6 +362,62 @@ mod tests {
         };
         let e = run("a{x=\"long\"} 1\n", &spec(false, lim)).unwrap_err();
         assert!(e.to_string().contains("value length limit"), "{e}");
+    }
+
+    #[test]
+    fn series_limit_drops_new_series_and_keeps_the_scrape() {
+        let lim = ScrapeLimits {
+            series_limit: 2,
+            ..Default::default()
+        };
+        let spec = spec(false, lim);
+        let store = Store::new(Default::default());
+        let mut cache = SeriesCache::with_series_limit(2);
+        let (mut batch, mut meta) = (Vec::new(), Metadata::default());
+        let mut scrape = |body: &str, cache: &mut SeriesCache| {
+            cache.begin_round();
+            let out = ingest(
+                body.as_bytes(),
+                "text/plain",
+                1000,
+                &spec,
+                &store,
+                cache,
+                &mut batch,
+                &mut meta,
+            )
+            .unwrap();
+            let names: Vec<String> = batch
+                .iter()
+                .map(|(s, _, _)| s.labels().metric_name().unwrap_or("").to_string())
+                .collect();
+            (out, names)
+        };
+        let (out, names) = scrape("a 1\nb 2\nc 3\n", &mut cache);
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(
+            (out.samples, out.series_added, out.refused.by_target),
+            (3, 2, 1)
+        );
+        assert!(out.refused.example.as_deref().unwrap().starts_with("c{"));
+        // Next scrape: existing series go on, the new one is refused again.
+        let (out, names) = scrape("a 1\nb 2\nc 3\nd 4\n", &mut cache);
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!((out.series_added, out.refused.by_target), (0, 2));
+        // Without a limit every series is admitted.
+        let mut free = SeriesCache::default();
+        let (out, names) = scrape("a 1\nb 2\nc 3\n", &mut free);
+        assert_eq!((names.len(), out.refused.total()), (3, 0));
+        // The buffer's limit applies to every target.
+        store.set_max_series(3);
+        let (out, names) = scrape("e 1\na 2\n", &mut free);
+        assert_eq!(names, ["a"]);
+        assert_eq!(out.refused.by_buffer, 1);
+        assert!(out
+            .refused
+            .message()
+            .unwrap()
+            .contains("storage.max_series"));
     }
 
     #[test]

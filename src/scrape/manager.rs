@@ -123,6 +123,11 @@ impl ScrapeManager {
         }
     }
 
+    /// Sets the buffer's `storage.max_series` (on a reload).
+    pub fn set_max_series(&self, max: usize) {
+        self.store.set_max_series(max);
+    }
+
     /// The channel every completed scrape is announced on (see [`crate::scrape::ScrapeLanded`]).
     pub fn landed(&self) -> LandedSender {
         self.landed.clone()

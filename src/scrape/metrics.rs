@@ -28,6 +28,13 @@ pub struct FailureLabels {
     pub reason: String,
 }
 
+/// Labels of `watchfire_buffer_series_rejected_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RejectedLabels {
+    /// The configuration key of the limit: `series_limit` (per target) or `max_series` (buffer).
+    pub limit: String,
+}
+
 /// Labels of per-job metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct JobLabels {
@@ -56,6 +63,8 @@ pub struct ScrapeMetrics {
     pub up: Family<TargetLabels, Gauge>,
     /// Scrape durations by job.
     pub duration: Family<JobLabels, Histogram, fn() -> Histogram>,
+    /// New series a series limit refused, by limit.
+    pub series_rejected: Family<RejectedLabels, Counter>,
 }
 
 impl ScrapeMetrics {
@@ -68,6 +77,7 @@ impl ScrapeMetrics {
             samples_rejected: Family::default(),
             up: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
+            series_rejected: Family::default(),
         };
         registry.register(
             "watchfire_scrapes",
@@ -93,6 +103,12 @@ impl ScrapeMetrics {
             "watchfire_target_up",
             "1 if the target's last scrape succeeded, 0 otherwise.",
             m.up.clone(),
+        );
+        registry.register(
+            "watchfire_buffer_series_rejected",
+            "New scraped series the buffer refused, by limit: a target's series_limit or \
+             storage.max_series.",
+            m.series_rejected.clone(),
         );
         registry.register(
             "watchfire_scrape_duration_seconds",

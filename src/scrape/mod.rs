@@ -25,6 +25,7 @@ mod ingest;
 mod manager;
 mod metrics;
 mod scrape_loop;
+mod series_limit;
 mod target;
 
 pub mod exposition;
@@ -35,4 +36,5 @@ pub use from_config::{targets_from_config, TargetError};
 pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
 pub use landed::{landed_channel, LandedSender, ScrapeLanded};
 pub use manager::{ScrapeManager, TargetView};
+pub use series_limit::{Refusals, SeriesLimit};
 pub use target::{Health, ScrapeLimits, TargetSpec, TargetStatus};

@@ -6,7 +6,8 @@ use super::cache::SeriesCache;
 use super::client::{fetch, release_large, FetchError};
 use super::ingest::{ingest, IngestError, Metadata};
 use super::landed::{LandedSender, ScrapeLanded};
-use super::metrics::{FailureLabels, JobLabels, ScrapeMetrics, TargetLabels};
+use super::metrics::{FailureLabels, JobLabels, RejectedLabels, ScrapeMetrics, TargetLabels};
+use super::series_limit::Refusals;
 use super::target::{Health, TargetSpec, TargetStatus};
 use crate::model::{LabelsBuilder, STALE_NAN};
 use crate::store::{SeriesRef, Store};
@@ -16,6 +17,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+
+/// Bodies from this size on are parsed with [`tokio::task::block_in_place`]
+/// (about 2,000 samples: well under a millisecond of parsing below it).
+const BLOCK_IN_PLACE_BYTES: usize = 128 << 10;
+
+/// Whether the current runtime can move tasks off a blocked worker (tests
+/// run on the current-thread runtime, which cannot).
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// How often a target that keeps hitting a series limit is logged.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
 /// Why one scrape failed.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +122,9 @@ pub struct ScrapeLoop {
     unborn: Vec<SeriesRef>,
     report: ReportSeries,
     landed: Option<(LandedSender, Arc<str>, Arc<str>)>,
+    /// When refused series were last logged (at most once per
+    /// [`REFUSAL_LOG_EVERY`], not per scrape or per series).
+    refusal_logged: Option<Instant>,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -126,6 +144,7 @@ impl ScrapeLoop {
         metadata: Arc<RwLock<Metadata>>,
     ) -> Self {
         let report = ReportSeries::new(&store, &spec);
+        let cache = SeriesCache::with_series_limit(spec.limits.series_limit);
         Self {
             spec,
             client,
@@ -134,13 +153,14 @@ impl ScrapeLoop {
             status,
             shared_metadata: metadata,
             metadata: Metadata::default(),
-            cache: SeriesCache::default(),
+            cache,
             body: Vec::new(),
             batch: Vec::new(),
             stale: Vec::new(),
             unborn: Vec::new(),
             report,
             landed: None,
+            refusal_logged: None,
         }
     }
 
@@ -205,11 +225,12 @@ impl ScrapeLoop {
             })
             .observe(elapsed.as_secs_f64());
 
-        let (scraped, added, error) = match result {
-            Ok((scraped, added)) => {
+        let (scraped, added, error, refused) = match result {
+            Ok((scraped, added, refused)) => {
                 self.commit(&target);
                 self.cache.sweep_unseen(&mut self.stale);
-                (scraped, added, None)
+                self.report_refusals(&refused);
+                (scraped, added, None, refused.message())
             }
             Err(e) => {
                 self.batch.clear();
@@ -224,7 +245,7 @@ impl ScrapeLoop {
                     })
                     .inc();
                 tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
-                (e.samples_scraped(), 0, Some(e.to_string()))
+                (e.samples_scraped(), 0, Some(e.to_string()), None)
             }
         };
         self.write_stale(ts);
@@ -246,7 +267,9 @@ impl ScrapeLoop {
         } else {
             Health::Down
         };
-        st.last_error = error.unwrap_or_default();
+        // A scrape a series limit cut short is still up (its samples were
+        // kept), but says why series are missing.
+        st.last_error = error.or(refused).unwrap_or_default();
         st.last_scrape = Some(started_at);
         st.last_duration = elapsed;
         st.last_samples = scraped;
@@ -262,7 +285,7 @@ impl ScrapeLoop {
         }
     }
 
-    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize), ScrapeError> {
+    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize, Refusals), ScrapeError> {
         self.cache.begin_round();
         let fetched = tokio::time::timeout(
             self.spec.timeout,
@@ -270,20 +293,66 @@ impl ScrapeLoop {
         )
         .await
         .map_err(|_| ScrapeError::Timeout(self.spec.timeout))??;
-        let outcome = ingest(
-            &self.body,
-            &fetched.content_type,
-            ts,
-            &self.spec,
-            &self.store,
-            &mut self.cache,
-            &mut self.batch,
-            &mut self.metadata,
-        )?;
+        let body = &self.body;
+        let (spec, store) = (&self.spec, &self.store);
+        let (cache, batch, metadata) = (&mut self.cache, &mut self.batch, &mut self.metadata);
+        let mut run = || {
+            ingest(
+                body,
+                &fetched.content_type,
+                ts,
+                spec,
+                store,
+                cache,
+                batch,
+                metadata,
+            )
+        };
+        let outcome = if body.len() >= BLOCK_IN_PLACE_BYTES && multi_threaded() {
+            // A large body keeps a core busy (longer still when its series
+            // are new): hand this worker's other tasks (health checks,
+            // other targets) to another worker meanwhile.
+            tokio::task::block_in_place(run)?
+        } else {
+            run()?
+        };
         if outcome.metadata_changed {
             *self.shared_metadata.write() = self.metadata.clone();
         }
-        Ok((outcome.samples, outcome.series_added))
+        Ok((outcome.samples, outcome.series_added, outcome.refused))
+    }
+
+    /// Counts refused series and logs them (at most every
+    /// [`REFUSAL_LOG_EVERY`] per target).
+    fn report_refusals(&mut self, refused: &Refusals) {
+        for (n, limit) in [
+            (refused.by_target, "series_limit"),
+            (refused.by_buffer, "max_series"),
+        ] {
+            if n > 0 {
+                self.metrics
+                    .series_rejected
+                    .get_or_create(&RejectedLabels {
+                        limit: limit.to_string(),
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        if refused.total() == 0
+            || self
+                .refusal_logged
+                .is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY)
+        {
+            return;
+        }
+        self.refusal_logged = Some(Instant::now());
+        tracing::warn!(
+            job = %self.spec.job,
+            target = %self.spec.url,
+            error = refused.message().unwrap_or_default(),
+            "new series refused; logged at most every 10 minutes per target, every refusal shows \
+             in the target's lastError and watchfire_buffer_series_rejected_total"
+        );
     }
 
     /// Appends the batch to the buffer.

@@ -17,6 +17,9 @@ pub struct ScrapeLimits {
     pub label_name_length_limit: usize,
     /// Longest label value.
     pub label_value_length_limit: usize,
+    /// Most series of this target the buffer holds at once (VictoriaMetrics'
+    /// `series_limit`); new series beyond it are dropped, the scrape is kept.
+    pub series_limit: usize,
 }
 
 /// Everything the scrape loop needs to know about one target.

@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const SHARD_BITS: u32 = 4;
@@ -94,7 +94,19 @@ impl Shard {
         } else {
             self.overflow.retain(|(_, s)| s.id() != id);
         }
+        self.shrink();
         true
+    }
+
+    /// Gives back map capacity left over from a peak (a churning target,
+    /// a removed job), so freed series do not keep their slots.
+    fn shrink(&mut self) {
+        let len = self.by_id.len();
+        if self.by_id.capacity() > 4 * len.max(64) {
+            self.by_id.shrink_to_fit();
+            self.by_hash.shrink_to_fit();
+            self.overflow.shrink_to_fit();
+        }
     }
 
     fn bytes(&self) -> usize {
@@ -110,7 +122,14 @@ pub(crate) struct Index {
     shards: Box<[RwLock<Shard>]>,
     hasher: RandomState,
     next: AtomicU64,
+    /// Series indexed (kept beside the shards so the limit check and
+    /// `len` take no shard lock).
+    count: AtomicUsize,
 }
+
+/// A creation refused because the index holds its limit of series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
 
 impl Default for Index {
     fn default() -> Self {
@@ -118,6 +137,7 @@ impl Default for Index {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             hasher: RandomState::new(),
             next: AtomicU64::new(1),
+            count: AtomicUsize::new(0),
         }
     }
 }
@@ -154,16 +174,43 @@ impl Index {
         labels: Labels,
         on_create: impl FnOnce(&SeriesRef),
     ) -> (SeriesRef, bool) {
+        match self.get_or_insert_within(h, labels, 0, on_create) {
+            Ok(found) => found,
+            Err(Full) => unreachable!("no limit given"),
+        }
+    }
+
+    /// Like [`Index::get_or_insert`], but a new series is refused when
+    /// `max` (non-zero) series are indexed already. The slot is reserved
+    /// under the shard lock, so concurrent creations never overshoot.
+    pub(crate) fn get_or_insert_within(
+        &self,
+        h: u64,
+        labels: Labels,
+        max: usize,
+        on_create: impl FnOnce(&SeriesRef),
+    ) -> Result<(SeriesRef, bool), Full> {
         let si = Self::shard_of_hash(h);
         let mut shard = self.shards[si].write();
         if let Some(s) = shard.find(h, &labels) {
-            return (s.clone(), false);
+            return Ok((s.clone(), false));
+        }
+        if max == 0 {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        } else if self
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c < max).then_some(c + 1)
+            })
+            .is_err()
+        {
+            return Err(Full);
         }
         let id = (self.next.fetch_add(1, Ordering::Relaxed) << SHARD_BITS) | si as u64;
         let s = Arc::new(Series::new(id, labels));
         shard.insert(h, s.clone());
         on_create(&s);
-        (s, true)
+        Ok((s, true))
     }
 
     /// Series for sorted or unsorted ids; ids no longer indexed are skipped.
@@ -207,7 +254,7 @@ impl Index {
         }
         d.mark_removed();
         drop(d);
-        shard.remove(h, s.id())
+        self.forget_one(&mut shard, h, s.id())
     }
 
     /// Removes `s` from the index if it holds no sample; true if removed.
@@ -220,7 +267,7 @@ impl Index {
         }
         d.mark_removed();
         drop(d);
-        shard.remove(h, s.id())
+        self.forget_one(&mut shard, h, s.id())
     }
 
     /// Trims chunks older than `cutoff` and removes series judged stale;
@@ -248,16 +295,25 @@ impl Index {
                 }
                 d.mark_removed();
                 drop(d);
-                shard.remove(self.hash(s.labels()), s.id());
+                self.forget_one(&mut shard, self.hash(s.labels()), s.id());
                 removed.push(s);
             }
         }
         removed
     }
 
+    /// Takes one series out of a (write-locked) shard and the count.
+    fn forget_one(&self, shard: &mut Shard, h: u64, id: u64) -> bool {
+        let gone = shard.remove(h, id);
+        if gone {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+        gone
+    }
+
     /// Series indexed.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().by_id.len()).sum()
+        self.count.load(Ordering::Acquire)
     }
 
     /// Bytes of the maps themselves (not the series).

@@ -484,3 +484,105 @@ fn remove_if_empty_keeps_series_with_samples() {
     assert_eq!(store.label_values("i", &[]), vec!["2".to_string()]);
     assert_eq!(store.remove_if_empty(&[a]), 0);
 }
+
+#[test]
+fn max_series_refuses_new_series_only() {
+    let store = Store::default();
+    store.set_max_series(3);
+    for i in 0..3 {
+        let (_, created) = store
+            .try_get_or_create(&l(&[("__name__", "m"), ("i", &i.to_string())]))
+            .unwrap();
+        assert!(created);
+    }
+    let strings = store.interner.len();
+    let e = store
+        .try_get_or_create(&l(&[("__name__", "m"), ("i", "new")]))
+        .unwrap_err();
+    assert_eq!(e, SeriesLimitError { limit: 3 });
+    assert_eq!(
+        e.to_string(),
+        "buffer series limit reached (storage.max_series = 3)"
+    );
+    assert_eq!(
+        store.interner.len(),
+        strings,
+        "a refused series interns nothing"
+    );
+    // Existing series are found, and appended to, at the limit.
+    let (s, created) = store
+        .try_get_or_create(&l(&[("__name__", "m"), ("i", "1")]))
+        .unwrap();
+    assert!(!created);
+    store.append(&s, 1, 1.0).unwrap();
+    // Series the process makes itself are never refused, and count.
+    store.get_or_create(l(&[("__name__", "up")]));
+    assert_eq!(store.series_count(), 4);
+    // Room comes back when series leave.
+    store.delete_series(&[Matcher::equal("i", "0")]);
+    store.delete_series(&[Matcher::equal("i", "2")]);
+    assert!(store
+        .try_get_or_create(&l(&[("__name__", "m"), ("i", "new")]))
+        .is_ok());
+    assert!(store
+        .try_get_or_create(&l(&[("__name__", "m"), ("i", "newer")]))
+        .is_err());
+    store.set_max_series(0);
+    assert!(store
+        .try_get_or_create(&l(&[("__name__", "m"), ("i", "newer")]))
+        .is_ok());
+}
+
+#[test]
+fn max_series_holds_under_concurrent_creation() {
+    let store = Arc::new(Store::default());
+    store.set_max_series(500);
+    let made: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                sc.spawn(move || {
+                    (0..400)
+                        .filter(|i| {
+                            let labels = l(&[("t", &t.to_string()), ("i", &i.to_string())]);
+                            store.try_get_or_create(&labels).is_ok()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(made, 500);
+    assert_eq!(store.series_count(), 500);
+    assert_eq!(store.all_series().len(), 500);
+}
+
+#[test]
+fn gc_of_churned_series_frees_strings_postings_and_index_slots() {
+    let store = Store::new(StoreOptions {
+        retention_ms: Some(60_000),
+    });
+    let (keep, _) = store.get_or_create(l(&[("__name__", "steady")]));
+    let empty = store.stats().bytes;
+    for i in 0..20_000 {
+        let (s, _) = store
+            .try_get_or_create(&l(&[("__name__", "churn"), ("id", &format!("v{i}"))]))
+            .unwrap();
+        store.append(&s, 1_000, 1.0).unwrap();
+    }
+    let peak = store.stats().bytes;
+    assert!(store.interner.len() > 20_000);
+    store.append(&keep, 200_000, 1.0).unwrap();
+    assert_eq!(store.gc(200_000), 20_000);
+    assert_eq!(store.series_count(), 1);
+    assert_eq!(store.label_values("id", &[]), Vec::<String>::new());
+    assert_eq!(store.label_names(&[]), vec!["__name__"]);
+    // Only `__name__` and `steady` stay interned.
+    assert_eq!(store.interner.len(), 2);
+    let after = store.stats().bytes;
+    assert!(
+        after < empty + (peak - empty) / 20,
+        "index, postings and strings give back their peak: empty {empty}, peak {peak}, after {after}"
+    );
+}

@@ -349,3 +349,29 @@ fn huge_printf_widths_and_precisions_are_cheap() {
         assert_eq!(out.map(|s| s.len()), Ok(len), "{text}");
     }
 }
+
+/// Issue 10: parsing at the nesting limit and executing at the depth limit fit in 1 MiB of
+/// stack (half of a tokio thread's), so a template can never overflow the thread expanding it.
+#[test]
+fn limits_fit_a_small_stack() {
+    let worker = thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let nested = format!(
+                "{}x{}",
+                "{{ if 1 }}{{ with 2 }}".repeat(49),
+                "{{ end }}{{ end }}".repeat(49)
+            );
+            let t = Template::parse("t", &nested).expect("at the nesting limit");
+            assert_eq!(t.execute(&Data::new(TValue::Null)).expect("runs"), "x");
+            let parens = format!("{{{{ {}1{} }}}}", "(".repeat(99), ")".repeat(99));
+            let t = Template::parse("t", &parens).expect("at the nesting limit");
+            assert_eq!(t.execute(&Data::new(TValue::Null)).expect("runs"), "1");
+            let recursive =
+                "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}";
+            let t = Template::parse("t", recursive).expect("parses");
+            assert!(t.execute(&Data::new(TValue::Null)).is_err());
+        })
+        .expect("spawn");
+    worker.join().expect("no overflow");
+}

@@ -96,6 +96,7 @@ fn engine() -> Engine {
         lookback_delta_ms: 5 * 60 * 1000,
         timeout: Duration::from_secs(100),
         max_samples: 50_000_000,
+        ..EngineOptions::default()
     })
     .with_delayed_name_removal(std::env::var("PROMQL_CONFORMANCE_IMMEDIATE_NAMES").is_err())
     .with_default_subquery_step(60_000)

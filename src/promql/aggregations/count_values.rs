@@ -41,12 +41,15 @@ pub(super) fn count_values(
     ev.range_eval(vec![input], &mut table, |st, table, out| {
         counts.clear();
         for x in &st.vecs[0] {
+            let value = format_value(x.v);
             let mut b = LabelsBuilder::new(st.labels(0, x.idx));
-            b.set(&label, &format_value(x.v));
+            b.set(&label, &value);
             let l = group_labels(&b.labels(), &grouping, without);
             let tid = match index.get(&l) {
                 Some(&t) => t,
                 None => {
+                    // A new output series: its value label is kept until the end.
+                    ev.ctx.add_label_bytes(value.len(), "count_values")?;
                     table.push(l.clone());
                     let t = table.len() as u32 - 1;
                     index.insert(l, t);

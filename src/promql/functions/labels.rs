@@ -1,4 +1,7 @@
 //! `label_replace` and `label_join`: rewrite labels of whole series.
+//!
+//! The length of every new label value is worked out first and charged to the query's byte
+//! budget, so a value that would not fit is refused before it is built.
 
 use crate::model::LabelsBuilder;
 
@@ -24,6 +27,20 @@ fn expand(template: &str, caps: &regex::Captures<'_>) -> String {
     out
 }
 
+/// The length [`expand`] would give, without building it: the same interpolation rules
+/// (`regex_automata`'s, which `Captures::expand` uses), with captures counted, not copied.
+fn expanded_len(template: &str, re: &regex::Regex, caps: &regex::Captures<'_>) -> usize {
+    let mut literal = String::new();
+    let mut captured = 0usize;
+    regex_automata::util::interpolate::string(
+        template,
+        |i, _| captured = captured.saturating_add(caps.get(i).map_or(0, |m| m.len())),
+        |name| re.capture_names().position(|n| n == Some(name)),
+        &mut literal,
+    );
+    literal.len().saturating_add(captured)
+}
+
 /// `label_replace(v, dst, replacement, src, regex)`.
 pub(crate) fn label_replace(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, EvalError> {
     let dst = string_arg(args, 1)?;
@@ -44,6 +61,8 @@ pub(crate) fn label_replace(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, Ev
     for s in &mut m {
         let value = s.labels.get(src).unwrap_or("");
         if let Some(caps) = re.captures(value) {
+            let len = expanded_len(repl, &re, &caps);
+            ev.ctx.add_label_bytes(len + dst.len(), "label_replace")?;
             let res = expand(repl, &caps);
             let mut b = LabelsBuilder::new(&s.labels);
             b.set(dst, &res);
@@ -77,6 +96,10 @@ pub(crate) fn label_join(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, EvalE
     }
     let mut m = ev.eval(&args[0])?.into_matrix();
     for s in &mut m {
+        let values = srcs.iter().map(|n| s.labels.get(n).unwrap_or(""));
+        let len = values.map(str::len).sum::<usize>()
+            + sep.len().saturating_mul(srcs.len().saturating_sub(1));
+        ev.ctx.add_label_bytes(len + dst.len(), "label_join")?;
         let joined = srcs
             .iter()
             .map(|n| s.labels.get(n).unwrap_or(""))
@@ -90,4 +113,48 @@ pub(crate) fn label_join(ev: &Evaluator<'_>, args: &[Node]) -> Result<Val, EvalE
         }
     }
     Ok(Val::Matrix(merge_same_labels(m)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expanded_len_matches_expand() {
+        let re = crate::model::anchored_regex("(?P<first>a+)(b*)(?P<n9>c?)").unwrap();
+        let caps = re.captures("aaabbc").unwrap();
+        for template in [
+            "",
+            "$1",
+            "$1$1",
+            "${1}x",
+            "$1x",
+            "$first",
+            "${first}-$2",
+            "$$",
+            "$$1",
+            "$",
+            "a$",
+            "${",
+            "${unclosed",
+            "$9",
+            "${9}",
+            "$n9$n9",
+            "$nope",
+            "${nope}",
+            "$_",
+            "$-1",
+            "$2$2$2",
+            "héllo $1 wörld",
+            "$$$1",
+            "${0}",
+            "$0",
+        ] {
+            assert_eq!(
+                expanded_len(template, &re, &caps),
+                expand(template, &caps).len(),
+                "{template:?}"
+            );
+        }
+    }
 }

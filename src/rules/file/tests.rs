@@ -243,3 +243,26 @@ fn evaluation_mode_is_read_and_checked() {
         "{e:?}"
     );
 }
+
+/// Issue 10: nesting beyond the limits is refused with a position, never overflows.
+#[test]
+fn too_deep_yaml_and_expressions_are_refused() {
+    let deep_yaml = format!(
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        labels: {}{}\n",
+        "{a: ".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    let e = errors(&deep_yaml).join("\n");
+    assert!(e.starts_with("r.yml:6:"), "{e}");
+    let deep_expr = format!(
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: {}\n",
+        vec!["up"; 600].join(" or ")
+    );
+    let e = errors(&deep_expr).join("\n");
+    assert!(
+        e.starts_with("r.yml:5:15: ")
+            && e.contains("could not parse expression: 1:")
+            && e.ends_with("expression nested too deeply (limit 512)"),
+        "{e}"
+    );
+}

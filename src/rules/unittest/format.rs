@@ -118,8 +118,9 @@ impl<'de> Deserialize<'de> for StartTimestamp {
 
 /// Parses a test file.
 pub(crate) fn parse_test_file(content: &str) -> Result<TestFile, String> {
-    let opts = serde_saphyr::options! { with_snippet: false };
-    serde_saphyr::from_str_with_options(content, opts).map_err(|e| e.without_snippet().to_string())
+    let opts = crate::config::yaml_options();
+    crate::config::with_yaml_stack(|| serde_saphyr::from_str_with_options(content, opts))
+        .map_err(|e| e.without_snippet().to_string())
 }
 
 #[cfg(test)]

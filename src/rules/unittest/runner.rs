@@ -57,6 +57,7 @@ fn engine(eval_interval_ms: i64) -> Engine {
         lookback_delta_ms: 5 * 60 * 1000,
         timeout: Duration::from_secs(100),
         max_samples: 10_000,
+        ..EngineOptions::default()
     })
     .with_default_subquery_step(eval_interval_ms)
 }
