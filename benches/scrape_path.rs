@@ -16,9 +16,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use watchfire::config::StorageConfig;
 use watchfire::model::Labels;
 use watchfire::scrape::{ingest, Metadata, ScrapeLimits, SeriesCache, TargetSpec};
-use watchfire::store::{Store, StoreOptions, DEFAULT_MAX_SERIES};
+use watchfire::store::{Store, StoreOptions};
 
 struct Counting;
 
@@ -108,7 +109,7 @@ fn main() {
     });
     // As in production: the buffer's default `storage.max_series`, and a
     // target `series_limit` if asked for (0: none).
-    store.set_max_series(DEFAULT_MAX_SERIES);
+    store.set_max_series(StorageConfig::DEFAULT_MAX_SERIES as usize);
     let mut cache = SeriesCache::with_series_limit(arg("--series-limit", 0));
     let mut batch = Vec::new();
     let mut meta = Metadata::default();

@@ -21,8 +21,9 @@
 //! chunk boundaries.
 //!
 //! **Limit:** [`Store::try_get_or_create`] refuses a new series once the
-//! buffer holds `storage.max_series` series ([`Store::set_max_series`],
-//! default [`DEFAULT_MAX_SERIES`]); scrapes create their series through it.
+//! buffer holds `storage.max_series` series ([`Store::set_max_series`]; the
+//! default and why is `config::StorageConfig::DEFAULT_MAX_SERIES`; 0 here
+//! means no limit); scrapes create their series through it.
 //! Series the process makes itself (`up` and `scrape_*`, rule output,
 //! snapshot restore) use [`Store::get_or_create`] and are never refused;
 //! they count towards the limit. The check costs one atomic load on the
@@ -54,13 +55,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Arc;
-
-/// Default of `storage.max_series`: 2M series. At the measured ~700 B per
-/// series with 15 minutes of 15 s samples (`cargo bench --bench store`),
-/// and ~1 KB for churning series whose label values share nothing, that is
-/// 1.4–2 GB of a 24 GiB, 2-core box: room for queries, the snapshot and
-/// rule evaluation. Prometheus would need ~12 GB for as many series.
-pub const DEFAULT_MAX_SERIES: usize = 2_000_000;
 
 /// Buffer settings.
 #[derive(Debug, Clone, Default)]
