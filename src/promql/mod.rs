@@ -9,7 +9,7 @@
 //! The API JSON of values lives in `api/`.
 //!
 //! Bounded recursion: a query longer than [`MAX_QUERY_BYTES`] or whose tree
-//! would be deeper than [`MAX_DEPTH`] is refused by [`parse`] with "expression
+//! would be deeper than [`MAX_DEPTH`] is refused by `parse` with "expression
 //! nested too deeply (limit N)", before any recursive walk. Within the limits,
 //! the walks that recurse (the crate's parser and pretty printer, our `lower`,
 //! `mark` and `eval`) have a known stack budget: ours check the stack left at

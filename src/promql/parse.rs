@@ -93,7 +93,7 @@ impl FloorBoundary for str {
 /// runs with the stack a tree at the depth limit needs. Its cost grows with
 /// depth × length (every level renders its whole subtree and copies its
 /// children's indented lines), so a query whose estimated cost is over
-/// [`FORMAT_BUDGET`] is returned normalised on one line instead, in linear time.
+/// `FORMAT_BUDGET` is returned normalised on one line instead, in linear time.
 pub fn format_query(expr: &Expr) -> String {
     super::limits::deep(|| {
         if format_cost(expr, 0) > FORMAT_BUDGET {

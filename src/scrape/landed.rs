@@ -28,7 +28,7 @@ pub struct ScrapeLanded {
 /// The sending side shared by the scrape loops.
 pub type LandedSender = broadcast::Sender<ScrapeLanded>;
 
-/// A new channel with [`LANDED_CHANNEL_CAPACITY`].
+/// A new channel with `LANDED_CHANNEL_CAPACITY`.
 pub fn landed_channel() -> LandedSender {
     broadcast::channel(LANDED_CHANNEL_CAPACITY).0
 }
