@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs fuzz targets for a bounded time each: `fuzz/run.sh SECONDS TARGET...`
-# (`make fuzz` and `make fuzz-ci` call it). Every target starts from its
+# Runs fuzz targets for a bounded time each: `fuzz/run.sh SECONDS TARGET...`,
+# where a TARGET may carry its own time as `name=SECONDS` (`make fuzz` and
+# `make fuzz-ci` call it). Every target starts from its
 # committed seeds (fuzz/corpus/<target>, read only) plus a working corpus in
 # fuzz/target/corpus/<target> that is kept between local runs and never
 # committed. A crash, a panic, a stack overflow, an input that runs longer
@@ -31,8 +32,11 @@ fi
 echo "fuzz: built all targets in $(( $(date +%s) - start ))s"
 
 failed=()
-for t in "$@"; do
-    opts=(-max_total_time="$seconds" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB"
+for spec in "$@"; do
+    t=${spec%%=*}
+    secs=$seconds
+    [ "$spec" != "$t" ] && secs=${spec#*=}
+    opts=(-max_total_time="$secs" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB"
           -print_final_stats=1)
     case $t in
         promql) opts+=(-max_len=4096 -dict=fuzz/dict/promql.dict) ;;
@@ -45,14 +49,14 @@ for t in "$@"; do
     mkdir -p "$work" "fuzz/artifacts/$t"
     seeds=()
     [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
-    echo "== fuzz $t for ${seconds}s"
+    echo "== fuzz $t for ${secs}s"
     log=fuzz/target/fuzz-$t.log
     $CARGO fuzz run --sanitizer none "$t" "$work" "${seeds[@]}" -- "${opts[@]}" >"$log" 2>&1
     status=$?
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" |
         sed "s/^/   $t /"
     if [ $status -ne 0 ]; then
-        grep -m1 -E "panicked at|has overflowed its stack|ERROR: libFuzzer" "$log" | sed 's/^/   /'
+        grep -m1 -E "panicked at|==fuzz==|ERROR: libFuzzer|ParseDictionaryFile" "$log" | sed 's/^/   /'
         grep -A3 -m1 "panicked at" "$log" | tail -n +2 | cut -c1-300 | sed 's/^/   /'
         artifact=$(grep -o "Test unit written to .*" "$log" | sed 's/Test unit written to //' | tail -1)
         echo "   FAILED: $t (exit $status); artifact: ${artifact:-none}; log: $log"

@@ -58,11 +58,8 @@ pub fn store() -> &'static Store {
                     let _ = s.append(&series, t * 15_000, (t as f64) * (i as f64 + 1.0));
                 }
             }
-            let labels = Labels::from_pairs([
-                ("__name__", "up"),
-                ("job", "api"),
-                ("instance", module),
-            ]);
+            let labels =
+                Labels::from_pairs([("__name__", "up"), ("job", "api"), ("instance", module)]);
             let (series, _) = s.get_or_create(labels);
             for t in 0..20i64 {
                 let _ = s.append(&series, t * 15_000, (t % 2) as f64);
@@ -197,7 +194,10 @@ pub fn check_rules(text: &str) {
     if let Err(errors) = parse_rule_file("fuzz.yml", text, LoadOptions::default()) {
         for e in errors {
             let s = e.to_string();
-            assert!(s.contains("fuzz.yml"), "rule file error without the file name: {s}");
+            assert!(
+                s.contains("fuzz.yml"),
+                "rule file error without the file name: {s}"
+            );
         }
     }
 }

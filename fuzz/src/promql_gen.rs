@@ -64,8 +64,22 @@ pub enum Num {
 pub struct Word(pub u8);
 
 const WORDS: &[&str] = &[
-    "up", "req_bucket", "x", "job", "module", "le", "instance", "a", "b", "api", "0.5", "",
-    "__name__", "+Inf", "a.b", "ä",
+    "up",
+    "req_bucket",
+    "x",
+    "job",
+    "module",
+    "le",
+    "instance",
+    "a",
+    "b",
+    "api",
+    "0.5",
+    "",
+    "__name__",
+    "+Inf",
+    "a.b",
+    "ä",
 ];
 
 impl Word {
@@ -206,12 +220,47 @@ pub enum Modifier {
 pub struct Func(pub u8);
 
 const FUNCS: &[&str] = &[
-    "abs", "absent", "absent_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-    "count_over_time", "day_of_month", "delta", "deriv", "exp", "floor", "histogram_quantile",
-    "holt_winters", "idelta", "increase", "irate", "label_join", "label_replace", "ln",
-    "max_over_time", "predict_linear", "quantile_over_time", "rate", "resets", "round",
-    "scalar", "sort", "sort_by_label", "sqrt", "time", "timestamp", "vector", "last_over_time",
-    "present_over_time", "stddev_over_time", "sgn", "double_exponential_smoothing", "info",
+    "abs",
+    "absent",
+    "absent_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "count_over_time",
+    "day_of_month",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_quantile",
+    "holt_winters",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "ln",
+    "max_over_time",
+    "predict_linear",
+    "quantile_over_time",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sort",
+    "sort_by_label",
+    "sqrt",
+    "time",
+    "timestamp",
+    "vector",
+    "last_over_time",
+    "present_over_time",
+    "stddev_over_time",
+    "sgn",
+    "double_exponential_smoothing",
+    "info",
 ];
 
 /// Aggregation operators.
@@ -467,10 +516,14 @@ mod tests {
     fn deep_and_chain_render() {
         let e = Expr::Deep(Wrapper::Abs, 3, Box::new(Expr::Num(Num::Int(1))));
         assert_eq!(render(&e), "abs(abs(abs(1)))");
-        let e = Expr::Chain(BinOp::Add, 3, Box::new(Expr::Sel(Selector {
-            name: Some(Word(0)),
-            matchers: vec![],
-        })));
+        let e = Expr::Chain(
+            BinOp::Add,
+            3,
+            Box::new(Expr::Sel(Selector {
+                name: Some(Word(0)),
+                matchers: vec![],
+            })),
+        );
         assert_eq!(render(&e), "up + up + up");
     }
 }

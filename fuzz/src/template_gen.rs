@@ -95,8 +95,18 @@ pub enum Arg {
 pub struct Var(pub u8);
 
 const VARS: &[&str] = &[
-    "$", "$labels", "$value", "$externalLabels", "$externalURL", "$threshold", "$severity",
-    "$x", "$i", "$v", "$labels.job", "$labels.instance",
+    "$",
+    "$labels",
+    "$value",
+    "$externalLabels",
+    "$externalURL",
+    "$threshold",
+    "$severity",
+    "$x",
+    "$i",
+    "$v",
+    "$labels.job",
+    "$labels.instance",
 ];
 
 /// Field and template names.
@@ -104,8 +114,18 @@ const VARS: &[&str] = &[
 pub struct Name(pub u8);
 
 const NAMES: &[&str] = &[
-    "Labels", "Value", "Alerts", "Status", "GroupLabels", "CommonLabels", "Firing", "Resolved",
-    "Labels.job", "Alerts.Firing", "x", "self",
+    "Labels",
+    "Value",
+    "Alerts",
+    "Status",
+    "GroupLabels",
+    "CommonLabels",
+    "Firing",
+    "Resolved",
+    "Labels.job",
+    "Alerts.Firing",
+    "x",
+    "self",
 ];
 
 /// Functions of both flavours (unknown ones are parse errors).
@@ -113,12 +133,50 @@ const NAMES: &[&str] = &[
 pub struct Func(pub u8);
 
 const FUNCS: &[&str] = &[
-    "printf \"%v\"", "print", "len", "index", "not", "and", "or", "eq", "ne", "lt", "humanize",
-    "humanize1024", "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "title",
-    "toUpper", "toLower", "reReplaceAll \"(.*)\" \"$1$1\"", "match \".*\"", "label \"job\"",
-    "value", "first", "sortByLabel \"job\"", "strvalue", "args", "safeHtml", "stripPort",
-    "stripDomain", "toTime", "parseDuration", "join \",\"", "trimSpace", "toJson", "urlquery",
-    "html", "js", "slice", "dict \"a\"", "list", "append", "since", "tableLink", "graphLink",
+    "printf \"%v\"",
+    "print",
+    "len",
+    "index",
+    "not",
+    "and",
+    "or",
+    "eq",
+    "ne",
+    "lt",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "title",
+    "toUpper",
+    "toLower",
+    "reReplaceAll \"(.*)\" \"$1$1\"",
+    "match \".*\"",
+    "label \"job\"",
+    "value",
+    "first",
+    "sortByLabel \"job\"",
+    "strvalue",
+    "args",
+    "safeHtml",
+    "stripPort",
+    "stripDomain",
+    "toTime",
+    "parseDuration",
+    "join \",\"",
+    "trimSpace",
+    "toJson",
+    "urlquery",
+    "html",
+    "js",
+    "slice",
+    "dict \"a\"",
+    "list",
+    "append",
+    "since",
+    "tableLink",
+    "graphLink",
 ];
 
 /// Literal text.
@@ -126,7 +184,20 @@ const FUNCS: &[&str] = &[
 pub struct Word(pub u8);
 
 const WORDS: &[&str] = &[
-    "a", "{{", "}}", "{", "}", "\n", " ", "value is ", "ä", "%s", "%v", "\\", "\"", "",
+    "a",
+    "{{",
+    "}}",
+    "{",
+    "}",
+    "\n",
+    " ",
+    "value is ",
+    "ä",
+    "%s",
+    "%v",
+    "\\",
+    "\"",
+    "",
 ];
 
 /// Renders a template as text.
@@ -179,12 +250,20 @@ fn write_node(out: &mut String, n: &Node) {
             out.push_str("{{ end }}");
         }
         Node::Define(name, body) => {
-            let _ = write!(out, "{{{{ define {:?} }}}}", NAMES[name.0 as usize % NAMES.len()]);
+            let _ = write!(
+                out,
+                "{{{{ define {:?} }}}}",
+                NAMES[name.0 as usize % NAMES.len()]
+            );
             body.iter().for_each(|n| write_node(out, n));
             out.push_str("{{ end }}");
         }
         Node::Call(name, p) => {
-            let _ = write!(out, "{{{{ template {:?}", NAMES[name.0 as usize % NAMES.len()]);
+            let _ = write!(
+                out,
+                "{{{{ template {:?}",
+                NAMES[name.0 as usize % NAMES.len()]
+            );
             if let Some(p) = p {
                 out.push(' ');
                 write_pipe(out, p);
@@ -202,7 +281,10 @@ fn write_node(out: &mut String, n: &Node) {
                 Block::With => ("{{ with . }}", "{{ end }}"),
                 Block::Range => ("{{ range $labels }}", "{{ end }}"),
                 Block::ElseIf => ("{{ if false }}{{ else if true }}", "{{ end }}"),
-                Block::Recurse => ("{{ define \"self\" }}{{ template \"self\" . }}", "{{ end }}"),
+                Block::Recurse => (
+                    "{{ define \"self\" }}{{ template \"self\" . }}",
+                    "{{ end }}",
+                ),
             };
             let n = count(*n, pre.len() + post.len(), out);
             for _ in 0..n {
@@ -213,7 +295,11 @@ fn write_node(out: &mut String, n: &Node) {
                 out.push_str(post);
             }
         }
-        Node::Comment(trim) => out.push_str(if *trim { "{{- /* c */ -}}" } else { "{{/* c */}}" }),
+        Node::Comment(trim) => out.push_str(if *trim {
+            "{{- /* c */ -}}"
+        } else {
+            "{{/* c */}}"
+        }),
     }
 }
 

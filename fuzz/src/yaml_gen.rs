@@ -66,12 +66,61 @@ pub enum Nest {
 pub struct Word(pub u8);
 
 const WORDS: &[&str] = &[
-    "job_name", "targets", "labels", "scrape_interval", "5s", "1m", "0s", "-1s", "1y",
-    "127.0.0.1:9100", "receiver", "routes", "matchers", "group_by", "alertname", "severity",
-    "warning", "critical", "expr", "for", "rules", "name", "alert", "record", "up", "x",
-    "source_labels", "regex", "action", "replace", "drop", "keep", "url", "http://127.0.0.1:1",
-    "thresholds", "clear", "overrides", "match", "${HOME}", "${NOPE}", "~", "'", "a: b",
-    "severity=\"critical\"", "[", "{", "#", "&", "*", "!", "|", ">", "ä", "1e400", ".inf",
+    "job_name",
+    "targets",
+    "labels",
+    "scrape_interval",
+    "5s",
+    "1m",
+    "0s",
+    "-1s",
+    "1y",
+    "127.0.0.1:9100",
+    "receiver",
+    "routes",
+    "matchers",
+    "group_by",
+    "alertname",
+    "severity",
+    "warning",
+    "critical",
+    "expr",
+    "for",
+    "rules",
+    "name",
+    "alert",
+    "record",
+    "up",
+    "x",
+    "source_labels",
+    "regex",
+    "action",
+    "replace",
+    "drop",
+    "keep",
+    "url",
+    "http://127.0.0.1:1",
+    "thresholds",
+    "clear",
+    "overrides",
+    "match",
+    "${HOME}",
+    "${NOPE}",
+    "~",
+    "'",
+    "a: b",
+    "severity=\"critical\"",
+    "[",
+    "{",
+    "#",
+    "&",
+    "*",
+    "!",
+    "|",
+    ">",
+    "ä",
+    "1e400",
+    ".inf",
 ];
 
 impl Word {
@@ -80,7 +129,9 @@ impl Word {
     }
 }
 
-const TAGS: &[&str] = &["!!str", "!!int", "!!map", "!!seq", "!!binary", "!custom", "!!null"];
+const TAGS: &[&str] = &[
+    "!!str", "!!int", "!!map", "!!seq", "!!binary", "!custom", "!!null",
+];
 
 fn room(out: &str) -> usize {
     MAX_TEXT.saturating_sub(out.len())
@@ -93,7 +144,9 @@ fn count(n: u16, each: usize, out: &str) -> usize {
 fn write_plain(out: &mut String, w: Word) {
     let s = w.get();
     // Plain scalars that would change the structure are quoted.
-    if s.is_empty() || s.contains(": ") || s.starts_with(['[', '{', '#', '&', '*', '!', '|', '>', '\''])
+    if s.is_empty()
+        || s.contains(": ")
+        || s.starts_with(['[', '{', '#', '&', '*', '!', '|', '>', '\''])
     {
         let _ = write!(out, "{s:?}");
     } else {
@@ -294,9 +347,20 @@ pub struct ConfigDoc {
 pub struct TopKey(pub u8);
 
 const TOP_KEYS: &[&str] = &[
-    "global", "scrape_configs", "rule_files", "route", "receivers", "inhibit_rules", "storage",
-    "templates", "alerting", "remote_write", "tls_server_config", "basic_auth_users",
-    "http_server_config", "unknown",
+    "global",
+    "scrape_configs",
+    "rule_files",
+    "route",
+    "receivers",
+    "inhibit_rules",
+    "storage",
+    "templates",
+    "alerting",
+    "remote_write",
+    "tls_server_config",
+    "basic_auth_users",
+    "http_server_config",
+    "unknown",
 ];
 
 const CONFIG_SKELETONS: &[&str] = &[
@@ -428,7 +492,9 @@ impl RulesDoc {
         let skeleton = RULE_SKELETONS[self.skeleton as usize % RULE_SKELETONS.len()];
         let expr = format!("{:?}", promql_gen::render(&self.expr));
         let template = format!("{:?}", template_gen::render(&self.template));
-        let skeleton = skeleton.replace("$EXPR", &expr).replace("$TEMPLATE", &template);
+        let skeleton = skeleton
+            .replace("$EXPR", &expr)
+            .replace("$TEMPLATE", &template);
         let mut out = String::new();
         fill(&skeleton, &self.slots, &mut out);
         out
