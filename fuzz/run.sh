@@ -39,8 +39,8 @@ for spec in "$@"; do
     opts=(-max_total_time="$secs" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB"
           -print_final_stats=1)
     case $t in
-        promql) opts+=(-max_len=4096 -dict=fuzz/dict/promql.dict) ;;
-        template) opts+=(-max_len=4096 -dict=fuzz/dict/template.dict) ;;
+        promql) opts+=(-max_len=65536 -dict=fuzz/dict/promql.dict) ;;
+        template) opts+=(-max_len=65536 -dict=fuzz/dict/template.dict) ;;
         config | rules) opts+=(-max_len=16384 -dict=fuzz/dict/yaml.dict) ;;
         exposition) opts+=(-max_len=16384 -dict=fuzz/dict/exposition.dict) ;;
         *) opts+=(-max_len=4096) ;; # structure-aware: bytes drive a grammar
