@@ -507,23 +507,3 @@ fn write_expr(out: &mut String, e: &Expr) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deep_and_chain_render() {
-        let e = Expr::Deep(Wrapper::Abs, 3, Box::new(Expr::Num(Num::Int(1))));
-        assert_eq!(render(&e), "abs(abs(abs(1)))");
-        let e = Expr::Chain(
-            BinOp::Add,
-            3,
-            Box::new(Expr::Sel(Selector {
-                name: Some(Word(0)),
-                matchers: vec![],
-            })),
-        );
-        assert_eq!(render(&e), "up + up + up");
-    }
-}

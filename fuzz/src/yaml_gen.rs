@@ -157,7 +157,7 @@ fn write_plain(out: &mut String, w: Word) {
 /// Writes a value in flow style (inline).
 fn write_flow(out: &mut String, y: &Yaml) {
     if out.len() > MAX_TEXT {
-        out.push_str("x");
+        out.push('x');
         return;
     }
     match y {
