@@ -40,8 +40,8 @@ pub fn on_server_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// A small buffer with a classic histogram and a counter: enough for every
-/// function and operator to have something to work on.
+/// A small buffer with a classic histogram and an `up` series: enough for
+/// every function and operator to have something to work on.
 pub fn store() -> &'static Store {
     static STORE: OnceLock<Store> = OnceLock::new();
     STORE.get_or_init(|| {
@@ -58,8 +58,14 @@ pub fn store() -> &'static Store {
                     let _ = s.append(&series, t * 15_000, (t as f64) * (i as f64 + 1.0));
                 }
             }
-            let labels =
-                Labels::from_pairs([("__name__", "up"), ("job", "api"), ("instance", module)]);
+            // `x` gives `label_replace(…, "$1$1", "x", "(.*)")` nesting
+            // something to double.
+            let labels = Labels::from_pairs([
+                ("__name__", "up"),
+                ("job", "api"),
+                ("instance", module),
+                ("x", "0123456789abcdef"),
+            ]);
             let (series, _) = s.get_or_create(labels);
             for t in 0..20i64 {
                 let _ = s.append(&series, t * 15_000, (t % 2) as f64);
