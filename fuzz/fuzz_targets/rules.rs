@@ -1,18 +1,14 @@
 //! Loads arbitrary text as a rule file (PromQL, templates, thresholds
-//! included): errors are fine, panics are not.
+//! included), on a thread with the server's stack size: errors are fine
+//! (and name the file), panics and overflows are not.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchfire::rules::{parse_rule_file, LoadOptions};
 
 fuzz_target!(|input: &[u8]| {
     let Ok(text) = std::str::from_utf8(input) else {
         return;
     };
-    if let Err(errors) = parse_rule_file("fuzz.yml", text, LoadOptions::default()) {
-        for e in errors {
-            let _ = e.to_string();
-        }
-    }
+    watchfire_fuzz::on_server_stack(|| watchfire_fuzz::check_rules(text));
 });
