@@ -8,10 +8,11 @@
 //! evaluates; templates parse and execute; configs and rule files load with
 //! every job, route and rule counted.
 //!
-//! Depths: the generated nesting stays within what a debug build survives
-//! on a 2 MiB stack today (see [`MAX_NEST`]); the depth limits of issue 10
-//! item 1 will let these be raised to past the limits, where the answer
-//! becomes "nested too deeply" instead of a crash.
+//! Depths: the generated nesting and chains stay within the PromQL limits
+//! (depth 512, length 128 KiB, `promql::limits`) and the template limit (100
+//! levels), so every case must parse and evaluate; deeper or longer input is
+//! refused by the limits (unit tests in `promql::limits`, the `regression-*`
+//! fuzz seeds in `tests/e2e_fuzz.rs`).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -23,24 +24,18 @@ use watchfire::store::{Store, StoreOptions};
 use watchfire::template::{Data, QuerySample, RuleData, Template};
 
 /// Deepest generated nesting of PromQL wrappers (parentheses, functions,
-/// aggregations, subqueries) and template blocks. On main, before the depth
-/// limits of issue 10 item 1, a debug build on a 2 MiB stack overflows at
-/// 423 nested parentheses, 283 `abs(`, 423 `sum by (x) (`, 121 nested
-/// subqueries and 279-term `up + up + …` chains (parse, format, evaluate),
-/// so generated trees (this, plus a chain, plus a small random tree) stay
-/// below. Templates refuse nesting deeper than 100 levels already.
-const MAX_NEST: usize = 40;
+/// aggregations, subqueries) and template blocks: under the template limit
+/// of 100 levels, and with [`MAX_CHAIN`] terms each this deep the query text
+/// stays under the PromQL length limit of 128 KiB.
+const MAX_NEST: usize = 60;
 
 /// Longest generated chain (`a + b + …` terms, template pipeline stages,
 /// sequence and mapping entries).
 const MAX_CHAIN: usize = 60;
 
-/// Deepest generated YAML nesting in configuration files. On main, a debug
-/// build on a 2 MiB stack overflows while decoding a config with 48 nested
-/// flow sequences or mappings (up to serde-saphyr's own recursion limit near
-/// 256 for sequences), or 24 nested `routes:` levels; rule files stop at the
-/// recursion limit with an error. Raise this once config decoding is bounded.
-const MAX_YAML_NEST: usize = 20;
+/// Deepest generated YAML nesting in configuration files, under the YAML
+/// nesting limit of 64 (`config::yaml_options`).
+const MAX_YAML_NEST: usize = 30;
 
 /// Runs `f` on a thread with a tokio worker's stack and fails the test if it
 /// panics, overflows (the test process dies) or takes longer than 20 s.

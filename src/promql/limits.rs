@@ -1,8 +1,9 @@
 //! Limits checked on the query text before `promql-parser` sees it, and the
 //! stack budget of the recursive walks that remain.
 //!
-//! - [`MAX_QUERY_BYTES`] bounds a query's length, so every walk (and the
-//!   pretty printer, whose cost grows with depth × length) is bounded.
+//! - [`MAX_QUERY_BYTES`] bounds a query's length without whitespace, so every
+//!   walk is bounded; [`MAX_QUERY_TEXT_BYTES`] bounds the text with it, as much
+//!   as `format_query` may return, so a formatted query always parses again.
 //! - [`MAX_DEPTH`] bounds the depth of the expression tree. It is estimated
 //!   from tokens, without building the tree: every bracket level counts one,
 //!   and every operator token (`+ - * / % ^`, comparisons, `and`/`or`/`unless`/
@@ -28,8 +29,13 @@ use super::parse_pos::tokens;
 /// Deepest expression tree accepted (estimated as described above).
 pub const MAX_DEPTH: usize = 512;
 
-/// Longest query accepted, in bytes.
+/// Longest query accepted, in bytes other than whitespace (indentation does not
+/// grow the tree, and `format_query`'s pretty printing adds a lot of it).
 pub const MAX_QUERY_BYTES: usize = 128 * 1024;
+
+/// Longest query text accepted, whitespace included: twice the rendering budget
+/// of `format_query`, so whatever it returns parses again.
+pub const MAX_QUERY_TEXT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Stack that must be left before one more level of our own recursion.
 pub(crate) const RED_ZONE: usize = 256 * 1024;
@@ -65,12 +71,19 @@ pub(crate) struct Refused {
 
 /// Checks the query text against the limits; returns the estimated depth.
 pub(crate) fn check(query: &str) -> Result<usize, Refused> {
-    if query.len() > MAX_QUERY_BYTES {
+    if query.len() > MAX_QUERY_TEXT_BYTES {
         return Err(Refused {
             message: format!(
-                "query too long: {} bytes (limit {MAX_QUERY_BYTES})",
+                "query too long: {} bytes with whitespace (limit {MAX_QUERY_TEXT_BYTES})",
                 query.len()
             ),
+            position: None,
+        });
+    }
+    let significant = query.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+    if significant > MAX_QUERY_BYTES {
+        return Err(Refused {
+            message: format!("query too long: {significant} bytes (limit {MAX_QUERY_BYTES})"),
             position: None,
         });
     }
@@ -370,6 +383,8 @@ mod tests {
     #[test]
     fn long_queries_are_refused() {
         let q = format!("up{{a=\"{}\"}}", "x".repeat(MAX_QUERY_BYTES));
+        let indented = format!("{}up", " \n".repeat(MAX_QUERY_BYTES));
+        assert!(check(&indented).is_ok(), "whitespace does not count");
         let e = check(&q).unwrap_err();
         assert!(e.message.starts_with("query too long: "), "{}", e.message);
         assert!(e.message.ends_with(&format!("(limit {MAX_QUERY_BYTES})")));
