@@ -82,10 +82,12 @@ pub(crate) static FUNCS: &[Native] = &[
         Ok(TValue::from(String::from_utf8_lossy(&bytes).into_owned()))
     }),
     native("list", 0, None, |_, a| {
+        check_nesting("list", a)?;
         Ok(TValue::list(ListKind::Any, a.to_vec()))
     }),
     native("append", 1, None, |_, a| match &a[0] {
         TValue::List(l) => {
+            check_nesting("append", a)?;
             let mut items = l.items.clone();
             items.extend_from_slice(&a[1..]);
             Ok(TValue::list(ListKind::Any, items))
@@ -111,7 +113,23 @@ fn tz(_: &mut CallCtx<'_>, a: &[TValue]) -> Result<TValue, String> {
     }
 }
 
+/// Deepest value `list`, `append` and `dict` may build: a pipeline such as
+/// `"a" | dict "a" | dict "a" | …` would otherwise nest values as deep as it is long, and
+/// every walk over the value (printing, ranging, dropping) recurses that deep.
+pub(crate) const MAX_VALUE_NESTING: usize = 64;
+
+/// Refuses a new container whose elements nest [`MAX_VALUE_NESTING`] deep already.
+fn check_nesting(name: &str, args: &[TValue]) -> Result<(), String> {
+    if args.iter().any(|v| v.nesting() >= MAX_VALUE_NESTING) {
+        return Err(format!(
+            "{name}: value nested too deeply (limit {MAX_VALUE_NESTING})"
+        ));
+    }
+    Ok(())
+}
+
 fn dict(_: &mut CallCtx<'_>, a: &[TValue]) -> Result<TValue, String> {
+    check_nesting("dict", a)?;
     if a.len() % 2 != 0 {
         return Err("dict requires an even number of arguments".to_string());
     }

@@ -149,7 +149,16 @@ fn recursion_and_loops_hit_limits() {
         ),
         "{e}"
     );
+    // Shared halves: exponential output, and as deep as the loop is long; the nesting
+    // limit stops it first.
     let shared = "{{ $l := list 1 }}{{ range $i := 100 }}{{ $l = list $l $l }}{{ end }}{{ $l }}";
+    let e = exec_err(shared, Flavor::Notification);
+    assert!(
+        e.to_string()
+            .contains("list: value nested too deeply (limit 64)"),
+        "{e}"
+    );
+    let shared = "{{ $l := list 1 }}{{ range $i := 40 }}{{ $l = list $l $l }}{{ end }}{{ $l }}";
     let e = exec_err(shared, Flavor::Notification);
     assert!(
         matches!(
@@ -374,4 +383,29 @@ fn limits_fit_a_small_stack() {
         })
         .expect("spawn");
     worker.join().expect("no overflow");
+}
+
+/// Found by `fuzz/fuzz_targets/template_deep.rs`: a long `dict` pipeline nested a value as
+/// deep as the pipeline was long, and ranging over (or dropping) it overflowed the stack.
+#[test]
+fn values_built_in_a_template_nest_boundedly() {
+    let pipeline = " | dict \"a\"".repeat(5_000);
+    for flavor in [Flavor::Notification, Flavor::Rule] {
+        let text = format!("{{{{ range $i, $v := \"a\"{pipeline} }}}}{{{{ $i }}}}{{{{ end }}}}");
+        let Ok(t) = Template::parse_with("t", &text, flavor) else {
+            continue; // `dict` is a notification function; rule templates refuse it at parse.
+        };
+        let e = within(20, move || {
+            t.execute(&Data::new(TValue::Null).with_time_ms(0))
+                .unwrap_err()
+                .to_string()
+        });
+        assert!(
+            e.contains("dict: value nested too deeply (limit 64)"),
+            "{e}"
+        );
+    }
+    let list = "{{ $x := list }}".to_string() + &"{{ $x = list $x }}".repeat(200) + "{{ len $x }}";
+    let e = exec_err(&list, Flavor::Notification).to_string();
+    assert!(e.contains("list: value nested too deeply"), "{e}");
 }

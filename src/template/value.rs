@@ -79,6 +79,9 @@ pub struct TList {
     pub kind: ListKind,
     /// The elements.
     pub items: Vec<TValue>,
+    /// How deep it nests containers (1 + the deepest element's), known at construction so
+    /// limits never walk a value (values built in a template may share parts).
+    nesting: usize,
 }
 
 /// A string-keyed map value.
@@ -88,6 +91,8 @@ pub struct TMap {
     pub kind: MapKind,
     /// The entries, sorted by key.
     pub entries: BTreeMap<Arc<str>, TValue>,
+    /// As [`TList`]'s.
+    nesting: usize,
 }
 
 /// A struct value: a Go type name and its fields in declaration order.
@@ -97,6 +102,8 @@ pub struct TRecord {
     pub type_name: &'static str,
     /// Field names and values.
     pub fields: Vec<(&'static str, TValue)>,
+    /// As [`TList`]'s.
+    nesting: usize,
 }
 
 impl TRecord {
@@ -114,12 +121,22 @@ impl TValue {
 
     /// A list of the given kind.
     pub fn list(kind: ListKind, items: Vec<TValue>) -> Self {
-        TValue::List(Arc::new(TList { kind, items }))
+        let nesting = 1 + items.iter().map(TValue::nesting).max().unwrap_or(0);
+        TValue::List(Arc::new(TList {
+            kind,
+            items,
+            nesting,
+        }))
     }
 
     /// A map of the given kind.
     pub fn map(kind: MapKind, entries: BTreeMap<Arc<str>, TValue>) -> Self {
-        TValue::Map(Arc::new(TMap { kind, entries }))
+        let nesting = 1 + entries.values().map(TValue::nesting).max().unwrap_or(0);
+        TValue::Map(Arc::new(TMap {
+            kind,
+            entries,
+            nesting,
+        }))
     }
 
     /// A label set as a map of the given kind ([`MapKind::Strings`] for
@@ -135,7 +152,22 @@ impl TValue {
 
     /// A struct value.
     pub fn record(type_name: &'static str, fields: Vec<(&'static str, TValue)>) -> Self {
-        TValue::Record(Arc::new(TRecord { type_name, fields }))
+        let nesting = 1 + fields.iter().map(|(_, v)| v.nesting()).max().unwrap_or(0);
+        TValue::Record(Arc::new(TRecord {
+            type_name,
+            fields,
+            nesting,
+        }))
+    }
+
+    /// How deep the value nests lists, maps and records (0 for a scalar); constant time.
+    pub fn nesting(&self) -> usize {
+        match self {
+            TValue::List(l) => l.nesting,
+            TValue::Map(m) => m.nesting,
+            TValue::Record(r) => r.nesting,
+            _ => 0,
+        }
     }
 
     /// The Go type name, as Go's error messages and `%!v(T=...)` show it.
