@@ -27,6 +27,7 @@ mod metrics;
 mod scrape_loop;
 mod series_limit;
 mod target;
+pub mod target_labels;
 
 pub mod exposition;
 mod landed;
