@@ -20,6 +20,7 @@
 
 mod cache;
 mod client;
+pub mod discovery;
 mod from_config;
 mod ingest;
 mod manager;
@@ -33,9 +34,9 @@ pub mod exposition;
 mod landed;
 
 pub use cache::SeriesCache;
-pub use from_config::{targets_from_config, TargetError};
+pub use from_config::{targets_from_config, HttpSd, PoolConfig, TargetError};
 pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
 pub use landed::{landed_channel, LandedSender, ScrapeLanded};
-pub use manager::{ScrapeManager, TargetView};
+pub use manager::{DroppedView, ScrapeManager, TargetView};
 pub use series_limit::{Refusals, SeriesLimit};
 pub use target::{Health, ScrapeLimits, TargetSpec, TargetStatus};
