@@ -151,15 +151,13 @@ fn discovery_and_target_labels_end_to_end() {
         a.display().to_string()
     );
     assert_eq!(ft[0]["scrapeUrl"], format!("http://{addr}/metrics"));
-    // The target with an empty address is dropped and listed.
+    // The target with an empty address is refused: as Prometheus 3.5, logged, neither active
+    // nor listed as dropped (only relabeling drops targets).
     assert_eq!(
         data["droppedTargetCounts"],
-        json!({"files": 1, "http": 0, "static": 0})
+        json!({"files": 0, "http": 0, "static": 0})
     );
-    let dropped = data["droppedTargets"].as_array().unwrap();
-    assert_eq!(dropped.len(), 1);
-    assert_eq!(dropped[0]["scrapePool"], "files");
-    assert_eq!(dropped[0]["discoveredLabels"]["why"], "empty");
+    assert_eq!(data["droppedTargets"], json!([]));
     assert!(data.get("discoveryErrors").is_none());
 
     // Filters.
@@ -169,7 +167,8 @@ fn discovery_and_target_labels_end_to_end() {
     assert_eq!(only["droppedTargetCounts"], Value::Null);
     let dropped_only = targets(&base, "?state=dropped&scrapePool=files");
     assert_eq!(dropped_only["activeTargets"], json!([]));
-    assert_eq!(dropped_only["droppedTargets"].as_array().unwrap().len(), 1);
+    assert_eq!(dropped_only["droppedTargets"], json!([]));
+    assert_eq!(dropped_only["droppedTargetCounts"]["files"], 0);
     let (_, pools) = get_json(&format!("{base}/api/v1/scrape_pools")).unwrap();
     assert_eq!(
         pools["data"],

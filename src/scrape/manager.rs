@@ -374,14 +374,19 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
                         };
                         out.push((spec, a.discovered, pool.client.clone()));
                     }
-                    Populated::Dropped { discovered, error } => {
-                        if let Some(e) = error {
-                            tracing::error!(
-                                scrape_pool = %job.job_name,
-                                err = %format!("instance {i} in group {}: {e}", group.source),
-                                "Creating target failed"
-                            );
-                        }
+                    // As Prometheus 3.5: an invalid target is logged, neither scraped nor
+                    // listed as dropped (checked against it by `tests/sd_prometheus_diff.rs`).
+                    Populated::Dropped { error: Some(e), .. } => {
+                        tracing::error!(
+                            scrape_pool = %job.job_name,
+                            err = %format!("instance {i} in group {}: {e}", group.source),
+                            "Creating target failed"
+                        );
+                    }
+                    Populated::Dropped {
+                        discovered,
+                        error: None,
+                    } => {
                         if keep == 0 || dropped.kept.len() < keep {
                             dropped.kept.push(discovered);
                         }

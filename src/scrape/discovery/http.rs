@@ -37,6 +37,18 @@ fn json_content_type(value: &str) -> bool {
     matches!(params.trim_start(), "charset=utf-8" | "charset=\"utf-8\"")
 }
 
+/// An error with its causes, `: `-separated (reqwest's own text omits them).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// Fetches and decodes the endpoint once.
 pub async fn fetch(
     config: &HttpSdConfig,
@@ -54,7 +66,7 @@ pub async fn fetch(
     if let Some(a) = authorization {
         req = req.header("Authorization", a);
     }
-    let mut resp = req.send().await.map_err(|e| e.to_string())?;
+    let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
     let status = resp.status();
     if status != reqwest::StatusCode::OK {
         return Err(format!(
@@ -81,7 +93,7 @@ pub async fn fetch(
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err(too_large());
         }
