@@ -146,7 +146,12 @@ pub(crate) fn http_sd(
             String::new()
         }
         Some(At { value, pos }) => {
+            // Go's parser keeps an empty host that the url crate refuses or skips over.
+            let no_host = value
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with(['/', '?', '#']));
             let problem = match url::Url::parse(&value) {
+                _ if no_host => Some("host is missing in URL".to_owned()),
                 Err(e) => Some(format!("parse {value:?}: {e}")),
                 Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
                     Some("URL scheme must be 'http' or 'https'".to_owned())
@@ -195,6 +200,57 @@ pub(crate) fn http_sd(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_with_env;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_with_env(text, "/d/c.yml", &|_| None) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.lines(),
+        }
+    }
+
+    #[test]
+    fn sd_sections_are_read_with_defaults() {
+        let text = "scrape_configs:\n- job_name: a\n  file_sd_configs:\n  - files: [t/*.json, /abs/x.yml]\n  \
+                    - files: [y.yaml]\n    refresh_interval: 30s\n  http_sd_configs:\n  - url: https://sd.example/targets\n  \
+                    - url: http://h:1/x\n    refresh_interval: 5s\n    authorization: {credentials: tok}\n  \
+                    keep_dropped_targets: 7\n";
+        let cfg = parse_with_env(text, "/d/c.yml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        let job = &cfg.scrape_configs[0];
+        assert_eq!(
+            job.file_sd_configs[0].files,
+            [PathBuf::from("/d/t/*.json"), PathBuf::from("/abs/x.yml")]
+        );
+        assert_eq!(job.file_sd_configs[0].refresh_interval.to_string(), "5m");
+        assert_eq!(job.file_sd_configs[1].refresh_interval.to_string(), "30s");
+        assert_eq!(job.http_sd_configs[0].url, "https://sd.example/targets");
+        assert_eq!(job.http_sd_configs[0].refresh_interval.to_string(), "1m");
+        assert_eq!(job.http_sd_configs[1].refresh_interval.to_string(), "5s");
+        assert_eq!(
+            job.http_sd_configs[1].authorization.as_ref().unwrap().kind,
+            "Bearer"
+        );
+        assert_eq!(job.keep_dropped_targets, 7);
+    }
+
+    #[test]
+    fn sd_errors_name_file_line_and_column() {
+        let text = "scrape_configs:\n- job_name: a\n  file_sd_configs:\n  - files: [x.txt]\n  - {}\n  \
+                    - files: [a.json]\n    refresh: 1m\n  http_sd_configs:\n  - url: ftp://h/x\n  - {refresh_interval: 0s}\n  \
+                    - url: http:///x\n";
+        assert_eq!(
+            errors(text),
+            [
+                "/d/c.yml:4:13: scrape_configs[0].file_sd_configs[0].files[0]: path name \"x.txt\" is not valid for file discovery",
+                "/d/c.yml:5:5: scrape_configs[0].file_sd_configs[1]: file service discovery config must contain at least one path name",
+                "/d/c.yml:7:5: unknown field \"refresh\" in scrape_configs[0].file_sd_configs[2]",
+                "/d/c.yml:9:10: scrape_configs[0].http_sd_configs[0].url: URL scheme must be 'http' or 'https'",
+                "/d/c.yml:10:5: scrape_configs[0].http_sd_configs[1]: URL is missing",
+                "/d/c.yml:10:24: scrape_configs[0].http_sd_configs[1].refresh_interval: refresh_interval must be greater than 0",
+                "/d/c.yml:11:10: scrape_configs[0].http_sd_configs[2].url: host is missing in URL",
+            ]
+        );
+    }
 
     #[test]
     fn file_patterns_as_prometheus() {
