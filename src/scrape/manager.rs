@@ -527,3 +527,71 @@ mod tests {
         assert!(!ends_stale(true).await);
     }
 }
+
+#[cfg(test)]
+mod discovery_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pools(text: &str, dir: &std::path::Path) -> Vec<PoolConfig> {
+        let path = dir.join("c.yml");
+        let cfg = crate::config::parse_with_env(text, &path, &|_| None).unwrap();
+        crate::scrape::targets_from_config(&cfg).unwrap()
+    }
+
+    fn addresses(m: &ScrapeManager, job: &str) -> Vec<String> {
+        m.targets()
+            .into_iter()
+            .filter(|t| t.spec.job == job)
+            .map(|t| t.spec.instance().to_owned())
+            .collect()
+    }
+
+    async fn eventually(m: &ScrapeManager, job: &str, want: &[&str]) {
+        for _ in 0..300 {
+            if addresses(m, job) == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{job}: {:?}, want {want:?}", addresses(m, job));
+    }
+
+    #[tokio::test]
+    async fn file_changes_resync_their_pool_and_a_reload_stops_old_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        std::fs::write(&file, r#"[{"targets": ["127.0.0.1:1"]}]"#).unwrap();
+        let text = "scrape_configs:\n- job_name: f\n  scrape_interval: 1h\n  \
+                    file_sd_configs: [{files: [t.json]}]\n- job_name: s\n  scrape_interval: 1h\n  \
+                    static_configs: [{targets: ['127.0.0.1:2']}]\n  \
+                    http_sd_configs: [{url: 'http://127.0.0.1:1/sd', refresh_interval: 1h}]\n";
+        let m = ScrapeManager::new(Arc::new(Store::default()), &mut Registry::default());
+        m.apply(pools(text, dir.path())).await;
+        // The file is read before `apply` returns; the failing HTTP SD endpoint keeps the
+        // pool's static target and shows its error.
+        assert_eq!(addresses(&m, "f"), ["127.0.0.1:1"]);
+        assert_eq!(addresses(&m, "s"), ["127.0.0.1:2"]);
+        for _ in 0..300 {
+            if m.discovery_errors().contains_key("s") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(m.discovery_errors()["s"][0].contains("http://127.0.0.1:1/sd"));
+        std::fs::write(&file, r#"[{"targets": ["127.0.0.1:1", "127.0.0.1:3"]}]"#).unwrap();
+        eventually(&m, "f", &["127.0.0.1:1", "127.0.0.1:3"]).await;
+        assert_eq!(addresses(&m, "s"), ["127.0.0.1:2"]);
+        // A reload without the file job: its provider stops, a later change is not seen.
+        let text = "scrape_configs:\n- job_name: s\n  scrape_interval: 1h\n  \
+                    static_configs: [{targets: ['127.0.0.1:2']}]\n";
+        m.apply(pools(text, dir.path())).await;
+        assert_eq!(m.pools(), ["s"]);
+        assert!(addresses(&m, "f").is_empty());
+        std::fs::write(&file, r#"[{"targets": ["127.0.0.1:4"]}]"#).unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(addresses(&m, "f").is_empty());
+        assert!(m.discovery_errors().is_empty());
+        m.stop().await;
+    }
+}
