@@ -63,7 +63,8 @@ fn start_sd_server() -> String {
     addr
 }
 
-/// What is compared: per active target (pool, labels, discoveredLabels, scrapeUrl), per dropped
+/// What is compared: per active target (pool, labels, discoveredLabels, scrapeUrl,
+/// scrapeInterval, scrapeTimeout), per dropped
 /// target (pool, discoveredLabels), and the dropped counts.
 fn summary(base: &str) -> Option<(BTreeSet<String>, BTreeSet<String>, Value)> {
     let (status, body) = get_json(&format!("{base}/api/v1/targets"))?;
@@ -154,7 +155,7 @@ fn targets_match_prometheus() {
         "  - targets: ['127.0.0.1:6']",
         "    labels: {__metrics_path__: /metrics/7, team: a}",
         "  - targets: ['127.0.0.1:7']",
-        "    labels: {__param_module: c, __scrape_interval__: 2m, __scrape_timeout__: 5s, instance: named}",
+        "    labels: {__param_module: c, __scrape_interval__: 120s, __scrape_timeout__: 5s, instance: named}",
         "  - targets: ['h-static']",
         "    labels: {__scheme__: https, __metrics_path__: 'p a/th'}",
         "- job_name: files",

@@ -16,10 +16,6 @@ use serde_json::{json, Value};
 /// Go's zero time, which Prometheus shows for targets never scraped.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-fn prom_duration(d: std::time::Duration) -> String {
-    crate::config::PromDuration(d).to_string()
-}
-
 /// `GET /api/v1/targets` (`state=active|dropped|any`, `scrapePool=<job>`).
 pub async fn targets(State(s): State<AppState>, Form(p): Form) -> ApiResult {
     let state = p.get("state").unwrap_or("").to_ascii_lowercase();
@@ -47,8 +43,8 @@ pub async fn targets(State(s): State<AppState>, Form(p): Form) -> ApiResult {
                 "lastScrape": last_scrape,
                 "lastScrapeDuration": t.status.last_duration.as_secs_f64(),
                 "health": t.status.health.as_str(),
-                "scrapeInterval": prom_duration(t.spec.interval),
-                "scrapeTimeout": prom_duration(t.spec.timeout),
+                "scrapeInterval": t.interval_text.0,
+                "scrapeTimeout": t.interval_text.1,
             }));
         }
     }
@@ -77,7 +73,8 @@ pub async fn targets(State(s): State<AppState>, Form(p): Form) -> ApiResult {
         "droppedTargets": dropped,
         "droppedTargetCounts": counts,
     });
-    let errors = s.scrape.discovery_errors();
+    let mut errors = s.scrape.discovery_errors();
+    errors.retain(|name, _| pool.is_none_or(|p| p == name));
     if !errors.is_empty() {
         data["discoveryErrors"] = json!(errors);
     }

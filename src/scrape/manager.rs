@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 struct Running {
     spec: TargetSpec,
     discovered: Labels,
+    interval_text: (String, String),
     status: Arc<RwLock<TargetStatus>>,
     metadata: Arc<RwLock<Metadata>>,
     cancel: CancellationToken,
@@ -39,6 +40,8 @@ pub struct TargetView {
     pub spec: TargetSpec,
     /// Its labels before relabeling.
     pub discovered: Labels,
+    /// `__scrape_interval__` and `__scrape_timeout__` as written.
+    pub interval_text: (String, String),
     /// Its last outcome.
     pub status: TargetStatus,
 }
@@ -60,8 +63,8 @@ struct Pool {
     dropped: DroppedView,
 }
 
-/// A scrape target, its discovered labels and its client.
-type Wanted = (TargetSpec, Labels, reqwest::Client);
+/// A scrape target, its discovered labels, its interval and timeout as written, and its client.
+type Wanted = (TargetSpec, Labels, (String, String), reqwest::Client);
 
 struct Inner {
     store: Arc<Store>,
@@ -276,6 +279,7 @@ impl ScrapeManager {
             .map(|r| TargetView {
                 spec: r.spec.clone(),
                 discovered: r.discovered.clone(),
+                interval_text: r.interval_text.clone(),
                 status: r.status.read().clone(),
             })
             .collect();
@@ -372,7 +376,7 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
                             },
                             authorization: pool.authorization.clone(),
                         };
-                        out.push((spec, a.discovered, pool.client.clone()));
+                        out.push((spec, a.discovered, a.interval_text, pool.client.clone()));
                     }
                     // As Prometheus 3.5: an invalid target is logged, neither scraped nor
                     // listed as dropped (checked against it by `tests/sd_prometheus_diff.rs`).
@@ -426,7 +430,7 @@ impl Inner {
                 .filter(|(k, r)| {
                     wanted
                         .get(*k)
-                        .is_none_or(|(spec, _, _)| !same_settings(spec, &r.spec))
+                        .is_none_or(|(spec, ..)| !same_settings(spec, &r.spec))
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -436,9 +440,10 @@ impl Inner {
                     stopping.push(r.task);
                 }
             }
-            for (key, (spec, discovered, client)) in wanted {
+            for (key, (spec, discovered, interval_text, client)) in wanted {
                 if let Some(r) = running.get_mut(&key) {
                     r.discovered = discovered;
+                    r.interval_text = interval_text;
                     continue;
                 }
                 let status = Arc::new(RwLock::new(TargetStatus::default()));
@@ -459,6 +464,7 @@ impl Inner {
                     Running {
                         spec,
                         discovered,
+                        interval_text,
                         status,
                         metadata,
                         cancel,

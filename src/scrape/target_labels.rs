@@ -30,6 +30,8 @@ pub struct ActiveTarget {
     pub interval: Duration,
     /// `__scrape_timeout__`.
     pub timeout: Duration,
+    /// `__scrape_interval__` and `__scrape_timeout__` as written (the API shows them so).
+    pub interval_text: (String, String),
 }
 
 /// What became of one discovered target.
@@ -152,6 +154,7 @@ fn check(job: &ScrapeConfig, labels: &Labels) -> Result<ActiveTarget, String> {
         url,
         interval,
         timeout,
+        interval_text: (interval_text.to_owned(), timeout_text.to_owned()),
     })
 }
 
