@@ -57,8 +57,8 @@ pub struct HttpSdConfig {
     pub tls_config: TlsConfig,
 }
 
-/// Whether `pattern` names files as Prometheus' file SD accepts them: an optional `*` in the
-/// last path element and a `.json`, `.yml` or `.yaml` extension (any case as Prometheus lists).
+/// Whether `pattern` names files as Prometheus' file SD accepts them: `*` only in the last path
+/// element and a `.json`, `.yml` or `.yaml` extension (any case as Prometheus lists).
 pub fn is_valid_file_sd_pattern(pattern: &str) -> bool {
     let Some((stem, ext)) = pattern.rsplit_once('.') else {
         return false;
@@ -68,7 +68,9 @@ pub fn is_valid_file_sd_pattern(pattern: &str) -> bool {
     }
     match stem.split_once('*') {
         None => true,
-        Some((_, rest)) => !rest.contains('*') && !rest.contains('/'),
+        // Prometheus' `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`: from the first `*`
+        // on, no more directories.
+        Some((_, rest)) => !rest.contains('/'),
     }
 }
 
@@ -260,6 +262,7 @@ mod tests {
             "/x/y/z-*.yaml",
             "t.JSON",
             "d/pre*post.yml",
+            "a**.json",
         ] {
             assert!(is_valid_file_sd_pattern(ok), "{ok}");
         }
@@ -267,8 +270,8 @@ mod tests {
             "a.txt",
             "a",
             "*/x.json",
-            "a**.json",
             "a*/b.json",
+            "a.Json",
             "a.json.bak",
         ] {
             assert!(!is_valid_file_sd_pattern(bad), "{bad}");
