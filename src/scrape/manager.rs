@@ -60,6 +60,8 @@ struct Pool {
     client: reqwest::Client,
     authorization: Option<String>,
     providers: Vec<SharedState>,
+    /// Identifies each provider's configuration across reloads (same order as `providers`).
+    keys: Vec<String>,
     dropped: DroppedView,
 }
 
@@ -128,19 +130,37 @@ impl ScrapeManager {
         if let Some(old) = self.generation.lock().take() {
             old.cancel.cancel();
         }
+        // A provider whose configuration is unchanged starts from its last good groups, so a
+        // source that fails right after a reload keeps its targets (as Prometheus keeps
+        // unchanged providers).
+        let mut previous: HashMap<(String, String), Vec<discovery::TargetGroup>> =
+            self.inner
+                .pools
+                .lock()
+                .iter()
+                .flat_map(|(job, pool)| {
+                    pool.keys.iter().zip(&pool.providers).map(|(key, state)| {
+                        ((job.clone(), key.clone()), state.lock().groups.clone())
+                    })
+                })
+                .collect();
         let cancel = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut next = BTreeMap::new();
         for pc in pools {
             let name = pc.job.job_name.clone();
             let mut providers = Vec::new();
+            let mut keys = Vec::new();
             let static_state = SharedState::default();
             discovery::record(&static_state, Some(discovery::static_groups(&pc.job)), None);
             providers.push(static_state);
+            keys.push("static".to_owned());
             for f in &pc.job.file_sd_configs {
+                let key = format!("file {f:?}");
                 let state = SharedState::default();
                 let metrics = self.inner.sd_metrics.clone();
-                let provider = FileProvider::new(f.clone());
+                let last = previous.remove(&(name.clone(), key.clone()));
+                let provider = FileProvider::new(f.clone(), last.unwrap_or_default());
                 let first = tokio::task::spawn_blocking(move || {
                     let mut p = provider;
                     let outcome = p.refresh(&metrics);
@@ -162,9 +182,14 @@ impl ScrapeManager {
                     changed,
                 )));
                 providers.push(state);
+                keys.push(key);
             }
             for h in pc.http_sd {
+                let key = format!("http {:?}", h.config);
                 let state = SharedState::default();
+                if let Some(last) = previous.remove(&(name.clone(), key.clone())) {
+                    discovery::record(&state, Some(last), None);
+                }
                 let changed = self.changed_fn(&name);
                 tasks.push(tokio::spawn(discovery::http::run(
                     h.config,
@@ -176,6 +201,7 @@ impl ScrapeManager {
                     changed,
                 )));
                 providers.push(state);
+                keys.push(key);
             }
             next.insert(
                 name,
@@ -184,6 +210,7 @@ impl ScrapeManager {
                     client: pc.client,
                     authorization: pc.authorization,
                     providers,
+                    keys,
                     dropped: DroppedView::default(),
                 },
             );
@@ -598,6 +625,23 @@ mod discovery_tests {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(addresses(&m, "f").is_empty());
         assert!(m.discovery_errors().is_empty());
+        m.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_last_good_targets_of_an_unchanged_failing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        std::fs::write(&file, r#"[{"targets": ["127.0.0.1:1"]}]"#).unwrap();
+        let text = "scrape_configs:\n- job_name: f\n  scrape_interval: 1h\n  \
+                    file_sd_configs: [{files: [t.json]}]\n";
+        let m = ScrapeManager::new(Arc::new(Store::default()), &mut Registry::default());
+        m.apply(pools(text, dir.path())).await;
+        assert_eq!(addresses(&m, "f"), ["127.0.0.1:1"]);
+        std::fs::write(&file, "[{").unwrap();
+        m.apply(pools(text, dir.path())).await;
+        assert_eq!(addresses(&m, "f"), ["127.0.0.1:1"]);
+        assert!(m.discovery_errors()["f"][0].contains("t.json"));
         m.stop().await;
     }
 }

@@ -32,11 +32,18 @@ pub struct FileProvider {
 }
 
 impl FileProvider {
-    /// A provider for `config`, nothing read yet.
-    pub fn new(config: FileSdConfig) -> Self {
+    /// A provider for `config`, nothing read yet; `previous` are the groups an earlier
+    /// provider with the same configuration had (a file that fails to read keeps its own).
+    pub fn new(config: FileSdConfig, previous: Vec<TargetGroup>) -> Self {
+        let mut last: BTreeMap<PathBuf, Vec<TargetGroup>> = BTreeMap::new();
+        for g in previous {
+            if let Some(path) = g.labels.get("__meta_filepath") {
+                last.entry(PathBuf::from(path)).or_default().push(g);
+            }
+        }
         Self {
             config,
-            last: BTreeMap::new(),
+            last,
             stamps: BTreeMap::new(),
             read_at: None,
         }
@@ -171,10 +178,13 @@ mod tests {
     use crate::config::PromDuration;
 
     fn provider(dir: &Path, pattern: &str) -> FileProvider {
-        FileProvider::new(FileSdConfig {
-            files: vec![dir.join(pattern)],
-            refresh_interval: PromDuration(Duration::from_secs(300)),
-        })
+        FileProvider::new(
+            FileSdConfig {
+                files: vec![dir.join(pattern)],
+                refresh_interval: PromDuration(Duration::from_secs(300)),
+            },
+            Vec::new(),
+        )
     }
 
     /// Writes a file with a distinct length so the change is seen without waiting for a new
