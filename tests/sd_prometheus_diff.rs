@@ -195,6 +195,29 @@ fn targets_match_prometheus() {
         dir.path().display()
     );
     compare(&wf, &prom, "initial");
+    // The filters: which keys come back, how many targets, and the dropped counts.
+    for query in [
+        "?state=active&scrapePool=files",
+        "?state=dropped",
+        "?scrapePool=http",
+        "?state=x",
+    ] {
+        let shape = |base: &str| {
+            let (_, body) = get_json(&format!("{base}/api/v1/targets{query}")).expect("targets");
+            let data = &body["data"];
+            let keys: Vec<String> = data.as_object().unwrap().keys().cloned().collect();
+            let len = |k: &str| data[k].as_array().map(Vec::len);
+            (
+                keys.into_iter()
+                    .filter(|k| k != "discoveryErrors")
+                    .collect::<Vec<_>>(),
+                len("activeTargets"),
+                len("droppedTargets"),
+                data["droppedTargetCounts"].clone(),
+            )
+        };
+        assert_eq!(shape(&wf), shape(&prom), "{query}");
+    }
 
     // The SD file changes: a target goes, another comes, labels change.
     std::fs::write(

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
-/// Largest SD file read (a file of 10,000 targets is well under 1 MiB).
-pub const MAX_FILE_BYTES: u64 = 32 << 20;
+/// Largest SD file read, as [`super::http::MAX_RESPONSE_BYTES`] (a file of 10,000 targets is
+/// well under 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
 
 /// How often file modification times are checked.
 const POLL: Duration = Duration::from_secs(1);
@@ -116,13 +117,18 @@ impl FileProvider {
 
 /// Reads one SD file by its extension.
 pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
-    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if len > MAX_FILE_BYTES {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    // Read at most one byte past the limit: a file growing while read is still bounded.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
-            "file is {len} bytes, above the limit of {MAX_FILE_BYTES}"
+            "file is larger than the limit of {MAX_FILE_BYTES} bytes"
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let raw: RawGroups = match ext.to_ascii_lowercase().as_str() {
         "json" => serde_json::from_str(&text).map_err(|e| e.to_string())?,
@@ -263,5 +269,11 @@ mod tests {
         let j = dir.path().join("x.json");
         write(&j, r#"{"targets": []}"#);
         assert!(read_file(&j).is_err());
+        let big = format!("[{}]", " ".repeat(MAX_FILE_BYTES as usize));
+        write(&j, &big);
+        assert_eq!(
+            read_file(&j).unwrap_err(),
+            "file is larger than the limit of 8388608 bytes"
+        );
     }
 }
