@@ -60,7 +60,7 @@ pub async fn fetch(
         .header("Accept", "application/json")
         .header(
             "X-Prometheus-Refresh-Interval-Seconds",
-            config.refresh_interval.0.as_secs().to_string(),
+            config.refresh_interval.0.as_secs_f64().to_string(),
         )
         .timeout(config.refresh_interval.0.min(MAX_TIMEOUT));
     if let Some(a) = authorization {
@@ -166,6 +166,14 @@ mod tests {
 
     /// Serves each connection the next answer of `answers` (status, content type, body).
     async fn server(answers: Vec<(u16, &'static str, Vec<u8>)>) -> String {
+        server_seeing(answers, Default::default()).await
+    }
+
+    /// As [`server`], keeping each request's head (lowercased) in `seen`.
+    async fn server_seeing(
+        answers: Vec<(u16, &'static str, Vec<u8>)>,
+        seen: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+    ) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -174,7 +182,9 @@ mod tests {
                     return;
                 };
                 let mut buf = [0u8; 4096];
-                let _ = conn.read(&mut buf).await;
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                seen.lock()
+                    .push(String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase());
                 let head = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
@@ -193,6 +203,29 @@ mod tests {
             basic_auth: None,
             authorization: None,
             tls_config: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_carry_prometheus_headers_and_credentials() {
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let url = server_seeing(
+            vec![(200, "application/json", b"[]".to_vec())],
+            seen.clone(),
+        )
+        .await;
+        let mut c = config(&url);
+        c.refresh_interval = PromDuration(Duration::from_millis(1500));
+        let client = reqwest::Client::new();
+        assert_eq!(fetch(&c, &client, Some("Bearer tok")).await.unwrap(), []);
+        let head = seen.lock()[0].clone();
+        for want in [
+            "get /sd http/1.1\r\n",
+            "accept: application/json\r\n",
+            "x-prometheus-refresh-interval-seconds: 1.5\r\n",
+            "authorization: bearer tok\r\n",
+        ] {
+            assert!(head.contains(want), "{want:?} in {head}");
         }
     }
 
