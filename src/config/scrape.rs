@@ -138,26 +138,6 @@ pub struct ScrapeConfig {
 }
 
 impl ScrapeConfig {
-    /// The URL to scrape `address` (a `host:port` from `static_configs`) at: scheme, address,
-    /// `metrics_path` and `params`, as Prometheus builds it.
-    pub fn target_url(&self, address: &str) -> Result<url::Url, url::ParseError> {
-        let path = if self.metrics_path.starts_with('/') {
-            self.metrics_path.clone()
-        } else {
-            format!("/{}", self.metrics_path)
-        };
-        let mut url = url::Url::parse(&format!("{}://{address}{path}", self.scheme))?;
-        if !self.params.is_empty() {
-            let mut query = url.query_pairs_mut();
-            for (name, values) in &self.params {
-                for value in values {
-                    query.append_pair(name, value);
-                }
-            }
-        }
-        Ok(url)
-    }
-
     /// Every target of the job with its static labels, in file order.
     pub fn targets(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, String>)> {
         self.static_configs
@@ -429,10 +409,6 @@ mod tests {
                 job.label_value_length_limit
             ),
             (30, 200, 500)
-        );
-        assert_eq!(
-            job.target_url("db1:9100").unwrap().as_str(),
-            "https://db1:9100/probe?module=http_2xx&module=x&target=a"
         );
     }
 
