@@ -217,7 +217,6 @@ const BAD: &[(&str, &[&str])] = &[
         &[
             r#"6:13: invalid target "http://localhost:9100" in job "node": must be host:port without a scheme (set scheme on the job instead)"#,
             r#"7:13: invalid target "localhost:9100/metrics" in job "node": must be host:port without a path (set metrics_path on the job instead)"#,
-            r#"8:13: invalid target "localhost" in job "node": missing port; must be host:port"#,
             r#"9:13: invalid target "localhost:99999" in job "node": port must be a number from 1 to 65535"#,
             r#"10:13: invalid target "::1:9100" in job "node": IPv6 addresses must be in brackets, e.g. [::1]:9100"#,
             r#"11:13: invalid target ":9100" in job "node": missing host; must be host:port"#,

@@ -104,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/metadata", get(series::metadata))
         .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/targets/metadata", get(targets::metadata))
+        .route("/api/v1/scrape_pools", get(targets::scrape_pools))
         .route("/api/v1/rules", get(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/alerts/history", get(rules::history))

@@ -17,7 +17,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The matcher sets of one `match[]` selector (several when it uses `or`).
-fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
+pub(super) fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let bad = |msg: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {msg}"));
     let expr = crate::promql::parse(text).map_err(|e| bad(e.to_string()))?;
     let Expr::VectorSelector(vs) = expr else {

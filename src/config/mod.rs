@@ -41,6 +41,7 @@ mod notify;
 mod receiver_types;
 mod receivers;
 mod scrape;
+mod sd;
 mod secret;
 mod size;
 mod validate;
@@ -62,6 +63,7 @@ pub use receivers::{
     SlackField, WebhookConfig,
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
+pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use validate::{check_target, is_valid_label_name};

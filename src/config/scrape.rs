@@ -7,6 +7,7 @@ use super::global::GlobalConfig;
 use super::http::{
     self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
 };
+use super::sd::{self, FileSdConfig, HttpSdConfig, RawFileSdConfig, RawHttpSdConfig};
 use super::size::ByteSize;
 use super::validate;
 use serde::ser::Serializer;
@@ -24,6 +25,9 @@ yaml_section! {
         scheme: String,
         params: Entries<Vec<String>>,
         static_configs: Vec<At<RawStaticConfig>>,
+        file_sd_configs: Vec<At<RawFileSdConfig>>,
+        http_sd_configs: Vec<At<RawHttpSdConfig>>,
+        keep_dropped_targets: u64,
         basic_auth: RawBasicAuth,
         authorization: RawAuthorization,
         tls_config: RawTlsConfig,
@@ -97,6 +101,14 @@ pub struct ScrapeConfig {
     pub params: BTreeMap<String, Vec<String>>,
     /// Targets and their extra labels.
     pub static_configs: Vec<StaticConfig>,
+    /// Target groups read from files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Target groups fetched over HTTP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    /// Most dropped targets kept for `/api/v1/targets`; 0 means no limit.
+    pub keep_dropped_targets: u64,
     /// HTTP basic authentication.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
@@ -126,26 +138,6 @@ pub struct ScrapeConfig {
 }
 
 impl ScrapeConfig {
-    /// The URL to scrape `address` (a `host:port` from `static_configs`) at: scheme, address,
-    /// `metrics_path` and `params`, as Prometheus builds it.
-    pub fn target_url(&self, address: &str) -> Result<url::Url, url::ParseError> {
-        let path = if self.metrics_path.starts_with('/') {
-            self.metrics_path.clone()
-        } else {
-            format!("/{}", self.metrics_path)
-        };
-        let mut url = url::Url::parse(&format!("{}://{address}{path}", self.scheme))?;
-        if !self.params.is_empty() {
-            let mut query = url.query_pairs_mut();
-            for (name, values) in &self.params {
-                for value in values {
-                    query.append_pair(name, value);
-                }
-            }
-        }
-        Ok(url)
-    }
-
     /// Every target of the job with its static labels, in file order.
     pub fn targets(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, String>)> {
         self.static_configs
@@ -212,6 +204,31 @@ pub(crate) fn resolve(
         .into_iter()
         .map(|sc| static_config(sc.value, &scope, cx))
         .collect();
+    let file_sd_configs = raw
+        .file_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            sd::file_sd(
+                f,
+                &format!("scrape_configs[{index}].file_sd_configs[{i}]"),
+                cx,
+            )
+        })
+        .collect();
+    let http_sd_configs = raw
+        .http_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let path = format!("scrape_configs[{index}].http_sd_configs[{i}]");
+            sd::http_sd(h, &path, &scope, cx)
+        })
+        .collect();
     let basic_auth = raw
         .basic_auth
         .map(|b| http::basic_auth(b.value, &scope, cx));
@@ -251,6 +268,9 @@ pub(crate) fn resolve(
             })
             .unwrap_or_default(),
         static_configs,
+        file_sd_configs,
+        http_sd_configs,
+        keep_dropped_targets: value_or(raw.keep_dropped_targets),
         basic_auth,
         authorization: authorization.map(|a| a.value),
         tls_config,
@@ -389,10 +409,6 @@ mod tests {
                 job.label_value_length_limit
             ),
             (30, 200, 500)
-        );
-        assert_eq!(
-            job.target_url("db1:9100").unwrap().as_str(),
-            "https://db1:9100/probe?module=http_2xx&module=x&target=a"
         );
     }
 

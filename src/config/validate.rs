@@ -87,11 +87,22 @@ pub fn check_target(target: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Reports every target that is not `host:port`; returns the valid ones.
+/// Checks a scrape target: `host:port` as [`check_target`], or a bare host without a port,
+/// which Prometheus 3 accepts (it adds no default port; the scrape uses the scheme's).
+pub fn check_scrape_target(target: &str) -> Result<(), &'static str> {
+    let bare_host = !target.is_empty() && !target.contains(':') && !target.starts_with('[');
+    if bare_host && !target.contains('/') {
+        return check_target(&format!("{target}:1"));
+    }
+    check_target(target)
+}
+
+/// Reports every scrape target that is neither `host:port` nor a bare host; returns the valid
+/// ones.
 pub(crate) fn targets(targets: Vec<At<String>>, scope: &Scope, cx: &mut Cx<'_>) -> Vec<String> {
     let mut out = Vec::with_capacity(targets.len());
     for target in targets {
-        match check_target(&target.value) {
+        match check_scrape_target(&target.value) {
             Ok(()) => out.push(target.value),
             Err(reason) => {
                 let kind = ErrorKind::InvalidTarget {
@@ -213,6 +224,12 @@ mod tests {
         for (bad, reason) in cases {
             let err = check_target(bad).unwrap_err();
             assert!(err.contains(reason), "{bad}: {err}");
+        }
+        // Scrape targets may omit the port, as in Prometheus 3.
+        assert_eq!(check_scrape_target("localhost"), Ok(()));
+        assert_eq!(check_scrape_target("a.example"), Ok(()));
+        for bad in ["", "a b", "a/b", "http://a", "user@a", ":1"] {
+            assert!(check_scrape_target(bad).is_err(), "{bad}");
         }
     }
 

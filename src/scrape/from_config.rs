@@ -1,9 +1,9 @@
-//! Builds scrape targets (and one HTTP client per job) from the configuration.
+//! Builds scrape pools (one per job, with its HTTP client and its discovery providers) from the
+//! configuration.
 
-use super::target::{ScrapeLimits, TargetSpec};
-use crate::config::{Config, ScrapeConfig};
-use crate::model::LabelsBuilder;
+use crate::config::{Authorization, BasicAuth, Config, HttpSdConfig, ScrapeConfig, TlsConfig};
 use base64::Engine as _;
+use std::sync::Arc;
 
 /// A job whose HTTP client could not be built (bad CA file, bad client certificate).
 #[derive(Debug, thiserror::Error)]
@@ -15,56 +15,62 @@ pub struct TargetError {
     pub message: String,
 }
 
-/// Every target of every job, with its job's client.
-pub fn targets_from_config(
-    cfg: &Config,
-) -> Result<Vec<(TargetSpec, reqwest::Client)>, TargetError> {
+/// An `http_sd_configs` entry with its own client and credentials.
+#[derive(Debug, Clone)]
+pub struct HttpSd {
+    /// The entry.
+    pub config: HttpSdConfig,
+    /// Its client (its TLS settings).
+    pub client: reqwest::Client,
+    /// Its `Authorization` header (a secret: never logged).
+    pub authorization: Option<String>,
+}
+
+/// One job ready to run: its configuration, its scrape client and its HTTP SD clients.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// The job.
+    pub job: Arc<ScrapeConfig>,
+    /// The client targets are scraped with.
+    pub client: reqwest::Client,
+    /// The scrape `Authorization` header.
+    pub authorization: Option<String>,
+    /// The job's HTTP SD endpoints.
+    pub http_sd: Vec<HttpSd>,
+}
+
+/// Every job of the configuration with its clients; fails on the first client that cannot be
+/// built, so a reload with a bad CA file changes nothing.
+pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError> {
     let mut out = Vec::new();
     for job in &cfg.scrape_configs {
         let err = |message: String| TargetError {
             job: job.job_name.clone(),
             message,
         };
-        let client = build_client(job).map_err(err)?;
-        let authorization = authorization(job);
-        for (address, static_labels) in job.targets() {
-            let url = job
-                .target_url(address)
-                .map_err(|e| err(format!("target {address:?}: {e}")))?;
-            let mut labels = LabelsBuilder::new(&Default::default());
-            for (k, v) in static_labels {
-                labels.set(k, v);
-            }
-            labels.set("job", &job.job_name);
-            if labels.get("instance").is_none() {
-                labels.set("instance", address);
-            }
-            let spec = TargetSpec {
-                job: job.job_name.clone(),
-                url: url.to_string(),
-                labels: labels.labels(),
-                interval: job.scrape_interval.0,
-                timeout: job.scrape_timeout.0,
-                honor_labels: job.honor_labels,
-                honor_timestamps: job.honor_timestamps,
-                limits: ScrapeLimits {
-                    sample_limit: job.sample_limit as usize,
-                    body_size_limit: job.body_size_limit.0 as usize,
-                    label_limit: job.label_limit as usize,
-                    label_name_length_limit: job.label_name_length_limit as usize,
-                    label_value_length_limit: job.label_value_length_limit as usize,
-                    series_limit: job.series_limit as usize,
-                },
-                authorization: authorization.clone(),
-            };
-            out.push((spec, client.clone()));
+        let client = build_client(&job.job_name, &job.tls_config).map_err(err)?;
+        let mut http_sd = Vec::new();
+        for sd in &job.http_sd_configs {
+            let client = build_client(&job.job_name, &sd.tls_config)
+                .map_err(|m| err(format!("http_sd_configs {}: {m}", sd.url)))?;
+            http_sd.push(HttpSd {
+                config: sd.clone(),
+                client,
+                authorization: authorization(sd.basic_auth.as_ref(), sd.authorization.as_ref()),
+            });
         }
+        out.push(PoolConfig {
+            job: Arc::new(job.clone()),
+            client,
+            authorization: authorization(job.basic_auth.as_ref(), job.authorization.as_ref()),
+            http_sd,
+        });
     }
     Ok(out)
 }
 
-fn authorization(job: &ScrapeConfig) -> Option<String> {
-    if let Some(b) = &job.basic_auth {
+fn authorization(basic: Option<&BasicAuth>, auth: Option<&Authorization>) -> Option<String> {
+    if let Some(b) = basic {
         let password = b
             .password
             .as_ref()
@@ -74,7 +80,7 @@ fn authorization(job: &ScrapeConfig) -> Option<String> {
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
         return Some(format!("Basic {token}"));
     }
-    job.authorization.as_ref().map(|a| {
+    auth.map(|a| {
         let credentials = a
             .credentials
             .as_ref()
@@ -84,8 +90,7 @@ fn authorization(job: &ScrapeConfig) -> Option<String> {
     })
 }
 
-fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, String> {
-    let tls = &job.tls_config;
+fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(10))
         .pool_max_idle_per_host(2)
@@ -109,7 +114,7 @@ fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, String> {
     }
     if let Some(name) = &tls.server_name {
         // reqwest has no per-client SNI override; the name must match the target host.
-        tracing::debug!(job = %job.job_name, server_name = %name, "tls server_name is checked against the target host");
+        tracing::debug!(job = %job, server_name = %name, "tls server_name is checked against the target host");
     }
     b.build().map_err(|e| format!("building HTTP client: {e}"))
 }
