@@ -5,6 +5,7 @@
 mod labels;
 mod matcher;
 pub mod matcher_text;
+pub mod relabel;
 mod sample;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
