@@ -102,6 +102,7 @@ fn main() {
         honor_timestamps: true,
         limits: ScrapeLimits::default(),
         authorization: None,
+        metric_relabel: std::sync::Arc::from([]),
     };
     let store = Store::new(StoreOptions {
         retention_ms: Some(15 * 60 * 1000),

@@ -2,8 +2,10 @@
 
 use super::target::{ScrapeLimits, TargetSpec};
 use crate::config::{Config, ScrapeConfig};
+use crate::model::relabel::RelabelConfig;
 use crate::model::LabelsBuilder;
 use base64::Engine as _;
+use std::sync::Arc;
 
 /// A job whose HTTP client could not be built (bad CA file, bad client certificate).
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,7 @@ pub fn targets_from_config(
         };
         let client = build_client(job).map_err(err)?;
         let authorization = authorization(job);
+        let metric_relabel: Arc<[RelabelConfig]> = Arc::from(job.metric_relabel_configs.as_slice());
         for (address, static_labels) in job.targets() {
             let url = job
                 .target_url(address)
@@ -56,6 +59,7 @@ pub fn targets_from_config(
                     series_limit: job.series_limit as usize,
                 },
                 authorization: authorization.clone(),
+                metric_relabel: metric_relabel.clone(),
             };
             out.push((spec, client.clone()));
         }

@@ -195,6 +195,7 @@ fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
         && a.honor_timestamps == b.honor_timestamps
         && a.limits == b.limits
         && a.authorization == b.authorization
+        && a.metric_relabel == b.metric_relabel
 }
 
 #[cfg(test)]
@@ -215,6 +216,7 @@ mod tests {
             honor_timestamps: true,
             limits: Default::default(),
             authorization: None,
+            metric_relabel: Arc::from([]),
         };
         (spec, reqwest::Client::new())
     }
