@@ -6,6 +6,9 @@
 //! `replacement: $1`, `action: replace`); a key written with a null value (`regex:`) sets the
 //! zero value instead (an empty separator, replacement or action, and the regex `""`), exactly
 //! as its YAML decoder does.
+//!
+//! The rule fields are taken verbatim: unlike the rest of the file, `${VAR}` is not expanded
+//! here, because `$1` and `${1}` are the regex groups (Prometheus expands no variable there).
 
 use super::decode::{yaml_section, At, Cx, Decode};
 use super::error::ErrorKind;
@@ -16,13 +19,30 @@ use serde::ser::{SerializeMap, Serializer};
 yaml_section! {
     /// One relabel rule as written.
     pub(crate) struct RawRelabelFields {
-        source_labels: Vec<String>,
-        separator: String,
-        regex: String,
+        source_labels: Vec<Verbatim>,
+        separator: Verbatim,
+        regex: Verbatim,
         modulus: u64,
-        target_label: String,
-        replacement: String,
-        action: String,
+        target_label: Verbatim,
+        replacement: Verbatim,
+        action: Verbatim,
+    }
+}
+
+/// A scalar as written, without `${VAR}` expansion.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Verbatim(String);
+
+impl Decode for Verbatim {
+    fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        if let Value::Str(text) = &node.value {
+            return Some(Verbatim(text.clone()));
+        }
+        let text = cx.raw_text(node);
+        if text.is_none() {
+            cx.wrong_type(node, "a string");
+        }
+        text.map(Verbatim)
     }
 }
 
@@ -118,22 +138,24 @@ fn spec_of(raw: RawRelabelConfig, entry: Pos) -> (RelabelSpec, Positions) {
         action: f.action.as_ref().map(|a| a.pos),
     };
     let defaults = RelabelSpec::default();
-    let text = |field: Option<At<String>>, key: &str, default: String| match field {
-        Some(v) => v.value,
+    let text = |field: Option<At<Verbatim>>, key: &str, default: String| match field {
+        Some(v) => v.value.0,
         None if null(key) => String::new(),
         None => default,
     };
     let regex = match f.regex {
-        Some(r) => Some(r.value),
+        Some(r) => Some(r.value.0),
         None if null("regex") => Some(String::new()),
         None => None,
     };
     let spec = RelabelSpec {
-        source_labels: f.source_labels.map(|s| s.value),
+        source_labels: f
+            .source_labels
+            .map(|s| s.value.into_iter().map(|v| v.0).collect()),
         separator: text(f.separator, "separator", defaults.separator),
         regex,
         modulus: f.modulus.map_or(0, |m| m.value),
-        target_label: f.target_label.map(|t| t.value).unwrap_or_default(),
+        target_label: f.target_label.map(|t| t.value.0).unwrap_or_default(),
         replacement: text(f.replacement, "replacement", defaults.replacement),
         action: text(f.action, "action", defaults.action),
     };
@@ -268,6 +290,18 @@ mod tests {
         for (g, w) in got.iter().zip(want) {
             assert!(g.starts_with(w), "got {g:?}, want {w:?}");
         }
+    }
+
+    #[test]
+    fn dollar_templates_are_not_environment_variables() {
+        let config = load(&format!(
+            "{HEAD}  metric_relabel_configs:\n  - source_labels: [a]\n    regex: '(.)(.*)'\n    \
+             target_label: '${{1}}_x'\n    replacement: '$2-${{1}}$$'\n"
+        ));
+        let rules = &config.scrape_configs[0].metric_relabel_configs;
+        assert_eq!(rules[0].spec().replacement, "$2-${1}$$");
+        let out = process(Labels::from_pairs([("a", "kab")]), rules).unwrap();
+        assert_eq!(out.get("k_x"), Some("ab-k$"));
     }
 
     #[test]
