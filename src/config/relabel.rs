@@ -81,8 +81,21 @@ pub(crate) fn relabel_configs(
     let list = raw.map(|l| l.value).unwrap_or_default();
     let mut out = Vec::with_capacity(list.len());
     for (i, entry) in list.into_iter().enumerate() {
+        // `action: ''` as written goes through Prometheus' action parser ("unknown relabel
+        // action"); only a null action reaches its "cannot be empty" check.
+        let written_empty = entry
+            .value
+            .fields
+            .action
+            .as_ref()
+            .is_some_and(|a| a.value.0.is_empty());
         let (spec, positions) = spec_of(entry.value, entry.pos);
-        match RelabelConfig::new(spec) {
+        let compiled = if written_empty {
+            Err(RelabelError::UnknownAction(String::new()))
+        } else {
+            RelabelConfig::new(spec)
+        };
+        match compiled {
             Ok(rule) => out.push(rule),
             Err(source) => {
                 let pos = positions.of(&source);
@@ -259,6 +272,10 @@ mod tests {
         assert_eq!(
             errors(&format!("{HEAD}  relabel_configs:\n  - action:\n")),
             ["c.yml:4:5: scrape_configs[0].relabel_configs[0]: relabel action cannot be empty"]
+        );
+        assert_eq!(
+            errors(&format!("{HEAD}  relabel_configs:\n  - action: ''\n")),
+            [r#"c.yml:4:13: scrape_configs[0].relabel_configs[0]: unknown relabel action """#]
         );
     }
 

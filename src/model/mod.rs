@@ -1,4 +1,5 @@
-//! Domain types shared by every pipeline stage: label sets, matchers and samples.
+//! Domain types shared by every pipeline stage: label sets, matchers, samples, and Prometheus'
+//! relabel engine (`relabel`).
 //!
 //! **Invariant:** this module does no I/O and knows no wire format.
 

@@ -182,13 +182,14 @@ pub struct RelabelRegex {
 }
 
 impl RelabelRegex {
-    /// Compiles `pattern` anchored as `^(?:pattern)$`.
+    /// Compiles `pattern` anchored as Prometheus 3.x does, `^(?s:pattern)$`: `.` matches a
+    /// newline too.
     pub fn new(pattern: &str) -> Result<Self, RelabelError> {
         let translated = translate_re2(pattern);
-        let re = regex::RegexBuilder::new(&format!("^(?:{translated})$"))
+        let re = regex::RegexBuilder::new(&format!("^(?s:{translated})$"))
             .octal(true)
             .build()
-            .map_err(|e| RelabelError::Regex(regex_error_text(&e)))?;
+            .map_err(|e| RelabelError::Regex(regex_error_text(&e, pattern)))?;
         Ok(Self {
             source: pattern.to_owned(),
             re,
@@ -212,17 +213,57 @@ impl PartialEq for RelabelRegex {
     }
 }
 
-/// The first line of a regex error (the crate's message spans several lines).
-fn regex_error_text(e: &regex::Error) -> String {
-    match e {
+/// A regex error worded as Go's `regexp` words the common ones (`missing closing )` …);
+/// other problems keep the `regex` crate's one-line description.
+fn regex_error_text(e: &regex::Error, pattern: &str) -> String {
+    let text = match e {
         regex::Error::Syntax(text) => text
             .lines()
             .rfind(|l| l.starts_with("error: "))
             .map_or_else(|| text.clone(), |l| l["error: ".len()..].to_owned()),
         regex::Error::CompiledTooBig(limit) => {
-            format!("expression too large (compiled size over {limit} bytes)")
+            return format!("expression too large (compiled size over {limit} bytes)")
         }
-        other => other.to_string(),
+        other => return other.to_string(),
+    };
+    // (the crate's wording, Go's, whether Go quotes the whole expression after it)
+    const GO_WORDING: [(&str, &str, bool); 8] = [
+        ("unclosed group", "missing closing )", true),
+        ("unopened group", "unexpected )", true),
+        ("unclosed character class", "missing closing ]", false),
+        (
+            "repetition operator missing expression",
+            "missing argument to repetition operator",
+            false,
+        ),
+        (
+            "invalid repetition count range",
+            "invalid repeat count",
+            false,
+        ),
+        (
+            "incomplete escape sequence",
+            "trailing backslash at end of expression",
+            false,
+        ),
+        (
+            "unrecognized escape sequence",
+            "invalid escape sequence",
+            false,
+        ),
+        (
+            "invalid character class range",
+            "invalid character class range",
+            false,
+        ),
+    ];
+    match GO_WORDING
+        .iter()
+        .find(|(rust, _, _)| text.starts_with(rust))
+    {
+        Some((_, go, true)) => format!("{go}: `^(?s:{pattern})$`"),
+        Some((_, go, false)) => (*go).to_owned(),
+        None => text,
     }
 }
 
