@@ -29,7 +29,8 @@ tmp_port{a=\"x\",b=\"y\"} 1\n\
 dup_name{alias=\"dup_name\"} 1\n\
 dup_other{alias=\"something\"} 1\n\
 weird{v=\"caf\u{e9} 42\"} 1\n\
-weird_multi{v=\"line1\\nline2\"} 1\n";
+weird_multi{v=\"line1\\nline2\"} 1\n\
+weird_case{v=\"stra\u{df}e \u{39f}\u{394}\u{39f}\u{3a3} \u{130}x\"} 1\n";
 
 const RULES: &str = r#"    metric_relabel_configs:
     - {source_labels: [__name__], regex: 'go_.*', action: drop}
@@ -47,6 +48,8 @@ const RULES: &str = r#"    metric_relabel_configs:
     - {source_labels: [v], regex: '(\w+)\s(\d+)', target_label: v_word, replacement: '$1'}
     - {source_labels: [v], regex: '[^\d]*(\d+)', target_label: v_num}
     - {source_labels: [v], regex: 'line1.line2', target_label: v_dotall, replacement: 'yes'}
+    - {source_labels: [v], target_label: v_up, action: uppercase}
+    - {source_labels: [v], target_label: v_low, action: lowercase}
     - {regex: 'build_user', action: labeldrop}
     - {regex: '__name__|job|instance|code|http_.*|cpu|mode|shard|major|minor|commit_.*|version|a|b|alias|v.*|commit', action: labelkeep}
 "#;

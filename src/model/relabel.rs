@@ -554,10 +554,10 @@ impl RelabelConfig {
             Action::KeepEqual => return lb.get(&spec.target_label).unwrap_or("") == val,
             Action::Replace => self.replace(&val, lb),
             Action::Lowercase => {
-                lb.set(&spec.target_label, &val.to_lowercase());
+                lb.set(&spec.target_label, &go_lower(&val));
             }
             Action::Uppercase => {
-                lb.set(&spec.target_label, &val.to_uppercase());
+                lb.set(&spec.target_label, &go_upper(&val));
             }
             Action::HashMod => {
                 let hash = Md5::digest(val.as_bytes());
@@ -620,6 +620,27 @@ impl RelabelConfig {
         // An empty value deletes the label.
         lb.set(&target, &value);
     }
+}
+
+/// Go's `strings.ToLower`: each character on its own (no final-sigma rule), one character out.
+fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
+/// Go's `strings.ToUpper`: simple case mapping, so a character whose upper case is several
+/// characters (`ß` → `SS`) stays as it is.
+fn go_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Prometheus' `relabel.Config.Validate`, in its order.

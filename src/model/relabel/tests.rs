@@ -343,6 +343,26 @@ fn lowercase_and_uppercase() {
 }
 
 #[test]
+fn case_mapping_is_go_s_simple_mapping() {
+    let r = |action: &str| {
+        rule(|s| {
+            s.source_labels = src(&["v"]);
+            s.action = action.into();
+            s.target_label = "out".into();
+        })
+    };
+    let get = |action: &str, v: &str| {
+        run(&[("v", v)], &[r(action)])
+            .unwrap()
+            .get("out")
+            .map(str::to_owned)
+    };
+    assert_eq!(get("uppercase", "straße").as_deref(), Some("STRAßE"));
+    assert_eq!(get("lowercase", "ΟΔΟΣ").as_deref(), Some("οδοσ"));
+    assert_eq!(get("lowercase", "İx").as_deref(), Some("ix"));
+}
+
+#[test]
 fn keepequal_and_dropequal() {
     let r = |action: &str, target: &str| {
         rule(|s| {
