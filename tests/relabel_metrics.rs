@@ -142,3 +142,38 @@ fn check_config_refuses_broken_rules_by_position() {
         "{text}"
     );
 }
+
+/// Every relabel rule in Prometheus' own example files (`conf.good.yml`, the Kubernetes example)
+/// is accepted: `check config` may refuse other parts of them, never a relabel rule.
+#[test]
+fn prometheus_example_relabel_rules_are_accepted() {
+    let dir = crate_dir().join("../shared/conformance/configs");
+    if !dir.is_dir() {
+        eprintln!("skipping: {} is absent", dir.display());
+        return;
+    }
+    for name in [
+        "conf.good.yml",
+        "prometheus-kubernetes.yml",
+        "prometheus.yml",
+    ] {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).expect("read example");
+        assert!(
+            name != "conf.good.yml" || text.contains("relabel_configs"),
+            "{name} has relabel rules to check"
+        );
+        let out = Command::new(watchfire_bin())
+            .args(["check", "config"])
+            .arg(&path)
+            .output()
+            .expect("run check config");
+        let report = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let refused: Vec<&str> = report
+            .lines()
+            .filter(|l| l.contains("relabel_configs"))
+            .collect();
+        assert!(refused.is_empty(), "{name}: {refused:#?}");
+    }
+}
