@@ -207,6 +207,7 @@ fn validation_errors_match_promtool() {
         "{action: null, target_label: x}",
         "{source_labels: [a], regex: '(unclosed', target_label: x}",
         "{source_labels: [''], target_label: x}",
+        r"{source_labels: [a], regex: '(a)\1', target_label: x}",
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     for (i, rule) in cases.iter().enumerate() {

@@ -185,7 +185,7 @@ impl RelabelRegex {
     /// Compiles `pattern` anchored as Prometheus 3.x does, `^(?s:pattern)$`: `.` matches a
     /// newline too.
     pub fn new(pattern: &str) -> Result<Self, RelabelError> {
-        let translated = translate_re2(pattern);
+        let translated = translate_re2(pattern).map_err(RelabelError::Regex)?;
         let re = regex::RegexBuilder::new(&format!("^(?s:{translated})$"))
             .octal(true)
             .build()
@@ -271,7 +271,7 @@ fn regex_error_text(e: &regex::Error, pattern: &str) -> String {
 /// boundaries are ASCII-only in RE2, `\Q…\E` quotes literally, `\<`/`\>` are plain characters,
 /// and `[`, `&`, `~` and `-` inside a class are literals (the crate reads nested classes and set
 /// operations there).
-fn translate_re2(src: &str) -> String {
+fn translate_re2(src: &str) -> Result<String, String> {
     const DIGIT: &str = "0-9";
     const WORD: &str = "0-9A-Za-z_";
     const SPACE: &str = r"\t\n\x0C\r ";
@@ -285,6 +285,11 @@ fn translate_re2(src: &str) -> String {
         if c == '\\' && i + 1 < chars.len() {
             let e = chars[i + 1];
             i += 2;
+            // RE2 has no backreferences: `\1` alone is an error (`\12` is octal).
+            let octal_follows = chars.get(i).is_some_and(|d| ('0'..='7').contains(d));
+            if matches!(e, '8' | '9') || (('1'..='7').contains(&e) && !octal_follows) {
+                return Err(format!("invalid escape sequence: `\\{e}`"));
+            }
             let class = match e {
                 'd' => Some((DIGIT, false)),
                 'D' => Some((DIGIT, true)),
@@ -372,7 +377,7 @@ fn translate_re2(src: &str) -> String {
         }
         i += 1;
     }
-    out
+    Ok(out)
 }
 
 /// One part of a parsed `$` template.

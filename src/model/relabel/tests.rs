@@ -437,6 +437,12 @@ fn re2_classes_are_ascii() {
     assert!(kept(r"[]a]+", "]a"));
     assert!(kept(r"\<x\>", "<x>"));
     assert!(kept(r"\101", "A"));
+    // No backreferences in RE2.
+    let e = error(|s| {
+        s.target_label = "a".into();
+        s.regex = Some(r"(a)\1".into());
+    });
+    assert_eq!(e, r"error parsing regexp: invalid escape sequence: `\1`");
     assert!(kept(r".*\bfoo\b.*", "a foo b"));
     assert!(kept(r"(?i)FOO", "foo"));
     // Prometheus 3.x anchors with `(?s:…)`: `.` matches a newline.
