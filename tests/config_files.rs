@@ -160,7 +160,6 @@ const BAD: &[(&str, &[&str])] = &[
             r#"2:3: unknown field "scrape_intervall" in global, did you mean "scrape_interval"?"#,
             r#"4:1: "remote_write" is not supported yet"#,
             r#"8:5: unknown field "static_config" in scrape_configs[0], did you mean "static_configs"?"#,
-            r#"10:5: unknown field "relabel_configs" in scrape_configs[0]"#,
             r#"12:7: unknown field "user" in scrape_configs[0].basic_auth"#,
         ],
     ),

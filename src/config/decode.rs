@@ -113,7 +113,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The text of a scalar as written (plain numbers and booleans keep their spelling).
-    fn raw_text(&self, node: &Node) -> Option<String> {
+    pub(crate) fn raw_text(&self, node: &Node) -> Option<String> {
         let fallback = match &node.value {
             Value::Null => String::new(),
             Value::Bool(b) => b.to_string(),

@@ -197,6 +197,14 @@ pub enum ErrorKind {
         /// The I/O error.
         source: io::Error,
     },
+    /// A relabel rule that Prometheus' validation refuses.
+    #[error("{path}: {source}")]
+    Relabel {
+        /// The rule, e.g. `scrape_configs[0].metric_relabel_configs[1]`.
+        path: String,
+        /// Why, worded as Prometheus words it.
+        source: crate::model::relabel::RelabelError,
+    },
     /// A `rule_files` entry that is not a valid glob pattern.
     #[error("invalid rule_files pattern {pattern:?}: {message}")]
     Glob {

@@ -40,6 +40,7 @@ mod node;
 mod notify;
 mod receiver_types;
 mod receivers;
+mod relabel;
 mod scrape;
 mod sd;
 mod secret;

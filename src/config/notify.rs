@@ -48,6 +48,7 @@ yaml_section! {
     /// `alerting` as written (Prometheus).
     pub(crate) struct RawAlerting {
         alertmanagers: Vec<At<RawAlertmanager>>,
+        alert_relabel_configs: Vec<At<super::relabel::RawRelabelConfig>>,
     }
 }
 
@@ -173,6 +174,13 @@ pub struct AlertingConfig {
     /// Alertmanager sets; each alert goes to every target of every set.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alertmanagers: Vec<AlertmanagerConfig>,
+    /// Relabeling applied to every alert before it is forwarded; an alert a rule drops is not
+    /// sent.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "super::relabel::serialize_rules"
+    )]
+    pub alert_relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
 }
 
 /// One set of Alertmanagers sharing connection settings.
@@ -457,7 +465,15 @@ fn alerting(raw: Option<At<RawAlerting>>, cx: &mut Cx<'_>) -> AlertingConfig {
         .enumerate()
         .map(|(i, set)| alertmanager(set.value, i, cx))
         .collect();
-    AlertingConfig { alertmanagers }
+    let alert_relabel_configs = super::relabel::relabel_configs(
+        raw.alert_relabel_configs,
+        "alerting.alert_relabel_configs",
+        cx,
+    );
+    AlertingConfig {
+        alertmanagers,
+        alert_relabel_configs,
+    }
 }
 
 fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> AlertmanagerConfig {

@@ -7,9 +7,11 @@ use super::global::GlobalConfig;
 use super::http::{
     self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
 };
+use super::relabel::{self, RawRelabelConfig};
 use super::sd::{self, FileSdConfig, HttpSdConfig, RawFileSdConfig, RawHttpSdConfig};
 use super::size::ByteSize;
 use super::validate;
+use crate::model::relabel::RelabelConfig;
 use serde::ser::Serializer;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -39,6 +41,8 @@ yaml_section! {
         label_name_length_limit: u64,
         label_value_length_limit: u64,
         series_limit: u64,
+        relabel_configs: Vec<At<RawRelabelConfig>>,
+        metric_relabel_configs: Vec<At<RawRelabelConfig>>,
     }
 }
 
@@ -135,6 +139,19 @@ pub struct ScrapeConfig {
     /// new series beyond it are dropped and counted, the rest of the scrape is kept. 0 means no
     /// limit (the default).
     pub series_limit: u64,
+    /// Target relabeling (`relabel_configs`), applied to discovered target labels.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "relabel::serialize_rules"
+    )]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Metric relabeling (`metric_relabel_configs`), applied to each scraped series before it
+    /// is stored; the outcome is cached per series.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "relabel::serialize_rules"
+    )]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
 }
 
 impl ScrapeConfig {
@@ -249,6 +266,16 @@ pub(crate) fn resolve(
         .map(|t| http::tls_config(t.value, &scope, cx))
         .unwrap_or_default();
     let value_or = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
+    let relabel_configs = relabel::relabel_configs(
+        raw.relabel_configs,
+        &format!("scrape_configs[{index}].relabel_configs"),
+        cx,
+    );
+    let metric_relabel_configs = relabel::relabel_configs(
+        raw.metric_relabel_configs,
+        &format!("scrape_configs[{index}].metric_relabel_configs"),
+        cx,
+    );
     ScrapeConfig {
         job_name,
         scrape_interval,
@@ -282,6 +309,8 @@ pub(crate) fn resolve(
         label_name_length_limit: value_or(raw.label_name_length_limit),
         label_value_length_limit: value_or(raw.label_value_length_limit),
         series_limit: value_or(raw.series_limit),
+        relabel_configs,
+        metric_relabel_configs,
     }
 }
 

@@ -251,6 +251,11 @@ impl LabelsBuilder {
             .map(|i| &*self.labels[i].value)
     }
 
+    /// A copy of the current labels, in name order (to edit the builder while walking them).
+    pub fn snapshot(&self) -> Vec<Label> {
+        self.labels.clone()
+    }
+
     /// The finished label set.
     pub fn labels(&self) -> Labels {
         Labels(self.labels.clone())

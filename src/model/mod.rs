@@ -1,10 +1,12 @@
-//! Domain types shared by every pipeline stage: label sets, matchers and samples.
+//! Domain types shared by every pipeline stage: label sets, matchers, samples, and Prometheus'
+//! relabel engine (`relabel`).
 //!
 //! **Invariant:** this module does no I/O and knows no wire format.
 
 mod labels;
 mod matcher;
 pub mod matcher_text;
+pub mod relabel;
 mod sample;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};

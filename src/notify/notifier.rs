@@ -262,7 +262,8 @@ impl<'a> NotifierBuilder<'a> {
         let sets = self.config.alerting.alertmanagers.clone();
         let forward_tx = if sets.iter().any(|s| !s.targets.is_empty()) {
             let (ftx, frx) = mpsc::channel(EVENT_CAPACITY);
-            let forwarder = Forwarder::new(sets, client, self.forward, metrics.clone());
+            let forwarder = Forwarder::new(sets, client, self.forward, metrics.clone())
+                .with_relabel(self.config.alerting.alert_relabel_configs.clone());
             tasks.push(tokio::spawn(forwarder.run(frx, cancel.clone())));
             Some(ftx)
         } else {

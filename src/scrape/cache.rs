@@ -6,6 +6,9 @@
 //! the loop can write staleness markers for them. A miss goes through the
 //! target's series limits ([`TargetSeries`]) before a series is created.
 //!
+//! A series that `metric_relabel_configs` dropped is cached too, as a drop: the rules run once
+//! per new raw series, never per sample, and a later hit skips the sample without allocating.
+//!
 //! The map keeps the capacity of the largest scrape it held and gives it
 //! back when it is four times what the last scrape needed, so a target that
 //! once churned does not keep its peak.
@@ -17,7 +20,8 @@ use std::collections::HashMap;
 
 #[derive(Debug)]
 struct Entry {
-    series: SeriesRef,
+    /// `None`: metric relabeling dropped the series.
+    series: Option<SeriesRef>,
     /// Scrape round in which the series was last seen.
     seen: u64,
     /// Scrape round in which the entry was made.
@@ -57,17 +61,27 @@ impl SeriesCache {
         self.round += 1;
     }
 
-    /// The series for `key`, marking it seen in this round.
-    pub fn lookup(&mut self, key: &[u8]) -> Option<&SeriesRef> {
+    /// The cached outcome for `key`, marking it seen in this round: `Some(Some(series))` for a
+    /// kept series, `Some(None)` for one metric relabeling dropped, `None` on a miss.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<Option<&SeriesRef>> {
         let round = self.round;
         self.map.get_mut(key).map(|e| {
             e.seen = round;
-            &e.series
+            e.series.as_ref()
         })
     }
 
     /// Remembers a new series, seen in this round.
     pub fn insert(&mut self, key: &[u8], series: SeriesRef, explicit_ts: bool) {
+        self.insert_entry(key, Some(series), explicit_ts);
+    }
+
+    /// Remembers that metric relabeling dropped the series `key`.
+    pub fn insert_dropped(&mut self, key: &[u8]) {
+        self.insert_entry(key, None, false);
+    }
+
+    fn insert_entry(&mut self, key: &[u8], series: Option<SeriesRef>, explicit_ts: bool) {
         self.map.insert(
             key.into(),
             Entry {
@@ -87,8 +101,8 @@ impl SeriesCache {
             if e.seen == round {
                 return true;
             }
-            if !e.explicit_ts {
-                stale.push(e.series.clone());
+            if let (Some(series), false) = (&e.series, e.explicit_ts) {
+                stale.push(series.clone());
             }
             false
         });
@@ -109,10 +123,11 @@ impl SeriesCache {
     pub fn drain(&mut self, stale: &mut Vec<SeriesRef>, unborn: &mut Vec<SeriesRef>) {
         let round = self.round;
         for (_, e) in self.map.drain() {
+            let Some(series) = e.series else { continue };
             if e.added == round {
-                unborn.push(e.series);
+                unborn.push(series);
             } else if !e.explicit_ts {
-                stale.push(e.series);
+                stale.push(series);
             }
         }
         self.shrink();
@@ -148,6 +163,7 @@ mod tests {
         cache.insert(b"a", a, false);
         cache.insert(b"b", b, false);
         cache.insert(b"c", c, true);
+        cache.insert_dropped(b"gone");
         cache.begin_round();
         assert!(cache.lookup(b"a").is_some());
         let mut stale = Vec::new();
@@ -158,6 +174,8 @@ mod tests {
         stale.clear();
         let (d, _) = store.get_or_create(Labels::from_pairs([("__name__", "d")]));
         cache.insert(b"d", d, false);
+        cache.insert_dropped(b"dropped");
+        assert!(matches!(cache.lookup(b"dropped"), Some(None)));
         let mut unborn = Vec::new();
         cache.drain(&mut stale, &mut unborn);
         assert_eq!(stale.len(), 1);

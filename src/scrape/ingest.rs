@@ -1,13 +1,15 @@
 //! Turns one scraped body into a batch of `(series, t, v)`: parse, resolve
 //! each sample's series through the target's cache, merge target labels,
-//! enforce limits, keep metric metadata. Nothing reaches the buffer here:
+//! apply `metric_relabel_configs` (once per new series: the cache keeps the
+//! outcome, a drop included), enforce limits, keep metric metadata. Nothing reaches the buffer here:
 //! the loop commits the batch only when the whole body was good.
 
 use super::cache::SeriesCache;
 use super::exposition::{Entry, Format, ParseError, Parser, Sample};
 use super::series_limit::Refusals;
 use super::target::TargetSpec;
-use crate::model::{Labels, LabelsBuilder};
+use crate::model::relabel;
+use crate::model::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::store::{SeriesRef, Store};
 use std::collections::HashMap;
 
@@ -31,14 +33,23 @@ pub enum IngestError {
     /// The body is not valid exposition text.
     #[error("parse error at {0}")]
     Parse(#[from] ParseError),
-    /// More samples than `sample_limit`; the rest of the body was still
-    /// parsed to count them, as Prometheus does for `scrape_samples_scraped`.
-    #[error("sample limit exceeded: {scraped} samples, limit is {limit}")]
+    /// More samples than `sample_limit` after metric relabeling (as in
+    /// Prometheus); the rest of the body was still parsed to count them, as
+    /// Prometheus does for `scrape_samples_scraped`.
+    #[error("sample limit exceeded: {kept} samples after metric relabeling, limit is {limit}")]
     SampleLimit {
         /// The limit.
         limit: usize,
         /// Samples in the body.
         scraped: usize,
+        /// Samples metric relabeling kept.
+        kept: usize,
+    },
+    /// Metric relabeling removed `__name__` from a series it kept.
+    #[error("missing metric name (__name__ label) after metric relabeling: series {series}")]
+    MissingMetricName {
+        /// The series after relabeling.
+        series: String,
     },
     /// A series with more labels than `label_limit`.
     #[error("label limit exceeded: series {series} has {count} labels, limit is {limit}")]
@@ -73,6 +84,7 @@ impl IngestError {
             IngestError::Parse(_) => "parse",
             IngestError::SampleLimit { .. } => "sample_limit",
             IngestError::LabelLimit { .. } | IngestError::LabelLength { .. } => "label_limit",
+            IngestError::MissingMetricName { .. } => "missing_metric_name",
         }
     }
 }
@@ -80,8 +92,11 @@ impl IngestError {
 /// Counts of one successful ingest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
-    /// Samples in the body.
+    /// Samples in the body (`scrape_samples_scraped`).
     pub samples: usize,
+    /// Samples metric relabeling kept (`scrape_samples_post_metric_relabeling`),
+    /// including those of new series a series limit then refused.
+    pub post_relabel: usize,
     /// Series seen for the first time by this target's cache.
     pub series_added: usize,
     /// Whether any HELP/TYPE/UNIT differed from the metadata passed in.
@@ -124,17 +139,12 @@ pub fn ingest(
     let limit = spec.limits.sample_limit;
     for entry in Parser::new(body, format_for(content_type)) {
         let entry = entry?;
-        if limit > 0 && out.samples >= limit {
-            // Over the limit (or at it): only count what follows. No series
-            // is created past the limit; the scrape fails after the body.
-            if matches!(entry, Entry::Sample(_)) {
-                out.samples += 1;
-            }
-            continue;
-        }
         match entry {
             Entry::Sample(s) => {
                 out.samples += 1;
+                // At (or over) the limit: only count what follows. No series
+                // is created past the limit; the scrape fails after the body.
+                let over = limit > 0 && out.post_relabel >= limit;
                 let explicit_ts = spec.honor_timestamps && s.timestamp.is_some();
                 let t = if explicit_ts {
                     s.timestamp.unwrap_or(scrape_ts)
@@ -142,9 +152,18 @@ pub fn ingest(
                     scrape_ts
                 };
                 let series = match cache.lookup(s.series.as_bytes()) {
-                    Some(series) => series.clone(),
+                    Some(Some(series)) => series.clone(),
+                    // Dropped by metric relabeling when first seen.
+                    Some(None) => continue,
                     None => {
-                        let labels = series_labels(&s, spec)?;
+                        let Some(labels) = series_labels(&s, spec)? else {
+                            cache.insert_dropped(s.series.as_bytes());
+                            continue;
+                        };
+                        if over {
+                            out.post_relabel += 1;
+                            continue;
+                        }
                         match cache.admit(store, labels) {
                             Ok(series) => {
                                 cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
@@ -154,13 +173,17 @@ pub fn ingest(
                             Err(refused) => {
                                 // Not cached: tried again next scrape, when
                                 // gc may have made room.
+                                out.post_relabel += 1;
                                 out.refused.note(refused);
                                 continue;
                             }
                         }
                     }
                 };
-                batch.push((series, t, s.value));
+                out.post_relabel += 1;
+                if !over {
+                    batch.push((series, t, s.value));
+                }
             }
             Entry::Help { name, help, .. } => {
                 if metadata.get(name.as_ref()).is_none_or(|m| m.help != help) {
@@ -186,19 +209,22 @@ pub fn ingest(
             Entry::Comment { .. } => {}
         }
     }
-    if limit > 0 && out.samples > limit {
+    if limit > 0 && out.post_relabel > limit {
         return Err(IngestError::SampleLimit {
             limit,
             scraped: out.samples,
+            kept: out.post_relabel,
         });
     }
     Ok(out)
 }
 
 /// The stored label set of a scraped series: scraped labels plus target
-/// labels. On a clash the target label wins and the scraped one is kept as
-/// `exported_<name>`, unless `honor_labels` is set, as in Prometheus.
-fn series_labels(s: &Sample<'_>, spec: &TargetSpec) -> Result<Labels, IngestError> {
+/// labels, then `metric_relabel_configs`. On a clash the target label wins and
+/// the scraped one is kept as `exported_<name>`, unless `honor_labels` is set,
+/// as in Prometheus. `None` when relabeling dropped the series (or left no
+/// label at all); label limits apply to the relabeled set.
+fn series_labels(s: &Sample<'_>, spec: &TargetSpec) -> Result<Option<Labels>, IngestError> {
     let scraped = s.to_labels();
     let mut b = LabelsBuilder::new(&scraped);
     for l in &spec.labels {
@@ -217,9 +243,20 @@ fn series_labels(s: &Sample<'_>, spec: &TargetSpec) -> Result<Labels, IngestErro
             }
         }
     }
+    if !relabel::process_builder(&mut b, &spec.metric_relabel) {
+        return Ok(None);
+    }
     let labels = b.labels();
+    if labels.is_empty() {
+        return Ok(None);
+    }
+    if !labels.contains(METRIC_NAME) {
+        return Err(IngestError::MissingMetricName {
+            series: labels.to_string(),
+        });
+    }
     check_label_limits(&labels, spec)?;
-    Ok(labels)
+    Ok(Some(labels))
 }
 
 fn check_label_limits(labels: &Labels, spec: &TargetSpec) -> Result<(), IngestError> {
@@ -270,6 +307,7 @@ mod tests {
             honor_timestamps: true,
             limits,
             authorization: None,
+            metric_relabel: std::sync::Arc::from([]),
         }
     }
 
@@ -311,6 +349,7 @@ mod tests {
             out,
             IngestOutcome {
                 samples: 2,
+                post_relabel: 2,
                 series_added: 2,
                 metadata_changed: false,
                 refused: Refusals::default(),
@@ -341,7 +380,8 @@ mod tests {
             run("a 1\nb 2\n# TYPE c gauge\nc 3\n", &spec(false, lim)),
             Err(IngestError::SampleLimit {
                 limit: 1,
-                scraped: 3
+                scraped: 3,
+                kept: 3
             })
         ));
         // Exactly at the limit is fine; a parse error after the limit wins.
@@ -418,6 +458,133 @@ mod tests {
             .message()
             .unwrap()
             .contains("storage.max_series"));
+    }
+
+    fn rules(yaml: &str) -> std::sync::Arc<[relabel::RelabelConfig]> {
+        let text = format!("scrape_configs:\n- job_name: node\n  metric_relabel_configs:\n{yaml}");
+        let config = crate::config::parse_with_env(&text, "c.yml", &|_| None).unwrap();
+        std::sync::Arc::from(config.scrape_configs[0].metric_relabel_configs.as_slice())
+    }
+
+    #[test]
+    fn metric_relabeling_drops_keeps_and_rewrites() {
+        let mut spec = spec(false, Default::default());
+        spec.metric_relabel = rules(
+            "  - {source_labels: [__name__], regex: 'go_.*', action: drop}\n  \
+             - {source_labels: [__name__, job], regex: '(.*);node', target_label: from, \
+             replacement: 'n_$1'}\n  - {regex: env, action: labeldrop}\n",
+        );
+        let (batch, out) = run("go_x 1\nup_x 2\ngo_y 3\n", &spec).unwrap();
+        assert_eq!((out.samples, out.post_relabel, out.series_added), (3, 1, 1));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(
+            batch[0].0.to_string(),
+            r#"up_x{from="n_up_x", instance="h:1", job="node"}"#
+        );
+    }
+
+    #[test]
+    fn sample_limit_counts_samples_after_relabeling() {
+        let mut spec = spec(
+            false,
+            ScrapeLimits {
+                sample_limit: 1,
+                ..Default::default()
+            },
+        );
+        spec.metric_relabel =
+            rules("  - {source_labels: [__name__], regex: 'drop_.*', action: drop}\n");
+        let (_, out) = run("drop_a 1\nkeep 2\ndrop_b 3\n", &spec).unwrap();
+        assert_eq!((out.samples, out.post_relabel), (3, 1));
+        let e = run("drop_a 1\nkeep 2\nkeep2 3\n", &spec).unwrap_err();
+        assert!(matches!(
+            e,
+            IngestError::SampleLimit {
+                scraped: 3,
+                kept: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn relabeling_away_the_name_fails_and_an_empty_set_is_dropped() {
+        let mut spec = spec(false, Default::default());
+        spec.metric_relabel = rules("  - {regex: __name__, action: labeldrop}\n");
+        let e = run("m 1\n", &spec).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("missing metric name (__name__ label)"),
+            "{e}"
+        );
+        spec.metric_relabel = rules("  - {regex: nothing, action: labelkeep}\n");
+        let (batch, out) = run("m 1\n", &spec).unwrap();
+        assert!(batch.is_empty());
+        assert_eq!(out.post_relabel, 0);
+    }
+
+    #[test]
+    fn label_limits_apply_after_relabeling() {
+        let mut spec = spec(
+            false,
+            ScrapeLimits {
+                label_limit: 3,
+                ..Default::default()
+            },
+        );
+        // Four labels as scraped (with the target's), three after labeldrop.
+        spec.metric_relabel = rules("  - {regex: env, action: labeldrop}\n");
+        assert!(run("m 1\n", &spec).is_ok());
+    }
+
+    #[test]
+    fn cached_outcomes_are_not_relabeled_again() {
+        let store = Store::new(Default::default());
+        let mut cache = SeriesCache::default();
+        let (mut batch, mut meta) = (Vec::new(), Metadata::default());
+        let mut first = spec(false, Default::default());
+        first.metric_relabel = rules(
+            "  - {source_labels: [__name__], regex: 'gone', action: drop}\n  \
+             - {target_label: stage, replacement: first}\n",
+        );
+        // Rules that would give other results: a cache hit must not run them.
+        let mut second = first.clone();
+        second.metric_relabel = rules("  - {target_label: stage, replacement: second}\n");
+        let body = b"kept 1\ngone 2\n";
+        for (round, spec) in [(1, &first), (2, &second), (3, &second)] {
+            cache.begin_round();
+            let out = ingest(
+                body,
+                "text/plain",
+                1000,
+                spec,
+                &store,
+                &mut cache,
+                &mut batch,
+                &mut meta,
+            )
+            .unwrap();
+            assert_eq!(out.samples, 2);
+            assert_eq!(out.post_relabel, 1, "round {round}");
+            assert_eq!(out.series_added, usize::from(round == 1));
+            assert_eq!(batch.len(), 1);
+            assert_eq!(batch[0].0.labels().get("stage"), Some("first"));
+        }
+        assert_eq!(cache.len(), 2, "the drop is cached too");
+        // A raw series not seen before is relabeled with the rules in force.
+        cache.begin_round();
+        ingest(
+            b"new 1\n",
+            "text/plain",
+            1000,
+            &second,
+            &store,
+            &mut cache,
+            &mut batch,
+            &mut meta,
+        )
+        .unwrap();
+        assert_eq!(batch[0].0.labels().get("stage"), Some("second"));
     }
 
     #[test]

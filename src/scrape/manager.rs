@@ -12,6 +12,7 @@ use super::scrape_loop::ScrapeLoop;
 use super::target::{ScrapeLimits, TargetSpec, TargetStatus};
 use super::target_labels::{populate_labels, Populated};
 use crate::config::ScrapeConfig;
+use crate::model::relabel::RelabelConfig;
 use crate::model::Labels;
 use crate::store::Store;
 use parking_lot::{Mutex, RwLock};
@@ -379,6 +380,7 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
     let keep = job.keep_dropped_targets as usize;
     let mut dropped = DroppedView::default();
     let mut out = Vec::new();
+    let metric_relabel: Arc<[RelabelConfig]> = Arc::from(job.metric_relabel_configs.as_slice());
     for provider in &pool.providers {
         let state = provider.lock();
         for group in &state.groups {
@@ -402,6 +404,7 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
                                 series_limit: job.series_limit as usize,
                             },
                             authorization: pool.authorization.clone(),
+                            metric_relabel: metric_relabel.clone(),
                         };
                         out.push((spec, a.discovered, a.interval_text, pool.client.clone()));
                     }
@@ -514,6 +517,7 @@ fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
         && a.honor_timestamps == b.honor_timestamps
         && a.limits == b.limits
         && a.authorization == b.authorization
+        && a.metric_relabel == b.metric_relabel
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! `PopulateLabels`), `discovery/` (static, file and HTTP providers of target groups),
 //! `target.rs` (what to scrape, a stable per-target offset, health), `client.rs`
 //! (HTTP fetch into a reused buffer, the body-size limit enforced while streaming),
-//! `cache.rs` (raw series text → series, staleness bookkeeping), `ingest.rs` (a body into a
-//! batch: label merging with `exported_` on clashes, sample and label limits, metadata),
+//! `cache.rs` (raw series text → series or "dropped by metric relabeling", staleness
+//! bookkeeping), `ingest.rs` (a body into a batch: label merging with `exported_` on clashes,
+//! `metric_relabel_configs` once per new series, sample and label limits, metadata),
 //! `scrape_loop.rs` (one target's loop, synthetic `up`/`scrape_*` series, errors mapped to a
 //! fixed metric reason by `ScrapeError`), `manager.rs` (one pool per job; starts and stops
 //! loops as the configuration or a pool's discovered targets change), `landed.rs` (the broadcast `evaluation: on_scrape` groups wait on).

@@ -47,12 +47,15 @@ pub enum ScrapeError {
 }
 
 impl ScrapeError {
-    /// Samples the body held, as `scrape_samples_scraped` reports on a
-    /// failure: known only when the sample limit failed the scrape.
-    fn samples_scraped(&self) -> usize {
+    /// Samples the body held and samples metric relabeling kept, as
+    /// `scrape_samples_scraped` and `scrape_samples_post_metric_relabeling`
+    /// report on a failure: known only when the sample limit failed it.
+    fn samples_scraped(&self) -> (usize, usize) {
         match self {
-            ScrapeError::Ingest(IngestError::SampleLimit { scraped, .. }) => *scraped,
-            _ => 0,
+            ScrapeError::Ingest(IngestError::SampleLimit { scraped, kept, .. }) => {
+                (*scraped, *kept)
+            }
+            _ => (0, 0),
         }
     }
 
@@ -225,12 +228,12 @@ impl ScrapeLoop {
             })
             .observe(elapsed.as_secs_f64());
 
-        let (scraped, added, error, refused) = match result {
-            Ok((scraped, added, refused)) => {
+        let (scraped, post_relabel, added, error, refused) = match result {
+            Ok((scraped, post_relabel, added, refused)) => {
                 self.commit(&target);
                 self.cache.sweep_unseen(&mut self.stale);
                 self.report_refusals(&refused);
-                (scraped, added, None, refused.message())
+                (scraped, post_relabel, added, None, refused.message())
             }
             Err(e) => {
                 self.batch.clear();
@@ -245,7 +248,8 @@ impl ScrapeLoop {
                     })
                     .inc();
                 tracing::warn!(job = %self.spec.job, target = %self.spec.url, error = %e, "scrape failed");
-                (e.samples_scraped(), 0, Some(e.to_string()), None)
+                let (scraped, kept) = e.samples_scraped();
+                (scraped, kept, 0, Some(e.to_string()), None)
             }
         };
         self.write_stale(ts);
@@ -254,7 +258,7 @@ impl ScrapeLoop {
             (&self.report.up, up),
             (&self.report.duration, elapsed.as_secs_f64()),
             (&self.report.samples_scraped, scraped as f64),
-            (&self.report.samples_post_relabel, scraped as f64),
+            (&self.report.samples_post_relabel, post_relabel as f64),
             (&self.report.series_added, added as f64),
         ];
         for (series, v) in report {
@@ -285,7 +289,12 @@ impl ScrapeLoop {
         }
     }
 
-    async fn fetch_and_ingest(&mut self, ts: i64) -> Result<(usize, usize, Refusals), ScrapeError> {
+    /// Fetches and ingests one scrape: (samples scraped, samples kept by
+    /// metric relabeling, series added, refusals).
+    async fn fetch_and_ingest(
+        &mut self,
+        ts: i64,
+    ) -> Result<(usize, usize, usize, Refusals), ScrapeError> {
         self.cache.begin_round();
         let fetched = tokio::time::timeout(
             self.spec.timeout,
@@ -319,7 +328,12 @@ impl ScrapeLoop {
         if outcome.metadata_changed {
             *self.shared_metadata.write() = self.metadata.clone();
         }
-        Ok((outcome.samples, outcome.series_added, outcome.refused))
+        Ok((
+            outcome.samples,
+            outcome.post_relabel,
+            outcome.series_added,
+            outcome.refused,
+        ))
     }
 
     /// Counts refused series and logs them (at most every

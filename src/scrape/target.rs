@@ -1,7 +1,9 @@
 //! A scrape target: what to scrape and how (built from the configuration),
 //! and its health as shown by `/api/v1/targets`.
 
+use crate::model::relabel::RelabelConfig;
 use crate::model::Labels;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Limits applied to one scrape; zero means "no limit".
@@ -43,6 +45,8 @@ pub struct TargetSpec {
     pub limits: ScrapeLimits,
     /// Value of the `Authorization` header, if any (a secret: never logged).
     pub authorization: Option<String>,
+    /// The job's `metric_relabel_configs`, applied to each new series.
+    pub metric_relabel: Arc<[RelabelConfig]>,
 }
 
 impl TargetSpec {
@@ -135,6 +139,7 @@ mod tests {
             honor_timestamps: true,
             limits: ScrapeLimits::default(),
             authorization: None,
+            metric_relabel: std::sync::Arc::from([]),
         }
     }
 

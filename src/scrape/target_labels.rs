@@ -94,9 +94,9 @@ pub fn populate_labels(
     group: &BTreeMap<String, String>,
 ) -> Populated {
     let discovered = discovered_labels(job, target, group);
-    // Target relabeling goes here: `relabel_configs` applied to `discovered`, `None` dropping
+    // Target relabeling: `relabel_configs` applied to the discovered labels, `None` dropping
     // the target (Prometheus' `relabel.ProcessBuilder` at this point of `PopulateLabels`).
-    let relabeled = Some(discovered.clone());
+    let relabeled = crate::model::relabel::process(discovered.clone(), &job.relabel_configs);
     let Some(relabeled) = relabeled else {
         return Populated::Dropped {
             discovered,

@@ -2,7 +2,8 @@
 //!
 //! Every alert event goes to every target of every `alerting.alertmanagers` set as
 //! `POST <scheme>://<target><path_prefix>/api/v2/alerts` with a JSON array of
-//! `{labels, annotations, startsAt, endsAt, generatorURL}`. Like Prometheus, firing alerts are
+//! `{labels, annotations, startsAt, endsAt, generatorURL}`, after `alert_relabel_configs` (an
+//! alert a rule drops is not sent). Like Prometheus, firing alerts are
 //! re-sent every `resend_delay` (1m) with `endsAt = now + 4 × max(evaluation interval,
 //! resend delay)` so Alertmanager times them out if watchfire disappears; resolved alerts are
 //! sent at once with their resolve time and re-sent for 15 minutes. A failed post is logged
@@ -11,6 +12,7 @@
 use super::with_auth;
 use crate::config::{AlertmanagerConfig, HttpClientConfig};
 use crate::gostd::json as gojson;
+use crate::model::relabel::{self, RelabelConfig};
 use crate::notify::alert::NotifyAlert;
 use crate::notify::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use chrono::{DateTime, Utc};
@@ -92,6 +94,8 @@ pub struct Forwarder {
     options: ForwardOptions,
     metrics: NotifyMetrics,
     alerts: HashMap<u64, Tracked>,
+    /// `alerting.alert_relabel_configs`.
+    relabel: Vec<RelabelConfig>,
 }
 
 impl Forwarder {
@@ -108,7 +112,28 @@ impl Forwarder {
             options,
             metrics,
             alerts: HashMap::new(),
+            relabel: Vec::new(),
         }
+    }
+
+    /// Applies `alerting.alert_relabel_configs` to every alert before it is sent.
+    pub fn with_relabel(mut self, rules: Vec<RelabelConfig>) -> Forwarder {
+        self.relabel = rules;
+        self
+    }
+
+    /// The alert as sent after `alert_relabel_configs`; `None` when a rule drops it (or leaves
+    /// no label), as Prometheus' notifier does.
+    fn relabeled(&self, mut alert: NotifyAlert) -> Option<NotifyAlert> {
+        if self.relabel.is_empty() {
+            return Some(alert);
+        }
+        let labels = relabel::process(alert.labels.clone(), &self.relabel)?;
+        if labels.is_empty() {
+            return None;
+        }
+        alert.labels = labels;
+        Some(alert)
     }
 
     /// How long a firing alert stays valid in Alertmanager without a resend.
@@ -136,6 +161,10 @@ impl Forwarder {
                     let mut fresh = Vec::new();
                     for alert in batch {
                         let fp = alert.fingerprint;
+                        let Some(alert) = self.relabeled(alert) else {
+                            self.alerts.remove(&fp);
+                            continue;
+                        };
                         if self.alerts.get(&fp).is_some_and(|t| t.alert.seq > alert.seq) {
                             continue;
                         }
@@ -211,6 +240,34 @@ mod tests {
     use crate::model::Labels;
     use crate::notify::alert::AlertStatus;
     use chrono::TimeZone;
+
+    #[test]
+    fn alert_relabel_configs_rewrite_and_drop() {
+        let text =
+            "alerting:\n  alert_relabel_configs:\n  - {regex: replica, action: labeldrop}\n  \
+                    - {source_labels: [severity], regex: debug, action: drop}\n";
+        let config = crate::config::parse_with_env(text, "c.yml", &|_| None).unwrap();
+        let rules = config.alerting.alert_relabel_configs.clone();
+        assert_eq!(rules.len(), 2);
+        let forwarder = Forwarder::new(
+            Vec::new(),
+            reqwest::Client::new(),
+            ForwardOptions::default(),
+            NotifyMetrics::default(),
+        )
+        .with_relabel(rules);
+        let t = Utc.with_ymd_and_hms(2026, 8, 21, 14, 30, 0).unwrap();
+        let alert = |pairs: &[(&str, &str)]| {
+            NotifyAlert::firing(Labels::from_pairs(pairs.iter().copied()), t)
+        };
+        let kept = forwarder
+            .relabeled(alert(&[("alertname", "A"), ("replica", "1")]))
+            .unwrap();
+        assert_eq!(kept.labels, Labels::from_pairs([("alertname", "A")]));
+        assert!(forwarder
+            .relabeled(alert(&[("alertname", "A"), ("severity", "debug")]))
+            .is_none());
+    }
 
     #[test]
     fn body_as_prometheus_sends_it() {
