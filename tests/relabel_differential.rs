@@ -5,7 +5,8 @@
 //! with the same words.
 //!
 //! Prometheus comes from `../shared/tools/fetch-peers.sh` (`$PEERS_BIN`, else `/opt/peers/usr/bin`,
-//! else `PATH`); a Prometheus older than 3.0 (or none) skips with a note, as the other
+//! else `PATH`); a Prometheus older than 3.0 (or none) skips with a note outside CI (under
+//! `CI`, where `.ci/run` installs it, that fails the test), as the other
 //! peer-dependent tests do.
 
 mod common;
@@ -83,6 +84,11 @@ fn modern(dir: &Path, name: &str) -> Option<PathBuf> {
     if major >= 3 {
         return Some(bin);
     }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is {version} in CI; .ci/run's fetch-peers step should provide 3.x",
+        bin.display()
+    );
     eprintln!("skipping: {} is {version}, older than 3.0", bin.display());
     None
 }
@@ -127,6 +133,10 @@ fn wait_ready(base: &str, dir: &Path, log: &str) {
 #[test]
 fn metric_relabeling_matches_prometheus() {
     let Some(bin) = peers_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Prometheus in CI: .ci/run's fetch-peers step failed"
+        );
         eprintln!("skipping: no Prometheus (run ../shared/tools/fetch-peers.sh)");
         return;
     };
@@ -186,6 +196,10 @@ fn metric_relabeling_matches_prometheus() {
 #[test]
 fn validation_errors_match_promtool() {
     let Some(bin) = peers_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no promtool in CI: .ci/run's fetch-peers step failed"
+        );
         eprintln!("skipping: no promtool (run ../shared/tools/fetch-peers.sh)");
         return;
     };
