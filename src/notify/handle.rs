@@ -8,17 +8,21 @@
 //! are. Events sent during the switch wait for it.
 
 use super::alert::NotifyAlert;
+use super::api_alerts::{ApiAlerts, PostError, PostedAlert};
 use super::dead_letters::DeadLetters;
 use super::notifier::{BuildError, Notifier, NotifierBuilder};
 use super::silence::Silences;
+use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
 
 /// A [`Notifier`] that can be replaced while alerts keep flowing.
 pub struct NotifierHandle {
     current: RwLock<Option<Notifier>>,
     silences: Arc<Silences>,
     dead_letters: Arc<DeadLetters>,
+    alerts: Arc<ApiAlerts>,
 }
 
 impl std::fmt::Debug for NotifierHandle {
@@ -33,12 +37,60 @@ impl NotifierHandle {
         Self {
             silences: notifier.silences(),
             dead_letters: notifier.dead_letters(),
+            alerts: {
+                let alerts = ApiAlerts::default();
+                alerts.set_resolve_timeout(notifier.resolve_timeout());
+                Arc::new(alerts)
+            },
             current: RwLock::new(Some(notifier)),
         }
     }
 
-    /// Hands an alert event to the current notifier (waits during a reload).
+    /// Hands one of watchfire's own alert events to the current notifier (waits during a
+    /// reload); the API lists it while it fires.
     pub async fn send(&self, alert: NotifyAlert) {
+        self.alerts.observe_rule(&alert, Utc::now());
+        self.forward(alert).await;
+    }
+
+    /// Takes alerts posted to `POST /api/v2/alerts` (see [`ApiAlerts::post`]) and hands the
+    /// new, changed and resolved ones to the notifier.
+    pub async fn post(&self, alerts: Vec<PostedAlert>) -> Result<(), PostError> {
+        let (events, outcome) = self.alerts.post(alerts, Utc::now());
+        for event in events {
+            self.forward(event).await;
+        }
+        outcome
+    }
+
+    /// The alerts the API shows.
+    pub fn alerts(&self) -> Arc<ApiAlerts> {
+        self.alerts.clone()
+    }
+
+    /// Runs `f` on the current notifier (the routing tree, silences and inhibition in force);
+    /// `None` while none runs.
+    pub async fn with_current<R>(&self, f: impl FnOnce(&Notifier) -> R) -> Option<R> {
+        self.current.read().await.as_ref().map(f)
+    }
+
+    /// Resolves posted alerts whose end has passed, once a second, until `stop` fires.
+    pub async fn run_expiry(self: Arc<Self>, stop: CancellationToken) {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    for event in self.alerts.expire(Utc::now()) {
+                        self.forward(event).await;
+                    }
+                }
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn forward(&self, alert: NotifyAlert) {
         match &*self.current.read().await {
             Some(n) => n.send(alert).await,
             None => tracing::warn!(
@@ -63,6 +115,7 @@ impl NotifierHandle {
     /// kept and the error returned.
     pub async fn reload(&self, builder: NotifierBuilder<'_>) -> Result<(), BuildError> {
         builder.check()?;
+        let resolve_timeout = builder.config().global.resolve_timeout.as_duration();
         let mut slot = self.current.write().await;
         let Some(old) = slot.take() else {
             return Err(BuildError::Stopped);
@@ -74,6 +127,7 @@ impl NotifierHandle {
                 are sent until a reload succeeds (queued ones stay in the state database)");
         })?;
         *slot = Some(new);
+        self.alerts.set_resolve_timeout(resolve_timeout);
         Ok(())
     }
 
