@@ -522,6 +522,11 @@ impl AlertmanagerView {
                 if let Value::Object(m) = &mut v {
                     m.remove("fallback_receiver");
                     m.remove("log_configs");
+                    for (kind, configs) in m.iter_mut() {
+                        for c in configs.as_array_mut().into_iter().flatten() {
+                            alertmanager_integration(kind, c);
+                        }
+                    }
                 }
                 v
             })
@@ -553,6 +558,36 @@ impl AlertmanagerView {
             original: serde_saphyr::to_string(&doc)
                 .unwrap_or_else(|e| format!("# cannot render config: {e}\n")),
             receivers: names,
+        }
+    }
+}
+
+/// Drops watchfire's own delivery keys (retries, signing) from an integration's settings
+/// and writes the email smarthost as Alertmanager's `host:port`.
+fn alertmanager_integration(kind: &str, config: &mut Value) {
+    let Value::Object(m) = config else { return };
+    for key in [
+        "max_attempts",
+        "max_age",
+        "min_backoff",
+        "max_backoff",
+        "signing_secret",
+    ] {
+        m.remove(key);
+    }
+    if kind != "webhook_configs" {
+        m.remove("timeout");
+    }
+    if m.get("headers")
+        .is_some_and(|h| h.as_object().is_some_and(Map::is_empty))
+    {
+        m.remove("headers");
+    }
+    if kind == "email_configs" {
+        let host = m.remove("smarthost_host");
+        let port = m.remove("smarthost_port");
+        if let (Some(Value::String(host)), Some(port)) = (host, port) {
+            m.insert("smarthost".into(), Value::String(format!("{host}:{port}")));
         }
     }
 }
@@ -641,6 +676,30 @@ mod tests {
         assert!(v.original.contains("resolve_timeout: 1m"), "{}", v.original);
         assert!(!v.original.contains("fallback_receiver"), "{}", v.original);
         assert!(!v.original.contains("scrape"), "{}", v.original);
+        {
+            // `amtool check-config` accepts this output (checked by tests/am_api.rs).
+            let rich = crate::config::parse_with_env(
+                "route: {receiver: web}\nreceivers:\n- name: web\n  webhook_configs: [{url: 'http://h/x', \
+                 http_config: {basic_auth: {username: u, password: p}}}]\n  slack_configs: [{api_url: 'http://s/x', \
+                 channel: '#a'}]\n  email_configs: [{to: a@b.c, from: w@b.c, smarthost: 'mail:25', \
+                 auth_password: pw}]\n",
+                std::path::Path::new("t.yml"),
+                &|_| None,
+            )
+            .unwrap();
+            let yaml = AlertmanagerView::of(&rich).original;
+            for gone in [
+                "max_attempts",
+                "max_backoff",
+                "signing_secret",
+                "smarthost_host",
+                ": p\n",
+            ] {
+                assert!(!yaml.contains(gone), "{gone} in {yaml}");
+            }
+            assert!(yaml.contains("smarthost: mail:25"), "{yaml}");
+            assert!(yaml.contains("password: <secret>"), "{yaml}");
+        }
         let none = AlertmanagerView::of(&Config::default());
         assert_eq!(none.receivers, ["log"]);
         assert!(none.original.contains("receiver: log"), "{}", none.original);

@@ -1,0 +1,383 @@
+//! Alertmanager's v2 API on the real binary: posted alerts are validated as Alertmanager
+//! does, listed with their status and filters, delivered through the notifier to a webhook and
+//! resolved after `resolve_timeout`; `amtool` 0.33 and a real Prometheus 3.5 talk to watchfire
+//! as to an Alertmanager. The peer programs come from `../shared/tools/fetch-peers.sh`: set
+//! `PEERS_BIN` to its `usr/bin` (default `/opt/peers/usr/bin`); without them those parts are
+//! skipped with a message.
+
+mod common;
+mod notify_support;
+
+use common::{free_port, http, spawn_watchfire, wait_for, wait_listening, Proc};
+use notify_support::Recorder;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use watchfire::model::Labels;
+use watchfire::notify::alert_fingerprint;
+
+fn peers_bin() -> PathBuf {
+    PathBuf::from(std::env::var("PEERS_BIN").unwrap_or_else(|_| "/opt/peers/usr/bin".into()))
+}
+
+fn post(base: &str, body: &Value) -> (u16, Value) {
+    let resp = http()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(body)
+        .send()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn alerts(base: &str, query: &str) -> Vec<Value> {
+    let (status, v) = common::get_json(&format!("{base}/api/v2/alerts?{query}")).unwrap();
+    assert_eq!(status, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+fn write_config(dir: &Path, hook: &str) {
+    std::fs::write(
+        dir.join("watchfire.yml"),
+        format!(
+            "global:\n  resolve_timeout: 3s\n\
+             route:\n  receiver: web\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  \
+             repeat_interval: 1h\n  routes:\n    - matchers: [team=\"db\"]\n      receiver: db\n\
+             receivers:\n  - name: web\n    webhook_configs: [{{url: '{hook}'}}]\n  - name: db\n\
+             inhibit_rules:\n  - source_matchers: [alertname=DiskFull]\n    target_matchers: [alertname=Cpu]\n    \
+             equal: [instance]\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn start(dir: &Path, hook: &str) -> (Proc, String) {
+    write_config(dir, hook);
+    let port = free_port();
+    let wf = spawn_watchfire(dir, port, "watchfire", &[]);
+    assert!(
+        wait_listening(&format!("127.0.0.1:{port}"), Duration::from_secs(30)),
+        "watchfire did not start"
+    );
+    (wf, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posted_alerts_are_validated_listed_delivered_and_resolved() {
+    let rec = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_wf, base) = start(dir.path(), &rec.url("/hook"));
+    tokio::task::block_in_place(|| {
+        // Alertmanager's validation and error shapes.
+        let (s, v) = post(&base, &json!([{"labels": {}}]));
+        assert_eq!((s, v), (400, json!("at least one label pair required")));
+        let (s, v) = post(&base, &json!([{}]));
+        assert_eq!(s, 422);
+        assert_eq!(
+            v,
+            json!({"code": 602, "message": "0.labels in body is required"})
+        );
+        let (s, v) = post(
+            &base,
+            &json!([{"labels": {"alertname": "Backwards"},
+                     "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2020-01-01T00:00:00Z"}]),
+        );
+        assert_eq!((s, v), (400, json!("start time must be before end time")));
+        let (s, v) = post(&base, &json!({"labels": {"a": "b"}}));
+        assert_eq!(s, 400);
+        assert_eq!(v["code"], 400, "{v}");
+        // An alert that already ended is taken but not listed.
+        let (s, _) = post(
+            &base,
+            &json!([{"labels": {"alertname": "Ended"},
+                     "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2020-01-01T00:05:00Z"}]),
+        );
+        assert_eq!(s, 200);
+        // Valid alerts are taken even when a sibling in the batch is not.
+        let (s, v) = post(
+            &base,
+            &json!([
+                {"labels": {"alertname": "DiskFull", "instance": "db1", "empty": ""},
+                 "annotations": {"summary": "disk full"}, "generatorURL": "http://prom/graph"},
+                {"labels": {"alertname": "DbDown", "team": "db"}},
+                {"labels": {"": "x"}}
+            ]),
+        );
+        assert_eq!((s, v), (400, json!("invalid label set: invalid name \"\"")));
+
+        let all = alerts(&base, "");
+        assert_eq!(all.len(), 2, "{all:?}");
+        let disk = all
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "DiskFull")
+            .unwrap();
+        let fp = alert_fingerprint(&Labels::from_pairs([
+            ("alertname", "DiskFull"),
+            ("instance", "db1"),
+        ]));
+        assert_eq!(disk["fingerprint"], format!("{fp:016x}"));
+        assert_eq!(
+            disk["labels"],
+            json!({"alertname": "DiskFull", "instance": "db1"})
+        );
+        assert_eq!(disk["annotations"], json!({"summary": "disk full"}));
+        assert_eq!(disk["generatorURL"], "http://prom/graph");
+        assert_eq!(disk["receivers"], json!([{"name": "web"}]));
+        assert_eq!(
+            disk["status"],
+            json!({"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []})
+        );
+        for key in ["startsAt", "endsAt", "updatedAt"] {
+            assert!(disk[key].as_str().unwrap().ends_with('Z'), "{disk}");
+        }
+
+        // Filters.
+        assert_eq!(alerts(&base, "filter=alertname%3D%22DiskFull%22").len(), 1);
+        assert_eq!(alerts(&base, "filter=team%3Ddb").len(), 1);
+        assert_eq!(
+            alerts(&base, "receiver=db")[0]["labels"]["alertname"],
+            "DbDown"
+        );
+        assert!(alerts(&base, "receiver=nobody").is_empty());
+        assert!(alerts(&base, "active=false").is_empty());
+        let (s, v) = common::get_json(&format!("{base}/api/v2/alerts?receiver=(")).unwrap();
+        assert_eq!(s, 400);
+        assert!(v
+            .as_str()
+            .unwrap()
+            .starts_with("failed to parse receiver param"));
+
+        // A silence suppresses; silenced=false hides.
+        let silence = http()
+            .post(format!("{base}/api/v2/silences"))
+            .json(
+                &json!({"matchers": [{"name": "team", "value": "db", "isRegex": false}],
+                "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+                "createdBy": "test", "comment": "maintenance"}),
+            )
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap();
+        let id = silence["silenceID"].as_str().unwrap().to_owned();
+        let db = alerts(&base, "filter=team%3Ddb");
+        assert_eq!(db[0]["status"]["state"], "suppressed");
+        assert_eq!(db[0]["status"]["silencedBy"], json!([id]));
+        let visible = alerts(&base, "silenced=false");
+        assert_eq!(visible.len(), 1);
+        assert_eq!(visible[0]["labels"]["alertname"], "DiskFull");
+
+        // Groups, receivers, status.
+        let (s, groups) = common::get_json(&format!("{base}/api/v2/alerts/groups")).unwrap();
+        assert_eq!(s, 200);
+        let groups = groups.as_array().unwrap();
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        let web = groups
+            .iter()
+            .find(|g| g["receiver"]["name"] == "web")
+            .unwrap();
+        assert_eq!(web["labels"], json!({"alertname": "DiskFull"}));
+        assert_eq!(web["alerts"][0]["fingerprint"], format!("{fp:016x}"));
+        let (_, receivers) = common::get_json(&format!("{base}/api/v2/receivers")).unwrap();
+        assert_eq!(
+            receivers,
+            json!([{"name": "web", "labels": {"name": "web"}}, {"name": "db", "labels": {"name": "db"}}])
+        );
+        let (s, status) = common::get_json(&format!("{base}/api/v2/status")).unwrap();
+        assert_eq!(s, 200);
+        assert_eq!(status["cluster"]["status"], "disabled");
+        assert_eq!(status["cluster"]["peers"], json!([]));
+        let original = status["config"]["original"].as_str().unwrap();
+        assert!(original.contains("resolve_timeout: 3s"), "{original}");
+        assert!(!original.contains("scrape_configs"), "{original}");
+        assert!(status["versionInfo"]["version"].is_string());
+        assert!(status["uptime"].as_str().unwrap().ends_with('Z'));
+        let (s, _) = common::get_text(&format!("{base}/alertmanager/api/v2/status")).unwrap();
+        assert_eq!(s, 404, "Grafana must not take watchfire for Mimir");
+    });
+
+    // The webhook hears of DiskFull firing, then resolved once re-sends stop (3s timeout).
+    let got = rec.wait_for("/hook", 2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2, "firing and resolved");
+    let first = got[0].json();
+    assert_eq!(first["status"], "firing");
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "DiskFull");
+    assert_eq!(
+        first["alerts"][0]["fingerprint"],
+        format!(
+            "{:016x}",
+            alert_fingerprint(&Labels::from_pairs([
+                ("alertname", "DiskFull"),
+                ("instance", "db1")
+            ]))
+        )
+    );
+    let second = got[1].json();
+    assert_eq!(second["status"], "resolved", "{second}");
+    tokio::task::block_in_place(|| {
+        assert!(alerts(&base, "")
+            .iter()
+            .all(|a| a["labels"]["alertname"] != "DiskFull"));
+    });
+}
+
+#[test]
+fn amtool_talks_to_watchfire() {
+    let amtool = peers_bin().join("amtool");
+    if !amtool.exists() {
+        println!(
+            "skipped: {} is absent (run ../shared/tools/fetch-peers.sh, set PEERS_BIN)",
+            amtool.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_wf, base) = start(dir.path(), "http://127.0.0.1:9/hook");
+    let (s, _) = post(
+        &base,
+        &json!([{"labels": {"alertname": "DiskFull", "instance": "db1"}},
+                {"labels": {"alertname": "Cpu", "instance": "db1"}},
+                {"labels": {"alertname": "DbDown", "team": "db"}}]),
+    );
+    assert_eq!(s, 200);
+    let run = |args: &[&str]| -> String {
+        let out = Command::new(&amtool)
+            .args(args)
+            .arg(format!("--alertmanager.url={base}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "amtool {args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let q = run(&["alert", "query"]);
+    assert!(q.contains("DiskFull") && q.contains("DbDown"), "{q}");
+    assert!(
+        !q.contains("Cpu"),
+        "inhibited alerts are hidden by default: {q}"
+    );
+    let q = run(&["alert", "query", "alertname=DiskFull"]);
+    assert!(q.contains("DiskFull") && !q.contains("DbDown"), "{q}");
+    run(&[
+        "silence",
+        "add",
+        "team=db",
+        "--comment=maintenance",
+        "--duration=1h",
+    ]);
+    let q = run(&["alert", "query"]);
+    assert!(
+        !q.contains("DbDown"),
+        "silenced alerts are hidden by default: {q}"
+    );
+    // amtool asks for only the kinds named.
+    let q = run(&["alert", "query", "-s"]);
+    assert!(
+        q.contains("DbDown") && !q.contains("DiskFull") && !q.contains("Cpu"),
+        "{q}"
+    );
+    let q = run(&["alert", "query", "-i"]);
+    assert!(
+        q.contains("Cpu") && !q.contains("DbDown") && !q.contains("DiskFull"),
+        "{q}"
+    );
+    let q = run(&["alert", "query", "-a", "-s", "-i"]);
+    assert!(
+        q.contains("Cpu") && q.contains("DbDown") && q.contains("DiskFull"),
+        "{q}"
+    );
+    let c = run(&["cluster", "show"]);
+    assert!(c.contains("disabled"), "{c}");
+    let r = run(&["config", "routes", "show"]);
+    assert!(r.contains("web") && r.contains("db"), "{r}");
+    let r = run(&["config", "routes", "test", "team=db"]);
+    assert!(r.trim() == "db", "{r}");
+    // config.original is an Alertmanager configuration amtool accepts.
+    let (_, status) = common::get_json(&format!("{base}/api/v2/status")).unwrap();
+    let file = dir.path().join("original.yml");
+    std::fs::write(&file, status["config"]["original"].as_str().unwrap()).unwrap();
+    let out = Command::new(&amtool)
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_delivers_its_alert_through_watchfire() {
+    let prometheus = peers_bin().join("prometheus");
+    if !prometheus.exists() {
+        println!(
+            "skipped: {} is absent (run ../shared/tools/fetch-peers.sh, set PEERS_BIN)",
+            prometheus.display()
+        );
+        return;
+    }
+    let rec = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_wf, base) = start(dir.path(), &rec.url("/hook"));
+    let wf_addr = base.trim_start_matches("http://").to_owned();
+    let prom_port = free_port();
+    std::fs::write(
+        dir.path().join("prom-rules.yml"),
+        "groups:\n- name: g\n  interval: 1s\n  rules:\n  - alert: AlwaysOn\n    expr: vector(1)\n    \
+         labels: {severity: page}\n    annotations: {summary: always}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global: {{evaluation_interval: 1s}}\nrule_files: [prom-rules.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs: [{{targets: ['{wf_addr}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(&prometheus);
+    cmd.arg(format!(
+        "--config.file={}",
+        dir.path().join("prometheus.yml").display()
+    ))
+    .arg(format!(
+        "--storage.tsdb.path={}",
+        dir.path().join("prom-data").display()
+    ))
+    .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+    .arg("--rules.alert.resend-delay=1s");
+    let _prom = Proc::spawn("prometheus", cmd, dir.path());
+    let got = rec.wait_for("/hook", 1, Duration::from_secs(60)).await;
+    assert!(!got.is_empty(), "no notification from Prometheus' alert");
+    let body = got[0].json();
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["alerts"][0]["labels"]["alertname"], "AlwaysOn");
+    assert_eq!(body["alerts"][0]["labels"]["severity"], "page");
+    assert_eq!(body["alerts"][0]["annotations"]["summary"], "always");
+    tokio::task::block_in_place(|| {
+        let listed = wait_for(Duration::from_secs(10), || {
+            let a = alerts(&base, "filter=alertname%3DAlwaysOn");
+            (!a.is_empty()).then_some(a)
+        })
+        .unwrap();
+        assert!(
+            listed[0]["generatorURL"]
+                .as_str()
+                .unwrap()
+                .contains("AlwaysOn")
+                || listed[0]["generatorURL"]
+                    .as_str()
+                    .unwrap()
+                    .contains("vector")
+        );
+    });
+}
