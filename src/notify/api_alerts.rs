@@ -316,13 +316,14 @@ mod tests {
     fn alerts_resolve_at_their_end_or_when_posted_resolved() {
         let a = ApiAlerts::new(10);
         let t0 = Utc::now();
-        a.post(
+        let (ev, ok) = a.post(
             vec![
                 posted("A", t0, t0 + Duration::seconds(10), false),
                 posted("B", t0, t0 + Duration::minutes(5), true),
             ],
             t0,
         );
+        assert_eq!((ev.len(), ok), (2, Ok(())));
         assert!(a.expire(t0 + Duration::seconds(9)).is_empty());
         let gone = a.expire(t0 + Duration::seconds(10));
         assert_eq!(gone.len(), 1);
