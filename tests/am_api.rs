@@ -381,3 +381,33 @@ async fn prometheus_delivers_its_alert_through_watchfire() {
         );
     });
 }
+
+#[test]
+fn posted_alerts_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wf, base) = start(dir.path(), "http://127.0.0.1:9/hook");
+    let (s, _) = post(
+        &base,
+        &json!([{"labels": {"alertname": "DiskFull", "instance": "db1"},
+                 "startsAt": "2026-01-01T00:00:00Z", "annotations": {"summary": "full"}}]),
+    );
+    assert_eq!(s, 200);
+    // kill -9: nothing gets a chance to be written at shutdown.
+    wf.child.kill().unwrap();
+    wf.child.wait().unwrap();
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let _wf = spawn_watchfire(dir.path(), port.parse().unwrap(), "watchfire2", &[]);
+    assert!(wait_listening(
+        &format!("127.0.0.1:{port}"),
+        Duration::from_secs(30)
+    ));
+    let back = wait_for(Duration::from_secs(10), || {
+        let a = common::get_json(&format!("{base}/api/v2/alerts"))
+            .filter(|(s, _)| *s == 200)?
+            .1;
+        (a.as_array()?.len() == 1).then_some(a)
+    })
+    .expect("the posted alert is listed again after the restart");
+    assert_eq!(back[0]["startsAt"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(back[0]["annotations"], json!({"summary": "full"}));
+}

@@ -329,6 +329,7 @@ impl Engine {
         let notifier = wiring.notifier_builder(&cfg).silences(silences).start()?;
         notifier.register_metrics(telemetry.registry_mut());
         let notifier = Arc::new(NotifierHandle::new(notifier));
+        notifier.persist_posted(state_db.clone()).await;
         let stop_bridge = CancellationToken::new();
         let bridge = Bridge::new(
             Labels::from_pairs(&cfg.global.external_labels),

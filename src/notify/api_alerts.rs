@@ -11,13 +11,15 @@
 //! resolved one. At most [`MAX_POSTED_ALERTS`] posted alerts are held; new ones beyond that
 //! are refused, re-sends of held ones are still taken.
 //!
-//! Posted alerts live in memory only: after a restart the notifier's saved groups still hold
-//! them until the sender re-sends them (Prometheus does every minute) or resolves them.
+//! With a state database, posted alerts are written when new, changed or gone and restored at
+//! start (see [`super::durable::posted`]); Alertmanager itself keeps them only in memory.
 //!
 //! **Invariant:** no I/O and no clock; `now` is passed in.
 
 use super::alert::{alert_fingerprint, AlertStatus, NotifyAlert, Transition};
+use super::durable::posted as records;
 use crate::model::Labels;
+use crate::persist::{self, Batch};
 use chrono::{DateTime, Duration, Utc};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -128,12 +130,19 @@ impl ApiAlerts {
     /// Takes posted alerts (already validated, defaults applied) and returns the events to
     /// hand to the notifier: new or changed firing alerts, and resolved ones. New alerts
     /// beyond the cap are refused (the others are still taken).
+    /// The batch holds the record changes to commit before the events are handed on.
     pub fn post(
         &self,
         alerts: Vec<PostedAlert>,
         now: DateTime<Utc>,
-    ) -> (Vec<NotifyAlert>, Result<(), PostError>) {
+    ) -> (Vec<NotifyAlert>, Batch, Result<(), PostError>) {
         let mut inner = self.inner.lock();
+        let mut batch = Batch::new();
+        let put = |batch: &mut Batch, fp: u64, a: &PostedAlert| {
+            if let Err(e) = records::put(batch, fp, a, now) {
+                tracing::error!(error = %e, "posted alert not saved");
+            }
+        };
         let mut events = Vec::new();
         let mut refused = 0;
         for posted in alerts {
@@ -143,7 +152,9 @@ impl ApiAlerts {
             let Some(held) = held.cloned() else {
                 // New (or the held one already ended).
                 if resolved {
-                    inner.posted.remove(&fp);
+                    if inner.posted.remove(&fp).is_some() {
+                        persist::posted::delete(&mut batch, fp);
+                    }
                     events.push(resolved_event(&posted, fp));
                     continue;
                 }
@@ -153,6 +164,7 @@ impl ApiAlerts {
                 }
                 let event = firing_event(&posted, fp);
                 events.push(event.clone());
+                put(&mut batch, fp, &posted);
                 inner.posted.insert(
                     fp,
                     ListedAlert {
@@ -173,6 +185,7 @@ impl ApiAlerts {
             }
             if merged.ends_at <= now {
                 inner.posted.remove(&fp);
+                persist::posted::delete(&mut batch, fp);
                 events.push(resolved_event(&merged, fp));
                 continue;
             }
@@ -180,6 +193,11 @@ impl ApiAlerts {
             let changed = event.annotations != held.alert.annotations
                 || event.generator_url != held.alert.generator_url
                 || event.starts_at != held.alert.starts_at;
+            // An explicit end that moved is saved too; a timeout end is not (see
+            // `durable::posted`).
+            if changed || (!merged.timeout && Some(merged.ends_at) != held.ends_at) {
+                put(&mut batch, fp, &merged);
+            }
             if changed {
                 events.push(event.clone());
             }
@@ -200,13 +218,15 @@ impl ApiAlerts {
                 refused,
             })
         };
-        (events, outcome)
+        (events, batch, outcome)
     }
 
-    /// Removes posted alerts whose end has passed and returns their resolved events.
-    pub fn expire(&self, now: DateTime<Utc>) -> Vec<NotifyAlert> {
+    /// Removes posted alerts whose end has passed; their resolved events, and the removal of
+    /// their records.
+    pub fn expire(&self, now: DateTime<Utc>) -> (Vec<NotifyAlert>, Batch) {
         let mut inner = self.inner.lock();
         let mut out = Vec::new();
+        let mut batch = Batch::new();
         inner.posted.retain(|fp, held| {
             let Some(end) = held.ends_at.filter(|end| *end <= now) else {
                 return true;
@@ -214,9 +234,47 @@ impl ApiAlerts {
             let mut event = held.alert.clone();
             resolve(&mut event, end, *fp);
             out.push(event);
+            persist::posted::delete(&mut batch, *fp);
             false
         });
-        out
+        (out, batch)
+    }
+
+    /// Takes back posted alerts saved before a restart (with when each was last received).
+    /// An end that came from the resolve timeout is pushed to at least `now` + the timeout,
+    /// giving senders time to re-send. Returns the firing events to hand to the notifier (it
+    /// sends only what its notification log has not seen); alerts already ended resolve at
+    /// the next [`ApiAlerts::expire`].
+    pub fn restore(
+        &self,
+        saved: Vec<(PostedAlert, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<NotifyAlert> {
+        let timeout_end = now
+            .checked_add_signed(self.resolve_timeout())
+            .unwrap_or(now);
+        let mut inner = self.inner.lock();
+        let mut events = Vec::new();
+        for (mut alert, updated_at) in saved {
+            if inner.posted.len() >= self.limit {
+                break;
+            }
+            if alert.timeout {
+                alert.ends_at = alert.ends_at.max(timeout_end);
+            }
+            let fp = alert_fingerprint(&alert.labels);
+            let event = firing_event(&alert, fp);
+            if alert.ends_at > now {
+                events.push(event.clone());
+            }
+            let listed = ListedAlert {
+                alert: event,
+                ends_at: Some(alert.ends_at),
+                updated_at,
+            };
+            inner.posted.insert(fp, listed);
+        }
+        events
     }
 
     /// Every alert still active at `now`: rule alerts, then posted ones.
@@ -295,7 +353,8 @@ mod tests {
         let a = ApiAlerts::new(10);
         let t0 = Utc::now();
         let m = Duration::minutes(5);
-        let (ev, ok) = a.post(vec![posted("A", t0, t0 + m, true)], t0);
+        let (ev, batch, ok) = a.post(vec![posted("A", t0, t0 + m, true)], t0);
+        assert_eq!(batch.len(), 1, "a new alert is saved");
         assert_eq!(ok, Ok(()));
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].status, AlertStatus::Firing);
@@ -303,8 +362,9 @@ mod tests {
         // Re-sent a minute later with a later start: no new event, the earlier start kept,
         // the timeout end pushed forward.
         let t1 = t0 + Duration::minutes(1);
-        let (ev, _) = a.post(vec![posted("A", t1, t1 + m, true)], t1);
+        let (ev, batch, _) = a.post(vec![posted("A", t1, t1 + m, true)], t1);
         assert!(ev.is_empty());
+        assert!(batch.is_empty(), "a plain re-send is not written");
         let listed = a.list(t1);
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].alert.starts_at, t0);
@@ -316,7 +376,7 @@ mod tests {
     fn alerts_resolve_at_their_end_or_when_posted_resolved() {
         let a = ApiAlerts::new(10);
         let t0 = Utc::now();
-        let (ev, ok) = a.post(
+        let (ev, _, ok) = a.post(
             vec![
                 posted("A", t0, t0 + Duration::seconds(10), false),
                 posted("B", t0, t0 + Duration::minutes(5), true),
@@ -324,8 +384,9 @@ mod tests {
             t0,
         );
         assert_eq!((ev.len(), ok), (2, Ok(())));
-        assert!(a.expire(t0 + Duration::seconds(9)).is_empty());
-        let gone = a.expire(t0 + Duration::seconds(10));
+        assert!(a.expire(t0 + Duration::seconds(9)).0.is_empty());
+        let (gone, batch) = a.expire(t0 + Duration::seconds(10));
+        assert_eq!(batch.len(), 1, "its record is removed");
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].name(), "A");
         assert_eq!(gone[0].status, AlertStatus::Resolved);
@@ -333,7 +394,7 @@ mod tests {
         assert!(gone[0].seq > u64::try_from(t0.timestamp_millis()).unwrap());
         // B is resolved by its sender: a past endsAt.
         let t1 = t0 + Duration::seconds(20);
-        let (ev, _) = a.post(vec![posted("B", t0, t1, false)], t1);
+        let (ev, _, _) = a.post(vec![posted("B", t0, t1, false)], t1);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].status, AlertStatus::Resolved);
         assert_eq!(a.posted_len(), 0);
@@ -345,7 +406,7 @@ mod tests {
         let a = ApiAlerts::new(1);
         let t0 = Utc::now();
         let end = t0 + Duration::minutes(5);
-        let (ev, ok) = a.post(
+        let (ev, _, ok) = a.post(
             vec![posted("A", t0, end, true), posted("B", t0, end, true)],
             t0,
         );
@@ -359,8 +420,38 @@ mod tests {
         );
         let mut changed = posted("A", t0, end, true);
         changed.annotations.insert("summary".into(), "new".into());
-        let (ev, ok) = a.post(vec![changed], t0);
+        let (ev, _, ok) = a.post(vec![changed], t0);
         assert_eq!((ev.len(), ok), (1, Ok(())), "a changed re-send is news");
+    }
+
+    #[test]
+    fn saved_alerts_come_back_with_time_to_be_resent() {
+        let db = crate::persist::StateDb::memory();
+        let a = ApiAlerts::new(10);
+        let t0 = Utc::now();
+        let (_, batch, _) = a.post(
+            vec![
+                posted("A", t0, t0 + Duration::minutes(5), true),
+                posted("B", t0, t0 + Duration::minutes(1), false),
+            ],
+            t0,
+        );
+        db.commit(batch).unwrap();
+        let (saved, bad) = records::load(&db).unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(saved.len(), 2);
+        // Restart 10 minutes later: A (timeout end) gets a new timeout, B (explicit end, past)
+        // resolves at the next expiry.
+        let t1 = t0 + Duration::minutes(10);
+        let b = ApiAlerts::new(10);
+        let events = b.restore(saved, t1);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name(), "A");
+        assert_eq!(events[0].starts_at, t0);
+        let (resolved, _) = b.expire(t1);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].name(), "B");
+        assert_eq!(b.list(t1)[0].ends_at, Some(t1 + Duration::minutes(5)));
     }
 
     #[test]

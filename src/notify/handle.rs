@@ -12,6 +12,7 @@ use super::api_alerts::{ApiAlerts, PostError, PostedAlert};
 use super::dead_letters::DeadLetters;
 use super::notifier::{BuildError, Notifier, NotifierBuilder};
 use super::silence::Silences;
+use crate::persist::{Batch, StateDb};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::RwLock;
@@ -23,6 +24,7 @@ pub struct NotifierHandle {
     silences: Arc<Silences>,
     dead_letters: Arc<DeadLetters>,
     alerts: Arc<ApiAlerts>,
+    db: parking_lot::Mutex<Option<Arc<StateDb>>>,
 }
 
 impl std::fmt::Debug for NotifierHandle {
@@ -42,6 +44,7 @@ impl NotifierHandle {
                 alerts.set_resolve_timeout(notifier.resolve_timeout());
                 Arc::new(alerts)
             },
+            db: parking_lot::Mutex::new(None),
             current: RwLock::new(Some(notifier)),
         }
     }
@@ -56,7 +59,8 @@ impl NotifierHandle {
     /// Takes alerts posted to `POST /api/v2/alerts` (see [`ApiAlerts::post`]) and hands the
     /// new, changed and resolved ones to the notifier.
     pub async fn post(&self, alerts: Vec<PostedAlert>) -> Result<(), PostError> {
-        let (events, outcome) = self.alerts.post(alerts, Utc::now());
+        let (events, batch, outcome) = self.alerts.post(alerts, Utc::now());
+        self.save(batch, "posted alerts").await;
         for event in events {
             self.forward(event).await;
         }
@@ -81,12 +85,52 @@ impl NotifierHandle {
         loop {
             tokio::select! {
                 _ = every.tick() => {
-                    for event in self.alerts.expire(Utc::now()) {
+                    let (events, batch) = self.alerts.expire(Utc::now());
+                    self.save(batch, "resolved posted alerts").await;
+                    for event in events {
                         self.forward(event).await;
                     }
                 }
                 _ = stop.cancelled() => return,
             }
+        }
+    }
+
+    /// Keeps posted alerts in `db` from now on, after taking back those saved there before
+    /// (handed to the notifier again; its notification log drops what was already sent).
+    pub async fn persist_posted(&self, db: Arc<StateDb>) {
+        let loaded = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || super::durable::posted::load(&db)).await
+        };
+        match loaded {
+            Ok(Ok((saved, bad))) => {
+                for b in &bad {
+                    tracing::warn!(key = %b.key, reason = %b.reason, "posted alert record skipped");
+                }
+                let events = self.alerts.restore(saved, Utc::now());
+                tracing::info!(alerts = events.len(), "posted alerts restored");
+                for event in events {
+                    self.forward(event).await;
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "posted alerts not restored"),
+            Err(e) => tracing::error!(error = %e, "posted alerts not restored"),
+        }
+        *self.db.lock() = Some(db);
+    }
+
+    async fn save(&self, batch: Batch, what: &'static str) {
+        if batch.is_empty() {
+            return;
+        }
+        let Some(db) = self.db.lock().clone() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || db.commit(batch)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, what, "not saved"),
+            Err(e) => tracing::error!(error = %e, what, "not saved"),
         }
     }
 
