@@ -31,10 +31,11 @@ pub fn put(
     batch.put_json(Table::Meta, posted_key(fp), &record)
 }
 
+/// A restored posted alert and when it was last received.
+pub type Saved = (PostedAlert, DateTime<Utc>);
+
 /// Every stored posted alert with its last-received time; undecodable records separately.
-pub fn load(
-    db: &StateDb,
-) -> Result<(Vec<(PostedAlert, DateTime<Utc>)>, Vec<BadRecord>), PersistError> {
+pub fn load(db: &StateDb) -> Result<(Vec<Saved>, Vec<BadRecord>), PersistError> {
     let (records, mut bad) =
         db.load_prefix_json::<PostedAlertRecord>(Table::Meta, POSTED_PREFIX)?;
     let mut out = Vec::with_capacity(records.len());
