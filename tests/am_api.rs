@@ -411,3 +411,49 @@ fn posted_alerts_survive_a_restart() {
     assert_eq!(back[0]["startsAt"], "2026-01-01T00:00:00.000Z");
     assert_eq!(back[0]["annotations"], json!({"summary": "full"}));
 }
+
+#[test]
+fn an_escalating_rule_alert_keeps_its_fingerprint() {
+    use common::target::{Behaviour, TestTarget};
+    let target = TestTarget::start(Behaviour::Text("temp_celsius 60\n".into()));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: heat\n    interval: 1s\n    rules:\n      - alert: Hot\n        \
+         expr: temp_celsius\n        thresholds: {warning: 50, critical: 80}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("watchfire.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yml]\n\
+             scrape_configs:\n  - job_name: t\n    static_configs: [{{targets: ['{}']}}]\n\
+             route: {{receiver: none, group_wait: 0s}}\nreceivers: [{{name: none}}]\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let _wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let hot = |severity: &'static str| {
+        let base = base.clone();
+        move || {
+            let (s, v) = common::get_json(&format!("{base}/api/v2/alerts?filter=alertname%3DHot"))?;
+            let a = v.as_array().filter(|_| s == 200)?.first()?.clone();
+            (a["labels"]["severity"] == severity).then_some(a)
+        }
+    };
+    let warning = wait_for(Duration::from_secs(30), hot("warning")).expect("Hot fires as warning");
+    target.set(Behaviour::Text("temp_celsius 90\n".into()));
+    let critical = wait_for(Duration::from_secs(30), hot("critical")).expect("Hot escalates");
+    assert_eq!(critical["fingerprint"], warning["fingerprint"]);
+    assert_eq!(critical["startsAt"], warning["startsAt"]);
+    assert_eq!(critical["receivers"], json!([{"name": "none"}]));
+    let all = alerts(&base, "");
+    assert_eq!(
+        all.len(),
+        1,
+        "one alert, not a warning and a critical: {all:?}"
+    );
+}
