@@ -38,11 +38,11 @@ fn alerts(base: &str, query: &str) -> Vec<Value> {
     v.as_array().unwrap().clone()
 }
 
-fn write_config(dir: &Path, hook: &str) {
+fn write_config(dir: &Path, hook: &str, resolve_timeout: &str) {
     std::fs::write(
         dir.join("watchfire.yml"),
         format!(
-            "global:\n  resolve_timeout: 3s\n\
+            "global:\n  resolve_timeout: {resolve_timeout}\n\
              route:\n  receiver: web\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  \
              repeat_interval: 1h\n  routes:\n    - matchers: [team=\"db\"]\n      receiver: db\n\
              receivers:\n  - name: web\n    webhook_configs: [{{url: '{hook}'}}]\n  - name: db\n\
@@ -53,8 +53,13 @@ fn write_config(dir: &Path, hook: &str) {
     .unwrap();
 }
 
+/// watchfire with a webhook receiver at `hook` and a 3s `resolve_timeout`.
 fn start(dir: &Path, hook: &str) -> (Proc, String) {
-    write_config(dir, hook);
+    start_with(dir, hook, "3s")
+}
+
+fn start_with(dir: &Path, hook: &str, resolve_timeout: &str) -> (Proc, String) {
+    write_config(dir, hook, resolve_timeout);
     let port = free_port();
     let wf = spawn_watchfire(dir, port, "watchfire", &[]);
     assert!(
@@ -456,4 +461,47 @@ fn an_escalating_rule_alert_keeps_its_fingerprint() {
         1,
         "one alert, not a warning and a critical: {all:?}"
     );
+}
+
+#[test]
+fn big_posts_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_wf, base) = start_with(dir.path(), "http://127.0.0.1:9/hook", "5m");
+    // 10,000 alerts in one POST (under the 1 MiB body limit) are all taken.
+    let many: Vec<Value> = (0..10_000)
+        .map(|i| json!({"labels": {"alertname": "Many", "i": i.to_string()}}))
+        .collect();
+    let (s, v) = post(&base, &Value::Array(many));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(alerts(&base, "filter=alertname%3DMany").len(), 10_000);
+    // A 5 MB body is refused with 413 and a JSON string; nothing already taken is lost.
+    let huge = format!(
+        "[{{\"labels\":{{\"alertname\":\"Huge\"}},\"annotations\":{{\"x\":\"{}\"}}}}]",
+        "a".repeat(5 << 20)
+    );
+    // As sent: the server answers 413 as soon as the limit is passed and may close the
+    // connection while the client still writes.
+    match http()
+        .post(format!("{base}/api/v2/alerts"))
+        .header("Content-Type", "application/json")
+        .body(huge.clone())
+        .send()
+    {
+        Ok(resp) => assert_eq!(resp.status().as_u16(), 413),
+        Err(e) => assert!(e.is_request(), "{e}"),
+    }
+    // Gzip-compressed (5 MB decoded): read whole, refused after 1 MiB of output.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, huge.as_bytes()).unwrap();
+    let resp = http()
+        .post(format!("{base}/api/v2/alerts"))
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(enc.finish().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert!(resp.json::<Value>().unwrap().is_string());
+    assert_eq!(alerts(&base, "filter=alertname%3DMany").len(), 10_000);
+    assert!(alerts(&base, "filter=alertname%3DHuge").is_empty());
 }
