@@ -83,6 +83,18 @@ struct RawAlert {
     generator_url: String,
 }
 
+/// How Go's `encoding/json` names a JSON value's kind in its errors.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 fn parse_body(body: &[u8]) -> Result<Vec<RawAlert>, BodyError> {
     let parse = |why: String| {
         BodyError::Parse(format!(
@@ -107,7 +119,10 @@ fn parse_body(body: &[u8]) -> Result<Vec<RawAlert>, BodyError> {
                     .iter()
                     .map(|(k, v)| match v {
                         Value::String(s) => Ok((k.clone(), s.clone())),
-                        _ => Err(parse(format!("{i}.{key}.{k} must be of type string"))),
+                        other => Err(parse(format!(
+                            "json: cannot unmarshal {} into Go struct field Alert.{key}.{k} of type string",
+                            go_kind(other)
+                        ))),
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Some),
@@ -131,7 +146,12 @@ fn parse_body(body: &[u8]) -> Result<Vec<RawAlert>, BodyError> {
         let generator_url = match obj.get("generatorURL") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(parse(format!("{i}.generatorURL must be of type string"))),
+            Some(other) => {
+                return Err(parse(format!(
+                    "json: cannot unmarshal {} into Go value of type string",
+                    go_kind(other)
+                )))
+            }
         };
         out.push(RawAlert {
             labels,
@@ -610,10 +630,14 @@ mod tests {
             parse_body(br#"[{"labels":{"a":"b"},"startsAt":"bad"}]"#),
             Err(BodyError::Parse(_))
         ));
-        assert!(matches!(
+        assert_eq!(
             parse_body(br#"[{"labels":{"a":1}}]"#),
-            Err(BodyError::Parse(_))
-        ));
+            Err(BodyError::Parse(
+                "parsing alerts body from \"\" failed, because json: cannot unmarshal number \
+                 into Go struct field Alert.labels.a of type string"
+                    .into()
+            ))
+        );
     }
 
     #[test]

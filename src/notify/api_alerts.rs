@@ -55,6 +55,8 @@ pub struct ListedAlert {
     pub ends_at: Option<DateTime<Utc>>,
     /// When the alert was last received or changed.
     pub updated_at: DateTime<Utc>,
+    /// Whether `ends_at` came from the resolve timeout (posted alerts only).
+    pub timeout: bool,
 }
 
 /// Why a posted batch was not (wholly) taken.
@@ -122,6 +124,7 @@ impl ApiAlerts {
                 alert: alert.clone(),
                 ends_at: None,
                 updated_at: now,
+                timeout: false,
             };
             inner.rule.insert(alert.fingerprint, listed);
         }
@@ -171,17 +174,19 @@ impl ApiAlerts {
                         alert: event,
                         ends_at: Some(posted.ends_at),
                         updated_at: now,
+                        timeout: posted.timeout,
                     },
                 );
                 continue;
             };
-            // Alertmanager's merge: the earlier start wins; a timeout end never shortens an
-            // explicit later end.
+            // Alertmanager's merge: the earlier start wins; while the new one is not resolved,
+            // a later explicit end held before rules.
             let held_end = held.ends_at.unwrap_or(posted.ends_at);
             let mut merged = posted.clone();
             merged.starts_at = merged.starts_at.min(held.alert.starts_at);
-            if posted.timeout && held_end > posted.ends_at {
+            if posted.ends_at > now && held_end > posted.ends_at && !held.timeout {
                 merged.ends_at = held_end;
+                merged.timeout = false;
             }
             if merged.ends_at <= now {
                 inner.posted.remove(&fp);
@@ -207,6 +212,7 @@ impl ApiAlerts {
                     alert: event,
                     ends_at: Some(merged.ends_at),
                     updated_at: now,
+                    timeout: merged.timeout,
                 },
             );
         }
@@ -271,6 +277,7 @@ impl ApiAlerts {
                 alert: event,
                 ends_at: Some(alert.ends_at),
                 updated_at,
+                timeout: alert.timeout,
             };
             inner.posted.insert(fp, listed);
         }
@@ -370,6 +377,30 @@ mod tests {
         assert_eq!(listed[0].alert.starts_at, t0);
         assert_eq!(listed[0].ends_at, Some(t1 + m));
         assert_eq!(listed[0].updated_at, t1);
+    }
+
+    #[test]
+    fn a_later_explicit_end_outlives_timeout_resends() {
+        let a = ApiAlerts::new(10);
+        let t0 = Utc::now();
+        let explicit = t0 + Duration::hours(1);
+        a.post(vec![posted("A", t0, explicit, false)], t0)
+            .2
+            .unwrap();
+        let t1 = t0 + Duration::minutes(1);
+        let (ev, batch, _) = a.post(vec![posted("A", t1, t1 + Duration::minutes(5), true)], t1);
+        assert!(ev.is_empty() && batch.is_empty());
+        assert_eq!(a.list(t1)[0].ends_at, Some(explicit));
+        assert!(!a.list(t1)[0].timeout);
+        // A timeout end gives way to a later explicit one.
+        let b = ApiAlerts::new(10);
+        b.post(vec![posted("B", t0, t0 + Duration::minutes(5), true)], t0)
+            .2
+            .unwrap();
+        b.post(vec![posted("B", t1, explicit, false)], t1)
+            .2
+            .unwrap();
+        assert_eq!(b.list(t1)[0].ends_at, Some(explicit));
     }
 
     #[test]
