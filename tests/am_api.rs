@@ -505,3 +505,132 @@ fn big_posts_are_bounded() {
     assert_eq!(alerts(&base, "filter=alertname%3DMany").len(), 10_000);
     assert!(alerts(&base, "filter=alertname%3DHuge").is_empty());
 }
+
+/// Starts the real Alertmanager on `config` (with its templates bind-mounted where the
+/// Debian build looks for them, as `fetch-peers.sh` says).
+fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
+    let bin = peers_bin();
+    let am = bin.join("prometheus-alertmanager");
+    let templates = bin.join("../share/prometheus");
+    if !am.exists() || !templates.exists() || !common::have("unshare") {
+        println!("skipped: {} or its templates are absent", am.display());
+        return None;
+    }
+    let port = free_port();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mkdir -p /usr/share/prometheus && mount --bind \"$1\" /usr/share/prometheus && \
+             shift && exec \"$@\"",
+        )
+        .arg("sh")
+        .arg(&templates)
+        .arg(&am)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=");
+    let proc = Proc::spawn("alertmanager", cmd, dir);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(Duration::from_secs(20), || {
+        common::get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
+    })
+    .expect("alertmanager did not become ready");
+    Some((proc, base))
+}
+
+/// The alert without the times each server sets itself.
+fn normalised(mut alerts: Vec<Value>) -> Vec<Value> {
+    for a in &mut alerts {
+        let o = a.as_object_mut().unwrap();
+        for key in ["startsAt", "endsAt", "updatedAt"] {
+            assert!(o.remove(key).is_some(), "{key} missing");
+        }
+    }
+    alerts
+}
+
+#[test]
+fn answers_as_the_real_alertmanager() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_wf, wf) = start_with(dir.path(), "http://127.0.0.1:9/hook", "5m");
+    // Alertmanager runs on watchfire's own `config.original`.
+    let (_, status) = common::get_json(&format!("{wf}/api/v2/status")).unwrap();
+    let am_config = dir.path().join("am.yml");
+    std::fs::write(&am_config, status["config"]["original"].as_str().unwrap()).unwrap();
+    let Some((_am, am)) = start_alertmanager(dir.path(), &am_config) else {
+        return;
+    };
+    let batches = [
+        json!([{"labels": {}}]),
+        json!([{}]),
+        json!({"labels": {"a": "b"}}),
+        json!([{"labels": {"a": 1}}]),
+        json!([{"labels": {"alertname": "X"}, "startsAt": "2030-01-01T00:00:00Z",
+                "endsAt": "2020-01-01T00:00:00Z"}]),
+        json!([{"labels": {"alertname": "Ended"}, "startsAt": "2020-01-01T00:00:00Z",
+                "endsAt": "2020-01-01T00:05:00Z"}]),
+        json!([
+            {"labels": {"alertname": "DiskFull", "instance": "db1", "empty": ""},
+             "annotations": {"summary": "disk full"}, "generatorURL": "http://prom/graph"},
+            {"labels": {"alertname": "Cpu", "instance": "db1"}},
+            {"labels": {"alertname": "DbDown", "team": "db", "ünïcode name": "v"}},
+            {"labels": {"": "x"}},
+            {"labels": {"alertname": "Y"}, "annotations": {"": "y"}}
+        ]),
+    ];
+    for b in &batches {
+        assert_eq!(post(&wf, b), post(&am, b), "POST {b}");
+    }
+    let silence = json!({"matchers": [{"name": "team", "value": "db", "isRegex": false}],
+        "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "test", "comment": "maintenance"});
+    let mut ids = Vec::new();
+    for base in [&wf, &am] {
+        let v: Value = http()
+            .post(format!("{base}/api/v2/silences"))
+            .json(&silence)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        ids.push(v["silenceID"].as_str().unwrap().to_owned());
+    }
+    for query in [
+        "",
+        "silenced=false",
+        "inhibited=false",
+        "active=false",
+        "active=false&silenced=false",
+        "filter=instance%3Ddb1",
+        "filter=alertname%3D~%22D.%2A%22&filter=team!%3Ddb",
+        "receiver=db",
+        "receiver=w.%2A",
+        "receiver_matchers=name%3Dweb",
+    ] {
+        let mut ours = serde_json::to_string(&normalised(alerts(&wf, query))).unwrap();
+        ours = ours.replace(&ids[0], "SILENCE");
+        let theirs = serde_json::to_string(&normalised(alerts(&am, query)))
+            .unwrap()
+            .replace(&ids[1], "SILENCE");
+        let (ours, theirs): (Value, Value) = (
+            serde_json::from_str(&ours).unwrap(),
+            serde_json::from_str(&theirs).unwrap(),
+        );
+        assert_eq!(ours, theirs, "GET /api/v2/alerts?{query}");
+    }
+    let groups = |base: &str| {
+        let (_, v) = common::get_json(&format!("{base}/api/v2/alerts/groups")).unwrap();
+        let mut groups: Vec<Value> = v.as_array().unwrap().clone();
+        for g in &mut groups {
+            let alerts = g["alerts"].as_array().unwrap().clone();
+            g["alerts"] = Value::Array(normalised(alerts));
+        }
+        groups.sort_by_key(|g| g.to_string());
+        let text = serde_json::to_string(&groups).unwrap();
+        text.replace(&ids[0], "SILENCE").replace(&ids[1], "SILENCE")
+    };
+    assert_eq!(groups(&wf), groups(&am), "GET /api/v2/alerts/groups");
+    let receivers = |base: &str| common::get_json(&format!("{base}/api/v2/receivers")).unwrap();
+    assert_eq!(receivers(&wf), receivers(&am));
+}

@@ -103,9 +103,10 @@ fn parse_body(body: &[u8]) -> Result<Vec<RawAlert>, BodyError> {
     };
     let v: Value = serde_json::from_slice(body).map_err(|e| parse(e.to_string()))?;
     let Value::Array(items) = v else {
-        return Err(parse(
-            "json: cannot unmarshal into Go value of type models.PostableAlerts".into(),
-        ));
+        return Err(parse(format!(
+            "json: cannot unmarshal {} into Go value of type models.PostableAlerts",
+            go_kind(&v)
+        )));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
