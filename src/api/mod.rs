@@ -10,6 +10,7 @@
 //! failure under `/api/v1/` answers Prometheus' JSON error envelope and under `/api/v2/`
 //! Alertmanager's JSON string, whichever layer produced it (`response::json_errors`).
 
+mod alertmanager;
 mod auth;
 mod exec;
 mod extract;
@@ -27,6 +28,7 @@ mod targets;
 mod tls;
 mod value_json;
 
+pub use alertmanager::{alertmanager_router, AlertmanagerView};
 pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
 pub use exec::{
     ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,

@@ -17,6 +17,8 @@ use std::sync::atomic::Ordering;
 pub struct StatusInfo {
     config_yaml: RwLock<String>,
     flags: BTreeMap<String, String>,
+    alertmanager: RwLock<super::alertmanager::AlertmanagerView>,
+    started: chrono::DateTime<chrono::Utc>,
 }
 
 impl StatusInfo {
@@ -25,12 +27,25 @@ impl StatusInfo {
         StatusInfo {
             config_yaml: RwLock::new(config.redacted_yaml()),
             flags,
+            alertmanager: RwLock::new(super::alertmanager::AlertmanagerView::of(config)),
+            started: chrono::Utc::now(),
         }
     }
 
     /// Serves `config` from now on (after a successful reload).
     pub fn set_config(&self, config: &Config) {
         *self.config_yaml.write() = config.redacted_yaml();
+        *self.alertmanager.write() = super::alertmanager::AlertmanagerView::of(config);
+    }
+
+    /// The Alertmanager part of the configuration in force.
+    pub(crate) fn alertmanager(&self) -> super::alertmanager::AlertmanagerView {
+        self.alertmanager.read().clone()
+    }
+
+    /// When the server started (Alertmanager's `uptime`).
+    pub(crate) fn started(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started
     }
 }
 

@@ -14,6 +14,7 @@ yaml_section! {
         scrape_timeout: PromDuration,
         evaluation_interval: PromDuration,
         external_labels: Entries<String>,
+        resolve_timeout: PromDuration,
     }
 }
 
@@ -37,6 +38,9 @@ pub struct GlobalConfig {
     /// Labels added to alerts and to series sent to external systems.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
+    /// Alertmanager's `resolve_timeout` (5m): a posted alert without `endsAt` resolves this
+    /// long after it was last received.
+    pub resolve_timeout: PromDuration,
 }
 
 impl GlobalConfig {
@@ -46,6 +50,8 @@ impl GlobalConfig {
     pub const DEFAULT_SCRAPE_TIMEOUT: PromDuration = PromDuration::from_secs(10);
     /// Prometheus' default evaluation interval.
     pub const DEFAULT_EVALUATION_INTERVAL: PromDuration = PromDuration::from_secs(60);
+    /// Alertmanager's default `resolve_timeout`.
+    pub const DEFAULT_RESOLVE_TIMEOUT: PromDuration = PromDuration::from_secs(5 * 60);
 }
 
 impl Default for GlobalConfig {
@@ -55,6 +61,7 @@ impl Default for GlobalConfig {
             scrape_timeout: Self::DEFAULT_SCRAPE_TIMEOUT,
             evaluation_interval: Self::DEFAULT_EVALUATION_INTERVAL,
             external_labels: BTreeMap::new(),
+            resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
         }
     }
 }
@@ -111,11 +118,17 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         "external_labels",
         cx,
     );
+    let resolve_timeout = raw
+        .resolve_timeout
+        .map(|r| r.value)
+        .filter(|r| !r.is_zero())
+        .unwrap_or(GlobalConfig::DEFAULT_RESOLVE_TIMEOUT);
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
         evaluation_interval,
         external_labels,
+        resolve_timeout,
     }
 }
 

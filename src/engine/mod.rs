@@ -329,6 +329,7 @@ impl Engine {
         let notifier = wiring.notifier_builder(&cfg).silences(silences).start()?;
         notifier.register_metrics(telemetry.registry_mut());
         let notifier = Arc::new(NotifierHandle::new(notifier));
+        notifier.persist_posted(state_db.clone()).await;
         let stop_bridge = CancellationToken::new();
         let bridge = Bridge::new(
             Labels::from_pairs(&cfg.global.external_labels),
@@ -342,6 +343,8 @@ impl Engine {
             notifier.clone(),
             stop_bridge.clone(),
         ));
+        let stop_expiry = CancellationToken::new();
+        let expiry_task = tokio::spawn(notifier.clone().run_expiry(stop_expiry.clone()));
         let reload_metrics = ReloadMetrics::register(telemetry.registry_mut());
         let telemetry = Arc::new(telemetry);
 
@@ -366,6 +369,7 @@ impl Engine {
         let stop_serving = CancellationToken::new();
         let app = api::router(state)
             .merge(api::silences_router(notifier.silences()))
+            .merge(api::alertmanager_router(notifier.clone(), status.clone()))
             .merge(api::failed_notifications_router(notifier.dead_letters()));
         let app = api::harden(app, web.security.clone());
         let server = tokio::spawn(api::serve(
@@ -437,6 +441,8 @@ impl Engine {
         // Forward what the last evaluations published, then stop.
         stop_bridge.cancel();
         let _ = bridge_task.await;
+        stop_expiry.cancel();
+        let _ = expiry_task.await;
         scrape.shutdown().await;
         buffer::snapshot(
             state_db.dir(),

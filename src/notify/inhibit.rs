@@ -45,23 +45,36 @@ impl Inhibitor {
 
     /// Whether an alert with `labels` is muted by a firing source as of `now`.
     pub fn is_inhibited(&self, labels: &Labels, now: DateTime<Utc>) -> bool {
-        self.rules.iter().zip(&self.sources).any(|(rule, sources)| {
+        !self.inhibited_by(labels, now).is_empty()
+    }
+
+    /// The fingerprints of the firing sources that mute an alert with `labels` as of `now`
+    /// (Alertmanager's `inhibitedBy`), sorted, without duplicates.
+    pub fn inhibited_by(&self, labels: &Labels, now: DateTime<Utc>) -> Vec<u64> {
+        let mut out = Vec::new();
+        for (rule, sources) in self.rules.iter().zip(&self.sources) {
             if !matches_all(&rule.target_matchers.0, labels) {
-                return false;
+                continue;
             }
             let two_sided = matches_all(&rule.source_matchers.0, labels);
-            sources.values().any(|source| {
+            for source in sources.values() {
                 if source.resolved_at(now) {
-                    return false;
+                    continue;
                 }
                 if two_sided && matches_all(&rule.target_matchers.0, &source.labels) {
-                    return false;
+                    continue;
                 }
-                rule.equal.iter().all(|name| {
+                let equal = rule.equal.iter().all(|name| {
                     source.labels.get(name).unwrap_or("") == labels.get(name).unwrap_or("")
-                })
-            })
-        })
+                });
+                if equal {
+                    out.push(source.fingerprint);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -92,6 +105,7 @@ mod tests {
         let target = Labels::from_pairs([("alertname", "Disk"), ("severity", "warning")]);
         let other = Labels::from_pairs([("alertname", "Cpu"), ("severity", "warning")]);
         assert!(inh.is_inhibited(&target, now));
+        assert_eq!(inh.inhibited_by(&target, now), [source.fingerprint]);
         assert!(!inh.is_inhibited(&other, now));
         assert!(!inh.is_inhibited(&source.labels, now));
 

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`alert`]: the input, [`NotifyAlert`] (one alert transition from the rule engine).
+//! - [`api_alerts`]: the alerts Alertmanager's API lists, and alerts posted to it.
 //! - [`route`], [`group`], [`inhibit`], [`silence`], [`dispatch`]: which receiver hears about
 //!   which alerts, and when (pure state, time passed in).
 //! - [`notification`]: what an integration is told, with its idempotency key.
@@ -19,6 +20,7 @@
 //! no I/O and read no clock.
 
 pub mod alert;
+pub mod api_alerts;
 pub mod bridge;
 pub mod dead_letters;
 pub mod dispatch;
@@ -40,10 +42,13 @@ pub mod templates;
 pub mod text;
 
 pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};
+pub use api_alerts::{ApiAlerts, PostError, PostedAlert, MAX_POSTED_ALERTS};
 pub use handle::NotifierHandle;
 pub use integration::{async_trait, ErrorClass, FailureReason, Integration, NotifyError};
 pub use notification::{Notification, NotificationReason};
-pub use notifier::{BuildError, Carried, IntegrationOptions, Notifier, NotifierBuilder};
+pub use notifier::{
+    AlertState, BuildError, Carried, IntegrationOptions, Notifier, NotifierBuilder,
+};
 pub use preview::{render, test_receivers, Rendered, TestOutcome};
 pub use queue::{DeadLetters, FailedNotification};
 pub use silence::{Silence, SilenceError, SilenceLimits, SilenceState, Silences};

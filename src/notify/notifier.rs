@@ -135,6 +135,11 @@ impl<'a> NotifierBuilder<'a> {
         self
     }
 
+    /// The configuration this builds from.
+    pub fn config(&self) -> &Config {
+        self.config
+    }
+
     /// Builds the integrations (templates, credentials files, TLS settings) without starting
     /// anything: the errors [`NotifierBuilder::start`] would return.
     pub fn check(&self) -> Result<(), BuildError> {
@@ -225,8 +230,9 @@ impl<'a> NotifierBuilder<'a> {
         let inhibitor = Arc::new(Mutex::new(Inhibitor::new(
             self.config.inhibit_rules.clone(),
         )));
+        let route = Route::from_config(self.config.route.as_ref());
         let mut dispatcher = Dispatcher::new(
-            Route::from_config(self.config.route.as_ref()),
+            route.clone(),
             inhibitor.clone(),
             silences.clone(),
             flags,
@@ -281,6 +287,8 @@ impl<'a> NotifierBuilder<'a> {
             cancel,
             tasks,
             restored,
+            route,
+            resolve_timeout: self.config.global.resolve_timeout.as_duration(),
         })
     }
 
@@ -448,6 +456,19 @@ pub struct Notifier {
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     restored: Restored,
+    route: Route,
+    resolve_timeout: std::time::Duration,
+}
+
+/// What Alertmanager's API says about one alert now (see [`Notifier::alert_state`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertState {
+    /// The receivers of the routes it matches, in routing order.
+    pub receivers: Vec<String>,
+    /// Ids of the silences muting it.
+    pub silenced_by: Vec<String>,
+    /// Fingerprints of the firing alerts inhibiting it.
+    pub inhibited_by: Vec<u64>,
 }
 
 impl Notifier {
@@ -483,6 +504,30 @@ impl Notifier {
     /// Whether an alert with `labels` is inhibited now.
     pub fn is_inhibited(&self, labels: &Labels) -> bool {
         self.inhibitor.lock().is_inhibited(labels, Utc::now())
+    }
+
+    /// The routing tree in force.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// `global.resolve_timeout` of the configuration in force.
+    pub fn resolve_timeout(&self) -> std::time::Duration {
+        self.resolve_timeout
+    }
+
+    /// Receivers, silences and inhibitions of an alert with `labels` as of `now`.
+    pub fn alert_state(&self, labels: &Labels, now: chrono::DateTime<Utc>) -> AlertState {
+        AlertState {
+            receivers: self
+                .route
+                .match_labels(labels)
+                .into_iter()
+                .map(|r| r.receiver.clone())
+                .collect(),
+            silenced_by: self.silences.muting(labels, now),
+            inhibited_by: self.inhibitor.lock().inhibited_by(labels, now),
+        }
     }
 
     /// Notifications waiting, per receiver (summed over its integrations).

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod history;
 pub mod metrics;
 pub mod notification;
+pub mod posted;
 pub mod queue;
 pub mod silences;
 

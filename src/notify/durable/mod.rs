@@ -12,6 +12,8 @@
 //!   groups keep their alerts (so resolves are still sent) and their log (so a firing alert
 //!   is not notified again before `repeat_interval`).
 //! - **Silences:** written through on every change (see [`super::silence`]).
+//! - **Posted alerts** (`POST /api/v2/alerts`): written when new, changed or gone (not for a
+//!   plain re-send); see [`posted`].
 //!
 //! Writes go through [`NotifyStore`]: the dispatcher and the workers commit on Tokio's
 //! blocking pool (`spawn_blocking`), rare writes (a silence, a dead letter) in place with
@@ -25,6 +27,7 @@ use chrono::Utc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub mod posted;
 pub mod records;
 
 /// The state database as the notifier uses it, with the next queue sequence number.
