@@ -11,24 +11,11 @@ mod notify_support;
 use common::{free_port, http, spawn_watchfire, wait_for, wait_listening, Proc};
 use notify_support::Recorder;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use watchfire::model::Labels;
 use watchfire::notify::alert_fingerprint;
-
-/// Under CI (`CI` set) the peers are installed by `.ci/run`, so a missing one fails.
-fn skip_outside_ci(what: &std::path::Path) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is absent in CI: .ci/run's fetch-peers step failed",
-        what.display()
-    );
-}
-
-fn peers_bin() -> PathBuf {
-    PathBuf::from(std::env::var("PEERS_BIN").unwrap_or_else(|_| "/opt/peers/usr/bin".into()))
-}
 
 fn post(base: &str, body: &Value) -> (u16, Value) {
     let resp = http()
@@ -239,15 +226,9 @@ async fn posted_alerts_are_validated_listed_delivered_and_resolved() {
 
 #[test]
 fn amtool_talks_to_watchfire() {
-    let amtool = peers_bin().join("amtool");
-    if !amtool.exists() {
-        skip_outside_ci(&amtool);
-        println!(
-            "skipped: {} is absent (run ../shared/tools/fetch-peers.sh, set PEERS_BIN)",
-            amtool.display()
-        );
+    let Some(amtool) = common::peers::peer("amtool") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_wf, base) = start(dir.path(), "http://127.0.0.1:9/hook");
     let (s, _) = post(
@@ -332,15 +313,9 @@ fn amtool_talks_to_watchfire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_delivers_its_alert_through_watchfire() {
-    let prometheus = peers_bin().join("prometheus");
-    if !prometheus.exists() {
-        skip_outside_ci(&prometheus);
-        println!(
-            "skipped: {} is absent (run ../shared/tools/fetch-peers.sh, set PEERS_BIN)",
-            prometheus.display()
-        );
+    let Some(prometheus) = common::peers::peer("prometheus") else {
         return;
-    }
+    };
     let rec = Recorder::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (_wf, base) = start(dir.path(), &rec.url("/hook"));
@@ -520,14 +495,14 @@ fn big_posts_are_bounded() {
 /// Starts the real Alertmanager on `config` (with its templates bind-mounted where the
 /// Debian build looks for them, as `fetch-peers.sh` says).
 fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
-    let bin = peers_bin();
-    let am = bin.join("prometheus-alertmanager");
-    let templates = bin.join("../share/prometheus");
-    if !am.exists() || !templates.exists() || !common::have("unshare") {
-        skip_outside_ci(&am);
-        println!("skipped: {} or its templates are absent", am.display());
-        return None;
-    }
+    let am = common::peers::peer("prometheus-alertmanager")?;
+    let templates = common::peers::dir().join("../share/prometheus");
+    assert!(
+        templates.exists() && common::have("unshare"),
+        "{} and unshare(1) come with the peers ({})",
+        templates.display(),
+        am.display()
+    );
     let port = free_port();
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "--propagation", "private", "sh", "-c"])

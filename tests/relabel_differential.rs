@@ -14,7 +14,7 @@ mod common;
 use common::target::{Behaviour, TestTarget};
 use common::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -55,44 +55,6 @@ const RULES: &str = r#"    metric_relabel_configs:
     - {regex: '__name__|job|instance|code|http_.*|cpu|mode|shard|major|minor|commit_.*|version|a|b|alias|v.*|commit', action: labelkeep}
 "#;
 
-fn peers_bin() -> Option<PathBuf> {
-    let dirs = [
-        std::env::var_os("PEERS_BIN").map(PathBuf::from),
-        Some(PathBuf::from("/opt/peers/usr/bin")),
-    ];
-    dirs.into_iter()
-        .flatten()
-        .find(|d| d.join("prometheus").is_file())
-        .or_else(|| have("prometheus").then(PathBuf::new))
-}
-
-/// `dir/name` (or `name` on `PATH` when `dir` is empty), when its major version is 3 or later.
-fn modern(dir: &Path, name: &str) -> Option<PathBuf> {
-    let bin = if dir.as_os_str().is_empty() {
-        PathBuf::from(name)
-    } else {
-        dir.join(name)
-    };
-    let out = Command::new(&bin).arg("--version").output().ok()?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let version = text
-        .split_whitespace()
-        .skip_while(|w| *w != "version")
-        .nth(1)?;
-    let major: u32 = version.split('.').next()?.parse().ok()?;
-    if major >= 3 {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is {version} in CI; .ci/run's fetch-peers step should provide 3.x",
-        bin.display()
-    );
-    eprintln!("skipping: {} is {version}, older than 3.0", bin.display());
-    None
-}
-
 /// Series of job `diff` other than `up` and `scrape_*`, as sorted `name=value` lists.
 fn series(base: &str) -> Option<BTreeSet<String>> {
     let matcher = urlencode(r#"{job="diff"}"#);
@@ -132,15 +94,7 @@ fn wait_ready(base: &str, dir: &Path, log: &str) {
 
 #[test]
 fn metric_relabeling_matches_prometheus() {
-    let Some(bin) = peers_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no Prometheus in CI: .ci/run's fetch-peers step failed"
-        );
-        eprintln!("skipping: no Prometheus (run ../shared/tools/fetch-peers.sh)");
-        return;
-    };
-    let Some(prometheus) = modern(&bin, "prometheus") else {
+    let Some(prometheus) = common::peers::peer("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -195,15 +149,7 @@ fn metric_relabeling_matches_prometheus() {
 /// `file:line:column: path: ` prefix).
 #[test]
 fn validation_errors_match_promtool() {
-    let Some(bin) = peers_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no promtool in CI: .ci/run's fetch-peers step failed"
-        );
-        eprintln!("skipping: no promtool (run ../shared/tools/fetch-peers.sh)");
-        return;
-    };
-    let Some(promtool) = modern(&bin, "promtool") else {
+    let Some(promtool) = common::peers::peer("promtool") else {
         return;
     };
     let cases = [

@@ -16,23 +16,8 @@ use axum::routing::get;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-fn prometheus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("PROMETHEUS_BIN").map(PathBuf::from),
-        Some(PathBuf::from("/opt/peers/usr/bin/prometheus")),
-        Some(PathBuf::from("prometheus")),
-    ];
-    candidates.into_iter().flatten().find(|bin| {
-        Command::new(bin)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("version 3."))
-    })
-}
 
 /// Serves `/sd` (an HTTP SD answer) and returns the address.
 fn start_sd_server() -> String {
@@ -123,13 +108,7 @@ fn compare(wf: &str, prom: &str, what: &str) {
 
 #[test]
 fn targets_match_prometheus() {
-    let Some(prom_bin) = prometheus() else {
-        // CI installs it (`.ci/run`), so there its absence is a failure, not a skip.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no Prometheus 3.x in CI: .ci/run's fetch-peers step failed"
-        );
-        eprintln!("note: no Prometheus 3.x (set PROMETHEUS_BIN or run ../shared/tools/fetch-peers.sh); nothing compared");
+    let Some(prom_bin) = peers::peer("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
