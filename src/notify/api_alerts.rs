@@ -8,8 +8,9 @@
 //! new or changed posted alert enters the notifier as a firing [`NotifyAlert`] (so routing,
 //! grouping, inhibition, silences and the durable queue treat it like a rule alert), and a
 //! resolved one (posted with a past `endsAt`, or expired by [`ApiAlerts::expire`]) as a
-//! resolved one. At most [`MAX_POSTED_ALERTS`] posted alerts are held; new ones beyond that
-//! are refused, re-sends of held ones are still taken.
+//! resolved one. At most [`MAX_POSTED_ALERTS`] posted alerts, and [`MAX_POSTED_BYTES`] of
+//! their text, are held; new ones beyond that are refused, re-sends of held ones are still
+//! taken.
 //!
 //! With a state database, posted alerts are written when new, changed or gone and restored at
 //! start (see [`super::durable::posted`]); Alertmanager itself keeps them only in memory.
@@ -28,6 +29,17 @@ use std::collections::{BTreeMap, HashMap};
 /// Prometheus sends each firing alert every minute, so this covers 100,000 distinct firing
 /// alerts from all senders together, about 100 MiB at 1 KiB of labels and annotations each.
 pub const MAX_POSTED_ALERTS: usize = 100_000;
+
+/// Most bytes of labels, annotations and links the posted alerts held may take together: a
+/// request body may be 1 MiB, so the count alone would let large alerts take 100 GB.
+pub const MAX_POSTED_BYTES: usize = 256 << 20;
+
+/// What a held alert costs against [`MAX_POSTED_BYTES`]: its text plus a fixed overhead.
+fn held_bytes(a: &NotifyAlert) -> usize {
+    let labels: usize = a.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
+    let annotations: usize = a.annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    256 + labels + annotations + a.generator_url.len()
+}
 
 /// One alert as posted, after Alertmanager's defaults were applied.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,11 +75,16 @@ pub struct ListedAlert {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PostError {
-    /// Too many posted alerts are held already.
-    #[error("too many alerts held ({limit}); {refused} new alerts refused")]
+    /// Too many posted alerts, or too many bytes of them, are held already.
+    #[error(
+        "too many alerts held (limit {limit} alerts, {max_bytes} bytes); \
+         {refused} new alerts refused"
+    )]
     Full {
         /// [`MAX_POSTED_ALERTS`] or the configured cap.
         limit: usize,
+        /// [`MAX_POSTED_BYTES`] or the configured cap.
+        max_bytes: usize,
         /// How many were refused.
         refused: usize,
     },
@@ -77,6 +94,23 @@ pub enum PostError {
 struct Inner {
     rule: HashMap<u64, ListedAlert>,
     posted: HashMap<u64, ListedAlert>,
+    /// [`held_bytes`] of every alert in `posted`.
+    posted_bytes: usize,
+}
+
+impl Inner {
+    fn insert_posted(&mut self, fp: u64, listed: ListedAlert) {
+        self.posted_bytes += held_bytes(&listed.alert);
+        if let Some(old) = self.posted.insert(fp, listed) {
+            self.posted_bytes -= held_bytes(&old.alert);
+        }
+    }
+
+    fn remove_posted(&mut self, fp: u64) -> Option<ListedAlert> {
+        let old = self.posted.remove(&fp)?;
+        self.posted_bytes -= held_bytes(&old.alert);
+        Some(old)
+    }
 }
 
 /// Rule alerts as notified, and posted alerts; shared by the notifier handle and the API.
@@ -84,6 +118,7 @@ struct Inner {
 pub struct ApiAlerts {
     inner: Mutex<Inner>,
     limit: usize,
+    max_bytes: usize,
     resolve_timeout: Mutex<Duration>,
 }
 
@@ -94,11 +129,19 @@ impl Default for ApiAlerts {
 }
 
 impl ApiAlerts {
+    /// The same set holding at most `max_bytes` of posted alerts' text (default
+    /// [`MAX_POSTED_BYTES`]).
+    pub fn with_byte_limit(mut self, max_bytes: usize) -> ApiAlerts {
+        self.max_bytes = max_bytes;
+        self
+    }
+
     /// An empty set holding at most `limit` posted alerts, with a 5m resolve timeout.
     pub fn new(limit: usize) -> ApiAlerts {
         ApiAlerts {
             inner: Mutex::default(),
             limit,
+            max_bytes: MAX_POSTED_BYTES,
             resolve_timeout: Mutex::new(Duration::minutes(5)),
         }
     }
@@ -155,20 +198,22 @@ impl ApiAlerts {
             let Some(held) = held.cloned() else {
                 // New (or the held one already ended).
                 if resolved {
-                    if inner.posted.remove(&fp).is_some() {
+                    if inner.remove_posted(fp).is_some() {
                         persist::posted::delete(&mut batch, fp);
                     }
                     events.push(resolved_event(&posted, fp));
                     continue;
                 }
-                if inner.posted.len() >= self.limit && !inner.posted.contains_key(&fp) {
+                let event = firing_event(&posted, fp);
+                let full = inner.posted.len() >= self.limit
+                    || inner.posted_bytes + held_bytes(&event) > self.max_bytes;
+                if full && !inner.posted.contains_key(&fp) {
                     refused += 1;
                     continue;
                 }
-                let event = firing_event(&posted, fp);
                 events.push(event.clone());
                 put(&mut batch, fp, &posted);
-                inner.posted.insert(
+                inner.insert_posted(
                     fp,
                     ListedAlert {
                         alert: event,
@@ -189,7 +234,7 @@ impl ApiAlerts {
                 merged.timeout = false;
             }
             if merged.ends_at <= now {
-                inner.posted.remove(&fp);
+                inner.remove_posted(fp);
                 persist::posted::delete(&mut batch, fp);
                 events.push(resolved_event(&merged, fp));
                 continue;
@@ -206,7 +251,7 @@ impl ApiAlerts {
             if changed {
                 events.push(event.clone());
             }
-            inner.posted.insert(
+            inner.insert_posted(
                 fp,
                 ListedAlert {
                     alert: event,
@@ -221,6 +266,7 @@ impl ApiAlerts {
         } else {
             Err(PostError::Full {
                 limit: self.limit,
+                max_bytes: self.max_bytes,
                 refused,
             })
         };
@@ -233,10 +279,16 @@ impl ApiAlerts {
         let mut inner = self.inner.lock();
         let mut out = Vec::new();
         let mut batch = Batch::new();
-        inner.posted.retain(|fp, held| {
+        let Inner {
+            posted,
+            posted_bytes,
+            ..
+        } = &mut *inner;
+        posted.retain(|fp, held| {
             let Some(end) = held.ends_at.filter(|end| *end <= now) else {
                 return true;
             };
+            *posted_bytes -= held_bytes(&held.alert);
             let mut event = held.alert.clone();
             resolve(&mut event, end, *fp);
             out.push(event);
@@ -262,7 +314,7 @@ impl ApiAlerts {
         let mut inner = self.inner.lock();
         let mut events = Vec::new();
         for (mut alert, updated_at) in saved {
-            if inner.posted.len() >= self.limit {
+            if inner.posted.len() >= self.limit || inner.posted_bytes >= self.max_bytes {
                 break;
             }
             if alert.timeout {
@@ -279,7 +331,7 @@ impl ApiAlerts {
                 updated_at,
                 timeout: alert.timeout,
             };
-            inner.posted.insert(fp, listed);
+            inner.insert_posted(fp, listed);
         }
         events
     }
@@ -446,6 +498,7 @@ mod tests {
             ok,
             Err(PostError::Full {
                 limit: 1,
+                max_bytes: MAX_POSTED_BYTES,
                 refused: 1
             })
         );
@@ -453,6 +506,40 @@ mod tests {
         changed.annotations.insert("summary".into(), "new".into());
         let (ev, _, ok) = a.post(vec![changed], t0);
         assert_eq!((ev.len(), ok), (1, Ok(())), "a changed re-send is news");
+    }
+
+    #[test]
+    fn the_byte_budget_refuses_new_alerts_and_is_given_back() {
+        let a = ApiAlerts::new(100).with_byte_limit(10_000);
+        let t0 = Utc::now();
+        let end = t0 + Duration::minutes(5);
+        let big = |name: &str| {
+            let mut p = posted(name, t0, end, false);
+            p.annotations
+                .insert("description".into(), "x".repeat(4_000));
+            p
+        };
+        let (ev, _, ok) = a.post(vec![big("A"), big("B"), big("C")], t0);
+        assert_eq!(ev.len(), 2, "two fit in 10,000 bytes");
+        assert!(
+            matches!(ok, Err(PostError::Full { refused: 1, .. })),
+            "{ok:?}"
+        );
+        let (ev, _, ok) = a.post(vec![big("A")], t0);
+        assert_eq!(
+            (ev.len(), ok),
+            (0, Ok(())),
+            "a re-send of a held alert is taken"
+        );
+        let (resolved, _) = a.expire(end);
+        assert_eq!(resolved.len(), 2);
+        assert_eq!(
+            a.inner.lock().posted_bytes,
+            0,
+            "expiry gives the bytes back"
+        );
+        let (ev, _, ok) = a.post(vec![big("C")], end);
+        assert_eq!((ev.len(), ok), (1, Ok(())));
     }
 
     #[test]
