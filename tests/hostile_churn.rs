@@ -13,6 +13,7 @@ mod common;
 
 use axum::extract::State;
 use axum::routing::get;
+use common::target::serve_router;
 use common::{free_port, get_text, query_single, wait_for, watchfire_bin, Proc};
 use std::path::Path;
 use std::process::Command;
@@ -53,43 +54,30 @@ fn churn_body(prefix: &str, round: u64, n: usize) -> String {
 /// `/steady` (the same series, values counting requests) on 127.0.0.1.
 fn serve() -> String {
     let counters = Arc::new(Counters::default());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new()
-                .route(
-                    "/churn_a",
-                    get(|State(c): State<Arc<Counters>>| async move {
-                        churn_body("a", c.churn_a.fetch_add(1, Ordering::Relaxed), CHURN_A)
-                    }),
-                )
-                .route(
-                    "/churn_b",
-                    get(|State(c): State<Arc<Counters>>| async move {
-                        churn_body("b", c.churn_b.fetch_add(1, Ordering::Relaxed), CHURN_B)
-                    }),
-                )
-                .route(
-                    "/steady",
-                    get(|State(c): State<Arc<Counters>>| async move {
-                        let n = c.steady.fetch_add(1, Ordering::Relaxed) + 1;
-                        (0..STEADY)
-                            .map(|i| format!("steady_requests_total{{i=\"{i}\"}} {n}\n"))
-                            .collect::<String>()
-                    }),
-                )
-                .with_state(counters);
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    addr
+    let app = axum::Router::new()
+        .route(
+            "/churn_a",
+            get(|State(c): State<Arc<Counters>>| async move {
+                churn_body("a", c.churn_a.fetch_add(1, Ordering::Relaxed), CHURN_A)
+            }),
+        )
+        .route(
+            "/churn_b",
+            get(|State(c): State<Arc<Counters>>| async move {
+                churn_body("b", c.churn_b.fetch_add(1, Ordering::Relaxed), CHURN_B)
+            }),
+        )
+        .route(
+            "/steady",
+            get(|State(c): State<Arc<Counters>>| async move {
+                let n = c.steady.fetch_add(1, Ordering::Relaxed) + 1;
+                (0..STEADY)
+                    .map(|i| format!("steady_requests_total{{i=\"{i}\"}} {n}\n"))
+                    .collect::<String>()
+            }),
+        )
+        .with_state(counters);
+    serve_router(app)
 }
 
 fn config(addr: &str, with_churn: bool) -> String {

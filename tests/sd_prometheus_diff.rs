@@ -13,6 +13,7 @@
 mod common;
 
 use axum::routing::get;
+use common::target::serve_router;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -21,32 +22,19 @@ use std::time::Duration;
 
 /// Serves `/sd` (an HTTP SD answer) and returns the address.
 fn start_sd_server() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
     let sd = json!([
         {"targets": ["127.0.0.1:1", "h-http:9"], "labels": {"src": "http", "__metrics_path__": "/m"}},
         {"targets": ["127.0.0.1:2"]},
     ])
     .to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new().route(
-                "/sd",
-                get(move || {
-                    let sd = sd.clone();
-                    async move { ([("Content-Type", "application/json")], sd) }
-                }),
-            );
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    addr
+    let app = axum::Router::new().route(
+        "/sd",
+        get(move || {
+            let sd = sd.clone();
+            async move { ([("Content-Type", "application/json")], sd) }
+        }),
+    );
+    serve_router(app)
 }
 
 /// What is compared: per active target (pool, labels, discoveredLabels, scrapeUrl,

@@ -7,6 +7,7 @@
 mod common;
 
 use axum::routing::get;
+use common::target::serve_router_at;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -14,36 +15,24 @@ use std::time::Duration;
 /// A server with `/metrics/7` (its own series), `/metrics` and `/sd` (an HTTP SD answer naming
 /// itself with `__metrics_path__: /metrics/7`). Returns its `127.0.0.1:port`.
 fn start_server() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let sd =
-        json!([{"targets": [addr], "labels": {"__metrics_path__": "/metrics/7", "from": "http"}}])
-            .to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new()
-                .route(
-                    "/metrics/7",
-                    get(|| async { "# HELP path_seven Served at /metrics/7.\n# TYPE path_seven gauge\npath_seven 7\n" }),
-                )
-                .route("/metrics", get(|| async { "plain_path 1\n" }))
-                .route(
-                    "/sd",
-                    get(move || {
-                        let sd = sd.clone();
-                        async move { ([("Content-Type", "application/json")], sd) }
-                    }),
-                );
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    addr
+    serve_router_at(|addr| {
+        let sd =
+            json!([{"targets": [addr], "labels": {"__metrics_path__": "/metrics/7", "from": "http"}}])
+                .to_string();
+        axum::Router::new()
+            .route(
+                "/metrics/7",
+                get(|| async { "# HELP path_seven Served at /metrics/7.\n# TYPE path_seven gauge\npath_seven 7\n" }),
+            )
+            .route("/metrics", get(|| async { "plain_path 1\n" }))
+            .route(
+                "/sd",
+                get(move || {
+                    let sd = sd.clone();
+                    async move { ([("Content-Type", "application/json")], sd) }
+                }),
+            )
+    })
 }
 
 fn targets(base: &str, query: &str) -> Value {

@@ -26,7 +26,6 @@ pub enum Behaviour {
 pub struct TestTarget {
     pub addr: String,
     behaviour: Arc<Mutex<Behaviour>>,
-    _thread: std::thread::JoinHandle<()>,
 }
 
 async fn metrics(State(b): State<Arc<Mutex<Behaviour>>>) -> Response {
@@ -58,31 +57,40 @@ impl TestTarget {
     pub fn start(initial: Behaviour) -> TestTarget {
         let behaviour = Arc::new(Mutex::new(initial));
         let state = behaviour.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = axum::Router::new()
-                    .route("/metrics", get(metrics))
-                    .with_state(state);
-                let _ = axum::serve(listener, app).await;
-            });
-        });
-        TestTarget {
-            addr,
-            behaviour,
-            _thread: thread,
-        }
+        let app = axum::Router::new()
+            .route("/metrics", get(metrics))
+            .with_state(state);
+        let addr = serve_router(app);
+        TestTarget { addr, behaviour }
     }
 
     /// Changes what the target answers from now on.
     pub fn set(&self, b: Behaviour) {
         *self.behaviour.lock().expect("behaviour lock") = b;
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1 from a thread of its own (for as long as the test
+/// process lives) and returns its `127.0.0.1:port`.
+pub fn serve_router(app: axum::Router) -> String {
+    serve_router_at(|_| app)
+}
+
+/// [`serve_router`] for an app that needs its own address (an SD answer naming itself).
+pub fn serve_router_at(app: impl FnOnce(&str) -> axum::Router + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let app = app(&addr);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    addr
 }
