@@ -492,40 +492,6 @@ fn big_posts_are_bounded() {
     assert!(alerts(&base, "filter=alertname%3DHuge").is_empty());
 }
 
-/// Starts the real Alertmanager on `config` (with its templates bind-mounted where the
-/// Debian build looks for them, as `fetch-peers.sh` says).
-fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
-    let am = common::peers::peer("prometheus-alertmanager")?;
-    let templates = common::peers::dir().join("../share/prometheus");
-    assert!(
-        templates.exists() && common::have("unshare"),
-        "{} and unshare(1) come with the peers ({})",
-        templates.display(),
-        am.display()
-    );
-    let port = free_port();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(
-            "mkdir -p /usr/share/prometheus && mount --bind \"$1\" /usr/share/prometheus && \
-             shift && exec \"$@\"",
-        )
-        .arg("sh")
-        .arg(&templates)
-        .arg(&am)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.join("am-data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=");
-    let proc = Proc::spawn("alertmanager", cmd, dir);
-    let base = format!("http://127.0.0.1:{port}");
-    wait_for(Duration::from_secs(20), || {
-        common::get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
-    })
-    .expect("alertmanager did not become ready");
-    Some((proc, base))
-}
-
 /// The alert without the times each server sets itself.
 fn normalised(mut alerts: Vec<Value>) -> Vec<Value> {
     for a in &mut alerts {
@@ -545,7 +511,7 @@ fn answers_as_the_real_alertmanager() {
     let (_, status) = common::get_json(&format!("{wf}/api/v2/status")).unwrap();
     let am_config = dir.path().join("am.yml");
     std::fs::write(&am_config, status["config"]["original"].as_str().unwrap()).unwrap();
-    let Some((_am, am)) = start_alertmanager(dir.path(), &am_config) else {
+    let Some((_am, am)) = common::alertmanager::start(dir.path(), &am_config, &[]) else {
         return;
     };
     let batches = [
