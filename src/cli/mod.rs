@@ -86,6 +86,10 @@ pub struct RunArgs {
     /// The URL under which watchfire is reached (links in notifications); default http://LISTEN.
     #[arg(long = "web.external-url")]
     external_url: Option<String>,
+    /// Accept Prometheus remote write (1.0 and 2.0) at POST /api/v1/write into the buffer
+    /// (Prometheus' flag).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    enable_remote_write_receiver: bool,
     /// Web configuration file (Prometheus exporter-toolkit format): TLS and basic auth.
     /// Re-read at SIGHUP and /-/reload.
     #[arg(long = "web.config.file")]
@@ -153,6 +157,7 @@ impl RunArgs {
         let mut settings = watchfire::Settings::default();
         settings.config_file = self.config.clone();
         settings.alertmanager_config_file = self.alertmanager_config.clone();
+        settings.enable_remote_write_receiver = self.enable_remote_write_receiver;
         settings.listen = self.listen;
         settings.external_url = self.external_url.clone();
         settings.web_config_file = self.web_config_file.clone();

@@ -305,6 +305,10 @@ impl Engine {
             source,
         })?;
         queries.register(telemetry.registry_mut());
+        let remote_write_metrics = api::RemoteWriteMetrics::default();
+        if settings.enable_remote_write_receiver {
+            remote_write_metrics.register(telemetry.registry_mut());
+        }
         let rules = RuleManager::new(
             store.clone(),
             Arc::new(engine.clone()),
@@ -374,7 +378,12 @@ impl Engine {
             .merge(api::silences_router(notifier.silences()))
             .merge(api::alertmanager_router(notifier.clone(), status.clone()))
             .merge(api::failed_notifications_router(notifier.dead_letters()));
-        let app = api::harden(app, web.security.clone());
+        let raw = if settings.enable_remote_write_receiver {
+            api::remote_write_router(store.clone(), remote_write_metrics)
+        } else {
+            axum::Router::new()
+        };
+        let app = api::harden(app, raw, web.security.clone());
         let server = tokio::spawn(api::serve(
             listener,
             app,

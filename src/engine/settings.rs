@@ -23,6 +23,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `--web.external-url`: the URL users reach watchfire at (default: `http(s)://<listen>`).
     pub external_url: Option<String>,
+    /// `--web.enable-remote-write-receiver`: accept Prometheus remote write (1.0 and 2.0) at
+    /// `POST /api/v1/write` into the buffer.
+    pub enable_remote_write_receiver: bool,
     /// `--web.config.file`: TLS, basic auth and headers, as Prometheus' web config file.
     pub web_config_file: Option<PathBuf>,
     /// `--web.admin-token-file`: the bearer token state-changing requests need.
@@ -68,6 +71,7 @@ impl Default for Settings {
             external_url: None,
             web_config_file: None,
             alertmanager_config_file: None,
+            enable_remote_write_receiver: false,
             admin_token_file: None,
             query_timeout: Duration::from_secs(120),
             query_max_samples: 50_000_000,
@@ -109,6 +113,10 @@ impl Settings {
             (
                 "web.admin-token-file",
                 path(&self.admin_token_file).unwrap_or_default(),
+            ),
+            (
+                "web.enable-remote-write-receiver",
+                self.enable_remote_write_receiver.to_string(),
             ),
             ("query.timeout", duration(self.query_timeout)),
             ("query.max-samples", self.query_max_samples.to_string()),
