@@ -8,6 +8,7 @@
 mod common;
 mod notify_support;
 
+use common::alertmanager::start_alertmanager;
 use common::{free_port, http, spawn_watchfire, wait_for, wait_listening, Proc};
 use notify_support::Recorder;
 use serde_json::{json, Value};
@@ -41,9 +42,15 @@ fn write_config(dir: &Path, hook: &str, resolve_timeout: &str) {
             "global:\n  resolve_timeout: {resolve_timeout}\n\
              route:\n  receiver: web\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  \
              repeat_interval: 1h\n  routes:\n    - matchers: [team=\"db\"]\n      receiver: db\n\
+             \x20   - matchers: [team=\"nobody\"]\n      receiver: db\n      mute_time_intervals: [weekend]\n      \
+             active_time_intervals: [never]\n\
              receivers:\n  - name: web\n    webhook_configs: [{{url: '{hook}'}}]\n  - name: db\n\
              inhibit_rules:\n  - source_matchers: [alertname=DiskFull]\n    target_matchers: [alertname=Cpu]\n    \
-             equal: [instance]\n"
+             equal: [instance]\n\
+             time_intervals:\n  - name: weekend\n    time_intervals:\n      - weekdays: ['monday:friday']\n        \
+             times: [{{start_time: '00:00', end_time: '24:00'}}]\n        days_of_month: ['1:7', '-1']\n        \
+             months: ['january:march', '12']\n        years: ['2020:2099']\n        location: Europe/Berlin\n\
+             mute_time_intervals:\n  - name: never\n    time_intervals: [{{years: ['1999']}}]\n"
         ),
     )
     .unwrap();
@@ -297,7 +304,16 @@ fn amtool_talks_to_watchfire() {
     // config.original is an Alertmanager configuration amtool accepts.
     let (_, status) = common::get_json(&format!("{base}/api/v2/status")).unwrap();
     let file = dir.path().join("original.yml");
-    std::fs::write(&file, status["config"]["original"].as_str().unwrap()).unwrap();
+    let original = status["config"]["original"].as_str().unwrap();
+    for part in [
+        "time_intervals:",
+        "mute_time_intervals:",
+        "monday:friday",
+        "Europe/Berlin",
+    ] {
+        assert!(original.contains(part), "{part} missing from {original}");
+    }
+    std::fs::write(&file, original).unwrap();
     let out = Command::new(&amtool)
         .arg("check-config")
         .arg(&file)
@@ -490,40 +506,6 @@ fn big_posts_are_bounded() {
     assert!(resp.json::<Value>().unwrap().is_string());
     assert_eq!(alerts(&base, "filter=alertname%3DMany").len(), 10_000);
     assert!(alerts(&base, "filter=alertname%3DHuge").is_empty());
-}
-
-/// Starts the real Alertmanager on `config` (with its templates bind-mounted where the
-/// Debian build looks for them, as `fetch-peers.sh` says).
-fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
-    let am = common::peers::peer("prometheus-alertmanager")?;
-    let templates = common::peers::dir().join("../share/prometheus");
-    assert!(
-        templates.exists() && common::have("unshare"),
-        "{} and unshare(1) come with the peers ({})",
-        templates.display(),
-        am.display()
-    );
-    let port = free_port();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(
-            "mkdir -p /usr/share/prometheus && mount --bind \"$1\" /usr/share/prometheus && \
-             shift && exec \"$@\"",
-        )
-        .arg("sh")
-        .arg(&templates)
-        .arg(&am)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.join("am-data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=");
-    let proc = Proc::spawn("alertmanager", cmd, dir);
-    let base = format!("http://127.0.0.1:{port}");
-    wait_for(Duration::from_secs(20), || {
-        common::get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
-    })
-    .expect("alertmanager did not become ready");
-    Some((proc, base))
 }
 
 /// The alert without the times each server sets itself.
