@@ -8,7 +8,6 @@
 mod common;
 mod notify_support;
 
-use common::alertmanager::start_alertmanager;
 use common::{free_port, http, spawn_watchfire, wait_for, wait_listening, Proc};
 use notify_support::Recorder;
 use serde_json::{json, Value};
@@ -42,12 +41,12 @@ fn write_config(dir: &Path, hook: &str, resolve_timeout: &str) {
             "global:\n  resolve_timeout: {resolve_timeout}\n\
              route:\n  receiver: web\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  \
              repeat_interval: 1h\n  routes:\n    - matchers: [team=\"db\"]\n      receiver: db\n\
-             \x20   - matchers: [team=\"nobody\"]\n      receiver: db\n      mute_time_intervals: [weekend]\n      \
+             \x20   - matchers: [team=\"nobody\"]\n      receiver: db\n      mute_time_intervals: [workdays]\n      \
              active_time_intervals: [never]\n\
              receivers:\n  - name: web\n    webhook_configs: [{{url: '{hook}'}}]\n  - name: db\n\
              inhibit_rules:\n  - source_matchers: [alertname=DiskFull]\n    target_matchers: [alertname=Cpu]\n    \
              equal: [instance]\n\
-             time_intervals:\n  - name: weekend\n    time_intervals:\n      - weekdays: ['monday:friday']\n        \
+             time_intervals:\n  - name: workdays\n    time_intervals:\n      - weekdays: ['monday:friday']\n        \
              times: [{{start_time: '00:00', end_time: '24:00'}}]\n        days_of_month: ['1:7', '-1']\n        \
              months: ['january:march', '12']\n        years: ['2020:2099']\n        location: Europe/Berlin\n\
              mute_time_intervals:\n  - name: never\n    time_intervals: [{{years: ['1999']}}]\n"
@@ -527,7 +526,7 @@ fn answers_as_the_real_alertmanager() {
     let (_, status) = common::get_json(&format!("{wf}/api/v2/status")).unwrap();
     let am_config = dir.path().join("am.yml");
     std::fs::write(&am_config, status["config"]["original"].as_str().unwrap()).unwrap();
-    let Some((_am, am)) = start_alertmanager(dir.path(), &am_config) else {
+    let Some((_am, am)) = common::alertmanager::start(dir.path(), &am_config, &[]) else {
         return;
     };
     let batches = [

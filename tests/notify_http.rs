@@ -4,6 +4,7 @@
 //! to the fallback receiver and the dead-letter list, and a warning → critical → resolved
 //! alert gives exactly three notifications, in order.
 
+mod common;
 mod notify_support;
 
 use hmac::{Hmac, Mac};

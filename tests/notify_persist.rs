@@ -8,6 +8,7 @@
 //!   `repeat_interval`, while its changes (a de-escalation, the resolve) are notified at once:
 //!   the restored group kept the alert and its notification log.
 
+mod common;
 mod notify_support;
 
 use notify_support::{change_severity, firing, load_config, resolved, Recorder};

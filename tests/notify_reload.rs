@@ -7,6 +7,7 @@
 //! - a configuration whose receivers cannot be built is refused and the running notifier
 //!   keeps delivering.
 
+mod common;
 mod notify_support;
 
 use notify_support::{firing, load_config, resolved, Recorder};

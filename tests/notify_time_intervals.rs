@@ -10,7 +10,6 @@ mod common;
 mod notify_support;
 
 use chrono::{Datelike, Timelike, Utc};
-use common::alertmanager::start_alertmanager;
 use common::{free_port, http, spawn_watchfire, wait_for, wait_listening};
 use notify_support::Recorder;
 use serde_json::{json, Value};
@@ -27,7 +26,7 @@ const WEEKDAYS: [&str; 7] = [
     "saturday",
 ];
 
-/// An Alertmanager configuration (which watchfire reads as it is): four routes muted or active
+/// An Alertmanager configuration file (which watchfire reads as it is): four routes muted or active
 /// on `today` (a weekday name) or `other` (a weekday that is not today, from the older
 /// `mute_time_intervals` block). With `moved`, the two routes held back today are pointed at
 /// the intervals that let them through.
@@ -128,10 +127,18 @@ async fn mute_and_active_intervals_decide_what_is_sent() {
     let rec = Recorder::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (today, other) = weekdays();
-    let file = dir.path().join("watchfire.yml");
+    // watchfire reads the Alertmanager file as it is, next to an empty Prometheus file.
+    std::fs::write(dir.path().join("watchfire.yml"), "").unwrap();
+    let file = dir.path().join("alertmanager.yml");
     std::fs::write(&file, config(&rec.url("/wf"), today, other, false)).unwrap();
     let port = free_port();
-    let _wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
+    let am_flag = file.to_str().unwrap();
+    let _wf = spawn_watchfire(
+        dir.path(),
+        port,
+        "watchfire",
+        &["--alertmanager.config.file", am_flag],
+    );
     let wf = format!("http://127.0.0.1:{port}");
     assert!(wait_listening(
         &format!("127.0.0.1:{port}"),
@@ -140,7 +147,7 @@ async fn mute_and_active_intervals_decide_what_is_sent() {
     // The same file for the real Alertmanager, notifying another path.
     let am_file = dir.path().join("am.yml");
     std::fs::write(&am_file, config(&rec.url("/am"), today, other, false)).unwrap();
-    let am = tokio::task::block_in_place(|| start_alertmanager(dir.path(), &am_file));
+    let am = tokio::task::block_in_place(|| common::alertmanager::start(dir.path(), &am_file, &[]));
 
     tokio::task::block_in_place(|| post_alerts(&wf));
     if let Some((_, base)) = &am {

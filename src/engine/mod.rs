@@ -147,7 +147,10 @@ impl EngineBuilder {
     /// directory and binds the listen address.
     pub fn build(self) -> Result<Engine, EngineError> {
         let settings = self.settings;
-        let config = load_config(&settings.config_file)?;
+        let config = load_config(
+            &settings.config_file,
+            settings.alertmanager_config_file.as_deref(),
+        )?;
         let web = WebSecurity::load(
             settings.web_config_file.clone(),
             settings.admin_token_file.clone(),
@@ -384,6 +387,7 @@ impl Engine {
         ));
         let reloadable = Reloadable {
             path: &settings.config_file,
+            alertmanager_path: settings.alertmanager_config_file.as_deref(),
             scrape: &scrape,
             rules: &rules,
             metrics: &reload_metrics,
@@ -463,9 +467,13 @@ impl Engine {
     }
 }
 
-/// Reads the configuration file, logging each problem.
-fn load_config(path: &std::path::Path) -> Result<Config, EngineError> {
-    config::load(path).map_err(|errors| {
+/// Reads the configuration file (and the separate Alertmanager file, if any), logging each
+/// problem.
+fn load_config(
+    path: &std::path::Path,
+    alertmanager: Option<&std::path::Path>,
+) -> Result<Config, EngineError> {
+    config::load_files(path, alertmanager).map_err(|errors| {
         for l in errors.lines() {
             tracing::error!(error = %l, "invalid configuration");
         }

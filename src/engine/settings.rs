@@ -15,6 +15,10 @@ use std::time::Duration;
 pub struct Settings {
     /// `--config`: the configuration file (re-read at every reload).
     pub config_file: PathBuf,
+    /// `--alertmanager.config.file`: Alertmanager's sections (`route`, `receivers`,
+    /// `inhibit_rules`, `templates`, `global.resolve_timeout`) in their own file, re-read with
+    /// the main one; `None`: the main file holds them.
+    pub alertmanager_config_file: Option<PathBuf>,
     /// `--listen`: the HTTP address; port 0 picks a free port ([`super::Engine::local_addr`]).
     pub listen: SocketAddr,
     /// `--web.external-url`: the URL users reach watchfire at (default: `http(s)://<listen>`).
@@ -63,6 +67,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 9711)),
             external_url: None,
             web_config_file: None,
+            alertmanager_config_file: None,
             admin_token_file: None,
             query_timeout: Duration::from_secs(120),
             query_max_samples: 50_000_000,
@@ -89,6 +94,10 @@ impl Settings {
         let mut flags: BTreeMap<String, String> = [
             ("config", self.config_file.display().to_string()),
             ("listen", self.listen.to_string()),
+            (
+                "alertmanager.config.file",
+                path(&self.alertmanager_config_file).unwrap_or_default(),
+            ),
             (
                 "web.external-url",
                 self.external_url.clone().unwrap_or_default(),

@@ -1,22 +1,25 @@
-//! The real Alertmanager 0.33 from the peer programs, for differential tests.
+//! The real Alertmanager 0.33 from the peers (`fetch-peers.sh`), started on a random port of
+//! 127.0.0.1 with its default templates bind-mounted where the Debian build looks for them
+//! (a private mount namespace, as the script's header says; tests run as root).
 
-use super::{free_port, wait_for, Proc};
+use super::{free_port, get_text, have, peers, wait_for, Proc};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// Starts the real Alertmanager on `config` (with its templates bind-mounted where the
-/// Debian build looks for them, as `fetch-peers.sh` says).
-pub fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
-    let am = super::peers::peer("prometheus-alertmanager")?;
-    let templates = super::peers::dir().join("../share/prometheus");
+/// Alertmanager on `config`, with `extra` flags (e.g. `--web.external-url=…`), ready to
+/// answer; `None` (a skip outside CI) when the peer is absent.
+pub fn start(dir: &Path, config: &Path, extra: &[&str]) -> Option<(Proc, String)> {
+    let am = peers::peer("prometheus-alertmanager")?;
+    let templates = peers::dir().join("../share/prometheus");
     assert!(
-        templates.exists() && super::have("unshare"),
+        templates.exists() && have("unshare"),
         "{} and unshare(1) come with the peers ({})",
         templates.display(),
         am.display()
     );
     let port = free_port();
+    let data = dir.join(format!("am-data-{port}"));
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(
@@ -27,13 +30,14 @@ pub fn start_alertmanager(dir: &Path, config: &Path) -> Option<(Proc, String)> {
         .arg(&templates)
         .arg(&am)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--storage.path={}", data.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=");
+        .arg("--cluster.listen-address=")
+        .args(extra);
     let proc = Proc::spawn("alertmanager", cmd, dir);
     let base = format!("http://127.0.0.1:{port}");
     wait_for(Duration::from_secs(20), || {
-        super::get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
+        get_text(&format!("{base}/-/ready")).filter(|(s, _)| *s == 200)
     })
     .expect("alertmanager did not become ready");
     Some((proc, base))

@@ -2,6 +2,8 @@
 //! purpose, config files in a temporary directory, alert builders.
 #![allow(dead_code)]
 
+pub mod receiver_diff;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -25,12 +27,18 @@ pub enum Behaviour {
     TooMany(u64),
     /// Never answer (sleep this long).
     Hang(Duration),
+    /// Answer with this status and an `application/json` body (e.g. what Telegram, Opsgenie or
+    /// PagerDuty answer; some Alertmanager integrations parse it).
+    Json(u16, &'static str),
 }
 
 /// One request as received.
 #[derive(Clone, Debug)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
+    /// The query string, without `?` (empty when there is none).
+    pub query: String,
     pub headers: HeaderMap,
     pub body: String,
     pub at: Instant,
@@ -132,6 +140,7 @@ impl Recorder {
 
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
+    method: axum::http::Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -140,7 +149,9 @@ async fn handle(
     let behaviour = {
         let mut inner = inner.lock();
         inner.requests.push(Recorded {
+            method: method.to_string(),
             path: path.clone(),
+            query: uri.query().unwrap_or("").to_owned(),
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
             at: Instant::now(),
@@ -158,6 +169,12 @@ async fn handle(
             StatusCode::TOO_MANY_REQUESTS,
             [("Retry-After", secs.to_string())],
             "slow down",
+        )
+            .into_response(),
+        Behaviour::Json(code, body) => (
+            StatusCode::from_u16(code).unwrap(),
+            [("Content-Type", "application/json")],
+            body,
         )
             .into_response(),
         Behaviour::Hang(d) => {
