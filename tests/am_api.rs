@@ -41,9 +41,15 @@ fn write_config(dir: &Path, hook: &str, resolve_timeout: &str) {
             "global:\n  resolve_timeout: {resolve_timeout}\n\
              route:\n  receiver: web\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  \
              repeat_interval: 1h\n  routes:\n    - matchers: [team=\"db\"]\n      receiver: db\n\
+             \x20   - matchers: [team=\"nobody\"]\n      receiver: db\n      mute_time_intervals: [workdays]\n      \
+             active_time_intervals: [never]\n\
              receivers:\n  - name: web\n    webhook_configs: [{{url: '{hook}'}}]\n  - name: db\n\
              inhibit_rules:\n  - source_matchers: [alertname=DiskFull]\n    target_matchers: [alertname=Cpu]\n    \
-             equal: [instance]\n"
+             equal: [instance]\n\
+             time_intervals:\n  - name: workdays\n    time_intervals:\n      - weekdays: ['monday:friday']\n        \
+             times: [{{start_time: '00:00', end_time: '24:00'}}]\n        days_of_month: ['1:7', '-1']\n        \
+             months: ['january:march', '12']\n        years: ['2020:2099']\n        location: Europe/Berlin\n\
+             mute_time_intervals:\n  - name: never\n    time_intervals: [{{years: ['1999']}}]\n"
         ),
     )
     .unwrap();
@@ -297,7 +303,16 @@ fn amtool_talks_to_watchfire() {
     // config.original is an Alertmanager configuration amtool accepts.
     let (_, status) = common::get_json(&format!("{base}/api/v2/status")).unwrap();
     let file = dir.path().join("original.yml");
-    std::fs::write(&file, status["config"]["original"].as_str().unwrap()).unwrap();
+    let original = status["config"]["original"].as_str().unwrap();
+    for part in [
+        "time_intervals:",
+        "mute_time_intervals:",
+        "monday:friday",
+        "Europe/Berlin",
+    ] {
+        assert!(original.contains(part), "{part} missing from {original}");
+    }
+    std::fs::write(&file, original).unwrap();
     let out = Command::new(&amtool)
         .arg("check-config")
         .arg(&file)

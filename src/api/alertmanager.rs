@@ -9,15 +9,17 @@
 //! - `GET /api/v2/alerts` (`filter`, `active`, `silenced`, `inhibited`, `unprocessed`,
 //!   `receiver`, `receiver_matchers`) lists watchfire's firing rule alerts and posted alerts.
 //!   A rule alert keeps its fingerprint across escalations; its labels show the current
-//!   severity. The status is computed at query time, so `unprocessed` never appears and
-//!   `mutedBy` (time intervals) is always empty.
-//! - `GET /api/v2/alerts/groups`: the aggregation groups the routing tree forms from those
-//!   alerts.
+//!   severity. The status is computed at query time, so `unprocessed` never appears;
+//!   `mutedBy` is empty here, as in Alertmanager 0.33.
+//! - `GET /api/v2/alerts/groups` (the same filters and `muted`): the aggregation groups the
+//!   routing tree forms from those alerts. An alert of a group that time intervals muted at
+//!   its last flush shows their names in `mutedBy` and the state `suppressed`;
+//!   `muted=false` leaves such groups out.
 //! - `GET /api/v2/receivers`, `GET /api/v2/status` (cluster `disabled`; `config.original` is
 //!   the Alertmanager part of the configuration as YAML, secrets as `<secret>`).
 
 use super::status::StatusInfo;
-use crate::config::{Config, InhibitRule, PromDuration, RouteConfig};
+use crate::config::{Config, InhibitRule, PromDuration, RouteConfig, TimeIntervalConfig};
 use crate::model::matcher_text::{matches_all, parse_matchers};
 use crate::model::{Labels, Matcher};
 use crate::notify::api_alerts::{ListedAlert, PostedAlert};
@@ -245,6 +247,8 @@ struct Filters {
     active: bool,
     silenced: bool,
     inhibited: bool,
+    /// Groups only: include groups muted by time intervals.
+    muted: bool,
 }
 
 /// go-openapi's `swag.ConvertBool`: these spellings are true, anything else false.
@@ -263,6 +267,7 @@ fn parse_filters(query: Option<String>) -> Result<Filters, String> {
         active: true,
         silenced: true,
         inhibited: true,
+        muted: true,
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match &*key {
@@ -281,8 +286,8 @@ fn parse_filters(query: Option<String>) -> Result<Filters, String> {
             "active" => f.active = convert_bool(&value),
             "silenced" => f.silenced = convert_bool(&value),
             "inhibited" => f.inhibited = convert_bool(&value),
-            // Status is computed at query time, so no alert is ever unprocessed; `muted` has
-            // nothing to exclude until time intervals exist.
+            "muted" => f.muted = convert_bool(&value),
+            // Status is computed at query time, so no alert is ever unprocessed.
             _ => {}
         }
     }
@@ -328,9 +333,10 @@ fn labels_json(labels: &Labels) -> Value {
     )
 }
 
-/// A `gettableAlert`.
-fn alert_json(a: &ListedAlert, state: &AlertState) -> Value {
-    let suppressed = !state.silenced_by.is_empty() || !state.inhibited_by.is_empty();
+/// A `gettableAlert`; `muted_by` names the time intervals muting its group (groups only).
+fn alert_json(a: &ListedAlert, state: &AlertState, muted_by: &[String]) -> Value {
+    let suppressed =
+        !state.silenced_by.is_empty() || !state.inhibited_by.is_empty() || !muted_by.is_empty();
     let receivers: Vec<Value> = state
         .receivers
         .iter()
@@ -351,7 +357,7 @@ fn alert_json(a: &ListedAlert, state: &AlertState) -> Value {
         "startsAt": time(a.alert.starts_at),
         "status": {
             "inhibitedBy": inhibited_by,
-            "mutedBy": [],
+            "mutedBy": muted_by,
             "silencedBy": state.silenced_by,
             "state": if suppressed { "suppressed" } else { "active" },
         },
@@ -383,7 +389,8 @@ async fn list_alerts(State(s): State<AmState>, RawQuery(query): RawQuery) -> Res
                 if !f.alert_ok(a, &state) {
                     continue;
                 }
-                out.push((a.alert.fingerprint_hex(), alert_json(a, &state)));
+                // Alertmanager 0.33 reports `mutedBy` on groups only.
+                out.push((a.alert.fingerprint_hex(), alert_json(a, &state, &[])));
             }
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out.into_iter().map(|(_, v)| v).collect::<Vec<_>>()
@@ -405,9 +412,14 @@ async fn list_groups(State(s): State<AmState>, RawQuery(query): RawQuery) -> Res
     let out = s
         .notifier
         .with_current(|n| {
-            // (route index, group labels) → (receiver, alerts by fingerprint)
-            type Group = (String, BTreeMap<String, Value>);
-            let mut groups: BTreeMap<(usize, String), (Labels, Group)> = BTreeMap::new();
+            // (route index, group labels) → the group
+            struct Group {
+                labels: Labels,
+                receiver: String,
+                muted_by: Vec<String>,
+                alerts: BTreeMap<String, Value>,
+            }
+            let mut groups: BTreeMap<(usize, String), Group> = BTreeMap::new();
             for a in &listed {
                 let state = n.alert_state(&a.alert.labels, now);
                 if !f.alert_ok(a, &state) {
@@ -418,24 +430,26 @@ async fn list_groups(State(s): State<AmState>, RawQuery(query): RawQuery) -> Res
                         continue;
                     }
                     let group_labels = route.group_labels(&a.alert.labels);
-                    let entry = groups
+                    let group = groups
                         .entry((route.index, group_labels.to_string()))
-                        .or_insert_with(|| {
-                            (group_labels, (route.receiver.clone(), BTreeMap::new()))
+                        .or_insert_with(|| Group {
+                            muted_by: n.muted_by(route.index, &group_labels),
+                            labels: group_labels,
+                            receiver: route.receiver.clone(),
+                            alerts: BTreeMap::new(),
                         });
-                    entry
-                        .1
-                         .1
-                        .insert(a.alert.fingerprint_hex(), alert_json(a, &state));
+                    let json = alert_json(a, &state, &group.muted_by);
+                    group.alerts.insert(a.alert.fingerprint_hex(), json);
                 }
             }
             groups
                 .into_values()
-                .map(|(labels, (receiver, alerts))| {
+                .filter(|g| f.muted || g.muted_by.is_empty())
+                .map(|g| {
                     json!({
-                        "alerts": alerts.into_values().collect::<Vec<_>>(),
-                        "labels": labels_json(&labels),
-                        "receiver": {"name": receiver},
+                        "alerts": g.alerts.into_values().collect::<Vec<_>>(),
+                        "labels": labels_json(&g.labels),
+                        "receiver": {"name": g.receiver},
                     })
                 })
                 .collect::<Vec<_>>()
@@ -528,6 +542,10 @@ struct AmConfig<'a> {
     receivers: Vec<Value>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     templates: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mute_time_intervals: &'a [TimeIntervalConfig],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    time_intervals: &'a [TimeIntervalConfig],
 }
 
 impl AlertmanagerView {
@@ -574,6 +592,8 @@ impl AlertmanagerView {
             inhibit_rules: &config.inhibit_rules,
             receivers,
             templates: &config.templates,
+            mute_time_intervals: &config.mute_time_intervals,
+            time_intervals: &config.time_intervals,
         };
         AlertmanagerView {
             original: serde_saphyr::to_string(&doc)
@@ -724,6 +744,23 @@ mod tests {
             }
             assert!(yaml.contains("smarthost: mail:25"), "{yaml}");
             assert!(yaml.contains("password: <secret>"), "{yaml}");
+        }
+        {
+            let text = "route:\n  receiver: web\n  routes:\n  - receiver: web\n    \
+                        mute_time_intervals: [old]\n    active_time_intervals: [new]\n\
+                        receivers: [{name: web}]\nmute_time_intervals: [{name: old}]\n\
+                        time_intervals:\n- name: new\n  time_intervals:\n  - weekdays: ['monday:friday']\n    \
+                        times: [{start_time: '09:00', end_time: '17:00'}]\n    location: Europe/Paris\n";
+            let c = crate::config::parse_with_env(text, std::path::Path::new("t.yml"), &|_| None)
+                .unwrap();
+            let yaml = AlertmanagerView::of(&c).original;
+            // The written configuration reads back to the same intervals and routes.
+            let again =
+                crate::config::parse_with_env(&yaml, std::path::Path::new("o.yml"), &|_| None)
+                    .unwrap();
+            assert_eq!(again.time_intervals, c.time_intervals, "{yaml}");
+            assert_eq!(again.mute_time_intervals, c.mute_time_intervals, "{yaml}");
+            assert_eq!(again.route, c.route, "{yaml}");
         }
         let none = AlertmanagerView::of(&Config::default());
         assert_eq!(none.receivers, ["log"]);

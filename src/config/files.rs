@@ -2,7 +2,7 @@
 //! file (`--config.file`: `global` scrape and evaluation defaults, `rule_files`,
 //! `scrape_configs`, `alerting`, watchfire's `storage`) and the Alertmanager file
 //! (`--alertmanager.config.file`: `global.resolve_timeout`, `route`, `receivers`,
-//! `inhibit_rules`, `templates`). Each file is read and checked on its own, so every error
+//! `inhibit_rules`, `templates`, `time_intervals`, `mute_time_intervals`). Each file is read and checked on its own, so every error
 //! names its own file and line; a section in the wrong file is an error at its line rather
 //! than a silent override. Without an Alertmanager file, one combined file holds everything.
 
@@ -48,6 +48,11 @@ pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
         ("receivers", raw.receivers.as_ref().map(|r| r.pos)),
         ("inhibit_rules", raw.inhibit_rules.as_ref().map(|r| r.pos)),
         ("templates", raw.templates.as_ref().map(|r| r.pos)),
+        ("time_intervals", raw.time_intervals.as_ref().map(|r| r.pos)),
+        (
+            "mute_time_intervals",
+            raw.mute_time_intervals.as_ref().map(|r| r.pos),
+        ),
     ];
     let prom_sections = [
         ("rule_files", raw.rule_files.as_ref().map(|r| r.pos)),
@@ -55,15 +60,15 @@ pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
         ("storage", raw.storage.as_ref().map(|r| r.pos)),
         ("alerting", raw.alerting.as_ref().map(|r| r.pos)),
     ];
-    let sections = if role == FileRole::Prometheus {
-        am_sections
+    let sections: &[(&str, Option<super::node::Pos>)] = if role == FileRole::Prometheus {
+        &am_sections
     } else {
-        prom_sections
+        &prom_sections
     };
     misplaced.extend(
         sections
-            .into_iter()
-            .filter_map(|(key, pos)| pos.map(|p| (key.to_owned(), p))),
+            .iter()
+            .filter_map(|(key, pos)| pos.map(|p| (key.to_string(), p))),
     );
     if let Some(global) = &raw.global {
         for key in &global.value.present {
@@ -113,6 +118,8 @@ fn merge(mut prom: Config, am: Config) -> Config {
     prom.route = am.route;
     prom.receivers = am.receivers;
     prom.inhibit_rules = am.inhibit_rules;
+    prom.time_intervals = am.time_intervals;
+    prom.mute_time_intervals = am.mute_time_intervals;
     prom.templates = am
         .templates
         .iter()
@@ -135,7 +142,9 @@ mod tests {
                         scrape_configs:\n  - job_name: node\n    static_configs: [{targets: ['h:9100']}]\n";
     const AM: &str = "global:\n  resolve_timeout: 1m\nroute:\n  receiver: team\n\
                       receivers:\n  - name: team\n    webhook_configs: [{url: 'http://hook.example/'}]\n\
-                      templates: ['tmpl/*.tmpl']\n";
+                      templates: ['tmpl/*.tmpl']\n\
+                      time_intervals: [{name: nights, time_intervals: [{times: [{start_time: '00:00', end_time: '06:00'}]}]}]\n\
+                      mute_time_intervals: [{name: old}]\n";
 
     #[test]
     fn the_two_files_make_one_configuration() {
@@ -150,6 +159,8 @@ mod tests {
         assert_eq!(c.global.resolve_timeout.to_string(), "1m");
         assert_eq!(c.route.as_ref().unwrap().receiver.as_deref(), Some("team"));
         assert_eq!(c.receivers.len(), 1);
+        assert_eq!(c.time_intervals[0].name, "nights");
+        assert_eq!(c.mute_time_intervals[0].name, "old");
         // Template globs are relative to the Alertmanager file, as Alertmanager reads them.
         assert_eq!(
             c.templates,
@@ -164,7 +175,7 @@ mod tests {
         let prom = write(
             dir.path(),
             "prometheus.yml",
-            &format!("{PROM}templates:\n  - x.tmpl\n"),
+            &format!("{PROM}templates:\n  - x.tmpl\ntime_intervals: []\n"),
         );
         let am = write(
             dir.path(),
@@ -178,8 +189,9 @@ mod tests {
             lines,
             vec![
                 format!("{p}:8:3: templates: belongs in the Alertmanager (--alertmanager.config.file) configuration file"),
-                format!("{a}:9:17: scrape_configs: belongs in the Prometheus (--config.file) configuration file"),
-                format!("{a}:10:13: rule_files: belongs in the Prometheus (--config.file) configuration file"),
+                format!("{p}:9:17: time_intervals: belongs in the Alertmanager (--alertmanager.config.file) configuration file"),
+                format!("{a}:11:17: scrape_configs: belongs in the Prometheus (--config.file) configuration file"),
+                format!("{a}:12:13: rule_files: belongs in the Prometheus (--config.file) configuration file"),
             ]
         );
         let prom = write(dir.path(), "p2.yml", "global:\n  resolve_timeout: 5m\n");

@@ -10,6 +10,7 @@
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
 //! inhibit_rules:     # source/target matchers, equal (Alertmanager)
 //! templates:         # notification template files (globs)
+//! time_intervals:    # named times routes mute or activate on (Alertmanager; also mute_time_intervals)
 //! ```
 //!
 //! [`load`] reads a file and returns a [`Config`] with every default applied, or
@@ -46,6 +47,7 @@ mod scrape;
 mod sd;
 mod secret;
 mod size;
+mod time_intervals;
 mod validate;
 mod web;
 
@@ -69,6 +71,9 @@ pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
+pub use time_intervals::{
+    InclusiveRange, Location, TimeInterval, TimeIntervalConfig, TimeRange, WeekdayRange,
+};
 pub use validate::{check_target, is_valid_label_name};
 pub use web::{load_web, parse_web_with_env, ClientAuth, TlsServerConfig, TlsVersion, WebConfig};
 
@@ -92,6 +97,8 @@ yaml_section! {
         receivers: Vec<At<receivers::RawReceiver>>,
         inhibit_rules: Vec<At<notify::RawInhibitRule>>,
         templates: Vec<At<String>>,
+        time_intervals: Vec<At<time_intervals::RawNamedInterval>>,
+        mute_time_intervals: Vec<At<time_intervals::RawNamedInterval>>,
     }
 }
 
@@ -124,6 +131,12 @@ pub struct Config {
     /// Notification template file globs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<String>,
+    /// Named time intervals routes mute or activate on (Alertmanager's `time_intervals`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_intervals: Vec<TimeIntervalConfig>,
+    /// The same from the older `mute_time_intervals` section (one name space with the above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mute_time_intervals: Vec<TimeIntervalConfig>,
     /// The file this was loaded from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -142,6 +155,8 @@ impl Default for Config {
             receivers: Vec::new(),
             inhibit_rules: Vec::new(),
             templates: Vec::new(),
+            time_intervals: Vec::new(),
+            mute_time_intervals: Vec::new(),
             path: PathBuf::new(),
         }
     }
@@ -321,6 +336,8 @@ fn parse_document(
                 inhibit_rules: raw.inhibit_rules,
                 templates: raw.templates,
                 alerting: raw.alerting,
+                mute_time_intervals: raw.mute_time_intervals,
+                time_intervals: raw.time_intervals,
             },
             cx,
         );
@@ -334,6 +351,8 @@ fn parse_document(
             receivers: notify.receivers,
             inhibit_rules: notify.inhibit_rules,
             templates: notify.templates,
+            time_intervals: notify.time_intervals,
+            mute_time_intervals: notify.mute_time_intervals,
             path: path.to_path_buf(),
         }
     })

@@ -4,7 +4,8 @@
 //! The route tree is kept as written (unset options stay `None`); `notify::route` applies
 //! inheritance and defaults. Checks follow Alertmanager's `config.Load`: the root route needs a
 //! receiver and no matchers, every receiver named must exist, `group_by: ['...']` stands alone,
-//! intervals are not zero.
+//! intervals are not zero, time intervals named by routes exist (`time_intervals.rs`) and the
+//! root names none.
 
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
@@ -12,6 +13,7 @@ use super::error::{ErrorKind, Scope};
 use super::http::{self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth};
 use super::receivers::{self, RawReceiver, ReceiverConfig};
 use super::scrape::Scheme;
+use super::time_intervals::{self, RawNamedInterval, TimeIntervalConfig};
 use super::validate;
 use crate::model::matcher_text::{compare, matcher_string, parse_matchers};
 use crate::model::Matcher;
@@ -32,6 +34,8 @@ yaml_section! {
         repeat_interval: PromDuration,
         continue_ as "continue": bool,
         routes: Vec<At<RawRoute>>,
+        mute_time_intervals: Vec<At<String>>,
+        active_time_intervals: Vec<At<String>>,
     }
 }
 
@@ -147,6 +151,12 @@ pub struct RouteConfig {
     /// Child routes, tried in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
+    /// Time intervals during which this route sends nothing (not inherited).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mute_time_intervals: Vec<String>,
+    /// Time intervals outside which this route sends nothing (not inherited).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub active_time_intervals: Vec<String>,
 }
 
 /// Alertmanager's default `group_wait`.
@@ -223,6 +233,8 @@ pub(crate) struct NotifySections {
     pub inhibit_rules: Vec<InhibitRule>,
     pub templates: Vec<String>,
     pub alerting: AlertingConfig,
+    pub mute_time_intervals: Vec<TimeIntervalConfig>,
+    pub time_intervals: Vec<TimeIntervalConfig>,
 }
 
 /// The raw notification sections, as `RawConfig` holds them.
@@ -232,6 +244,8 @@ pub(crate) struct RawNotify {
     pub inhibit_rules: Option<At<Vec<At<RawInhibitRule>>>>,
     pub templates: Option<At<Vec<At<String>>>>,
     pub alerting: Option<At<RawAlerting>>,
+    pub mute_time_intervals: Option<At<Vec<At<RawNamedInterval>>>>,
+    pub time_intervals: Option<At<Vec<At<RawNamedInterval>>>>,
 }
 
 /// Resolves and cross-checks the notification sections.
@@ -244,11 +258,17 @@ pub(crate) fn resolve(raw: RawNotify, cx: &mut Cx<'_>) -> NotifySections {
         .collect();
     let names = receivers::check_names(&receivers, cx);
     receivers::check_fallbacks(&receivers, &names, cx);
+    let (mute_time_intervals, time_intervals, interval_names) =
+        time_intervals::resolve(raw.mute_time_intervals, raw.time_intervals, cx);
+    let known = Known {
+        receivers: &names,
+        time_intervals: &interval_names,
+    };
 
     let route = match raw.route {
         Some(root) => {
             let pos = root.pos;
-            let route = resolve_route(root, "route", true, &names, cx);
+            let route = resolve_route(root, "route", true, &known, cx);
             if route.receiver.is_none() {
                 let kind = ErrorKind::Missing {
                     path: "route.receiver".to_owned(),
@@ -281,7 +301,15 @@ pub(crate) fn resolve(raw: RawNotify, cx: &mut Cx<'_>) -> NotifySections {
             .map(|t| t.value.into_iter().map(|t| t.value).collect())
             .unwrap_or_default(),
         alerting: alerting(raw.alerting, cx),
+        mute_time_intervals,
+        time_intervals,
     }
+}
+
+/// The names a route may refer to.
+struct Known<'a> {
+    receivers: &'a HashSet<String>,
+    time_intervals: &'a HashSet<String>,
 }
 
 /// Reports `text`, written as `path: message`, at `pos`.
@@ -316,12 +344,12 @@ fn resolve_route(
     raw: At<RawRoute>,
     path: &str,
     root: bool,
-    receivers: &HashSet<String>,
+    known: &Known<'_>,
     cx: &mut Cx<'_>,
 ) -> RouteConfig {
     let raw = raw.value;
     let receiver = raw.receiver.and_then(|r| {
-        if !receivers.contains(&r.value) {
+        if !known.receivers.contains(&r.value) {
             problem(
                 cx,
                 r.pos,
@@ -388,8 +416,30 @@ fn resolve_route(
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(i, r)| resolve_route(r, &format!("{path}.routes[{i}]"), false, receivers, cx))
+        .map(|(i, r)| resolve_route(r, &format!("{path}.routes[{i}]"), false, known, cx))
         .collect();
+    let mut intervals = [Vec::new(), Vec::new()];
+    for (slot, (field, kind, list)) in [
+        ("mute_time_intervals", "mute", raw.mute_time_intervals),
+        ("active_time_intervals", "active", raw.active_time_intervals),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(list) = list else { continue };
+        if root && !list.value.is_empty() {
+            let message = format!("root route must not have any {kind} time intervals");
+            problem(cx, list.pos, format!("{path}.{field}: {message}"));
+        }
+        for name in list.value {
+            if !known.time_intervals.contains(&name.value) {
+                let message = format!("undefined time interval {:?} used in route", name.value);
+                problem(cx, name.pos, format!("{path}.{field}: {message}"));
+            }
+            intervals[slot].push(name.value);
+        }
+    }
+    let [mute_time_intervals, active_time_intervals] = intervals;
     RouteConfig {
         receiver,
         matchers: MatcherList(matchers),
@@ -399,6 +449,8 @@ fn resolve_route(
         repeat_interval: raw.repeat_interval.map(|g| g.value),
         continue_matching: raw.continue_.is_some_and(|c| c.value),
         routes,
+        mute_time_intervals,
+        active_time_intervals,
     }
 }
 

@@ -4,6 +4,12 @@
 //! [`Dispatcher`] is plain state driven by the notifier's task (see `notifier.rs`): `ingest`
 //! for each event, `flush_due` when `next_deadline` passes. Time comes in as parameters.
 //!
+//! At a flush the steps are Alertmanager's pipeline: inhibition, then the route's time
+//! intervals (`time_interval.rs`: a muted group sends nothing and keeps its notification log;
+//! which intervals mute it is kept for the API in [`GroupMarker`]), then silences, then the
+//! notification log's decision. `watchfire_notifications_suppressed_total{reason}` counts the
+//! alerts each step holds back, as Alertmanager's `alertmanager_notifications_suppressed_total`.
+//!
 //! An alert that moves to another group (e.g. its severity label changed and the route groups
 //! by severity) leaves its old group silently: the new group reports it, and the old group
 //! does not claim it resolved.
@@ -11,12 +17,16 @@
 use super::alert::NotifyAlert;
 use super::group::{AggrGroup, GroupState};
 use super::inhibit::Inhibitor;
+use super::metrics::SuppressedLabels;
 use super::notification::Notification;
 use super::route::Route;
 use super::silence::Silences;
+use super::time_interval::TimeIntervals;
 use crate::model::Labels;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -45,6 +55,38 @@ pub struct Dispatcher {
     external_url: String,
     /// Groups dropped since the last [`Dispatcher::take_changes`], when tracking.
     removed: Option<Vec<(usize, String)>>,
+    intervals: TimeIntervals,
+    marker: Arc<GroupMarker>,
+    suppressed: Family<SuppressedLabels, Counter>,
+}
+
+/// Which time intervals muted each aggregation group at its last flush (Alertmanager's
+/// group marker), for `/api/v2/alerts/groups`. A group that has not flushed yet, or was not
+/// muted at its last flush, has no entry.
+#[derive(Debug, Default)]
+pub struct GroupMarker {
+    groups: Mutex<HashMap<GroupId, Vec<String>>>,
+}
+
+impl GroupMarker {
+    /// The names of the time intervals that muted the group of route `route_index` with
+    /// `group_labels` at its last flush; empty when it was not muted.
+    pub fn muted_by(&self, route_index: usize, group_labels: &Labels) -> Vec<String> {
+        self.groups
+            .lock()
+            .get(&(route_index, group_labels.clone()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn set(&self, id: &GroupId, muted_by: Vec<String>) {
+        let mut groups = self.groups.lock();
+        if muted_by.is_empty() {
+            groups.remove(id);
+        } else {
+            groups.insert(id.clone(), muted_by);
+        }
+    }
 }
 
 /// Group state to save: groups that changed, and groups that are gone (route index, key).
@@ -74,7 +116,28 @@ impl Dispatcher {
             send_resolved,
             external_url,
             removed: None,
+            intervals: TimeIntervals::default(),
+            marker: Arc::default(),
+            suppressed: Family::default(),
         }
+    }
+
+    /// Uses the configuration's named time intervals for the routes' `mute_time_intervals`
+    /// and `active_time_intervals` (without them every route notifies at all times).
+    pub fn with_time_intervals(mut self, intervals: TimeIntervals) -> Dispatcher {
+        self.intervals = intervals;
+        self
+    }
+
+    /// Counts suppressed alerts into this family (`watchfire_notifications_suppressed_total`).
+    pub fn with_suppressed_counter(mut self, family: Family<SuppressedLabels, Counter>) -> Self {
+        self.suppressed = family;
+        self
+    }
+
+    /// Which time intervals muted each group at its last flush.
+    pub fn marker(&self) -> Arc<GroupMarker> {
+        self.marker.clone()
     }
 
     /// Starts recording changes for [`Dispatcher::take_changes`] (the notifier does when it
@@ -162,6 +225,7 @@ impl Dispatcher {
                             removed.push((group.route_index, group.key.clone()));
                         }
                         self.groups.remove(id);
+                        self.marker.set(id, Vec::new());
                     }
                 }
             }
@@ -195,8 +259,13 @@ impl Dispatcher {
     pub fn flush_due(&mut self, now: Instant, wall: DateTime<Utc>) -> Vec<Outgoing> {
         let inhibitor = self.inhibitor.lock();
         let silences = &self.silences;
-        let muted = |a: &NotifyAlert| {
-            silences.is_silenced(&a.labels, wall) || inhibitor.is_inhibited(&a.labels, wall)
+        let count = |reason: &'static str, n: usize| {
+            if n > 0 {
+                let labels = SuppressedLabels {
+                    reason: reason.to_owned(),
+                };
+                self.suppressed.get_or_create(&labels).inc_by(n as u64);
+            }
         };
         let mut out = Vec::new();
         let mut emptied = Vec::new();
@@ -204,6 +273,39 @@ impl Dispatcher {
             if group.next_flush() > now {
                 continue;
             }
+            let inhibited: HashSet<u64> = group
+                .alerts()
+                .filter(|a| inhibitor.is_inhibited(&a.labels, wall))
+                .map(|a| a.fingerprint)
+                .collect();
+            count("inhibition", inhibited.len());
+            let passing = group.alerts().count() - inhibited.len();
+            // Alertmanager's pipeline stops where no alert is left: the time stages see a
+            // group only when some alert passed inhibition.
+            if passing > 0 {
+                let (mute, active) = group.time_intervals();
+                let muted = self.intervals.route_muted(mute, active, wall);
+                if let Some((why, by)) = muted {
+                    self.marker.set(id, by);
+                    count(why.reason(), passing);
+                    group.flush_muted(now, wall);
+                    if group.is_empty() {
+                        emptied.push(id.clone());
+                    }
+                    continue;
+                }
+                self.marker.set(id, Vec::new());
+            }
+            let silenced: HashSet<u64> = group
+                .alerts()
+                .filter(|a| !inhibited.contains(&a.fingerprint))
+                .filter(|a| silences.is_silenced(&a.labels, wall))
+                .map(|a| a.fingerprint)
+                .collect();
+            count("silence", silenced.len());
+            let muted = |a: &NotifyAlert| {
+                inhibited.contains(&a.fingerprint) || silenced.contains(&a.fingerprint)
+            };
             let flags = self
                 .send_resolved
                 .get(&group.receiver)
@@ -223,6 +325,7 @@ impl Dispatcher {
         }
         drop(inhibitor);
         for id in emptied {
+            self.marker.set(&id, Vec::new());
             if let Some(g) = self.groups.remove(&id) {
                 if let Some(removed) = self.removed.as_mut() {
                     removed.push((g.route_index, g.key));
@@ -364,6 +467,162 @@ inhibit_rules:
         assert_eq!(out.len(), 1, "the new group flushes after its group_wait");
         assert_eq!(out[0].notification.alerts[0].seq, 2);
         assert_eq!(out[0].notification.status(), AlertStatus::Firing);
+    }
+
+    const TIMED: &str = r#"
+route:
+  receiver: all
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 10s
+  repeat_interval: 12h
+  routes:
+    - matchers: [team=db]
+      receiver: db
+      mute_time_intervals: [night]
+    - matchers: [team=web]
+      receiver: web
+      active_time_intervals: [night]
+receivers: [{name: all}, {name: db}, {name: web}]
+time_intervals:
+  - name: night
+    time_intervals: [{times: [{start_time: "00:00", end_time: "06:00"}]}]
+"#;
+
+    fn timed() -> (Dispatcher, Family<SuppressedLabels, Counter>) {
+        let c = crate::config::parse_with_env(TIMED, Path::new("t.yml"), &|_| None).unwrap();
+        let family = Family::<SuppressedLabels, Counter>::default();
+        let d = dispatcher(TIMED)
+            .with_time_intervals(TimeIntervals::from_config(&c))
+            .with_suppressed_counter(family.clone());
+        (d, family)
+    }
+
+    fn suppressed(f: &Family<SuppressedLabels, Counter>, reason: &str) -> u64 {
+        f.get_or_create(&SuppressedLabels {
+            reason: reason.into(),
+        })
+        .get()
+    }
+
+    fn wall_at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_muted_group_sends_at_the_first_flush_after_its_interval() {
+        let (mut d, family) = timed();
+        let t0 = Instant::now();
+        let sec = Duration::from_secs;
+        let a = alert(&[("alertname", "A"), ("team", "db")]);
+        let group = Labels::from_pairs([("alertname", "A")]);
+        d.ingest(a.clone(), t0, wall_at("2024-05-01T05:59:50Z"));
+        let out = d.flush_due(t0 + sec(1), wall_at("2024-05-01T05:59:51Z"));
+        assert!(
+            out.is_empty(),
+            "05:59:51 is inside the mute interval: {out:?}"
+        );
+        assert_eq!(d.marker().muted_by(1, &group), ["night"]);
+        assert_eq!(suppressed(&family, "mute_time_interval"), 1);
+        assert_eq!(d.group_count(), 1, "the alert stays in its group");
+        assert_eq!(
+            d.next_deadline(),
+            Some(t0 + sec(11)),
+            "one group_interval later"
+        );
+        // 06:00:00 is outside (the end is exclusive): the next flush notifies, as a first
+        // notification since nothing was logged while muted.
+        let out = d.flush_due(t0 + sec(11), wall_at("2024-05-01T06:00:00Z"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].notification.reason,
+            crate::notify::NotificationReason::FirstNotification
+        );
+        assert!(d.marker().muted_by(1, &group).is_empty());
+        // Back inside the interval the next day; at a repeat the group stays quiet, and after
+        // the interval the repeat (more than 12h since the last one) goes out.
+        let out = d.flush_due(t0 + sec(21), wall_at("2024-05-02T01:00:00Z"));
+        assert!(out.is_empty());
+        let out = d.flush_due(t0 + sec(3600 * 24), wall_at("2024-05-02T07:00:00Z"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].notification.reason,
+            crate::notify::NotificationReason::RepeatIntervalElapsed
+        );
+    }
+
+    #[test]
+    fn a_resolution_inside_a_mute_interval_is_never_notified() {
+        let (mut d, _) = timed();
+        let t0 = Instant::now();
+        let sec = Duration::from_secs;
+        let a = alert(&[("alertname", "A"), ("team", "db")]);
+        let b = alert(&[("alertname", "A"), ("team", "db"), ("x", "y")]);
+        d.ingest(a.clone(), t0, wall_at("2024-05-01T23:59:00Z"));
+        d.ingest(b.clone(), t0, wall_at("2024-05-01T23:59:00Z"));
+        assert_eq!(
+            d.flush_due(t0 + sec(1), wall_at("2024-05-01T23:59:01Z"))
+                .len(),
+            1
+        );
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.seq = 2;
+        d.ingest(r, t0 + sec(2), wall_at("2024-05-02T00:00:05Z"));
+        assert!(d
+            .flush_due(t0 + sec(11), wall_at("2024-05-02T00:00:11Z"))
+            .is_empty());
+        // After the interval: A is gone from the group, B unchanged and notified less than
+        // `repeat_interval` ago: nothing to say.
+        assert!(d
+            .flush_due(t0 + sec(21), wall_at("2024-05-02T06:00:01Z"))
+            .is_empty());
+        let mut r = b.clone();
+        r.status = AlertStatus::Resolved;
+        r.seq = 2;
+        d.ingest(r, t0 + sec(22), wall_at("2024-05-02T06:00:02Z"));
+        let out = d.flush_due(t0 + sec(31), wall_at("2024-05-02T06:00:11Z"));
+        assert_eq!(out.len(), 1, "the last one resolves outside the interval");
+        assert_eq!(out[0].notification.status(), AlertStatus::Resolved);
+        assert_eq!(
+            out[0].notification.alerts.len(),
+            1,
+            "A was dropped while muted"
+        );
+    }
+
+    #[test]
+    fn an_inactive_group_is_muted_by_all_its_active_intervals() {
+        let (mut d, family) = timed();
+        let t0 = Instant::now();
+        let sec = Duration::from_secs;
+        let group = Labels::from_pairs([("alertname", "W")]);
+        d.ingest(
+            alert(&[("alertname", "W"), ("team", "web")]),
+            t0,
+            wall_at("2024-05-01T12:00:00Z"),
+        );
+        assert!(d
+            .flush_due(t0 + sec(1), wall_at("2024-05-01T12:00:01Z"))
+            .is_empty());
+        assert_eq!(d.marker().muted_by(2, &group), ["night"]);
+        assert_eq!(suppressed(&family, "active_time_interval"), 1);
+        let out = d.flush_due(t0 + sec(11), wall_at("2024-05-02T00:00:00Z"));
+        assert_eq!(out.len(), 1, "active from midnight");
+        assert!(d.marker().muted_by(2, &group).is_empty());
+        // The root route has no intervals and notifies at any time.
+        d.ingest(
+            alert(&[("alertname", "R")]),
+            t0,
+            wall_at("2024-05-01T12:00:00Z"),
+        );
+        assert_eq!(
+            d.flush_due(t0 + sec(12), wall_at("2024-05-01T12:00:01Z"))
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! log rules of `notify.DedupStage`: notify when firing alerts appeared, when all resolved, when
 //! some resolved and `send_resolved` is on, or when `repeat_interval` passed. watchfire adds: a
 //! firing alert whose transition sequence changed (escalated or de-escalated) is notified too,
-//! and a critical alert makes a group without explicit `group_wait` flush at once.
+//! and a critical alert makes a group without explicit `group_wait` flush at once. A flush
+//! while the route's time intervals mute it ([`AggrGroup::flush_muted`]) sends nothing and
+//! leaves the log alone.
 //!
 //! **Invariant:** pure: time comes in as parameters; no I/O.
 
@@ -83,6 +85,8 @@ pub struct AggrGroup {
     group_interval: Duration,
     repeat_interval: Duration,
     fast_default: bool,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
     alerts: BTreeMap<u64, NotifyAlert>,
     next_flush: Instant,
     has_flushed: bool,
@@ -116,6 +120,8 @@ impl AggrGroup {
             group_interval: route.group_interval,
             repeat_interval: route.repeat_interval,
             fast_default: route.group_wait.is_none(),
+            mute_time_intervals: route.mute_time_intervals.clone(),
+            active_time_intervals: route.active_time_intervals.clone(),
             alerts: BTreeMap::new(),
             next_flush,
             has_flushed: false,
@@ -300,6 +306,25 @@ impl AggrGroup {
         self.alerts.retain(|_, a| !a.resolved_at(wall));
         self.dirty |= held != self.alerts.len();
         out
+    }
+
+    /// The route's `mute_time_intervals` and `active_time_intervals`.
+    pub fn time_intervals(&self) -> (&[String], &[String]) {
+        (&self.mute_time_intervals, &self.active_time_intervals)
+    }
+
+    /// A flush while the route's time intervals mute it (Alertmanager's time stages end the
+    /// pipeline without error): nothing is notified and the notification log stays as it
+    /// was, so the first flush after the interval decides against what was last sent; the
+    /// next flush comes `group_interval` later; resolved alerts are dropped, as after a
+    /// notification, so a resolution that happened inside the interval is never notified.
+    pub fn flush_muted(&mut self, now: Instant, wall: DateTime<Utc>) {
+        self.next_flush = now + self.group_interval;
+        self.dirty |= !self.has_flushed;
+        self.has_flushed = true;
+        let held = self.alerts.len();
+        self.alerts.retain(|_, a| !a.resolved_at(wall));
+        self.dirty |= held != self.alerts.len();
     }
 
     fn decide(

@@ -7,6 +7,9 @@
 //! - `watchfire_notification_retries_total{receiver,integration}`: attempts after the first.
 //! - `watchfire_notification_latency_seconds{receiver,integration}`: duration of each attempt.
 //! - `watchfire_notification_queue_length{receiver,integration}`: notifications waiting.
+//! - `watchfire_notifications_suppressed_total{reason}`: alerts held back at a group's flush,
+//!   as Alertmanager's `alertmanager_notifications_suppressed_total`: `inhibition`,
+//!   `mute_time_interval`, `active_time_interval`, `silence`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -35,6 +38,13 @@ pub struct FailureLabels {
     pub reason: String,
 }
 
+/// Labels of the suppression counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SuppressedLabels {
+    /// `inhibition`, `mute_time_interval`, `active_time_interval` or `silence`.
+    pub reason: String,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
 }
@@ -52,6 +62,8 @@ pub struct NotifyMetrics {
     pub latency: Family<IntegrationLabels, Histogram, fn() -> Histogram>,
     /// `watchfire_notification_queue_length`.
     pub queue_length: Family<IntegrationLabels, Gauge>,
+    /// `watchfire_notifications_suppressed_total`.
+    pub suppressed: Family<SuppressedLabels, Counter>,
 }
 
 impl Default for NotifyMetrics {
@@ -62,6 +74,7 @@ impl Default for NotifyMetrics {
             retries: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             queue_length: Family::default(),
+            suppressed: Family::default(),
         }
     }
 }
@@ -100,6 +113,12 @@ impl NotifyMetrics {
             "Notifications waiting for delivery",
             self.queue_length.clone(),
         );
+        registry.register(
+            "watchfire_notifications_suppressed",
+            "Alerts not notified at a group's flush for being inhibited, silenced, within a \
+             mute time interval or outside the active time intervals",
+            self.suppressed.clone(),
+        );
     }
 }
 
@@ -118,6 +137,11 @@ mod tests {
         m.latency.get_or_create(&labels).observe(0.2);
         m.retries.get_or_create(&labels).inc();
         m.queue_length.get_or_create(&labels).set(3);
+        m.suppressed
+            .get_or_create(&SuppressedLabels {
+                reason: "mute_time_interval".into(),
+            })
+            .inc_by(2);
         m.failed
             .get_or_create(&FailureLabels {
                 receiver: "ops".into(),
@@ -135,6 +159,7 @@ mod tests {
             r#"watchfire_notification_retries_total{receiver="ops",integration="webhook"} 1"#,
             r#"watchfire_notification_latency_seconds_count{receiver="ops",integration="webhook"} 1"#,
             r#"watchfire_notification_queue_length{receiver="ops",integration="webhook"} 3"#,
+            r#"watchfire_notifications_suppressed_total{reason="mute_time_interval"} 2"#,
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

@@ -5,8 +5,8 @@
 //! # Layout
 //! - [`alert`]: the input, [`NotifyAlert`] (one alert transition from the rule engine).
 //! - [`api_alerts`]: the alerts Alertmanager's API lists, and alerts posted to it.
-//! - [`route`], [`group`], [`inhibit`], [`silence`], [`dispatch`]: which receiver hears about
-//!   which alerts, and when (pure state, time passed in).
+//! - [`route`], [`group`], [`inhibit`], [`silence`], [`time_interval`], [`dispatch`]: which
+//!   receiver hears about which alerts, and when (pure state, time passed in).
 //! - [`notification`]: what an integration is told, with its idempotency key.
 //! - [`integration`]: the [`Integration`] trait for embedders' own channels;
 //!   [`integrations`]: webhook, Slack, email, log, Alertmanager forwarding.
@@ -40,6 +40,7 @@ pub mod route;
 pub mod silence;
 pub mod templates;
 pub mod text;
+pub mod time_interval;
 
 pub use alert::{alert_fingerprint, AlertStatus, NotifyAlert, ResolveReason, Transition};
 pub use api_alerts::{ApiAlerts, PostError, PostedAlert, MAX_POSTED_ALERTS};

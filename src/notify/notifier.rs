@@ -10,7 +10,7 @@
 //! [`super::durable`].
 
 use super::alert::NotifyAlert;
-use super::dispatch::Dispatcher;
+use super::dispatch::{Dispatcher, GroupMarker};
 use super::durable::{self, DeadLetterSource, NotifyStore, Restored};
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
@@ -21,6 +21,7 @@ use super::preview::build_integrations;
 use super::queue::{fallback_map, DeadLetters, DeliveryQueue, FallbackMap, QueueMap, QueueSpec};
 use super::route::Route;
 use super::silence::Silences;
+use super::time_interval::TimeIntervals;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
 use crate::persist::{self, Batch, StateDb};
@@ -237,7 +238,10 @@ impl<'a> NotifierBuilder<'a> {
             silences.clone(),
             flags,
             self.external_url.clone(),
-        );
+        )
+        .with_time_intervals(TimeIntervals::from_config(self.config))
+        .with_suppressed_counter(metrics.suppressed.clone());
+        let marker = dispatcher.marker();
         let restored = match &store {
             Some(store) => restore_all(
                 store,
@@ -288,6 +292,7 @@ impl<'a> NotifierBuilder<'a> {
             tasks,
             restored,
             route,
+            marker,
             resolve_timeout: self.config.global.resolve_timeout.as_duration(),
         })
     }
@@ -457,6 +462,7 @@ pub struct Notifier {
     tasks: Vec<JoinHandle<()>>,
     restored: Restored,
     route: Route,
+    marker: Arc<GroupMarker>,
     resolve_timeout: std::time::Duration,
 }
 
@@ -509,6 +515,12 @@ impl Notifier {
     /// The routing tree in force.
     pub fn route(&self) -> &Route {
         &self.route
+    }
+
+    /// The time intervals that muted the group of route `route_index` with `group_labels` at
+    /// its last flush (Alertmanager's `mutedBy`); empty when it was not muted.
+    pub fn muted_by(&self, route_index: usize, group_labels: &Labels) -> Vec<String> {
+        self.marker.muted_by(route_index, group_labels)
     }
 
     /// `global.resolve_timeout` of the configuration in force.

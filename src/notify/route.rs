@@ -2,7 +2,8 @@
 //! alert goes to.
 //!
 //! Semantics are Alertmanager's `dispatch/route.go`: a child inherits every option it does not
-//! set; matching is depth-first, left to right; the first matching child stops the search
+//! set, except `mute_time_intervals` and `active_time_intervals`, which apply to the route that
+//! names them only; matching is depth-first, left to right; the first matching child stops the search
 //! unless it has `continue: true`; a node matches itself when no child matches. Each node has a
 //! key (`{}` for the root, `{}/{team="db"}` for a child) that group keys start with.
 //!
@@ -44,6 +45,10 @@ pub struct Route {
     pub key: String,
     /// Index of the route in depth-first order (unique per tree).
     pub index: usize,
+    /// Time intervals during which the route's groups send nothing (not inherited).
+    pub mute_time_intervals: Vec<String>,
+    /// Time intervals outside which the route's groups send nothing (not inherited).
+    pub active_time_intervals: Vec<String>,
 }
 
 impl Route {
@@ -64,6 +69,8 @@ impl Route {
                 routes: Vec::new(),
                 key: "{}".to_owned(),
                 index: 0,
+                mute_time_intervals: Vec::new(),
+                active_time_intervals: Vec::new(),
             },
         }
     }
@@ -156,6 +163,8 @@ fn build(config: &RouteConfig, parent: Option<&Route>, counter: &mut usize) -> R
         routes: Vec::new(),
         key,
         index,
+        mute_time_intervals: config.mute_time_intervals.clone(),
+        active_time_intervals: config.active_time_intervals.clone(),
     };
     route.routes = config
         .routes
@@ -231,6 +240,22 @@ receivers: [{name: default}, {name: db}, {name: db-pager}, {name: web}, {name: n
         assert_eq!(web.group_by, GroupBy::All);
         let idx: Vec<usize> = all.iter().map(|r| r.index).collect();
         assert_eq!(idx, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn time_intervals_are_not_inherited() {
+        let root = tree(
+            "route:\n  receiver: r\n  routes:\n  - matchers: [a=b]\n    \
+             mute_time_intervals: [m]\n    active_time_intervals: [x]\n    routes:\n    \
+             - matchers: [c=d]\nreceivers: [{name: r}]\n\
+             time_intervals: [{name: m}, {name: x}]\n",
+        );
+        let parent = &root.routes[0];
+        assert_eq!(parent.mute_time_intervals, ["m"]);
+        assert_eq!(parent.active_time_intervals, ["x"]);
+        assert!(parent.routes[0].mute_time_intervals.is_empty());
+        assert!(parent.routes[0].active_time_intervals.is_empty());
+        assert!(root.mute_time_intervals.is_empty());
     }
 
     #[test]
