@@ -38,6 +38,7 @@ mod global;
 mod http;
 mod node;
 mod notify;
+mod receiver_chat;
 mod receiver_types;
 mod receivers;
 mod relabel;
@@ -58,6 +59,9 @@ pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
     DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
+};
+pub use receiver_chat::{
+    DiscordConfig, MsTeamsConfig, MsTeamsV2Config, TelegramConfig, TelegramGlobals,
 };
 pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
@@ -301,7 +305,7 @@ pub fn parse_with_env(
             .map(|(i, job)| scrape::resolve(job, i, &global, cx))
             .collect();
         let storage = global::resolve_storage(raw.storage, cx);
-        let notify = notify::resolve(
+        let mut notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
                 receivers: raw.receivers,
@@ -311,6 +315,7 @@ pub fn parse_with_env(
             },
             cx,
         );
+        receiver_chat::apply_globals(&mut notify.receivers, &global, cx);
         Config {
             global,
             rule_files,
