@@ -5,7 +5,10 @@
 
 use super::alert::NotifyAlert;
 use super::integration::{Integration, NotifyError};
-use super::integrations::{email::Email, log::Log, slack::Slack, webhook::Webhook};
+use super::integrations::{
+    discord::Discord, email::Email, log::Log, msteams::MsTeams, msteamsv2::MsTeamsV2, slack::Slack,
+    telegram::Telegram, webhook::Webhook,
+};
 use super::notification::{Notification, NotificationReason};
 use super::notifier::BuildError;
 use super::route::{Route, DEFAULT_RECEIVER};
@@ -77,6 +80,22 @@ pub fn build_integrations(
         for e in &r.email_configs {
             let email = Email::new(e.clone(), &lib).map_err(failed)?;
             add(Arc::new(email), e.send_resolved, &e.delivery);
+        }
+        for c in &r.msteams_configs {
+            let teams = MsTeams::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(teams), c.send_resolved, &c.delivery);
+        }
+        for c in &r.msteamsv2_configs {
+            let teams = MsTeamsV2::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(teams), c.send_resolved, &c.delivery);
+        }
+        for c in &r.telegram_configs {
+            let bot = Telegram::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(bot), c.send_resolved, &c.delivery);
+        }
+        for c in &r.discord_configs {
+            let discord = Discord::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(discord), c.send_resolved, &c.delivery);
         }
         for l in &r.log_configs {
             add(Arc::new(Log), l.send_resolved, &DeliveryConfig::default());

@@ -18,19 +18,26 @@ pub fn subject(n: &Notification) -> String {
         let _ = write!(out, ":{}", n.firing().count());
     }
     out.push_str("] ");
-    let group: Vec<&str> = n.group_labels.iter().map(|l| &*l.value).collect();
+    let group = sorted(n.group_labels.iter().collect());
     out.push_str(&group.join(" "));
     out.push(' ');
     let common = n.common_labels();
     if common.len() > n.group_labels.len() {
-        let rest: Vec<&str> = common
-            .iter()
-            .filter(|l| !n.group_labels.contains(&l.name))
-            .map(|l| &*l.value)
-            .collect();
+        let rest = sorted(
+            common
+                .iter()
+                .filter(|l| !n.group_labels.contains(&l.name))
+                .collect(),
+        );
         let _ = write!(out, "({})", rest.join(" "));
     }
     out
+}
+
+/// Label values in Alertmanager's `SortedPairs` order: `alertname` first, then by name.
+fn sorted<'a>(mut labels: Vec<&'a crate::model::Label>) -> Vec<&'a str> {
+    labels.sort_by_key(|l| (&*l.name != "alertname", l.name.clone()));
+    labels.into_iter().map(|l| &*l.value).collect()
 }
 
 /// Link to the receiver's alerts: `<external URL>/#/alerts?receiver=<name>`.

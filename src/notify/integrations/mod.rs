@@ -2,9 +2,14 @@
 //! credentials).
 
 pub mod alertmanager;
+pub mod chat_text;
+pub mod discord;
 pub mod email;
 pub mod log;
+pub mod msteams;
+pub mod msteamsv2;
 pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 use super::integration::{parse_retry_after, NotifyError};
