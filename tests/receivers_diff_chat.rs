@@ -155,6 +155,46 @@ async fn configured_texts_and_options_match_alertmanager() {
     ];
     answer_as_the_services(&pair, &paths);
     run_steps(&pair, &paths).await;
+    original_config_passes_amtool(&pair, dir.path());
+}
+
+/// `config.original` of `/api/v2/status` hides the token and the webhook URLs and is a
+/// configuration `amtool check-config` accepts.
+fn original_config_passes_amtool(pair: &Pair, dir: &std::path::Path) {
+    let Some(amtool) = common::peers::peer("amtool") else {
+        return;
+    };
+    let (_, status) = tokio::task::block_in_place(|| {
+        common::get_json(&format!("{}/api/v2/status", pair.wf)).unwrap()
+    });
+    let original = status["config"]["original"].as_str().unwrap();
+    for kind in [
+        "msteams_configs",
+        "msteamsv2_configs",
+        "telegram_configs",
+        "discord_configs",
+    ] {
+        assert!(original.contains(kind), "{kind} missing:\n{original}");
+    }
+    assert!(
+        !original.contains(TOKEN) && !original.contains("/msteams'"),
+        "{original}"
+    );
+    assert!(original.contains("bot_token: <secret>"), "{original}");
+    assert!(original.contains("webhook_url: <secret>"), "{original}");
+    let file = dir.join("original.yml");
+    std::fs::write(&file, original).unwrap();
+    let out = std::process::Command::new(amtool)
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{original}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Discord rate limits with 429 and `Retry-After`, and fails with 500: watchfire waits as

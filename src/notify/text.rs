@@ -35,7 +35,7 @@ pub fn subject(n: &Notification) -> String {
 }
 
 /// Label values in Alertmanager's `SortedPairs` order: `alertname` first, then by name.
-fn sorted<'a>(mut labels: Vec<&'a crate::model::Label>) -> Vec<&'a str> {
+fn sorted(mut labels: Vec<&crate::model::Label>) -> Vec<&str> {
     labels.sort_by_key(|l| (&*l.name != "alertname", l.name.clone()));
     labels.into_iter().map(|l| &*l.value).collect()
 }
@@ -261,6 +261,10 @@ mod tests {
         n.alerts[0].status = AlertStatus::Resolved;
         assert_eq!(subject(&n), "[RESOLVED] DiskFull eu1 (1 page)");
         assert_eq!(alerts_link(&n), "http://wf:9711/#/alerts?receiver=db+team");
+        // `SortedPairs` puts `alertname` first, before names that sort lower.
+        let a: &[(&str, &str)] = &[("alertname", "X"), ("Zone", "z"), ("a", "1")];
+        let n = note(&[a], &[("alertname", "X"), ("Zone", "z")]);
+        assert_eq!(subject(&n), "[FIRING:1] X z (1)");
     }
 
     #[test]
