@@ -158,6 +158,47 @@ async fn configured_texts_and_options_match_alertmanager() {
     original_config_passes_amtool(&pair, dir.path());
 }
 
+/// Texts over each service's limit are cut (Telegram plain text 4,096, Discord title 256,
+/// description 4,096, content 2,000 characters, ending in `…`) or, for Telegram's HTML, replaced
+/// by Alertmanager's notice, exactly where Alertmanager does it; Teams texts are not cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_texts_are_cut_as_alertmanager_cuts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = "{{ .CommonAnnotations.summary }}";
+    let Some(pair) = Pair::start(dir.path(), |base| {
+        format!(
+            "{ROUTE}receivers:\n  - name: team\n    \
+             msteams_configs:\n      - webhook_url: '{base}/msteams'\n    \
+             telegram_configs:\n      - api_url: '{base}/tg'\n        bot_token: '{TOKEN}'\n        \
+             chat_id: 1\n      - api_url: '{base}/tg2'\n        bot_token: '{TOKEN}'\n        \
+             chat_id: 2\n        parse_mode: ''\n    \
+             discord_configs:\n      - webhook_url: '{base}/discord'\n        title: '{summary}'\n        \
+             content: '{summary}'\n"
+        )
+    })
+    .await
+    else {
+        return;
+    };
+    let tg1 = format!("/tg/bot{TOKEN}/sendMessage");
+    let tg2 = format!("/tg2/bot{TOKEN}/sendMessage");
+    let paths = ["/msteams", tg1.as_str(), tg2.as_str(), "/discord"];
+    answer_as_the_services(&pair, &paths);
+    let (mut alert, _) = alerts();
+    alert["annotations"]["summary"] = Value::String("ä<b>&".repeat(1500));
+    pair.post(&json!([alert])).await;
+    for path in paths {
+        let (ours, theirs) = pair.wait(path, 1).await;
+        assert_same(&ours, &theirs, &["content-type"], without_times);
+    }
+    let text = pair.ours.requests(&tg2)[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(text.chars().count(), 4096);
+    assert!(text.ends_with('…'));
+}
+
 /// `config.original` of `/api/v2/status` hides the token and the webhook URLs and is a
 /// configuration `amtool check-config` accepts.
 fn original_config_passes_amtool(pair: &Pair, dir: &std::path::Path) {
@@ -251,4 +292,93 @@ async fn discord_500_and_429_are_retried_until_delivered() {
         .starts_with("[FIRING:1] DiskFull"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(recorder.requests("/discord").len(), 3, "delivered once");
+}
+
+/// Telegram's flood control (`429` with `parameters.retry_after`) is waited out, then the
+/// message is delivered; an error Telegram keeps answering (`400 chat not found`) is retried,
+/// as Alertmanager retries every Telegram failure, until `max_attempts`, and then kept as a
+/// dead letter with Telegram's description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_flood_control_is_waited_out_and_failures_end_as_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::start().await;
+    let ok_path = format!("/ok/bot{TOKEN}/sendMessage");
+    let bad_path = format!("/bad/bot{TOKEN}/sendMessage");
+    recorder.script(
+        &ok_path,
+        vec![
+            Behaviour::Json(
+                429,
+                r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}"#,
+            ),
+            Behaviour::Json(200, TELEGRAM_OK),
+        ],
+    );
+    recorder.always(
+        &bad_path,
+        Behaviour::Json(
+            400,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#,
+        ),
+    );
+    let base = recorder.url("");
+    let config = format!(
+        "{ROUTE}receivers:\n  - name: team\n    telegram_configs:\n      \
+         - {{api_url: '{base}/ok', bot_token: '{TOKEN}', chat_id: 1, min_backoff: 100ms, max_backoff: 200ms}}\n      \
+         - {{api_url: '{base}/bad', bot_token: '{TOKEN}', chat_id: 2, max_attempts: 3, min_backoff: 100ms, \
+         max_backoff: 200ms}}\n"
+    );
+    std::fs::write(dir.path().join("watchfire.yml"), config).unwrap();
+    let port = common::free_port();
+    let _wf = common::spawn_watchfire(dir.path(), port, "watchfire", &[]);
+    let wf = format!("http://127.0.0.1:{port}");
+    assert!(
+        tokio::task::block_in_place(|| common::wait_listening(
+            &format!("127.0.0.1:{port}"),
+            Duration::from_secs(30)
+        )),
+        "watchfire did not start"
+    );
+    let (db1, _) = alerts();
+    let resp = reqwest::Client::new()
+        .post(format!("{wf}/api/v2/alerts"))
+        .json(&json!([db1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let got = recorder
+        .wait_for(&ok_path, 2, Duration::from_secs(30))
+        .await;
+    let waited = got[1].at.duration_since(got[0].at);
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
+    assert_eq!(got[0].body, got[1].body);
+    recorder
+        .wait_for(&bad_path, 3, Duration::from_secs(30))
+        .await;
+    let dead = tokio::task::block_in_place(|| {
+        common::wait_for(Duration::from_secs(10), || {
+            let (_, v) = common::get_json(&format!("{wf}/api/v1/notifications/failed"))?;
+            v["data"].as_array().filter(|d| !d.is_empty()).cloned()
+        })
+    })
+    .expect("no dead letter");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["integration"], "telegram");
+    assert_eq!(dead[0]["attempts"], 3);
+    assert_eq!(dead[0]["reason"], "http_4xx");
+    assert_eq!(
+        dead[0]["error"],
+        "telegram: Bad Request: chat not found (400)"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        recorder.requests(&bad_path).len(),
+        3,
+        "no attempt after the last"
+    );
+    assert_eq!(recorder.requests(&ok_path).len(), 2, "delivered once");
 }
