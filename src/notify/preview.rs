@@ -279,4 +279,26 @@ receivers:
         assert_eq!(out[0].result.as_ref().unwrap_err().reason, "connect");
         assert!(out[1].result.is_ok(), "the log integration always works");
     }
+
+    #[tokio::test]
+    async fn chat_integrations_render_and_test() {
+        let text = "route: {receiver: chat}\nreceivers:\n  - name: chat\n    \
+                    msteams_configs: [{webhook_url: 'http://127.0.0.1:1/t'}]\n    \
+                    msteamsv2_configs: [{webhook_url: 'http://127.0.0.1:1/t2'}]\n    \
+                    telegram_configs: [{api_url: 'http://127.0.0.1:1', bot_token: t, chat_id: 9}]\n    \
+                    discord_configs: [{webhook_url: 'http://127.0.0.1:1/d'}]\n";
+        let cfg = crate::config::parse_with_env(text, Path::new("t.yml"), &|_| None).unwrap();
+        let out = render(&cfg, &[alert(&[("alertname", "A")])], "http://wf").unwrap();
+        let kinds: Vec<&str> = out.iter().map(|r| r.integration.as_str()).collect();
+        assert_eq!(kinds, ["msteams", "msteamsv2", "telegram", "discord"]);
+        for r in &out {
+            let body: serde_json::Value = serde_json::from_str(r.output.as_ref().unwrap()).unwrap();
+            assert!(body.to_string().contains("alertname = A"), "{body}");
+        }
+        let tried = test_receivers(&cfg, "").await.unwrap();
+        assert_eq!(tried.len(), 4);
+        for t in tried {
+            assert_eq!(t.result.unwrap_err().reason, "connect");
+        }
+    }
 }
