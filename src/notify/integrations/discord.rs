@@ -9,7 +9,7 @@
 //! which Alertmanager 0.33 does not retry.
 
 use super::chat_text::{alert_sections, truncate_runes, Style};
-use super::{read_url_file, send, with_auth};
+use super::{read_url_file, send_secret_url, with_auth};
 use crate::config::DiscordConfig;
 use crate::gostd::json as gojson;
 use crate::notify::alert::AlertStatus;
@@ -161,7 +161,7 @@ impl Integration for Discord {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", &n.idempotency_key)
             .body(body);
-        send(with_auth(req, &self.config.http_config))
+        send_secret_url(with_auth(req, &self.config.http_config))
             .await
             .map(drop)
     }
@@ -212,6 +212,18 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[tokio::test]
+    async fn errors_do_not_show_the_webhook_token() {
+        let text = "route: {receiver: r}\nreceivers:\n  - name: r\n    discord_configs:\n      \
+                    - webhook_url: http://127.0.0.1:1/api/webhooks/1/SECRET\n";
+        let c = crate::config::parse_with_env(text, Path::new("t.yml"), &|_| None).unwrap();
+        let cfg = c.receivers[0].discord_configs[0].clone();
+        let d = Discord::new(cfg, reqwest::Client::new(), &TemplateLibrary::default()).unwrap();
+        let e = d.notify(&note()).await.unwrap_err();
+        assert!(e.is_retryable() && e.reason == "connect", "{e:?}");
+        assert!(!e.message.contains("SECRET"), "{}", e.message);
     }
 
     #[test]

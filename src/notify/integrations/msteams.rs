@@ -8,7 +8,7 @@
 //! Alertmanager, and so is 429 (after its `Retry-After`), which Alertmanager does not retry.
 
 use super::chat_text::{alert_sections, Style};
-use super::{read_url_file, send, with_auth};
+use super::{read_url_file, send_secret_url, with_auth};
 use crate::config::MsTeamsConfig;
 use crate::gostd::json as gojson;
 use crate::notify::alert::AlertStatus;
@@ -104,7 +104,7 @@ impl Integration for MsTeams {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", &n.idempotency_key)
             .body(body);
-        send(with_auth(req, &self.config.http_config))
+        send_secret_url(with_auth(req, &self.config.http_config))
             .await
             .map(drop)
     }

@@ -7,7 +7,7 @@
 //! (`chat_text`). Responses are handled as for `msteams`: 5xx and 429 are retried.
 
 use super::chat_text::{alert_sections, Style};
-use super::{read_url_file, send, with_auth};
+use super::{read_url_file, send_secret_url, with_auth};
 use crate::config::MsTeamsV2Config;
 use crate::gostd::json as gojson;
 use crate::notify::alert::AlertStatus;
@@ -102,7 +102,7 @@ impl Integration for MsTeamsV2 {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", &n.idempotency_key)
             .body(body);
-        send(with_auth(req, &self.config.http_config))
+        send_secret_url(with_auth(req, &self.config.http_config))
             .await
             .map(drop)
     }

@@ -16,7 +16,7 @@
 //! `bot_token_file` and `chat_id_file` are read at each send.
 
 use super::chat_text::{alert_sections, truncate_runes, Style};
-use super::with_auth;
+use super::{bounded_body, with_auth};
 use crate::config::TelegramConfig;
 use crate::gostd::json as gojson;
 use crate::notify::integration::{async_trait, Integration, NotifyError};
@@ -32,9 +32,6 @@ pub const MAX_MESSAGE_RUNES: usize = 4096;
 /// line break and indentation of its source).
 pub const TOO_LONG_NOTICE: &str = "Alertmanager notification could not be sent: message length \
 exceeds Telegram limits.\n\t\t\tPlease check the template used for producing the message content.";
-
-/// The most of a response body read.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 fn default_plain(n: &Notification) -> String {
     alert_sections(n, Style::Plain)
@@ -143,23 +140,6 @@ impl Telegram {
             )
         })
     }
-}
-
-/// Reads at most [`MAX_RESPONSE_BYTES`] of a response body.
-async fn bounded_body(mut resp: reqwest::Response) -> Result<String, NotifyError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| NotifyError::from_reqwest(&e))?
-    {
-        let room = MAX_RESPONSE_BYTES - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_RESPONSE_BYTES {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Judges a Bot API answer by its body, as telebot does; every failure is retryable, as in
