@@ -280,6 +280,25 @@ impl Decode for u64 {
     }
 }
 
+impl Decode for i64 {
+    fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        match node.value {
+            Value::Int(i) => match i64::try_from(i) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    let range = format!("{} to {}", i64::MIN, i64::MAX);
+                    cx.invalid(node.pos, format!("{i} is out of range ({range})"));
+                    None
+                }
+            },
+            _ => {
+                cx.wrong_type(node, "an integer");
+                None
+            }
+        }
+    }
+}
+
 impl Decode for PromDuration {
     fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
         let text = cx.string(node, "a duration such as 30s or 1m30s")?;

@@ -33,7 +33,12 @@ impl FileRole {
 }
 
 /// Keys of `global` that are Alertmanager's.
-const ALERTMANAGER_GLOBAL_KEYS: &[&str] = &["resolve_timeout"];
+const ALERTMANAGER_GLOBAL_KEYS: &[&str] = &[
+    "resolve_timeout",
+    "telegram_api_url",
+    "telegram_bot_token",
+    "telegram_bot_token_file",
+];
 
 /// Reports each section of `raw` that does not belong in a file of `role`.
 pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
@@ -115,6 +120,7 @@ pub fn load_files(prometheus: &Path, alertmanager: Option<&Path>) -> Result<Conf
 fn merge(mut prom: Config, am: Config) -> Config {
     let am_dir = am.dir();
     prom.global.resolve_timeout = am.global.resolve_timeout;
+    prom.global.telegram = am.global.telegram;
     prom.route = am.route;
     prom.receivers = am.receivers;
     prom.inhibit_rules = am.inhibit_rules;
@@ -167,6 +173,27 @@ mod tests {
             vec![format!("{}/tmpl/*.tmpl", am_dir.display())]
         );
         assert_eq!(c.path, prom);
+    }
+
+    #[test]
+    fn telegram_globals_belong_to_the_alertmanager_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let prom = write(dir.path(), "p.yml", "global:\n  scrape_interval: 15s\n");
+        let am = write(
+            dir.path(),
+            "a.yml",
+            "global:\n  telegram_api_url: 'http://tg'\n  telegram_bot_token: t\n\
+             route: {receiver: r}\nreceivers:\n- name: r\n  telegram_configs: [{chat_id: 1}]\n",
+        );
+        let c = load_files(&prom, Some(&am)).unwrap();
+        assert_eq!(c.receivers[0].telegram_configs[0].api_url, "http://tg");
+        assert_eq!(c.global.telegram.api_url, "http://tg");
+        let prom = write(dir.path(), "p2.yml", "global:\n  telegram_bot_token: t\n");
+        let e = load_files(&prom, Some(&am)).unwrap_err().to_string();
+        assert!(
+            e.contains("global.telegram_bot_token: belongs in the Alertmanager"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ yaml_section! {
         evaluation_interval: PromDuration,
         external_labels: Entries<String>,
         resolve_timeout: PromDuration,
+        telegram_api_url: String,
+        telegram_bot_token: String,
+        telegram_bot_token_file: String,
     }
 }
 
@@ -41,6 +44,10 @@ pub struct GlobalConfig {
     /// Alertmanager's `resolve_timeout` (5m): a posted alert without `endsAt` resolves this
     /// long after it was last received.
     pub resolve_timeout: PromDuration,
+    /// Alertmanager's `telegram_api_url`, `telegram_bot_token` and `telegram_bot_token_file`:
+    /// the defaults of `telegram_configs`.
+    #[serde(skip)]
+    pub telegram: super::receiver_chat::TelegramGlobals,
 }
 
 impl GlobalConfig {
@@ -62,6 +69,7 @@ impl Default for GlobalConfig {
             evaluation_interval: Self::DEFAULT_EVALUATION_INTERVAL,
             external_labels: BTreeMap::new(),
             resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
+            telegram: Default::default(),
         }
     }
 }
@@ -123,12 +131,19 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         .map(|r| r.value)
         .filter(|r| !r.is_zero())
         .unwrap_or(GlobalConfig::DEFAULT_RESOLVE_TIMEOUT);
+    let telegram = super::receiver_chat::telegram_globals(
+        raw.telegram_api_url,
+        raw.telegram_bot_token,
+        raw.telegram_bot_token_file,
+        cx,
+    );
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
         evaluation_interval,
         external_labels,
         resolve_timeout,
+        telegram,
     }
 }
 

@@ -40,6 +40,7 @@ mod global;
 mod http;
 mod node;
 mod notify;
+mod receiver_chat;
 mod receiver_types;
 mod receivers;
 mod relabel;
@@ -62,6 +63,9 @@ pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
     DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
+};
+pub use receiver_chat::{
+    DiscordConfig, MsTeamsConfig, MsTeamsV2Config, TelegramConfig, TelegramGlobals,
 };
 pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
@@ -329,7 +333,7 @@ fn parse_document(
             .map(|(i, job)| scrape::resolve(job, i, &global, cx))
             .collect();
         let storage = global::resolve_storage(raw.storage, cx);
-        let notify = notify::resolve(
+        let mut notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
                 receivers: raw.receivers,
@@ -341,6 +345,7 @@ fn parse_document(
             },
             cx,
         );
+        receiver_chat::apply_globals(&mut notify.receivers, &global, cx);
         Config {
             global,
             rule_files,

@@ -3,6 +3,7 @@
 use super::duration::PromDuration;
 use super::http::{Authorization, BasicAuth, TlsConfig};
 use super::node::Pos;
+pub use super::receiver_chat::{DiscordConfig, MsTeamsConfig, MsTeamsV2Config, TelegramConfig};
 use super::secret::{Secret, SecretSource};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -214,6 +215,18 @@ pub struct ReceiverConfig {
     /// Log lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_configs: Vec<LogConfig>,
+    /// Microsoft Teams connectors (MessageCard).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub msteams_configs: Vec<MsTeamsConfig>,
+    /// Microsoft Teams workflows (Adaptive Card).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub msteamsv2_configs: Vec<MsTeamsV2Config>,
+    /// Telegram bots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub telegram_configs: Vec<TelegramConfig>,
+    /// Discord webhooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discord_configs: Vec<DiscordConfig>,
     /// Where the entry is in the file.
     #[serde(skip)]
     pub pos: Pos,

@@ -12,6 +12,7 @@ use super::error::{ErrorKind, Scope};
 use super::http::{self, Authorization, RawAuthorization, RawBasicAuth};
 use super::node::Pos;
 use super::notify::problem;
+use super::receiver_chat;
 pub use super::receiver_types::*;
 use super::secret::{load_secret, resolve_path, Secret, SecretFields};
 use super::validate;
@@ -27,6 +28,10 @@ yaml_section! {
         slack_configs: Vec<At<RawSlack>>,
         email_configs: Vec<At<RawEmail>>,
         log_configs: Vec<At<RawLog>>,
+        msteams_configs: Vec<At<receiver_chat::RawMsTeams>>,
+        msteamsv2_configs: Vec<At<receiver_chat::RawMsTeamsV2>>,
+        telegram_configs: Vec<At<receiver_chat::RawTelegram>>,
+        discord_configs: Vec<At<receiver_chat::RawDiscord>>,
     }
 }
 
@@ -156,6 +161,22 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
             send_resolved: l.value.send_resolved.is_none_or(|s| s.value),
         })
         .collect();
+    let msteams_configs = list(raw.msteams_configs)
+        .into_iter()
+        .map(|c| receiver_chat::msteams(c, &scope, cx))
+        .collect();
+    let msteamsv2_configs = list(raw.msteamsv2_configs)
+        .into_iter()
+        .map(|c| receiver_chat::msteamsv2(c, &scope, cx))
+        .collect();
+    let telegram_configs = list(raw.telegram_configs)
+        .into_iter()
+        .map(|c| receiver_chat::telegram(c, &scope, cx))
+        .collect();
+    let discord_configs = list(raw.discord_configs)
+        .into_iter()
+        .map(|c| receiver_chat::discord(c, &scope, cx))
+        .collect();
     let fallback_pos = raw
         .fallback_receiver
         .as_ref()
@@ -168,6 +189,10 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         slack_configs,
         email_configs,
         log_configs,
+        msteams_configs,
+        msteamsv2_configs,
+        telegram_configs,
+        discord_configs,
         pos,
         fallback_pos,
     }
@@ -221,15 +246,15 @@ pub(crate) fn check_fallbacks(
     }
 }
 
-struct RawDelivery {
-    timeout: Option<At<PromDuration>>,
-    max_attempts: Option<At<u64>>,
-    max_age: Option<At<PromDuration>>,
-    min_backoff: Option<At<PromDuration>>,
-    max_backoff: Option<At<PromDuration>>,
+pub(super) struct RawDelivery {
+    pub timeout: Option<At<PromDuration>>,
+    pub max_attempts: Option<At<u64>>,
+    pub max_age: Option<At<PromDuration>>,
+    pub min_backoff: Option<At<PromDuration>>,
+    pub max_backoff: Option<At<PromDuration>>,
 }
 
-fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig {
+pub(super) fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig {
     let d = DeliveryConfig::default();
     let positive =
         |v: Option<At<PromDuration>>, name: &str, default: PromDuration, cx: &mut Cx<'_>| match v {
@@ -262,7 +287,11 @@ fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig 
     out
 }
 
-fn http_config(raw: Option<At<RawHttpConfig>>, scope: &Scope, cx: &mut Cx<'_>) -> HttpClientConfig {
+pub(super) fn http_config(
+    raw: Option<At<RawHttpConfig>>,
+    scope: &Scope,
+    cx: &mut Cx<'_>,
+) -> HttpClientConfig {
     let Some(raw) = raw.map(|r| r.value) else {
         return HttpClientConfig::default();
     };

@@ -5,7 +5,10 @@
 
 use super::alert::NotifyAlert;
 use super::integration::{Integration, NotifyError};
-use super::integrations::{email::Email, log::Log, slack::Slack, webhook::Webhook};
+use super::integrations::{
+    discord::Discord, email::Email, log::Log, msteams::MsTeams, msteamsv2::MsTeamsV2, slack::Slack,
+    telegram::Telegram, webhook::Webhook,
+};
 use super::notification::{Notification, NotificationReason};
 use super::notifier::BuildError;
 use super::route::{Route, DEFAULT_RECEIVER};
@@ -77,6 +80,22 @@ pub fn build_integrations(
         for e in &r.email_configs {
             let email = Email::new(e.clone(), &lib).map_err(failed)?;
             add(Arc::new(email), e.send_resolved, &e.delivery);
+        }
+        for c in &r.msteams_configs {
+            let teams = MsTeams::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(teams), c.send_resolved, &c.delivery);
+        }
+        for c in &r.msteamsv2_configs {
+            let teams = MsTeamsV2::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(teams), c.send_resolved, &c.delivery);
+        }
+        for c in &r.telegram_configs {
+            let bot = Telegram::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(bot), c.send_resolved, &c.delivery);
+        }
+        for c in &r.discord_configs {
+            let discord = Discord::new(c.clone(), client.clone(), &lib).map_err(failed)?;
+            add(Arc::new(discord), c.send_resolved, &c.delivery);
         }
         for l in &r.log_configs {
             add(Arc::new(Log), l.send_resolved, &DeliveryConfig::default());
@@ -259,5 +278,27 @@ receivers:
         assert_eq!(out.len(), 3);
         assert_eq!(out[0].result.as_ref().unwrap_err().reason, "connect");
         assert!(out[1].result.is_ok(), "the log integration always works");
+    }
+
+    #[tokio::test]
+    async fn chat_integrations_render_and_test() {
+        let text = "route: {receiver: chat}\nreceivers:\n  - name: chat\n    \
+                    msteams_configs: [{webhook_url: 'http://127.0.0.1:1/t'}]\n    \
+                    msteamsv2_configs: [{webhook_url: 'http://127.0.0.1:1/t2'}]\n    \
+                    telegram_configs: [{api_url: 'http://127.0.0.1:1', bot_token: t, chat_id: 9}]\n    \
+                    discord_configs: [{webhook_url: 'http://127.0.0.1:1/d'}]\n";
+        let cfg = crate::config::parse_with_env(text, Path::new("t.yml"), &|_| None).unwrap();
+        let out = render(&cfg, &[alert(&[("alertname", "A")])], "http://wf").unwrap();
+        let kinds: Vec<&str> = out.iter().map(|r| r.integration.as_str()).collect();
+        assert_eq!(kinds, ["msteams", "msteamsv2", "telegram", "discord"]);
+        for r in &out {
+            let body: serde_json::Value = serde_json::from_str(r.output.as_ref().unwrap()).unwrap();
+            assert!(body.to_string().contains("alertname = A"), "{body}");
+        }
+        let tried = test_receivers(&cfg, "").await.unwrap();
+        assert_eq!(tried.len(), 4);
+        for t in tried {
+            assert_eq!(t.result.unwrap_err().reason, "connect");
+        }
     }
 }

@@ -18,19 +18,26 @@ pub fn subject(n: &Notification) -> String {
         let _ = write!(out, ":{}", n.firing().count());
     }
     out.push_str("] ");
-    let group: Vec<&str> = n.group_labels.iter().map(|l| &*l.value).collect();
+    let group = sorted(n.group_labels.iter().collect());
     out.push_str(&group.join(" "));
     out.push(' ');
     let common = n.common_labels();
     if common.len() > n.group_labels.len() {
-        let rest: Vec<&str> = common
-            .iter()
-            .filter(|l| !n.group_labels.contains(&l.name))
-            .map(|l| &*l.value)
-            .collect();
+        let rest = sorted(
+            common
+                .iter()
+                .filter(|l| !n.group_labels.contains(&l.name))
+                .collect(),
+        );
         let _ = write!(out, "({})", rest.join(" "));
     }
     out
+}
+
+/// Label values in Alertmanager's `SortedPairs` order: `alertname` first, then by name.
+fn sorted(mut labels: Vec<&crate::model::Label>) -> Vec<&str> {
+    labels.sort_by_key(|l| (&*l.name != "alertname", l.name.clone()));
+    labels.into_iter().map(|l| &*l.value).collect()
 }
 
 /// Link to the receiver's alerts: `<external URL>/#/alerts?receiver=<name>`.
@@ -254,6 +261,10 @@ mod tests {
         n.alerts[0].status = AlertStatus::Resolved;
         assert_eq!(subject(&n), "[RESOLVED] DiskFull eu1 (1 page)");
         assert_eq!(alerts_link(&n), "http://wf:9711/#/alerts?receiver=db+team");
+        // `SortedPairs` puts `alertname` first, before names that sort lower.
+        let a: &[(&str, &str)] = &[("alertname", "X"), ("Zone", "z"), ("a", "1")];
+        let n = note(&[a], &[("alertname", "X"), ("Zone", "z")]);
+        assert_eq!(subject(&n), "[FIRING:1] X z (1)");
     }
 
     #[test]

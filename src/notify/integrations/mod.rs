@@ -2,9 +2,14 @@
 //! credentials).
 
 pub mod alertmanager;
+pub mod chat_text;
+pub mod discord;
 pub mod email;
 pub mod log;
+pub mod msteams;
+pub mod msteamsv2;
 pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 use super::integration::{parse_retry_after, NotifyError};
@@ -65,6 +70,22 @@ pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Respon
         .send()
         .await
         .map_err(|e| NotifyError::from_reqwest(&e))?;
+    check_status(resp).await
+}
+
+/// [`send`] for a URL that is itself a secret (Discord and Teams webhooks, Telegram's bot
+/// token): transport errors do not show it, as Alertmanager's `RedactURL`.
+pub(crate) async fn send_secret_url(
+    req: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, NotifyError> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| NotifyError::from_reqwest(&e.without_url()))?;
+    check_status(resp).await
+}
+
+async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, NotifyError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -74,12 +95,33 @@ pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Respon
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    let body = resp.text().await.unwrap_or_default();
+    let body = bounded_body(resp).await.unwrap_or_default();
     Err(NotifyError::from_status(
         status.as_u16(),
         &body,
         retry_after,
     ))
+}
+
+/// The most of a response body read (error texts keep 1 KiB of it).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Reads at most [`MAX_RESPONSE_BYTES`] of a response body, so a hostile receiver cannot make
+/// watchfire buffer an endless answer.
+pub(crate) async fn bounded_body(mut resp: reqwest::Response) -> Result<String, NotifyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| NotifyError::from_reqwest(&e.without_url()))?
+    {
+        let room = MAX_RESPONSE_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The HTTP client integrations share: rustls, no redirects to other schemes, pooled.
