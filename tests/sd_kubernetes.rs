@@ -12,6 +12,7 @@
 mod common;
 
 use common::kube::Cluster;
+use common::peers;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -777,5 +778,134 @@ fn prometheus_example_config_loads_and_discovers() {
         body["data"]["activeTargets"][0]["labels"]["topology_kubernetes_io_zone"],
         "z1"
     );
+    wf.terminate(Duration::from_secs(10));
+}
+
+/// Per pool, every active target's `labels`, `discoveredLabels` and `scrapeUrl`, and every
+/// dropped target's `discoveredLabels`, as sorted JSON texts.
+fn summary(base: &str) -> Option<BTreeMap<String, Vec<String>>> {
+    let (status, body) = get_json(&format!("{base}/api/v1/targets"))?;
+    if status != 200 {
+        return None;
+    }
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in body["data"]["activeTargets"].as_array()? {
+        let pool = t["scrapePool"].as_str()?.to_owned();
+        let text = json!([t["labels"], t["discoveredLabels"], t["scrapeUrl"]]).to_string();
+        out.entry(pool).or_default().push(text);
+    }
+    for t in body["data"]["droppedTargets"].as_array()? {
+        let pool = format!("dropped {}", t["scrapePool"].as_str()?);
+        out.entry(pool)
+            .or_default()
+            .push(t["discoveredLabels"].to_string());
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    Some(out)
+}
+
+fn compare(wf: &str, prom: &str, what: &str, diagnose: &dyn Fn() -> String) {
+    let agreed = wait_for(Duration::from_secs(40), || {
+        let (a, b) = (summary(wf)?, summary(prom)?);
+        (a == b && a.len() >= 7).then_some(())
+    });
+    if agreed.is_some() {
+        return;
+    }
+    let (a, b) = (
+        summary(wf).unwrap_or_default(),
+        summary(prom).unwrap_or_default(),
+    );
+    let mut report = String::new();
+    for pool in a
+        .keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let (x, y) = (
+            a.get(pool).cloned().unwrap_or_default(),
+            b.get(pool).cloned().unwrap_or_default(),
+        );
+        for t in x.iter().filter(|t| !y.contains(t)) {
+            report.push_str(&format!("{pool}: only in watchfire: {t}\n"));
+        }
+        for t in y.iter().filter(|t| !x.contains(t)) {
+            report.push_str(&format!("{pool}: only in prometheus: {t}\n"));
+        }
+    }
+    panic!("{what}: /api/v1/targets differ\n{report}\n{}", diagnose());
+}
+
+/// The differential proof of the labels: the real Prometheus 3.5 and watchfire load the same
+/// configuration, discover from the same stand-in, and must show the same targets, before and
+/// after watch events.
+#[test]
+fn labels_match_prometheus() {
+    let Some(prom_bin) = peers::peer("prometheus") else {
+        return;
+    };
+    let cluster = Cluster::start();
+    for o in cluster_objects() {
+        cluster.apply(o);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("watchfire.yml");
+    std::fs::write(&config_path, config(&cluster.url)).unwrap();
+    let wf_port = free_port();
+    let mut wf = spawn_watchfire(dir.path(), wf_port, "watchfire", &[]);
+    let prom_port = free_port();
+    let mut cmd = Command::new(&prom_bin);
+    cmd.arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"));
+    let mut prom = Proc::spawn("prometheus", cmd, dir.path());
+    let wf_base = format!("http://127.0.0.1:{wf_port}");
+    let prom_base = format!("http://127.0.0.1:{prom_port}");
+    assert!(
+        wait_listening(&format!("127.0.0.1:{prom_port}"), Duration::from_secs(30)),
+        "prometheus did not start; see {}/prometheus.log",
+        dir.path().display()
+    );
+    let diagnose = || {
+        let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        format!(
+            "requests: {:#?}\nprometheus.log (last lines, newest first):\n{}",
+            cluster.requests(),
+            tail.join("\n")
+        )
+    };
+    compare(&wf_base, &prom_base, "initial", &diagnose);
+    let mut p2 = pod("web-2", "fd00::6", json!({"app": "web", "a.b/c-d": "x"}));
+    p2["status"]["conditions"] = json!([]);
+    // Without the port-less sidecar: Prometheus lists `http://fd00::6/metrics` for it, an URL
+    // watchfire's scrape client cannot parse, so watchfire leaves that target out.
+    p2["spec"]["containers"] = json!([p2["spec"]["containers"][0].clone()]);
+    p2["metadata"]["ownerReferences"] = json!([]);
+    cluster.apply(p2);
+    cluster.delete("Service", "default", "ext");
+    cluster.apply(json!({
+        "kind": "Service",
+        "metadata": {"name": "lb", "namespace": "default", "annotations": {"x/y": "z"}},
+        "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.30", "loadBalancerIP": "1.2.3.4", "ports": [{"name": "a", "port": 1, "protocol": "UDP"}, {"port": 2, "protocol": "TCP"}]},
+    }));
+    // Both have seen the events before they are compared.
+    for base in [&wf_base, &prom_base] {
+        let seen = wait_for(Duration::from_secs(30), || {
+            let text = format!("{:?}", summary(base)?);
+            (text.contains("[fd00::6]:8080")
+                && text.contains("lb.default.svc:2")
+                && !text.contains("ext.default.svc"))
+            .then_some(())
+        });
+        assert!(seen.is_some(), "{base} did not see the watch events");
+    }
+    compare(&wf_base, &prom_base, "after watch events", &diagnose);
+    prom.terminate(Duration::from_secs(10));
     wf.terminate(Duration::from_secs(10));
 }

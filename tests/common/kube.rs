@@ -5,7 +5,9 @@
 //! `/apis/networking.k8s.io/v1/.../ingresses`: a list is a `<Kind>List` with
 //! `metadata.resourceVersion` and items without `kind`/`apiVersion`; `?watch=1` (or `true`)
 //! streams newline-delimited `{"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}` events
-//! after the requested `resourceVersion`; `labelSelector` (`k=v`, `k!=v`, `k`, comma-separated)
+//! after the requested `resourceVersion`, or, for a streaming list (`sendInitialEvents=true`, as
+//! client-go sends it), every object as ADDED and then the `k8s.io/initial-events-end` BOOKMARK;
+//! `labelSelector` (`k=v`, `k!=v`, `k`, comma-separated)
 //! and `fieldSelector` (`metadata.name=`, `metadata.namespace=`, `spec.nodeName=`) filter both.
 //! The programs under test reach it through their real client code (watchfire's kube-rs
 //! client, Prometheus' client-go) with `api_server` pointing at it; nothing in them knows it is
@@ -348,24 +350,44 @@ async fn handle(
         .unwrap_or(0);
     // Subscribe before reading the backlog so no change falls between the two.
     let rx = changes.subscribe();
-    let backlog: Vec<Change> = {
-        let st = state.lock().unwrap();
-        st.log.iter().filter(|c| c.rv > since).cloned().collect()
-    };
-    let last_backlog = backlog.last().map_or(since, |c| c.rv);
-    let mut cut_rx = cut.subscribe();
-    cut_rx.mark_unchanged();
-    let line = |c: &Change| {
-        let mut s = json!({"type": c.kind, "object": c.object}).to_string();
+    let line = |kind: &str, object: &Value| {
+        let mut s = json!({"type": kind, "object": object}).to_string();
         s.push('\n');
         Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(s))
     };
-    let wanted_b = wanted.clone();
-    let first: Vec<_> = backlog
-        .iter()
-        .filter(|c| wanted_b(c.plural, &c.object))
-        .map(line)
-        .collect();
+    let (first, last_backlog) = {
+        let st = state.lock().unwrap();
+        if query.get("sendInitialEvents").map(String::as_str) == Some("true") {
+            // A streaming list (client-go's WatchList): every object as ADDED, then a bookmark
+            // marking the end of the initial events, as the API server sends them.
+            let mut first: Vec<_> = st
+                .objects
+                .iter()
+                .filter(|((plural, _, _), o)| wanted(plural, o))
+                .map(|(_, o)| line("ADDED", o))
+                .collect();
+            let bookmark = json!({
+                "kind": r.kind, "apiVersion": r.api_version,
+                "metadata": {
+                    "resourceVersion": st.rv.to_string(),
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            });
+            first.push(line("BOOKMARK", &bookmark));
+            (first, st.rv)
+        } else {
+            let backlog: Vec<&Change> = st.log.iter().filter(|c| c.rv > since).collect();
+            let last = backlog.last().map_or(since, |c| c.rv);
+            let first = backlog
+                .into_iter()
+                .filter(|c| wanted(c.plural, &c.object))
+                .map(|c| line(c.kind, &c.object))
+                .collect();
+            (first, last)
+        }
+    };
+    let mut cut_rx = cut.subscribe();
+    cut_rx.mark_unchanged();
     let live = stream::unfold((rx, cut_rx), move |(mut rx, mut cut_rx)| {
         let wanted = wanted.clone();
         async move {
@@ -374,7 +396,7 @@ async fn handle(
                     _ = cut_rx.changed() => return None,
                     c = rx.recv() => match c {
                         Ok(c) if c.rv > last_backlog && wanted(c.plural, &c.object) => {
-                            return Some((line(&c), (rx, cut_rx)));
+                            return Some((line(c.kind, &c.object), (rx, cut_rx)));
                         }
                         Ok(_) => continue,
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
