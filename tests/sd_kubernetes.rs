@@ -60,6 +60,12 @@ fn pod(name: &str, ip: &str, labels: Value) -> Value {
 fn cluster_objects() -> Vec<Value> {
     vec![
         json!({
+            "kind": "Namespace",
+            "metadata": {"name": "default", "labels": {"kubernetes.io/metadata.name": "default", "team": "shop"}, "annotations": {"owner": "ops@example.com"}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }),
+        json!({
             "kind": "Node",
             "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1", "topology.kubernetes.io/zone": "z1"}, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
             "spec": {"providerID": "kind://docker/kind/node-1", "podCIDR": "10.244.0.0/24"},
@@ -165,7 +171,9 @@ fn wait_addresses(base: &str, pool: &str, want: &[&str]) -> Vec<BTreeMap<String,
     })
 }
 
-fn config(url: &str) -> String {
+/// The jobs of every role; `prometheus_3_6` adds a job with `attach_metadata.namespace`, which
+/// Prometheus 3.5 does not know.
+fn config(url: &str, prometheus_3_6: bool) -> String {
     let sd = |role: &str, extra: &str| {
         format!("  kubernetes_sd_configs:\n  - role: {role}\n    api_server: {url}\n{extra}")
     };
@@ -184,6 +192,14 @@ fn config(url: &str) -> String {
             "- job_name: selected\n{}",
             sd("pod", "    selectors: [{role: pod, label: 'app=web,track!=canary', field: 'spec.nodeName=node-1'}]\n")
         ),
+        if prometheus_3_6 {
+            format!(
+                "- job_name: nsmeta\n{}",
+                sd("service", "    attach_metadata: {namespace: true}\n")
+            )
+        } else {
+            String::new()
+        },
     ]
     .join("\n")
         + "\n"
@@ -217,7 +233,7 @@ fn every_role_discovers_with_prometheus_labels_and_follows_watches() {
         cluster.apply(o);
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("watchfire.yml"), config(&cluster.url)).unwrap();
+    std::fs::write(dir.path().join("watchfire.yml"), config(&cluster.url, true)).unwrap();
     let port = free_port();
     let mut wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let base = format!("http://127.0.0.1:{port}");
@@ -348,6 +364,35 @@ fn every_role_discovers_with_prometheus_labels_and_follows_watches() {
         "db.example.com"
     );
     assert!(!svcs[0].contains_key("__meta_kubernetes_service_cluster_ip"));
+    // attach_metadata.namespace (Prometheus 3.6): the namespace's labels and annotations.
+    let with_ns = wait_addresses(
+        &base,
+        "nsmeta",
+        &["ext.default.svc:5432", "web.default.svc:80"],
+    );
+    let mut want = svcs[1].clone();
+    want.insert("job".into(), "nsmeta".into());
+    want.extend(map(&[
+        (
+            "__meta_kubernetes_namespace_label_kubernetes_io_metadata_name",
+            "default",
+        ),
+        (
+            "__meta_kubernetes_namespace_labelpresent_kubernetes_io_metadata_name",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_team", "shop"),
+        ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+        (
+            "__meta_kubernetes_namespace_annotation_owner",
+            "ops@example.com",
+        ),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_owner",
+            "true",
+        ),
+    ]));
+    assert_eq!(with_ns[1], want);
 
     // Role endpoints: the pod-backed address with the pod's and the service's labels, the
     // not-ready address, and the pod's container ports no endpoint port covers.
@@ -616,7 +661,7 @@ fn every_role_discovers_with_prometheus_labels_and_follows_watches() {
     })
     .expect("discoveryErrors for pool pod");
     assert!(why.to_string().contains(&cluster.url), "{why}");
-    assert!(why.to_string().contains("pods"), "{why}");
+    assert!(why.to_string().contains("failed to list or watch"), "{why}");
     assert_eq!(addresses(&discovered(&base, "pod")).len(), 4);
     assert_eq!(
         addresses(&discovered(&base, "node")),
@@ -852,7 +897,7 @@ fn labels_match_prometheus() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("watchfire.yml");
-    std::fs::write(&config_path, config(&cluster.url)).unwrap();
+    std::fs::write(&config_path, config(&cluster.url, false)).unwrap();
     let wf_port = free_port();
     let mut wf = spawn_watchfire(dir.path(), wf_port, "watchfire", &[]);
     let prom_port = free_port();

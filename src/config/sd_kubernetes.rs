@@ -5,7 +5,7 @@
 //! `authorization` and `tls_config`), `kubeconfig_file`, or, when neither is given, the pod's
 //! in-cluster service account. `namespaces` (`names`, `own_namespace`), `selectors` (`role`,
 //! `label`, `field`, passed to every list and watch) and `attach_metadata.node` as Prometheus
-//! 3.5. Other HTTP client keys Prometheus accepts here (`oauth2`, `proxy_url`, ...) are refused
+//! 3.5, plus `attach_metadata.namespace` of Prometheus 3.6. Other HTTP client keys Prometheus accepts here (`oauth2`, `proxy_url`, ...) are refused
 //! as unknown fields, by name and line.
 
 use super::decode::{yaml_section, At, Cx};
@@ -52,6 +52,7 @@ yaml_section! {
     /// `attach_metadata` as written.
     pub(crate) struct RawAttachMetadata {
         node: bool,
+        namespace: bool,
     }
 }
 
@@ -144,6 +145,8 @@ pub struct KubernetesSelector {
 pub struct AttachMetadata {
     /// Add the node's labels and annotations (roles pod, endpoints, endpointslice).
     pub node: bool,
+    /// Add the namespace's labels and annotations (every role but node; Prometheus 3.6).
+    pub namespace: bool,
 }
 
 /// `kubernetes_sd_configs`: targets from the Kubernetes API, listed and then watched.
@@ -557,6 +560,11 @@ pub(crate) fn kubernetes_sd(
                 .as_ref()
                 .and_then(|a| a.value.node.as_ref())
                 .is_some_and(|n| n.value),
+            namespace: raw
+                .attach_metadata
+                .as_ref()
+                .and_then(|a| a.value.namespace.as_ref())
+                .is_some_and(|n| n.value),
         },
     }
 }
@@ -583,7 +591,7 @@ mod tests {
             "  - role: endpoints\n    api_server: https://k8s.example:6443\n    \
              authorization: {credentials: tok}\n    tls_config: {insecure_skip_verify: true}\n    \
              namespaces: {names: [a, b]}\n    selectors:\n    - role: pod\n      label: app=web\n    \
-             - role: service\n      field: metadata.name=x\n    attach_metadata: {node: true}\n  \
+             - role: service\n      field: metadata.name=x\n    attach_metadata: {node: true, namespace: true}\n  \
              - role: node\n",
         );
         let cfg = parse_with_env(&text, "/d/c.yml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
@@ -599,7 +607,8 @@ mod tests {
             ("", "metadata.name=x")
         );
         assert_eq!(k[0].selector(KubernetesRole::Endpoints), ("", ""));
-        assert!(k[0].attach_metadata.node);
+        assert!(k[0].attach_metadata.node && k[0].attach_metadata.namespace);
+        assert!(!k[1].attach_metadata.node && !k[1].attach_metadata.namespace);
         assert_eq!(k[1].role, KubernetesRole::Node);
         assert_eq!(k[1].api_server, None);
         assert_eq!(k[1].namespaces, NamespaceDiscovery::default());

@@ -37,7 +37,7 @@ struct Resource {
     namespaced: bool,
 }
 
-const RESOURCES: [Resource; 6] = [
+const RESOURCES: [Resource; 7] = [
     Resource {
         group_prefix: "/api/v1",
         plural: "pods",
@@ -63,6 +63,13 @@ const RESOURCES: [Resource; 6] = [
         group_prefix: "/api/v1",
         plural: "nodes",
         kind: "Node",
+        api_version: "v1",
+        namespaced: false,
+    },
+    Resource {
+        group_prefix: "/api/v1",
+        plural: "namespaces",
+        kind: "Namespace",
         api_version: "v1",
         namespaced: false,
     },

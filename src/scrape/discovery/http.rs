@@ -38,7 +38,7 @@ fn json_content_type(value: &str) -> bool {
 }
 
 /// An error with its causes, `: `-separated (reqwest's own text omits them).
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -125,6 +125,7 @@ pub(super) fn build(eps: &Endpoints, stores: &Stores, with_node: bool) -> Target
         labels.extend(service::labels(svc));
     }
     meta::add_object_meta(&mut labels, &eps.metadata, "endpoints");
+    meta::add_namespace_labels(&mut labels, stores, ns);
     let mut tg = TargetGroup {
         source: format!("endpoints/{ns}/{name}"),
         targets: Vec::new(),

@@ -28,6 +28,7 @@ pub(super) fn build(eps: &EndpointSlice, stores: &Stores, with_node: bool) -> Ta
     if let Some(svc) = service_name.and_then(|n| stores.service(ns, n)) {
         labels.extend(service::labels(svc));
     }
+    meta::add_namespace_labels(&mut labels, stores, ns);
     let mut tg = TargetGroup {
         source: format!("endpointslice/{ns}/{}", meta::name(&eps.metadata)),
         targets: Vec::new(),

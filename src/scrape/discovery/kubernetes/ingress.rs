@@ -2,7 +2,7 @@
 //! TLS entry's host (or `*.` wildcard) matches it; source `ingress/<namespace>/<name>`.
 
 use super::meta::{self, set, LabelSet, PREFIX};
-use super::TargetGroup;
+use super::{Stores, TargetGroup};
 use k8s_openapi::api::networking::v1::Ingress;
 
 /// Prometheus' `matchesHostnamePattern`.
@@ -19,7 +19,7 @@ fn matches_hostname_pattern(pattern: &str, host: &str) -> bool {
 }
 
 /// The group of one ingress (Prometheus' `buildIngress`).
-pub(super) fn build(ingress: &Ingress) -> TargetGroup {
+pub(super) fn build(ingress: &Ingress, stores: &Stores) -> TargetGroup {
     let ns = meta::namespace(&ingress.metadata);
     let mut labels = LabelSet::new();
     set(&mut labels, meta::NAMESPACE, ns);
@@ -32,6 +32,7 @@ pub(super) fn build(ingress: &Ingress) -> TargetGroup {
         );
     }
     meta::add_object_meta(&mut labels, &ingress.metadata, "ingress");
+    meta::add_namespace_labels(&mut labels, stores, ns);
     let mut tg = TargetGroup {
         source: format!("ingress/{ns}/{}", meta::name(&ingress.metadata)),
         targets: Vec::new(),

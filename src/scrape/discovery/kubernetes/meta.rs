@@ -51,6 +51,18 @@ pub(super) fn add_object_meta(ls: &mut LabelSet, meta: &ObjectMeta, role: &str) 
         format!("{PREFIX}{role}_name"),
         meta.name.clone().unwrap_or_default(),
     );
+    add_labels_and_annotations(ls, meta, role);
+}
+
+/// Prometheus 3.6's `addNamespaceLabels` (`attach_metadata.namespace`): the labels and
+/// annotations of namespace `ns` when it is watched and known.
+pub(super) fn add_namespace_labels(ls: &mut LabelSet, stores: &Stores, ns: &str) {
+    if let Some(n) = stores.namespace(ns) {
+        add_labels_and_annotations(ls, &n.metadata, "namespace");
+    }
+}
+
+fn add_labels_and_annotations(ls: &mut LabelSet, meta: &ObjectMeta, role: &str) {
     for (k, v) in meta.labels.iter().flatten() {
         let ln = sanitize(k);
         set(ls, format!("{PREFIX}{role}_label_{ln}"), v.clone());

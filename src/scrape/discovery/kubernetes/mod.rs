@@ -6,7 +6,8 @@
 //! every kind of object its role needs in each configured namespace, with the entry's label and
 //! field selectors: pods (`pod`), services (`service`), endpoints + services + pods
 //! (`endpoints`), endpointslices + services + pods (`endpointslice`), nodes (`node`),
-//! ingresses (`ingress`), plus nodes for `attach_metadata.node`. Each watcher feeds its own
+//! ingresses (`ingress`), plus nodes for `attach_metadata.node` and namespaces for
+//! `attach_metadata.namespace` (Prometheus 3.6). Each watcher feeds its own
 //! store; once every store has its first full list, the role's groups are built from the stores
 //! (one file per role, with Prometheus' labels, addresses and sources such as
 //! `pod/<namespace>/<name>`) at most every [`MIN_PUBLISH_INTERVAL`].
@@ -30,11 +31,10 @@ mod node;
 mod pod;
 mod service;
 
-use super::http::error_chain;
 use super::{SdMetrics, SharedState, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 use futures_util::stream::{BoxStream, StreamExt};
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::NamespaceResourceScope;
@@ -45,6 +45,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// An error with its causes, `: `-separated, leaving out a cause whose text is already there
+/// (kube-rs' errors often repeat their source in their own text).
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
 
 /// Shortest time between two rebuilds of the groups (a burst of events is one rebuild).
 pub const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
@@ -105,6 +121,7 @@ pub(super) struct Stores {
     slices: Vec<Store<EndpointSlice>>,
     nodes: Vec<Store<Node>>,
     ingresses: Vec<Store<Ingress>>,
+    namespaces: Vec<Store<Namespace>>,
 }
 
 fn find<'a, K>(stores: &'a [Store<K>], key: &str) -> Option<&'a K> {
@@ -131,6 +148,11 @@ impl Stores {
         find(&self.nodes, name)
     }
 
+    /// A namespace by name (only when `attach_metadata.namespace` watches them).
+    pub(super) fn namespace(&self, name: &str) -> Option<&Namespace> {
+        find(&self.namespaces, name)
+    }
+
     fn synced(&self) -> bool {
         fn s<K>(v: &[Store<K>]) -> bool {
             v.iter().all(|s| s.synced)
@@ -141,6 +163,7 @@ impl Stores {
             && s(&self.slices)
             && s(&self.nodes)
             && s(&self.ingresses)
+            && s(&self.namespaces)
     }
 
     /// The groups of `role` from what the stores hold, ordered by source.
@@ -149,7 +172,9 @@ impl Stores {
             KubernetesRole::Pod => all(&self.pods)
                 .map(|p| pod::build(p, self, with_node))
                 .collect(),
-            KubernetesRole::Service => all(&self.services).map(service::build).collect(),
+            KubernetesRole::Service => all(&self.services)
+                .map(|s| service::build(s, self))
+                .collect(),
             KubernetesRole::Endpoints => all(&self.endpoints)
                 .map(|e| endpoints::build(e, self, with_node))
                 .collect(),
@@ -157,7 +182,9 @@ impl Stores {
                 .map(|e| endpointslice::build(e, self, with_node))
                 .collect(),
             KubernetesRole::Node => all(&self.nodes).filter_map(node::build).collect(),
-            KubernetesRole::Ingress => all(&self.ingresses).map(ingress::build).collect(),
+            KubernetesRole::Ingress => all(&self.ingresses)
+                .map(|i| ingress::build(i, self))
+                .collect(),
         };
         out.sort_by(|a, b| a.source.cmp(&b.source));
         out.dedup_by(|a, b| a.source == b.source);
@@ -224,6 +251,16 @@ impl Kind for Node {
     }
 }
 
+impl Kind for Namespace {
+    const WHAT: &'static str = "namespaces";
+    fn stores(s: &mut Stores) -> &mut Vec<Store<Self>> {
+        &mut s.namespaces
+    }
+    fn api(client: kube::Client, _: &str) -> Api<Self> {
+        Api::all(client)
+    }
+}
+
 /// One watcher's news, applied to the stores; an error says which list or watch failed.
 type Update = Box<dyn FnOnce(&mut Stores) -> Result<(), String> + Send>;
 
@@ -239,10 +276,19 @@ struct Watchers<'a> {
 impl Watchers<'_> {
     /// Adds a watcher of `K` in `ns` with the selectors configured for `selector_role`.
     fn watch<K: Kind>(&mut self, ns: &str, selector_role: KubernetesRole) {
+        let selectors = self.config.selector(selector_role);
+        self.watch_with::<K>(ns, selectors);
+    }
+
+    /// Adds a watcher of every namespace.
+    fn watch_namespaces(&mut self) {
+        self.watch_with::<Namespace>("", ("", ""));
+    }
+
+    fn watch_with<K: Kind>(&mut self, ns: &str, (label, field): (&str, &str)) {
         let list = K::stores(&mut self.stores);
         let index = list.len();
         list.push(Store::default());
-        let (label, field) = self.config.selector(selector_role);
         let mut cfg = watcher::Config::default();
         if !label.is_empty() {
             cfg = cfg.labels(label);
@@ -352,6 +398,10 @@ async fn discover(
     };
     if with_node || role == R::Node {
         w.watch::<Node>("", R::Node);
+    }
+    if config.attach_metadata.namespace && role != R::Node {
+        // Prometheus watches every namespace here, without selectors.
+        w.watch_namespaces();
     }
     for ns in namespaces(config, connected.own_namespace.as_deref()) {
         match role {

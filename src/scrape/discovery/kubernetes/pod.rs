@@ -27,6 +27,7 @@ pub(super) fn build(pod: &Pod, stores: &Stores, with_node: bool) -> TargetGroup 
         // Go passes a pointer to the (possibly empty) node name.
         add_node_labels(&mut tg.labels, stores, Some(node.unwrap_or("")));
     }
+    meta::add_namespace_labels(&mut tg.labels, stores, meta::namespace(&pod.metadata));
     for (c, is_init) in meta::containers(pod) {
         let statuses = if is_init {
             status.and_then(|s| s.init_container_statuses.as_ref())

@@ -2,7 +2,7 @@
 //! `svc/<namespace>/<name>`.
 
 use super::meta::{self, join_host_port, set, LabelSet, PREFIX};
-use super::TargetGroup;
+use super::{Stores, TargetGroup};
 use k8s_openapi::api::core::v1::Service;
 
 /// Prometheus' `serviceLabels`: the namespace and the service's metadata.
@@ -14,7 +14,7 @@ pub(super) fn labels(svc: &Service) -> LabelSet {
 }
 
 /// The group of one service (Prometheus' `buildService`).
-pub(super) fn build(svc: &Service) -> TargetGroup {
+pub(super) fn build(svc: &Service, stores: &Stores) -> TargetGroup {
     let name = meta::name(&svc.metadata);
     let ns = meta::namespace(&svc.metadata);
     let mut tg = TargetGroup {
@@ -22,6 +22,7 @@ pub(super) fn build(svc: &Service) -> TargetGroup {
         targets: Vec::new(),
         labels: labels(svc),
     };
+    meta::add_namespace_labels(&mut tg.labels, stores, ns);
     let spec = svc.spec.as_ref();
     let kind = spec.and_then(|s| s.type_.clone()).unwrap_or_default();
     for port in spec.and_then(|s| s.ports.as_ref()).into_iter().flatten() {
