@@ -164,8 +164,10 @@ fn wait_addresses(base: &str, pool: &str, want: &[&str]) -> Vec<BTreeMap<String,
         (addresses(&t) == want).then_some(t)
     });
     got.unwrap_or_else(|| {
+        let errors = get_json(&format!("{base}/api/v1/targets"))
+            .map(|(_, b)| b["data"]["discoveryErrors"].to_string());
         panic!(
-            "pool {pool}: wanted {want:?}, have {:?}",
+            "pool {pool}: wanted {want:?}, have {:?}; discoveryErrors: {errors:?}",
             addresses(&discovered(base, pool))
         )
     })
@@ -191,6 +193,10 @@ fn config(url: &str, prometheus_3_6: bool) -> String {
         format!(
             "- job_name: selected\n{}",
             sd("pod", "    selectors: [{role: pod, label: 'app=web,track!=canary', field: 'spec.nodeName=node-1'}]\n")
+        ),
+        format!(
+            "- job_name: credentials\n{}",
+            sd("node", "    authorization: {credentials: sd-token}\n")
         ),
         if prometheus_3_6 {
             format!(
@@ -237,6 +243,32 @@ fn every_role_discovers_with_prometheus_labels_and_follows_watches() {
     let port = free_port();
     let mut wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
     let base = format!("http://127.0.0.1:{port}");
+
+    // kubeconfig_file: its current context's cluster and user.
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+         clusters:\n- name: stand-in\n  cluster: {{server: '{}'}}\n\
+         users:\n- name: sd\n  user: {{token: kc-token}}\n\
+         contexts:\n- name: test\n  context: {{cluster: stand-in, user: sd, namespace: other}}\n",
+        cluster.url
+    );
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
+    let with_kubeconfig = format!(
+        "{}- job_name: kubeconfig\n  kubernetes_sd_configs:\n  - role: node\n    kubeconfig_file: kubeconfig\n",
+        config(&cluster.url, true)
+    );
+    std::fs::write(dir.path().join("watchfire.yml"), with_kubeconfig).unwrap();
+    // A reload adds the job; the unchanged providers keep running.
+    let reloaded = wait_for(Duration::from_secs(20), || {
+        let r = http().post(format!("{base}/-/reload")).send().ok()?;
+        r.status().is_success().then_some(())
+    });
+    assert!(reloaded.is_some(), "reload");
+    wait_addresses(&base, "kubeconfig", &["192.168.1.10:10250"]);
+    wait_addresses(&base, "credentials", &["192.168.1.10:10250"]);
+    let auth = cluster.authorizations();
+    assert!(auth.iter().any(|a| a == "Bearer kc-token"), "{auth:?}");
+    assert!(auth.iter().any(|a| a == "Bearer sd-token"), "{auth:?}");
 
     // Role pod: one target per container port, one per container without ports; the pod
     // without an IP gives none. The exact label set of one target, as Prometheus 3.5 builds it.

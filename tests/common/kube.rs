@@ -113,6 +113,7 @@ struct State {
     log: Vec<Change>,
     failing: bool,
     requests: Vec<String>,
+    authorizations: Vec<String>,
 }
 
 /// A handle on the stand-in's cluster.
@@ -134,8 +135,12 @@ impl Cluster {
         let cut = Arc::new(cut);
         let (s, c, k) = (state.clone(), changes.clone(), cut.clone());
         let addr = serve_router_at(move |_| {
-            axum::Router::new().fallback(move |uri: Uri| {
+            axum::Router::new().fallback(move |uri: Uri, headers: axum::http::HeaderMap| {
                 let (s, c, k) = (s.clone(), c.clone(), k.clone());
+                if let Some(a) = headers.get("authorization") {
+                    let a = String::from_utf8_lossy(a.as_bytes()).into_owned();
+                    s.lock().unwrap().authorizations.push(a);
+                }
                 async move { handle(uri, s, c, k).await }
             })
         });
@@ -216,6 +221,11 @@ impl Cluster {
     /// Ends every open watch (as an API server restart or a load balancer timeout does).
     pub fn cut_watches(&self) {
         self.cut.send_modify(|g| *g += 1);
+    }
+
+    /// The `Authorization` headers of the requests so far.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state.lock().unwrap().authorizations.clone()
     }
 
     /// The path and query of every request so far.

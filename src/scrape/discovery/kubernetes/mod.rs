@@ -464,3 +464,66 @@ async fn discover(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn pod(name: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn names(s: &Store<Pod>) -> Vec<&str> {
+        s.objects.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_relist_replaces_the_store_only_when_complete() {
+        let mut s = Store::<Pod>::default();
+        s.apply(Event::Init);
+        s.apply(Event::InitApply(pod("a")));
+        assert!(!s.synced && names(&s).is_empty());
+        s.apply(Event::InitDone);
+        assert!(s.synced);
+        s.apply(Event::Apply(pod("b")));
+        assert_eq!(names(&s), ["ns/a", "ns/b"]);
+        // A re-list after a failure: the old objects stay until it is complete.
+        s.apply(Event::Init);
+        s.apply(Event::InitApply(pod("c")));
+        assert_eq!(names(&s), ["ns/a", "ns/b"]);
+        s.apply(Event::InitDone);
+        assert_eq!(names(&s), ["ns/c"]);
+        s.apply(Event::Delete(pod("c")));
+        assert!(names(&s).is_empty());
+    }
+
+    #[test]
+    fn namespaces_as_prometheus() {
+        let mut c = KubernetesSdConfig {
+            api_server: None,
+            role: KubernetesRole::Pod,
+            kubeconfig_file: None,
+            basic_auth: None,
+            authorization: None,
+            tls_config: Default::default(),
+            namespaces: Default::default(),
+            selectors: Vec::new(),
+            attach_metadata: Default::default(),
+        };
+        assert_eq!(namespaces(&c, Some("own")), [""]);
+        c.namespaces.names = vec!["a".into()];
+        assert_eq!(namespaces(&c, Some("own")), ["a"]);
+        c.namespaces.own_namespace = true;
+        assert_eq!(namespaces(&c, Some("own")), ["a", "own"]);
+        c.namespaces.names.clear();
+        assert_eq!(namespaces(&c, None), Vec::<String>::new());
+    }
+}
