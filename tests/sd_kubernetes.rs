@@ -1,13 +1,15 @@
 //! End to end (issue 12): `kubernetes_sd_configs` against the one Kubernetes API stand-in
 //! (`tests/common/kube.rs`: a local HTTP server answering list and watch requests with objects
 //! shaped as the API server returns them). watchfire reaches it through the same kube-rs client
-//! code path as a real cluster, with `api_server` pointing at it.
+//! code path as a real cluster: `api_server` pointing at it, a kubeconfig file naming it, or the
+//! in-cluster service account (HTTPS, in a private mount namespace).
 //!
 //! Every role's targets and labels in `/api/v1/targets`; watch events (ADDED, MODIFIED,
 //! DELETED) change the targets; selectors reach the list and watch requests; a failing API
 //! server keeps the last targets, says why in `discoveryErrors` and
 //! `prometheus_sd_kubernetes_failures_total`, and discovery recovers; Prometheus' own example
-//! `prometheus-kubernetes.yml` passes `watchfire check config` and discovers targets.
+//! `prometheus-kubernetes.yml` passes `watchfire check config` and discovers targets, also
+//! in-cluster; and the real Prometheus 3.5 on the same stand-in shows the same targets.
 
 mod common;
 
@@ -984,5 +986,158 @@ fn labels_match_prometheus() {
     }
     compare(&wf_base, &prom_base, "after watch events", &diagnose);
     prom.terminate(Duration::from_secs(10));
+    wf.terminate(Duration::from_secs(10));
+}
+
+/// Runs `openssl` with `args` in `dir`; panics with its output on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In-cluster credentials, the way Prometheus' example file uses them (no `api_server`, no
+/// `kubeconfig_file`): watchfire runs in a private mount namespace where
+/// `/var/run/secrets/kubernetes.io/serviceaccount/` holds a token, the CA of the stand-in's
+/// certificate and a namespace, with `KUBERNETES_SERVICE_HOST`/`_PORT` naming the stand-in
+/// (HTTPS). Needs root and `unshare`, as CI has; skipped with a message otherwise, failing
+/// under CI.
+#[test]
+fn in_cluster_service_account_runs_the_example_unchanged() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || !have("unshare") || !have("openssl") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with unshare and openssl"
+        );
+        eprintln!("skipped: needs root, unshare and openssl");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.csr",
+        "-subj",
+        "/CN=stand-in CA",
+    ]);
+    openssl(d, &ca);
+    openssl(
+        d,
+        &[
+            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-extfile", "ca.ext",
+        ],
+    );
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(d, &req);
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    let cluster = Cluster::start_tls(&d.join("server.pem"), &d.join("server.key"));
+    for o in cluster_objects() {
+        cluster.apply(o);
+    }
+    let sa = d.join("sa");
+    std::fs::create_dir(&sa).unwrap();
+    std::fs::copy(d.join("ca.pem"), sa.join("ca.crt")).unwrap();
+    std::fs::write(sa.join("token"), "sa-token").unwrap();
+    std::fs::write(sa.join("namespace"), "default").unwrap();
+    // Prometheus' example, unchanged but for `global.keep_dropped_targets` (see
+    // `example_config`).
+    let text = std::fs::read_to_string(
+        crate_dir().join("../shared/conformance/configs/prometheus-kubernetes.yml"),
+    )
+    .unwrap()
+    .replace("  keep_dropped_targets: 100\n", "");
+    std::fs::write(d.join("watchfire.yml"), text).unwrap();
+    let port = free_port();
+    let host_port = cluster.url.rsplit_once(':').unwrap().1.to_owned();
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && \
+         mount --bind '{sa}' /run/secrets/kubernetes.io/serviceaccount && \
+         exec '{bin}' run --config '{cfg}' --listen 127.0.0.1:{port} --storage.path '{data}'",
+        sa = sa.display(),
+        bin = watchfire_bin().display(),
+        cfg = d.join("watchfire.yml").display(),
+        data = d.join("data").display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", &script])
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", &host_port);
+    let mut wf = Proc::spawn("watchfire", cmd, d);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_addresses(
+        &base,
+        "kubernetes-pods",
+        &[
+            "10.244.0.5",
+            "10.244.0.5:7000",
+            "10.244.0.5:8080",
+            "10.244.0.5:9090",
+        ],
+    );
+    wait_addresses(&base, "kubernetes-nodes", &["192.168.1.10:10250"]);
+    let auth = cluster.authorizations();
+    assert!(auth.iter().all(|a| a == "Bearer sa-token"), "{auth:?}");
+    assert!(!auth.is_empty());
     wf.terminate(Duration::from_secs(10));
 }

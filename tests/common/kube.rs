@@ -127,28 +127,84 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the stand-in with no objects.
+    /// Starts the stand-in with no objects, over plain HTTP.
     pub fn start() -> Cluster {
+        Self::start_with(|app| format!("http://{}", serve_router_at(|_| app)))
+    }
+
+    /// Starts the stand-in over HTTPS with the PEM certificate chain `cert` and key `key` (as
+    /// an in-cluster client expects it).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Cluster {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .expect("cert file")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certs");
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).expect("key");
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        Self::start_with(move |app| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let addr = listener.local_addr().expect("addr").to_string();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                    while let Ok((conn, _)) = listener.accept().await {
+                        let (acceptor, app) = (acceptor.clone(), app.clone());
+                        tokio::spawn(async move {
+                            let Ok(tls) = acceptor.accept(conn).await else {
+                                return;
+                            };
+                            let service = hyper::service::service_fn(
+                                move |req: axum::http::Request<hyper::body::Incoming>| {
+                                    use tower_service::Service;
+                                    let mut app = app.clone();
+                                    async move { app.call(req).await }
+                                },
+                            );
+                            let io = hyper_util::rt::TokioIo::new(tls);
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(io, service)
+                                .await;
+                        });
+                    }
+                });
+            });
+            format!("https://{addr}")
+        })
+    }
+
+    fn start_with(serve: impl FnOnce(axum::Router) -> String) -> Cluster {
         let state = Arc::new(Mutex::new(State::default()));
         let (changes, _) = broadcast::channel(4096);
         let (cut, _) = watch::channel(0u64);
         let cut = Arc::new(cut);
         let (s, c, k) = (state.clone(), changes.clone(), cut.clone());
-        let addr = serve_router_at(move |_| {
-            axum::Router::new().fallback(move |uri: Uri, headers: axum::http::HeaderMap| {
-                let (s, c, k) = (s.clone(), c.clone(), k.clone());
-                if let Some(a) = headers.get("authorization") {
-                    let a = String::from_utf8_lossy(a.as_bytes()).into_owned();
-                    s.lock().unwrap().authorizations.push(a);
-                }
-                async move { handle(uri, s, c, k).await }
-            })
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: axum::http::HeaderMap| {
+            let (s, c, k) = (s.clone(), c.clone(), k.clone());
+            if let Some(a) = headers.get("authorization") {
+                let a = String::from_utf8_lossy(a.as_bytes()).into_owned();
+                s.lock().unwrap().authorizations.push(a);
+            }
+            async move { handle(uri, s, c, k).await }
         });
+        let url = serve(app);
         Cluster {
             state,
             changes,
             cut,
-            url: format!("http://{addr}"),
+            url,
         }
     }
 
