@@ -44,7 +44,12 @@ pub(super) async fn connect(config: &KubernetesSdConfig) -> Result<Connected, St
         c
     };
     let url = kcfg.cluster_url.to_string();
-    let client = kube::Client::try_from(kcfg).map_err(|e| super::error_chain(&e))?;
+    let builder =
+        kube::client::ClientBuilder::try_from(kcfg).map_err(|e| super::error_chain(&e))?;
+    let limit = tower_http::map_response_body::MapResponseBodyLayer::new(|body| {
+        super::limit::LimitedBody::new(body, super::limit::MAX_LINE_BYTES)
+    });
+    let client = builder.with_layer(&limit).build();
     Ok(Connected {
         client,
         url,

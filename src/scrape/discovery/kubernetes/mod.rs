@@ -12,7 +12,8 @@
 //! (one file per role, with Prometheus' labels, addresses and sources such as
 //! `pod/<namespace>/<name>`) at most every [`MIN_PUBLISH_INTERVAL`].
 //!
-//! A watch that drops is resumed from its last resource version; a failed list or watch is
+//! A list page or watch event above 64 MiB fails its request (`limit.rs`) rather than growing
+//! without bound. A watch that drops is resumed from its last resource version; a failed list or watch is
 //! retried with kube-rs' backoff (0.8 s doubling to 30 s, with jitter) while the stores, and so
 //! the targets, stay as last seen: a re-list replaces a store only once it is complete. Each
 //! failure is logged, counted in `prometheus_sd_kubernetes_failures_total` and shown in
@@ -26,6 +27,7 @@ mod client;
 mod endpoints;
 mod endpointslice;
 mod ingress;
+mod limit;
 mod meta;
 mod node;
 mod pod;
