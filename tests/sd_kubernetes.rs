@@ -1141,3 +1141,60 @@ fn in_cluster_service_account_runs_the_example_unchanged() {
     assert!(!auth.is_empty());
     wf.terminate(Duration::from_secs(10));
 }
+
+/// A hostile or broken API server sending one object above 64 MiB: the request fails with a
+/// clear error, the targets stay as they were, and discovery recovers once the object is gone.
+#[test]
+fn an_oversized_object_is_refused_and_the_targets_stay() {
+    let cluster = Cluster::start();
+    for o in cluster_objects() {
+        cluster.apply(o);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "scrape_configs:\n- job_name: pod\n  kubernetes_sd_configs:\n  - role: pod\n    api_server: {}\n",
+        cluster.url
+    );
+    std::fs::write(dir.path().join("watchfire.yml"), config).unwrap();
+    let port = free_port();
+    let mut wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let four = [
+        "10.244.0.5",
+        "10.244.0.5:7000",
+        "10.244.0.5:8080",
+        "10.244.0.5:9090",
+    ];
+    wait_addresses(&base, "pod", &four);
+    let mut huge = pod("huge", "10.244.0.99", json!({"app": "web"}));
+    huge["metadata"]["annotations"]["blob"] = json!("x".repeat(65 << 20));
+    cluster.apply(huge);
+    let why = wait_for(Duration::from_secs(30), || {
+        let (_, body) = get_json(&format!("{base}/api/v1/targets"))?;
+        let e = body["data"]["discoveryErrors"]["pod"].to_string();
+        e.contains("exceeds 67108864 bytes").then_some(e)
+    });
+    assert!(why.is_some(), "no error for the oversized object");
+    assert_eq!(addresses(&discovered(&base, "pod")), four);
+    // The watch history still holds the object, as an API server's does until compaction; after
+    // it the watch gets `410 Expired` and lists again.
+    cluster.delete("Pod", "default", "huge");
+    cluster.compact();
+    let mut p2 = pod("web-2", "10.244.0.6", json!({"app": "web"}));
+    p2["spec"]["initContainers"] = json!([]);
+    p2["spec"]["containers"] =
+        json!([{"name": "app", "image": "a", "ports": [{"containerPort": 8080}]}]);
+    cluster.apply(p2);
+    wait_addresses(
+        &base,
+        "pod",
+        &[
+            "10.244.0.5",
+            "10.244.0.5:7000",
+            "10.244.0.5:8080",
+            "10.244.0.5:9090",
+            "10.244.0.6:8080",
+        ],
+    );
+    wf.terminate(Duration::from_secs(10));
+}

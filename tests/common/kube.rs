@@ -15,7 +15,8 @@
 //!
 //! A test changes the cluster with [`Cluster::apply`] / [`Cluster::delete`] (watchers see the
 //! events), makes every request fail with 500 and cuts open watches with
-//! [`Cluster::set_failing`], and reads the query strings seen with [`Cluster::requests`].
+//! [`Cluster::set_failing`], forgets history with [`Cluster::compact`] (older watches get
+//! `410 Expired`), and reads the query strings seen with [`Cluster::requests`].
 #![allow(dead_code)]
 
 use super::target::serve_router_at;
@@ -112,6 +113,8 @@ struct State {
     objects: BTreeMap<(String, String, String), Value>,
     log: Vec<Change>,
     failing: bool,
+    /// Watches from before this resource version get `410 Expired`.
+    compacted: u64,
     requests: Vec<String>,
     authorizations: Vec<String>,
 }
@@ -264,6 +267,16 @@ impl Cluster {
         };
         st.log.push(change.clone());
         let _ = self.changes.send(change);
+    }
+
+    /// Forgets the history of changes, as the API server's compaction does: a watch from an
+    /// older resource version gets an ERROR event `410 Expired` and must list again.
+    pub fn compact(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.compacted = st.rv;
+        st.log.clear();
+        drop(st);
+        self.cut_watches();
     }
 
     /// While `failing`, every request gets 500 and open watches are cut.
@@ -448,6 +461,14 @@ async fn handle(
             });
             first.push(line("BOOKMARK", &bookmark));
             (first, st.rv)
+        } else if since < st.compacted {
+            let expired = json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("too old resource version: {since} ({})", st.compacted),
+                "reason": "Expired", "code": 410,
+            });
+            let body = Body::from(json!({"type": "ERROR", "object": expired}).to_string() + "\n");
+            return ([("Content-Type", "application/json")], body).into_response();
         } else {
             let backlog: Vec<&Change> = st.log.iter().filter(|c| c.rv > since).collect();
             let last = backlog.last().map_or(since, |c| c.rv);
