@@ -186,7 +186,7 @@ fn config(url: &str, prometheus_3_6: bool) -> String {
         format!("- job_name: pod\n{}", sd("pod", "    attach_metadata: {node: true}\n")),
         format!("- job_name: service\n{}", sd("service", "")),
         format!("- job_name: endpoints\n{}", sd("endpoints", "    namespaces: {names: [default]}\n")),
-        format!("- job_name: endpointslice\n{}", sd("endpointslice", "")),
+        format!("- job_name: endpointslice\n{}", sd("endpointslice", "    attach_metadata: {node: true}\n")),
         format!("- job_name: node\n{}", sd("node", "")),
         format!(
             "- job_name: ingress\n  relabel_configs: [{{source_labels: [__meta_kubernetes_ingress_path], target_label: path}}]\n{}",

@@ -168,8 +168,15 @@ impl Stores {
             && s(&self.namespaces)
     }
 
-    /// The groups of `role` from what the stores hold, ordered by source.
-    fn groups(&self, role: KubernetesRole, with_node: bool) -> Vec<TargetGroup> {
+    /// The groups of `role` from what the stores hold, ordered by source; `previous` are the
+    /// groups last published (a node without an address keeps its group there, as in
+    /// Prometheus).
+    fn groups(
+        &self,
+        role: KubernetesRole,
+        with_node: bool,
+        previous: &[TargetGroup],
+    ) -> Vec<TargetGroup> {
         let mut out: Vec<TargetGroup> = match role {
             KubernetesRole::Pod => all(&self.pods)
                 .map(|p| pod::build(p, self, with_node))
@@ -183,7 +190,12 @@ impl Stores {
             KubernetesRole::EndpointSlice => all(&self.slices)
                 .map(|e| endpointslice::build(e, self, with_node))
                 .collect(),
-            KubernetesRole::Node => all(&self.nodes).filter_map(node::build).collect(),
+            KubernetesRole::Node => all(&self.nodes)
+                .filter_map(|n| match node::build(n) {
+                    Ok(g) => Some(g),
+                    Err(source) => previous.iter().find(|g| g.source == source).cloned(),
+                })
+                .collect(),
             KubernetesRole::Ingress => all(&self.ingresses)
                 .map(|i| ingress::build(i, self))
                 .collect(),
@@ -458,7 +470,10 @@ async fn discover(
             _ = tokio::time::sleep_until(next_publish), if dirty => {
                 dirty = false;
                 next_publish = Instant::now() + MIN_PUBLISH_INTERVAL;
-                let groups = stores.synced().then(|| stores.groups(role, with_node));
+                let groups = stores.synced().then(|| {
+                    let previous = state.lock().groups.clone();
+                    stores.groups(role, with_node, &previous)
+                });
                 if super::record(state, groups, error.clone()) {
                     changed();
                 }
@@ -527,5 +542,34 @@ mod tests {
         assert_eq!(namespaces(&c, Some("own")), ["a", "own"]);
         c.namespaces.names.clear();
         assert_eq!(namespaces(&c, None), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_node_without_address_keeps_its_last_group() {
+        use k8s_openapi::api::core::v1::{NodeAddress, NodeStatus};
+        let node = |addr: Option<&str>| Node {
+            metadata: ObjectMeta {
+                name: Some("n1".into()),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                addresses: addr.map(|a| {
+                    vec![NodeAddress {
+                        type_: "InternalIP".into(),
+                        address: a.into(),
+                    }]
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut stores = Stores::default();
+        stores.nodes.push(Store::default());
+        stores.nodes[0].apply(Event::Apply(node(Some("10.0.0.1"))));
+        let first = stores.groups(KubernetesRole::Node, false, &[]);
+        assert_eq!(first[0].targets[0]["__address__"], "10.0.0.1:0");
+        stores.nodes[0].apply(Event::Apply(node(None)));
+        assert_eq!(stores.groups(KubernetesRole::Node, false, &first), first);
+        assert!(stores.groups(KubernetesRole::Node, false, &[]).is_empty());
     }
 }

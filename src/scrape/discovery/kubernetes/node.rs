@@ -7,9 +7,9 @@ use super::TargetGroup;
 use k8s_openapi::api::core::v1::Node;
 use std::collections::BTreeMap;
 
-/// The group of one node (Prometheus' `buildNode`); `None` when the node has no address
-/// (Prometheus then sends nothing for it).
-pub(super) fn build(node: &Node) -> Option<TargetGroup> {
+/// The group of one node (Prometheus' `buildNode`); `Err(source)` when the node has no address
+/// (Prometheus then sends nothing, so the node's last group stays).
+pub(super) fn build(node: &Node) -> Result<TargetGroup, String> {
     let name = meta::name(&node.metadata);
     let mut labels = LabelSet::new();
     set(
@@ -40,7 +40,7 @@ pub(super) fn build(node: &Node) -> Option<TargetGroup> {
     ];
     let Some(addr) = order.iter().find_map(|t| by_type.get(t).map(|a| a[0])) else {
         tracing::warn!(node = %name, "No node address found: host address unknown");
-        return None;
+        return Err(format!("node/{name}"));
     };
     let port = status
         .and_then(|s| s.daemon_endpoints.as_ref())
@@ -60,7 +60,7 @@ pub(super) fn build(node: &Node) -> Option<TargetGroup> {
             a[0],
         );
     }
-    Some(TargetGroup {
+    Ok(TargetGroup {
         source: format!("node/{name}"),
         targets: vec![t],
         labels,
