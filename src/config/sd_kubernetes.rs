@@ -5,8 +5,8 @@
 //! `authorization` and `tls_config`), `kubeconfig_file`, or, when neither is given, the pod's
 //! in-cluster service account. `namespaces` (`names`, `own_namespace`), `selectors` (`role`,
 //! `label`, `field`, passed to every list and watch) and `attach_metadata.node` as Prometheus
-//! 3.5, plus `attach_metadata.namespace` of Prometheus 3.6. Other HTTP client keys Prometheus accepts here (`oauth2`, `proxy_url`, ...) are refused
-//! as unknown fields, by name and line.
+//! 3.5, plus `attach_metadata.namespace` of Prometheus 3.6. Other HTTP client keys Prometheus
+//! accepts here (`oauth2`, `proxy_url`, ...) are refused as unknown fields, by name and line.
 
 use super::decode::{yaml_section, At, Cx};
 use super::error::{ErrorKind, Scope};

@@ -13,15 +13,17 @@
 //! `pod/<namespace>/<name>`) at most every [`MIN_PUBLISH_INTERVAL`].
 //!
 //! A list page or watch event above 64 MiB fails its request (`limit.rs`) rather than growing
-//! without bound. A watch that drops is resumed from its last resource version; a failed list or watch is
-//! retried with kube-rs' backoff (0.8 s doubling to 30 s, with jitter) while the stores, and so
-//! the targets, stay as last seen: a re-list replaces a store only once it is complete. Each
-//! failure is logged, counted in `prometheus_sd_kubernetes_failures_total` and shown in
-//! `/api/v1/targets` (`discoveryErrors`) until the next good event.
+//! without bound. A watch that drops is resumed from its last resource version; a failed list
+//! or watch is retried with kube-rs' backoff (0.8 s doubling to 30 s, with jitter) while the
+//! stores, and so the targets, stay as last seen: a re-list replaces a store only once it is
+//! complete. Each failure is logged, counted in `prometheus_sd_kubernetes_failures_total` and
+//! shown in `/api/v1/targets` (`discoveryErrors`) until the next good event.
 //!
 //! Differences from Prometheus: groups are rebuilt from the stores on every change, so a pod's
 //! new labels reach the endpoints targets at once (Prometheus waits for the endpoints object or
-//! the pod's phase to change); `prometheus_sd_kubernetes_events_total` is not kept.
+//! the pod's phase to change); a reload restarts every provider (one re-list each; the targets
+//! stay meanwhile), where Prometheus keeps unchanged ones running;
+//! `prometheus_sd_kubernetes_events_total` is not kept.
 
 mod client;
 mod endpoints;
@@ -378,7 +380,8 @@ pub async fn run(
             Err(e) => {
                 metrics.kubernetes_failures.inc();
                 let where_ = describe(&config);
-                tracing::error!(api_server = %where_, err = %e, "Cannot create Kubernetes discovery client");
+                let msg = "Cannot create Kubernetes discovery client";
+                tracing::error!(api_server = %where_, err = %e, "{msg}");
                 if super::record(&state, None, Some(format!("kubernetes_sd {where_}: {e}"))) {
                     changed();
                 }
