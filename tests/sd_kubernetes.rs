@@ -1107,6 +1107,11 @@ fn in_cluster_service_account_runs_the_example_unchanged() {
     )
     .unwrap()
     .replace("  keep_dropped_targets: 100\n", "");
+    // Plus a job watching only the pod's own namespace (read from the service account).
+    let text = format!(
+        "{text}\n  - job_name: own\n    kubernetes_sd_configs:\n      - role: pod\n        \
+         namespaces: {{own_namespace: true}}\n"
+    );
     std::fs::write(d.join("watchfire.yml"), text).unwrap();
     let port = free_port();
     let host_port = cluster.url.rsplit_once(':').unwrap().1.to_owned();
@@ -1136,6 +1141,23 @@ fn in_cluster_service_account_runs_the_example_unchanged() {
         ],
     );
     wait_addresses(&base, "kubernetes-nodes", &["192.168.1.10:10250"]);
+    wait_addresses(
+        &base,
+        "own",
+        &[
+            "10.244.0.5",
+            "10.244.0.5:7000",
+            "10.244.0.5:8080",
+            "10.244.0.5:9090",
+        ],
+    );
+    let requests = cluster.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/namespaces/default/pods?")),
+        "{requests:#?}"
+    );
     let auth = cluster.authorizations();
     assert!(auth.iter().all(|a| a == "Bearer sa-token"), "{auth:?}");
     assert!(!auth.is_empty());
