@@ -46,6 +46,7 @@ mod receivers;
 mod relabel;
 mod scrape;
 mod sd;
+mod sd_kubernetes;
 mod secret;
 mod size;
 mod time_intervals;
@@ -73,6 +74,9 @@ pub use receivers::{
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
+pub use sd_kubernetes::{
+    AttachMetadata, KubernetesRole, KubernetesSdConfig, KubernetesSelector, NamespaceDiscovery,
+};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use time_intervals::{

@@ -69,7 +69,10 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError>
     Ok(out)
 }
 
-fn authorization(basic: Option<&BasicAuth>, auth: Option<&Authorization>) -> Option<String> {
+pub(crate) fn authorization(
+    basic: Option<&BasicAuth>,
+    auth: Option<&Authorization>,
+) -> Option<String> {
     if let Some(b) = basic {
         let password = b
             .password

@@ -204,6 +204,22 @@ impl ScrapeManager {
                 providers.push(state);
                 keys.push(key);
             }
+            for k in &pc.job.kubernetes_sd_configs {
+                let key = format!("kubernetes {k:?}");
+                let state = SharedState::default();
+                if let Some(last) = previous.remove(&(name.clone(), key.clone())) {
+                    discovery::record(&state, Some(last), None);
+                }
+                tasks.push(tokio::spawn(discovery::kubernetes::run(
+                    k.clone(),
+                    state.clone(),
+                    self.inner.sd_metrics.clone(),
+                    cancel.clone(),
+                    self.changed_fn(&name),
+                )));
+                providers.push(state);
+                keys.push(key);
+            }
             next.insert(
                 name,
                 Pool {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod kube;
 pub mod peers;
 pub mod target;
 

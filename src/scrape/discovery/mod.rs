@@ -10,10 +10,11 @@
 //! `file.rs` reads JSON and YAML files (globs; changes seen by polling modification times every
 //! second, plus a full re-read every `refresh_interval`); `http.rs` fetches an endpoint every
 //! `refresh_interval` with the job's credentials and refuses an answer above
-//! [`http::MAX_RESPONSE_BYTES`].
+//! [`http::MAX_RESPONSE_BYTES`]; `kubernetes/` lists and watches the Kubernetes API.
 
 pub mod file;
 pub mod http;
+pub mod kubernetes;
 
 use crate::config::is_valid_label_name;
 use parking_lot::Mutex;
@@ -53,6 +54,8 @@ pub struct SdMetrics {
     pub file_read_errors: Counter,
     /// `prometheus_sd_http_failures_total`.
     pub http_failures: Counter,
+    /// `prometheus_sd_kubernetes_failures_total`.
+    pub kubernetes_failures: Counter,
 }
 
 impl SdMetrics {
@@ -68,6 +71,11 @@ impl SdMetrics {
             "prometheus_sd_http_failures",
             "Number of HTTP service discovery refresh failures.",
             m.http_failures.clone(),
+        );
+        registry.register(
+            "prometheus_sd_kubernetes_failures",
+            "The number of failed WATCH/LIST requests.",
+            m.kubernetes_failures.clone(),
         );
         m
     }
