@@ -43,6 +43,7 @@ mod receivers;
 mod relabel;
 mod scrape;
 mod sd;
+mod sd_dns;
 mod secret;
 mod size;
 mod validate;
@@ -65,6 +66,7 @@ pub use receivers::{
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
+pub use sd_dns::{DnsRecordType, DnsSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use validate::{check_target, is_valid_label_name};
