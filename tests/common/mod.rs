@@ -2,6 +2,7 @@
 //! killed on drop, waiting for readiness, JSON over HTTP.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod peers;
 pub mod target;
 
