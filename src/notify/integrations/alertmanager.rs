@@ -3,7 +3,14 @@
 //! Every alert event goes to every target of every `alerting.alertmanagers` set as
 //! `POST <scheme>://<target><path_prefix>/api/v2/alerts` with a JSON array of
 //! `{labels, annotations, startsAt, endsAt, generatorURL}`, after `alert_relabel_configs` (an
-//! alert a rule drops is not sent). Like Prometheus, firing alerts are
+//! alert a rule drops is not sent). The Alertmanagers of a set are found as Prometheus'
+//! notifier finds them: its `static_configs`, `file_sd_configs`, `http_sd_configs` and
+//! `dns_sd_configs` run through the scrape targets' discovery providers
+//! ([`crate::scrape::discovery::start`]); each discovered target gets `__scheme__` and
+//! `__alerts_path__`, then `relabel_configs` (a dropped one is listed as dropped); the URL is
+//! `__scheme__://__address__` + `__alerts_path__`, duplicates sent to once. A group with an
+//! address containing `/` after relabeling is refused whole and logged. Like Prometheus, firing
+//! alerts are
 //! re-sent every `resend_delay` (1m) with `endsAt = now + 4 × max(evaluation interval,
 //! resend delay)` so Alertmanager times them out if watchfire disappears; resolved alerts are
 //! sent at once with their resolve time and re-sent for 15 minutes. A failed post is logged
@@ -13,12 +20,18 @@ use super::with_auth;
 use crate::config::{AlertmanagerConfig, HttpClientConfig};
 use crate::gostd::json as gojson;
 use crate::model::relabel::{self, RelabelConfig};
+use crate::model::{Labels, LabelsBuilder};
 use crate::notify::alert::NotifyAlert;
 use crate::notify::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
+use crate::scrape::discovery::{self, SdMetrics, TargetGroup};
+use crate::scrape::HttpSd;
 use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// How long resolved alerts keep being sent (Prometheus' `resolvedRetention`).
@@ -87,9 +100,80 @@ struct Tracked {
     resolved_seen: Option<DateTime<Utc>>,
 }
 
+/// The Alertmanagers currently sent to and those relabeling dropped, as URLs (Prometheus'
+/// `/api/v1/alertmanagers`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertmanagersView {
+    /// Where alerts are posted.
+    pub active: Vec<String>,
+    /// Discovered but dropped by `relabel_configs` (URLs from the labels before relabeling).
+    pub dropped: Vec<String>,
+}
+
+/// The Alertmanagers of one discovered target group under a set's settings: the URLs of those
+/// kept and of those dropped by relabeling (Prometheus' `AlertmanagerFromGroup`). An address
+/// with a `/` refuses the whole group.
+pub fn from_group(
+    group: &TargetGroup,
+    set: &AlertmanagerConfig,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut active = Vec::new();
+    let mut dropped = Vec::new();
+    let path = set.alerts_path();
+    for target in &group.targets {
+        let mut b = LabelsBuilder::new(&Labels::empty());
+        for (name, value) in target {
+            b.set(name, value);
+        }
+        b.set("__scheme__", set.scheme.as_str());
+        b.set("__alerts_path__", &path);
+        for (name, value) in &group.labels {
+            if !target.contains_key(name) {
+                b.set(name, value);
+            }
+        }
+        let before = b.labels();
+        let Some(after) = relabel::process(before.clone(), &set.relabel_configs) else {
+            dropped.push(url_of(&before));
+            continue;
+        };
+        let address = after.get("__address__").unwrap_or("");
+        if address.contains('/') {
+            return Err(format!("{address:?} is not a valid hostname"));
+        }
+        active.push(url_of(&after));
+    }
+    Ok((active, dropped))
+}
+
+/// `__scheme__://__address__/__alerts_path__` as Go's `url.URL` writes it.
+fn url_of(labels: &Labels) -> String {
+    let scheme = labels.get("__scheme__").unwrap_or("");
+    let host = labels.get("__address__").unwrap_or("");
+    let path = labels.get("__alerts_path__").unwrap_or("");
+    let slash = if !path.is_empty() && !path.starts_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    format!("{scheme}://{host}{slash}{path}")
+}
+
+/// One Alertmanager set while the forwarder runs.
+struct Set {
+    config: AlertmanagerConfig,
+    http: HttpClientConfig,
+    providers: discovery::Started,
+}
+
 /// Sends alert events to Alertmanagers; runs as one task.
 pub struct Forwarder {
     sets: Vec<AlertmanagerConfig>,
+    /// Each set's `http_sd_configs` with their clients (same order as `sets`).
+    http_sd: Vec<Vec<HttpSd>>,
+    sd_metrics: SdMetrics,
+    view: Arc<RwLock<Vec<AlertmanagersView>>>,
+    running: Vec<Set>,
     client: reqwest::Client,
     options: ForwardOptions,
     metrics: NotifyMetrics,
@@ -108,12 +192,96 @@ impl Forwarder {
     ) -> Forwarder {
         Forwarder {
             sets,
+            http_sd: Vec::new(),
+            sd_metrics: SdMetrics::default(),
+            view: Arc::default(),
+            running: Vec::new(),
             client,
             options,
             metrics,
             alerts: HashMap::new(),
             relabel: Vec::new(),
         }
+    }
+
+    /// Discovers the sets' Alertmanagers with these HTTP SD clients (one list per set, in
+    /// order) and counts SD failures in `metrics`; the Alertmanagers found are published in
+    /// `view`, one entry per set.
+    pub fn with_discovery(
+        mut self,
+        http_sd: Vec<Vec<HttpSd>>,
+        metrics: SdMetrics,
+        view: Arc<RwLock<Vec<AlertmanagersView>>>,
+    ) -> Forwarder {
+        self.http_sd = http_sd;
+        self.sd_metrics = metrics;
+        self.view = view;
+        self
+    }
+
+    /// Starts every set's discovery providers; `changed` is notified on each change.
+    async fn start_discovery(
+        &mut self,
+        cancel: &CancellationToken,
+        tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+        changed: &Arc<Notify>,
+    ) {
+        let mut http_sd = std::mem::take(&mut self.http_sd).into_iter();
+        for config in self.sets.clone() {
+            let sources = discovery::Sources {
+                static_groups: discovery::static_groups(&config.static_configs),
+                file: config.file_sd_configs.clone(),
+                http: http_sd.next().unwrap_or_default(),
+                dns: config.dns_sd_configs.clone(),
+            };
+            let notify = changed.clone();
+            let providers = discovery::start(
+                sources,
+                &mut Default::default(),
+                &self.sd_metrics,
+                cancel,
+                tasks,
+                Arc::new(move || notify.notify_one()),
+            )
+            .await;
+            let http = HttpClientConfig {
+                basic_auth: config.basic_auth.clone(),
+                authorization: config.authorization.clone(),
+            };
+            self.running.push(Set {
+                config,
+                http,
+                providers,
+            });
+        }
+        self.sync();
+    }
+
+    /// Recomputes each set's Alertmanagers from its providers' groups.
+    fn sync(&self) {
+        let mut views = Vec::with_capacity(self.running.len());
+        for set in &self.running {
+            let mut view = AlertmanagersView::default();
+            for state in &set.providers.states {
+                for group in &state.lock().groups {
+                    match from_group(group, &set.config) {
+                        Ok((active, dropped)) => {
+                            for url in active {
+                                if !view.active.contains(&url) {
+                                    view.active.push(url);
+                                }
+                            }
+                            view.dropped.extend(dropped);
+                        }
+                        Err(e) => {
+                            tracing::error!(err = %e, "Creating discovered Alertmanagers failed");
+                        }
+                    }
+                }
+            }
+            views.push(view);
+        }
+        *self.view.write() = views;
     }
 
     /// Applies `alerting.alert_relabel_configs` to every alert before it is sent.
@@ -146,11 +314,18 @@ impl Forwarder {
 
     /// Runs until `events` closes or `cancel` fires.
     pub async fn run(mut self, mut events: mpsc::Receiver<NotifyAlert>, cancel: CancellationToken) {
+        let discovery_cancel = cancel.child_token();
+        let _stop_discovery = discovery_cancel.clone().drop_guard();
+        let changed = Arc::new(Notify::new());
+        let mut tasks = Vec::new();
+        self.start_discovery(&discovery_cancel, &mut tasks, &changed)
+            .await;
         let mut tick = tokio::time::interval(self.options.resend_delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tokio::select! {
+                _ = changed.notified() => self.sync(),
                 event = events.recv() => {
                     let Some(first) = event else { return };
                     let mut batch = vec![first];
@@ -197,20 +372,16 @@ impl Forwarder {
         for chunk in alerts.chunks(MAX_BATCH) {
             let payload = body(chunk, now, self.valid_for());
             let mut posts = Vec::new();
-            for set in &self.sets {
-                let http = HttpClientConfig {
-                    basic_auth: set.basic_auth.clone(),
-                    authorization: set.authorization.clone(),
-                };
-                for target in &set.targets {
-                    let url = set.alerts_url(target);
+            let views = self.view.read().clone();
+            for (set, view) in self.running.iter().zip(views) {
+                for url in view.active {
                     let req = self
                         .client
                         .post(&url)
-                        .timeout(set.timeout.as_duration())
+                        .timeout(set.config.timeout.as_duration())
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(payload.clone());
-                    let req = with_auth(req, &http);
+                    let req = with_auth(req, &set.http);
                     posts.push(async move { (url, super::send(req).await) });
                 }
             }

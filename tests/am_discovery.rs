@@ -1,0 +1,111 @@
+//! End to end (issue 12): `alerting.alertmanagers` found through `file_sd_configs` with
+//! `relabel_configs`, as Prometheus' notifier finds them. The SD file lists a decoy that
+//! relabeling drops and a recording in-test Alertmanager whose `__alerts_path__` relabeling
+//! rewrites from a discovered label; the watchfire binary delivers a firing alert to exactly
+//! that URL. Then the file names a second recorder and the next alert events go there only.
+
+mod common;
+
+use axum::extract::State;
+use axum::routing::post;
+use common::*;
+use parking_lot::Mutex;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An Alertmanager stand-in recording each POSTed path and body; returns its address.
+fn recorder(seen: Seen) -> String {
+    async fn record(State(seen): State<Seen>, uri: axum::http::Uri, body: String) -> &'static str {
+        let body = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+        seen.lock().push((uri.path().to_owned(), body));
+        ""
+    }
+    let app = axum::Router::new()
+        .route("/{*path}", post(record))
+        .with_state(seen);
+    common::target::serve_router(app)
+}
+
+fn alert_names(seen: &Seen, path: &str) -> Vec<String> {
+    seen.lock()
+        .iter()
+        .filter(|(p, _)| p == path)
+        .flat_map(|(_, b)| b.as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn alertmanagers_discovered_through_file_sd_with_relabeling() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first: Seen = Arc::default();
+    let second: Seen = Arc::default();
+    let first_addr = recorder(first.clone());
+    let second_addr = recorder(second.clone());
+    let sd = dir.path().join("am.json");
+    let write_sd = |addr: &str| {
+        let groups = json!([
+            {"targets": ["127.0.0.1:1"], "labels": {"role": "decoy"}},
+            {"targets": [addr], "labels": {"role": "am", "prefix": "/custom"}},
+        ]);
+        // Write then rename, so the poller never reads half a file.
+        let tmp = dir.path().join("am.json.tmp");
+        std::fs::write(&tmp, groups.to_string()).unwrap();
+        std::fs::rename(&tmp, &sd).unwrap();
+    };
+    write_sd(&first_addr);
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: g\n  interval: 1s\n  rules:\n  - {alert: First, expr: vector(1)}\n  \
+         - {alert: Flapping, expr: 'vector(time()) % 6 < 3'}\n",
+    )
+    .unwrap();
+    let config = "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n\
+                  alerting:\n  alertmanagers:\n  - path_prefix: /ignored\n    \
+                  file_sd_configs: [{files: [am.json], refresh_interval: 1s}]\n    relabel_configs:\n    \
+                  - {source_labels: [role], regex: am, action: keep}\n    \
+                  - {source_labels: [prefix], regex: '(.+)', target_label: __alerts_path__, replacement: '${1}/api/v2/alerts'}\n";
+    std::fs::write(dir.path().join("watchfire.yml"), config).unwrap();
+    let port = free_port();
+    let _wf = spawn_watchfire(dir.path(), port, "watchfire", &[]);
+    assert!(wait_listening(
+        &format!("127.0.0.1:{port}"),
+        Duration::from_secs(20)
+    ));
+
+    wait_for(Duration::from_secs(20), || {
+        (!alert_names(&first, "/custom/api/v2/alerts").is_empty()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no alert at the relabeled path: {:?}", first.lock()));
+    assert_eq!(alert_names(&first, "/custom/api/v2/alerts")[0], "First");
+    assert!(
+        first
+            .lock()
+            .iter()
+            .all(|(p, _)| p == "/custom/api/v2/alerts"),
+        "only the relabeled path is used: {:?}",
+        first.lock()
+    );
+
+    // The file now names the second recorder: the next alert events (the flapping alert
+    // fires and resolves every 3 s) go there and no longer to the first.
+    write_sd(&second_addr);
+    wait_for(Duration::from_secs(20), || {
+        alert_names(&second, "/custom/api/v2/alerts")
+            .iter()
+            .any(|n| n == "Flapping")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no alert at the second Alertmanager: {:?}", second.lock()));
+    let before = first.lock().len();
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(
+        first.lock().len(),
+        before,
+        "the first Alertmanager is no longer used"
+    );
+    assert!(alert_names(&second, "/custom/api/v2/alerts").len() >= 2);
+}
