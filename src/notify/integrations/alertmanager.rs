@@ -440,6 +440,99 @@ mod tests {
             .is_none());
     }
 
+    fn set(text: &str) -> AlertmanagerConfig {
+        let text = format!("alerting:\n  alertmanagers:\n  - {text}\n");
+        let config = crate::config::parse_with_env(&text, "/d/c.yml", &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        config.alerting.alertmanagers[0].clone()
+    }
+
+    fn group(targets: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
+        TargetGroup {
+            source: "s".into(),
+            targets: targets
+                .iter()
+                .map(|t| std::collections::BTreeMap::from([("__address__".into(), (*t).into())]))
+                .collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn alertmanagers_from_groups_as_prometheus() {
+        let plain = set("{scheme: https, path_prefix: /am/}");
+        assert_eq!(plain.alerts_path(), "/am/api/v2/alerts");
+        let (active, dropped) = from_group(&group(&["a:1", "b:2"], &[]), &plain).unwrap();
+        assert_eq!(
+            active,
+            [
+                "https://a:1/am/api/v2/alerts",
+                "https://b:2/am/api/v2/alerts"
+            ]
+        );
+        assert!(dropped.is_empty());
+        // path.Join cleans the prefix.
+        assert_eq!(
+            set("{path_prefix: 'x//y/../z'}").alerts_path(),
+            "/x/z/api/v2/alerts"
+        );
+        assert_eq!(set("{}").alerts_path(), "/api/v2/alerts");
+
+        // Group labels, a scheme and path from relabeling, a dropped target.
+        let relabeled = set(
+            "{relabel_configs: [{source_labels: [__address__], regex: 'skip:.*', action: drop}, \
+             {source_labels: [tls], regex: 'yes', target_label: __scheme__, replacement: https}, \
+             {source_labels: [p], regex: '(.+)', target_label: __alerts_path__, replacement: 'p/$1'}]}",
+        );
+        let g = group(&["a:1", "skip:2"], &[("tls", "yes"), ("p", "in")]);
+        let (active, dropped) = from_group(&g, &relabeled).unwrap();
+        assert_eq!(active, ["https://a:1/p/in"]);
+        assert_eq!(dropped, ["http://skip:2/api/v2/alerts"]);
+        // An address with a slash refuses the whole group.
+        let bad = from_group(&group(&["a:1", "http://b:2"], &[]), &plain).unwrap_err();
+        assert_eq!(bad, "\"http://b:2\" is not a valid hostname");
+    }
+
+    #[tokio::test]
+    async fn static_and_file_alertmanagers_are_discovered_and_deduplicated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("am.yml");
+        std::fs::write(&file, "- targets: ['f:1', 's:1']\n").unwrap();
+        let text = format!(
+            "alerting:\n  alertmanagers:\n  - static_configs: [{{targets: ['s:1'], labels: {{x: y}}}}]\n    \
+             file_sd_configs: [{{files: ['{}']}}]\n  - static_configs: [{{targets: ['t:1']}}]\n",
+            file.display()
+        );
+        let config = crate::config::parse_with_env(&text, "/d/c.yml", &|_| None).unwrap();
+        let view: Arc<RwLock<Vec<AlertmanagersView>>> = Arc::default();
+        let metrics = SdMetrics::default();
+        let mut forwarder = Forwarder::new(
+            config.alerting.alertmanagers.clone(),
+            reqwest::Client::new(),
+            ForwardOptions::default(),
+            NotifyMetrics::default(),
+        )
+        .with_discovery(vec![Vec::new(), Vec::new()], metrics, view.clone());
+        let cancel = CancellationToken::new();
+        let mut tasks = Vec::new();
+        forwarder
+            .start_discovery(&cancel, &mut tasks, &Arc::new(Notify::new()))
+            .await;
+        let got = view.read().clone();
+        assert_eq!(
+            got[0].active,
+            ["http://s:1/api/v2/alerts", "http://f:1/api/v2/alerts"]
+        );
+        assert_eq!(got[1].active, ["http://t:1/api/v2/alerts"]);
+        cancel.cancel();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+
     #[test]
     fn body_as_prometheus_sends_it() {
         let t = Utc.with_ymd_and_hms(2026, 8, 21, 14, 30, 0).unwrap();

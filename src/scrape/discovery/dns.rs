@@ -519,6 +519,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_server_that_never_answers_times_out_in_bounded_time() {
+        // A UDP socket nobody reads from: every exchange waits its 2 s and gives up; the next
+        // server answers (with an error too: nothing listens on its port).
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let conf = ResolvConf {
+            servers: vec!["127.0.0.1".into(), "not-an-ip".into()],
+            search: vec!["example".into()],
+            ndots: 1,
+            port,
+        };
+        let started = std::time::Instant::now();
+        let err = lookup_with_search_path("a", RecordType::A, &conf)
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(
+            err,
+            "could not resolve \"a\": all servers responded with errors to at least one search domain"
+        );
+        // Two candidates (a.example., a.) × one silent server × 2 s.
+        assert!(
+            took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+            "{took:?}"
+        );
+        drop(silent);
+    }
+
+    #[tokio::test]
     async fn no_servers_or_no_file_fail_and_keep_the_last_groups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("resolv.conf");
