@@ -4,7 +4,8 @@
 //! Prometheus text format (0.0.4 / 1.0.0) and OpenMetrics 1.0 text.
 //!
 //! The parts: `target_labels.rs` (a discovered label set → the target, as Prometheus'
-//! `PopulateLabels`), `discovery/` (static, file, HTTP and DNS providers of target groups, also used to find Alertmanagers),
+//! `PopulateLabels`), `discovery/` (static, file, HTTP and DNS providers of target groups; the
+//! notifier finds Alertmanagers with them too),
 //! `target.rs` (what to scrape, a stable per-target offset, health), `client.rs`
 //! (HTTP fetch into a reused buffer, the body-size limit enforced while streaming),
 //! `cache.rs` (raw series text → series or "dropped by metric relabeling", staleness
