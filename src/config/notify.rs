@@ -60,6 +60,8 @@ yaml_section! {
         http_sd_configs: Vec<At<super::sd::RawHttpSdConfig>>,
         dns_sd_configs: Vec<At<super::sd_dns::RawDnsSdConfig>>,
         relabel_configs: Vec<At<super::relabel::RawRelabelConfig>>,
+        alert_relabel_configs: Vec<At<super::relabel::RawRelabelConfig>>,
+        tls_config: super::http::RawTlsConfig,
         scheme: String,
         path_prefix: String,
         timeout: PromDuration,
@@ -214,6 +216,14 @@ pub struct AlertmanagerConfig {
         serialize_with = "super::relabel::serialize_rules"
     )]
     pub relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
+    /// Relabeling of the alerts sent to this set only, after `alerting.alert_relabel_configs`.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "super::relabel::serialize_rules"
+    )]
+    pub alert_relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
+    /// TLS settings for `https` Alertmanagers.
+    pub tls_config: super::http::TlsConfig,
     /// `http` (default) or `https`.
     pub scheme: Scheme,
     /// Prefix before `/api/v2/alerts` (default empty).
@@ -529,6 +539,15 @@ fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> Alertman
         &format!("{scope}.relabel_configs"),
         cx,
     );
+    let alert_relabel_configs = super::relabel::relabel_configs(
+        raw.alert_relabel_configs,
+        &format!("{scope}.alert_relabel_configs"),
+        cx,
+    );
+    let tls_config = raw
+        .tls_config
+        .map(|t| http::tls_config(t.value, &scope, cx))
+        .unwrap_or_default();
     let mut targets = Vec::new();
     let mut static_configs = Vec::new();
     for sc in raw.static_configs.map(|s| s.value).unwrap_or_default() {
@@ -621,6 +640,8 @@ fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> Alertman
         http_sd_configs,
         dns_sd_configs,
         relabel_configs,
+        alert_relabel_configs,
+        tls_config,
         scheme,
         path_prefix: raw.path_prefix.map(|p| p.value).unwrap_or_default(),
         timeout: raw

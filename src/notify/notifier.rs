@@ -25,7 +25,7 @@ use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
 use crate::persist::{self, Batch, StateDb};
 use crate::scrape::discovery::SdMetrics;
-use crate::scrape::{http_sd_client, HttpSd};
+use crate::scrape::{build_client, http_sd_client, HttpSd};
 use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
 use prometheus_client::registry::Registry;
@@ -157,6 +157,7 @@ impl<'a> NotifierBuilder<'a> {
     pub fn check(&self) -> Result<(), BuildError> {
         let client = self.client.clone().unwrap_or_else(http_client);
         self.specs(&client)?;
+        self.alertmanager_clients()?;
         self.alertmanager_http_sd().map(|_| ())
     }
 
@@ -165,6 +166,22 @@ impl<'a> NotifierBuilder<'a> {
     pub fn sd_metrics(mut self, metrics: SdMetrics) -> Self {
         self.sd_metrics = metrics;
         self
+    }
+
+    /// Each Alertmanager set's own client: `Some` for a set with `tls_config`.
+    fn alertmanager_clients(&self) -> Result<Vec<Option<reqwest::Client>>, BuildError> {
+        let mut out = Vec::new();
+        for (index, set) in self.config.alerting.alertmanagers.iter().enumerate() {
+            if set.tls_config == crate::config::TlsConfig::default() {
+                out.push(None);
+                continue;
+            }
+            let owner = format!("alerting.alertmanagers[{index}]");
+            let client = build_client(&owner, &set.tls_config)
+                .map_err(|message| BuildError::Alertmanagers { index, message })?;
+            out.push(Some(client));
+        }
+        Ok(out)
     }
 
     /// Each Alertmanager set's HTTP SD endpoints with their clients.
@@ -245,6 +262,7 @@ impl<'a> NotifierBuilder<'a> {
         let store = self.state.clone().map(NotifyStore::new);
         let specs = self.specs(&client)?;
         let http_sd = self.alertmanager_http_sd()?;
+        let set_clients = self.alertmanager_clients()?;
         let mut queues: QueueMap = HashMap::new();
         let mut flags: HashMap<String, Vec<bool>> = HashMap::new();
         for (spec, send_resolved) in specs {
@@ -308,7 +326,8 @@ impl<'a> NotifierBuilder<'a> {
             let (ftx, frx) = mpsc::channel(EVENT_CAPACITY);
             let forwarder = Forwarder::new(sets, client, self.forward, metrics.clone())
                 .with_relabel(self.config.alerting.alert_relabel_configs.clone())
-                .with_discovery(http_sd, self.sd_metrics.clone(), alertmanagers.clone());
+                .with_discovery(http_sd, self.sd_metrics.clone(), alertmanagers.clone())
+                .with_set_clients(set_clients);
             tasks.push(tokio::spawn(forwarder.run(frx, cancel.clone())));
             Some(ftx)
         } else {

@@ -96,7 +96,9 @@ fn authorization(basic: Option<&BasicAuth>, auth: Option<&Authorization>) -> Opt
     })
 }
 
-fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
+/// An HTTP client with `tls` (CA file, client certificate, `insecure_skip_verify`); `owner`
+/// (a job or an Alertmanager set) is named in logs.
+pub fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(10))
         .pool_max_idle_per_host(2)

@@ -38,7 +38,9 @@ pub mod exposition;
 mod landed;
 
 pub use cache::SeriesCache;
-pub use from_config::{http_sd_client, targets_from_config, HttpSd, PoolConfig, TargetError};
+pub use from_config::{
+    build_client, http_sd_client, targets_from_config, HttpSd, PoolConfig, TargetError,
+};
 pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
 pub use landed::{landed_channel, LandedSender, ScrapeLanded};
 pub use manager::{DroppedView, ScrapeManager, TargetView};

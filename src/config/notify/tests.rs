@@ -199,7 +199,9 @@ fn alertmanager_sets_take_every_discovery_mechanism() {
     let text = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['a:1'], labels: {dc: x}}]\n    \
                 file_sd_configs: [{files: [am/*.json]}]\n    http_sd_configs: [{url: 'http://sd:1/am'}]\n    \
                 dns_sd_configs: [{names: [_am._tcp.example.org]}]\n    \
-                relabel_configs: [{source_labels: [dc], regex: x, action: keep}]\n  \
+                relabel_configs: [{source_labels: [dc], regex: x, action: keep}]\n    \
+                alert_relabel_configs: [{regex: replica, action: labeldrop}]\n    \
+                tls_config: {insecure_skip_verify: true}\n  \
                 - static_configs: [{targets: ['http://not-an-address']}]\n    \
                 relabel_configs: [{target_label: __address__, replacement: 'b:2'}]\n";
     let c = load(text).unwrap_or_else(|e| panic!("{e:?}"));
@@ -210,6 +212,8 @@ fn alertmanager_sets_take_every_discovery_mechanism() {
     assert_eq!(am.http_sd_configs[0].url, "http://sd:1/am");
     assert_eq!(am.dns_sd_configs[0].names, ["_am._tcp.example.org"]);
     assert_eq!(am.relabel_configs.len(), 1);
+    assert_eq!(am.alert_relabel_configs.len(), 1);
+    assert!(am.tls_config.insecure_skip_verify);
     // With relabel_configs a static target is not checked (relabeling may rewrite it).
     assert_eq!(
         c.alerting.alertmanagers[1].targets,

@@ -159,10 +159,26 @@ fn url_of(labels: &Labels) -> String {
     format!("{scheme}://{host}{slash}{path}")
 }
 
+/// `alert` after `rules`; `None` when a rule drops it (or leaves no label), as Prometheus'
+/// notifier does.
+fn relabel_alert(mut alert: NotifyAlert, rules: &[RelabelConfig]) -> Option<NotifyAlert> {
+    if rules.is_empty() {
+        return Some(alert);
+    }
+    let labels = relabel::process(alert.labels.clone(), rules)?;
+    if labels.is_empty() {
+        return None;
+    }
+    alert.labels = labels;
+    Some(alert)
+}
+
 /// One Alertmanager set while the forwarder runs.
 struct Set {
     config: AlertmanagerConfig,
     http: HttpClientConfig,
+    /// Its own client when it has `tls_config`.
+    client: Option<reqwest::Client>,
     providers: discovery::Started,
 }
 
@@ -171,6 +187,8 @@ pub struct Forwarder {
     sets: Vec<AlertmanagerConfig>,
     /// Each set's `http_sd_configs` with their clients (same order as `sets`).
     http_sd: Vec<Vec<HttpSd>>,
+    /// Each set's own client, when it has `tls_config` (same order as `sets`).
+    set_clients: Vec<Option<reqwest::Client>>,
     sd_metrics: SdMetrics,
     view: Arc<RwLock<Vec<AlertmanagersView>>>,
     running: Vec<Set>,
@@ -193,6 +211,7 @@ impl Forwarder {
         Forwarder {
             sets,
             http_sd: Vec::new(),
+            set_clients: Vec::new(),
             sd_metrics: SdMetrics::default(),
             view: Arc::default(),
             running: Vec::new(),
@@ -219,6 +238,13 @@ impl Forwarder {
         self
     }
 
+    /// Posts to each set with its own client where one is given (a set with `tls_config`; one
+    /// entry per set, in order).
+    pub fn with_set_clients(mut self, clients: Vec<Option<reqwest::Client>>) -> Forwarder {
+        self.set_clients = clients;
+        self
+    }
+
     /// Starts every set's discovery providers; `changed` is notified on each change.
     async fn start_discovery(
         &mut self,
@@ -227,6 +253,7 @@ impl Forwarder {
         changed: &Arc<Notify>,
     ) {
         let mut http_sd = std::mem::take(&mut self.http_sd).into_iter();
+        let mut clients = std::mem::take(&mut self.set_clients).into_iter();
         for config in self.sets.clone() {
             let sources = discovery::Sources {
                 static_groups: discovery::static_groups(&config.static_configs),
@@ -251,6 +278,7 @@ impl Forwarder {
             self.running.push(Set {
                 config,
                 http,
+                client: clients.next().flatten(),
                 providers,
             });
         }
@@ -292,16 +320,8 @@ impl Forwarder {
 
     /// The alert as sent after `alert_relabel_configs`; `None` when a rule drops it (or leaves
     /// no label), as Prometheus' notifier does.
-    fn relabeled(&self, mut alert: NotifyAlert) -> Option<NotifyAlert> {
-        if self.relabel.is_empty() {
-            return Some(alert);
-        }
-        let labels = relabel::process(alert.labels.clone(), &self.relabel)?;
-        if labels.is_empty() {
-            return None;
-        }
-        alert.labels = labels;
-        Some(alert)
+    fn relabeled(&self, alert: NotifyAlert) -> Option<NotifyAlert> {
+        relabel_alert(alert, &self.relabel)
     }
 
     /// How long a firing alert stays valid in Alertmanager without a resend.
@@ -374,9 +394,25 @@ impl Forwarder {
             let mut posts = Vec::new();
             let views = self.view.read().clone();
             for (set, view) in self.running.iter().zip(views) {
+                // A set's own `alert_relabel_configs` (Prometheus 3) apply after the global
+                // ones, for this set only; a set they leave no alert for gets no post.
+                let payload = if set.config.alert_relabel_configs.is_empty() {
+                    payload.clone()
+                } else {
+                    let kept: Vec<NotifyAlert> = chunk
+                        .iter()
+                        .filter_map(|a| {
+                            relabel_alert((*a).clone(), &set.config.alert_relabel_configs)
+                        })
+                        .collect();
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    body(&kept.iter().collect::<Vec<_>>(), now, self.valid_for())
+                };
+                let client = set.client.as_ref().unwrap_or(&self.client);
                 for url in view.active {
-                    let req = self
-                        .client
+                    let req = client
                         .post(&url)
                         .timeout(set.config.timeout.as_duration())
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -531,6 +567,82 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_sets_own_alert_relabel_configs_apply_to_it_only() {
+        type Seen = Arc<parking_lot::Mutex<Vec<(String, String)>>>;
+        let seen: Seen = Arc::default();
+        let record = |axum::extract::State(seen): axum::extract::State<Seen>,
+                      uri: axum::http::Uri,
+                      body: String| async move {
+            seen.lock().push((uri.path().to_owned(), body));
+            ""
+        };
+        let app = axum::Router::new()
+            .route("/{*path}", axum::routing::post(record))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let text = format!(
+            "alerting:\n  alertmanagers:\n  - {{path_prefix: /a, static_configs: [{{targets: ['{addr}']}}]}}\n  \
+             - path_prefix: /b\n    static_configs: [{{targets: ['{addr}']}}]\n    \
+             alert_relabel_configs: [{{source_labels: [alertname], regex: Quiet, action: drop}}, \
+             {{target_label: set, replacement: b}}]\n"
+        );
+        let config = crate::config::parse_with_env(&text, "/d/c.yml", &|_| None).unwrap();
+        let forwarder = Forwarder::new(
+            config.alerting.alertmanagers.clone(),
+            reqwest::Client::new(),
+            ForwardOptions::default(),
+            NotifyMetrics::default(),
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(forwarder.run(rx, cancel.clone()));
+        let t = Utc::now();
+        tx.send(NotifyAlert::firing(
+            Labels::from_pairs([("alertname", "Quiet")]),
+            t,
+        ))
+        .await
+        .unwrap();
+        for _ in 0..200 {
+            if !seen.lock().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tx.send(NotifyAlert::firing(
+            Labels::from_pairs([("alertname", "Loud")]),
+            t,
+        ))
+        .await
+        .unwrap();
+        for _ in 0..200 {
+            if seen.lock().len() >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        task.await.unwrap();
+        server.abort();
+        let mut got = seen.lock().clone();
+        got.sort();
+        let got: Vec<(String, bool, bool)> = got
+            .into_iter()
+            .map(|(p, b)| (p, b.contains("Quiet"), b.contains(r#""set":"b""#)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/a/api/v2/alerts".to_owned(), false, false),
+                ("/a/api/v2/alerts".to_owned(), true, false),
+                ("/b/api/v2/alerts".to_owned(), false, true),
+            ]
+        );
     }
 
     #[test]
