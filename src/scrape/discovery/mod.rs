@@ -5,10 +5,10 @@
 //!
 //! A provider's state is its last good groups and its last error: a refresh that fails keeps the
 //! groups (Prometheus keeps a file's last good groups, and an HTTP endpoint's), logs why, counts
-//! it in `prometheus_sd_file_read_errors_total`, `prometheus_sd_http_failures_total` or
+//! it in `prometheus_sd_file_read_errors_total`, `prometheus_sd_http_failures_total` (and
+//! `prometheus_sd_refresh_failures_total{mechanism="http"}`) or
 //! `prometheus_sd_dns_lookup_failures_total` (Prometheus' own metric names, so its dashboards
-//! work) and shows it in `/api/v1/targets` as
-//! `discoveryErrors`. Each provider runs in its own task: a slow endpoint delays no other job.
+//! work) and shows it in `/api/v1/targets` as `discoveryErrors`. Each provider runs in its own task: a slow endpoint delays no other job.
 //! `file.rs` reads JSON and YAML files (globs; changes seen by polling modification times every
 //! second, plus a full re-read every `refresh_interval`); `http.rs` fetches an endpoint every
 //! `refresh_interval` with the job's credentials and refuses an answer above
@@ -21,7 +21,9 @@ pub mod http;
 
 use crate::config::is_valid_label_name;
 use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -52,9 +54,20 @@ pub struct ProviderState {
 /// Shared between a provider's task and the manager.
 pub type SharedState = Arc<Mutex<ProviderState>>;
 
+/// The `mechanism` label of `prometheus_sd_refresh_failures_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MechanismLabels {
+    /// `http` (Prometheus' name of the SD mechanism).
+    pub mechanism: String,
+}
+
 /// Counters of failed refreshes, by Prometheus' names.
 #[derive(Debug, Clone, Default)]
 pub struct SdMetrics {
+    /// `prometheus_sd_refresh_failures_total{mechanism}`: failed refreshes of the periodically
+    /// refreshed mechanisms (HTTP; a DNS refresh never fails as a whole in Prometheus, its
+    /// lookups do). A series appears at its first failure, as in Prometheus.
+    pub refresh_failures: Family<MechanismLabels, Counter>,
     /// `prometheus_sd_file_read_errors_total`.
     pub file_read_errors: Counter,
     /// `prometheus_sd_http_failures_total`.
@@ -78,6 +91,11 @@ impl SdMetrics {
             "prometheus_sd_http_failures",
             "Number of HTTP service discovery refresh failures.",
             m.http_failures.clone(),
+        );
+        registry.register(
+            "prometheus_sd_refresh_failures",
+            "Number of refresh failures for the given SD mechanism.",
+            m.refresh_failures.clone(),
         );
         registry.register(
             "prometheus_sd_dns_lookups",
