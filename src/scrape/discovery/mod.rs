@@ -8,7 +8,8 @@
 //! it in `prometheus_sd_file_read_errors_total`, `prometheus_sd_http_failures_total` (and
 //! `prometheus_sd_refresh_failures_total{mechanism="http"}`) or
 //! `prometheus_sd_dns_lookup_failures_total` (Prometheus' own metric names, so its dashboards
-//! work) and shows it in `/api/v1/targets` as `discoveryErrors`. Each provider runs in its own task: a slow endpoint delays no other job.
+//! work) and shows it in `/api/v1/targets` as `discoveryErrors`. Each provider runs in its own
+//! task: a slow endpoint delays no other job.
 //! `file.rs` reads JSON and YAML files (globs; changes seen by polling modification times every
 //! second, plus a full re-read every `refresh_interval`); `http.rs` fetches an endpoint every
 //! `refresh_interval` with the job's credentials and refuses an answer above
