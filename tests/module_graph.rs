@@ -26,9 +26,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "gostd", "model", "config", "store", "scrape", "promql", "template", "persist",
         ],
     ),
+    // `scrape`: the Alertmanager forwarder finds Alertmanagers with the scrape discovery
+    // providers (`scrape::discovery`), as Prometheus' notifier shares its SD code.
     (
         "notify",
-        &["gostd", "model", "config", "template", "persist", "rules"],
+        &[
+            "gostd", "model", "config", "scrape", "template", "persist", "rules",
+        ],
     ),
     ("telemetry", &["gostd", "model", "store", "rules"]),
     (

@@ -200,3 +200,119 @@ fn targets_match_prometheus() {
     .unwrap();
     compare(&wf, &prom, "after the SD file changed");
 }
+
+/// `dns_sd_configs` (SRV through the search list, A, AAAA, MX, an NXDOMAIN name, relabeling of
+/// `__meta_dns_*`): watchfire and Prometheus each run in a private mount namespace whose
+/// `/etc/resolv.conf` names the same dnsmasq (see `common::dns`), load the same config and must
+/// show the same targets; then the records change, then the server stops (both keep the last
+/// good targets).
+#[test]
+fn dns_targets_match_prometheus() {
+    use common::dns::{available, in_namespace, Dnsmasq};
+    let Some(prom_bin) = peers::peer("prometheus") else {
+        return;
+    };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = "srv-host=_node._tcp.example.test,node1.example.test,9100\n\
+                   srv-host=_node._tcp.example.test,node2.example.test,9200\n\
+                   host-record=web.example.test,127.0.0.1,::1\n\
+                   mx-host=example.test,mx1.example.test,10\n";
+    let mut dns = Dnsmasq::start(dir.path(), records);
+    let resolv = dns.resolv_conf();
+    let config = [
+        "global: {scrape_interval: 15s, scrape_timeout: 10s}",
+        "scrape_configs:",
+        "- job_name: srv",
+        "  dns_sd_configs: [{names: [_node._tcp, nothere.example.test], refresh_interval: 1s}]",
+        "  relabel_configs:",
+        "  - {source_labels: [__meta_dns_srv_record_target], regex: '(.*)\\.', target_label: host}",
+        "  - {regex: __meta_dns_(name|srv_record_port), action: labelmap}",
+        "- job_name: a",
+        "  dns_sd_configs:",
+        "  - {names: [web], type: A, port: 9100, refresh_interval: 1s}",
+        "  - {names: [web.example.test.], type: AAAA, port: 9101, refresh_interval: 1s}",
+        "- job_name: mx",
+        "  dns_sd_configs: [{names: [example.test], type: MX, port: 25, refresh_interval: 1s}]",
+        "  relabel_configs:",
+        "  - {source_labels: [__meta_dns_mx_record_target], regex: 'mx1.*', action: keep}",
+        "",
+    ]
+    .join("\n");
+    let config_path = dir.path().join("watchfire.yml");
+    std::fs::write(&config_path, &config).unwrap();
+
+    let wf_port = free_port();
+    let mut cmd = in_namespace(&resolv, &watchfire_bin());
+    cmd.args(["run", "--config"])
+        .arg(&config_path)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{wf_port}"),
+            "--storage.path",
+        ])
+        .arg(dir.path().join("data"));
+    let _wf = Proc::spawn("watchfire", cmd, dir.path());
+    let prom_port = free_port();
+    let mut cmd = in_namespace(&resolv, &prom_bin);
+    cmd.arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"));
+    let _prom = Proc::spawn("prometheus", cmd, dir.path());
+    let wf = format!("http://127.0.0.1:{wf_port}");
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    assert!(wait_listening(
+        &format!("127.0.0.1:{wf_port}"),
+        Duration::from_secs(20)
+    ));
+    assert!(
+        wait_listening(&format!("127.0.0.1:{prom_port}"), Duration::from_secs(30)),
+        "prometheus did not start; see {}/prometheus.log",
+        dir.path().display()
+    );
+    let all_pools = |base: &str| {
+        summary(base).is_some_and(|(active, ..)| {
+            ["\"srv\"", "\"a\"", "\"mx\""]
+                .iter()
+                .all(|p| active.iter().any(|t| t.starts_with(&format!("[{p}"))))
+        })
+    };
+    wait_for(Duration::from_secs(30), || {
+        (all_pools(&wf) && all_pools(&prom)).then_some(())
+    })
+    .expect("both discover every pool");
+    compare(&wf, &prom, "dns initial");
+    let (active, ..) = summary(&wf).unwrap();
+    assert_eq!(active.len(), 5, "{active:#?}");
+
+    dns.restart(
+        "srv-host=_node._tcp.example.test,node3.example.test,9300\n\
+         host-record=web.example.test,127.0.0.2\n\
+         mx-host=example.test,mx2.example.test,10\n",
+    );
+    let changed = |base: &str| {
+        summary(base).is_some_and(|(active, ..)| active.iter().any(|t| t.contains("node3")))
+    };
+    wait_for(Duration::from_secs(30), || {
+        (changed(&wf) && changed(&prom)).then_some(())
+    })
+    .expect("both follow the changed records");
+    compare(&wf, &prom, "dns records changed");
+
+    // The server stops: both keep the last good targets.
+    dns.stop();
+    wait_for(Duration::from_secs(20), || {
+        let (_, body) = get_json(&format!("{wf}/api/v1/targets"))?;
+        body["data"]["discoveryErrors"]["srv"]
+            .is_array()
+            .then_some(())
+    })
+    .expect("watchfire reports the failure");
+    std::thread::sleep(Duration::from_secs(3));
+    compare(&wf, &prom, "dns server stopped");
+}

@@ -50,7 +50,24 @@ pub fn alertmanager_router(notifier: Arc<NotifierHandle>, status: Arc<StatusInfo
         .route("/api/v2/alerts/groups", get(list_groups))
         .route("/api/v2/receivers", get(receivers))
         .route("/api/v2/status", get(am_status))
+        .route("/api/v1/alertmanagers", get(alertmanagers))
         .with_state(AmState { notifier, status })
+}
+
+/// `GET /api/v1/alertmanagers` (Prometheus): the Alertmanagers alerts are forwarded to and
+/// those `relabel_configs` dropped, over every `alerting.alertmanagers` set.
+async fn alertmanagers(State(s): State<AmState>) -> super::response::ApiResult {
+    use super::response::{ApiError, ApiOk, ErrorType};
+    let Some(view) = s.notifier.with_current(|n| n.alertmanagers()).await else {
+        return Err(ApiError::new(ErrorType::Internal, "no notifier running"));
+    };
+    let urls = |list: Vec<String>| -> Vec<Value> {
+        list.into_iter().map(|url| json!({ "url": url })).collect()
+    };
+    Ok(ApiOk::new(json!({
+        "activeAlertmanagers": urls(view.active),
+        "droppedAlertmanagers": urls(view.dropped),
+    })))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

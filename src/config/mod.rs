@@ -47,6 +47,7 @@ mod relabel;
 mod scrape;
 mod sd;
 mod sd_kubernetes;
+mod sd_dns;
 mod secret;
 mod size;
 mod time_intervals;
@@ -77,6 +78,7 @@ pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
 pub use sd_kubernetes::{
     AttachMetadata, KubernetesRole, KubernetesSdConfig, KubernetesSelector, NamespaceDiscovery,
 };
+pub use sd_dns::{DnsRecordType, DnsSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use time_intervals::{

@@ -60,6 +60,12 @@ yaml_section! {
     /// One `alerting.alertmanagers` entry as written.
     pub(crate) struct RawAlertmanager {
         static_configs: Vec<At<RawTargets>>,
+        file_sd_configs: Vec<At<super::sd::RawFileSdConfig>>,
+        http_sd_configs: Vec<At<super::sd::RawHttpSdConfig>>,
+        dns_sd_configs: Vec<At<super::sd_dns::RawDnsSdConfig>>,
+        relabel_configs: Vec<At<super::relabel::RawRelabelConfig>>,
+        alert_relabel_configs: Vec<At<super::relabel::RawRelabelConfig>>,
+        tls_config: super::http::RawTlsConfig,
         scheme: String,
         path_prefix: String,
         timeout: PromDuration,
@@ -73,6 +79,7 @@ yaml_section! {
     /// A `static_configs` entry of an Alertmanager set.
     pub(crate) struct RawTargets {
         targets: Vec<At<String>>,
+        labels: Entries<String>,
     }
 }
 
@@ -193,11 +200,40 @@ pub struct AlertingConfig {
     pub alert_relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
 }
 
-/// One set of Alertmanagers sharing connection settings.
+/// One set of Alertmanagers sharing connection settings, found as Prometheus' notifier finds
+/// them: each discovered target's labels, plus `__scheme__` (`scheme`) and `__alerts_path__`
+/// (`path_prefix` + `/api/v2/alerts`), go through `relabel_configs`; the result's `__scheme__`,
+/// `__address__` and `__alerts_path__` make the URL alerts are posted to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertmanagerConfig {
-    /// `host:port` of each Alertmanager.
+    /// `host:port` of each statically listed Alertmanager (every `static_configs` entry).
     pub targets: Vec<String>,
+    /// The `static_configs` entries with their labels.
+    #[serde(skip)]
+    pub static_configs: Vec<super::scrape::StaticConfig>,
+    /// Alertmanagers read from files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<super::sd::FileSdConfig>,
+    /// Alertmanagers fetched over HTTP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<super::sd::HttpSdConfig>,
+    /// Alertmanagers from DNS records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<super::sd_dns::DnsSdConfig>,
+    /// Relabeling of each discovered Alertmanager's labels (a dropped one is not sent to).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "super::relabel::serialize_rules"
+    )]
+    pub relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
+    /// Relabeling of the alerts sent to this set only, after `alerting.alert_relabel_configs`.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "super::relabel::serialize_rules"
+    )]
+    pub alert_relabel_configs: Vec<crate::model::relabel::RelabelConfig>,
+    /// TLS settings for `https` Alertmanagers.
+    pub tls_config: super::http::TlsConfig,
     /// `http` (default) or `https`.
     pub scheme: Scheme,
     /// Prefix before `/api/v2/alerts` (default empty).
@@ -218,10 +254,30 @@ impl AlertmanagerConfig {
     /// The default per-request timeout.
     pub const DEFAULT_TIMEOUT: PromDuration = PromDuration::from_secs(10);
 
-    /// The `POST` URL for alerts at `target`.
+    /// The `POST` URL for alerts at `target`, before relabeling.
     pub fn alerts_url(&self, target: &str) -> String {
-        let prefix = self.path_prefix.trim_end_matches('/');
-        format!("{}://{target}{prefix}/api/v2/alerts", self.scheme)
+        format!("{}://{target}{}", self.scheme, self.alerts_path())
+    }
+
+    /// `__alerts_path__` before relabeling: Go's `path.Join("/", path_prefix,
+    /// "/api/v2/alerts")`.
+    pub fn alerts_path(&self) -> String {
+        let mut out = String::new();
+        for segment in format!("{}/api/{}/alerts", self.path_prefix, self.api_version).split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    if let Some(i) = out.rfind('/') {
+                        out.truncate(i);
+                    }
+                }
+                s => {
+                    out.push('/');
+                    out.push_str(s);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -530,11 +586,63 @@ fn alerting(raw: Option<At<RawAlerting>>, cx: &mut Cx<'_>) -> AlertingConfig {
 
 fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> AlertmanagerConfig {
     let scope = Scope::Section(format!("alerting.alertmanagers[{index}]"));
+    let relabel_configs = super::relabel::relabel_configs(
+        raw.relabel_configs,
+        &format!("{scope}.relabel_configs"),
+        cx,
+    );
+    let alert_relabel_configs = super::relabel::relabel_configs(
+        raw.alert_relabel_configs,
+        &format!("{scope}.alert_relabel_configs"),
+        cx,
+    );
+    let tls_config = raw
+        .tls_config
+        .map(|t| http::tls_config(t.value, &scope, cx))
+        .unwrap_or_default();
     let mut targets = Vec::new();
+    let mut static_configs = Vec::new();
     for sc in raw.static_configs.map(|s| s.value).unwrap_or_default() {
         let list = sc.value.targets.map(|t| t.value).unwrap_or_default();
-        targets.extend(validate::targets(list, &scope, cx));
+        // As Prometheus: the addresses are checked only when no relabeling may rewrite them.
+        let list = if relabel_configs.is_empty() {
+            validate::targets(list, &scope, cx)
+        } else {
+            list.into_iter().map(|t| t.value).collect()
+        };
+        let place = format!("labels of {scope}");
+        let labels = sc.value.labels.map(|l| l.value).unwrap_or_default();
+        let labels = validate::labels(labels, &place, cx);
+        targets.extend(list.iter().cloned());
+        static_configs.push(super::scrape::StaticConfig {
+            targets: list,
+            labels,
+        });
     }
+    let file_sd_configs = raw
+        .file_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| super::sd::file_sd(f, &format!("{scope}.file_sd_configs[{i}]"), cx))
+        .collect();
+    let http_sd_configs = raw
+        .http_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| super::sd::http_sd(h, &format!("{scope}.http_sd_configs[{i}]"), &scope, cx))
+        .collect();
+    let dns_sd_configs = raw
+        .dns_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| super::sd_dns::dns_sd(d, &format!("{scope}.dns_sd_configs[{i}]"), cx))
+        .collect();
     let scheme = match raw.scheme {
         None => Scheme::Http,
         Some(s) if s.value == "http" => Scheme::Http,
@@ -579,6 +687,13 @@ fn alertmanager(raw: RawAlertmanager, index: usize, cx: &mut Cx<'_>) -> Alertman
     }
     AlertmanagerConfig {
         targets,
+        static_configs,
+        file_sd_configs,
+        http_sd_configs,
+        dns_sd_configs,
+        relabel_configs,
+        alert_relabel_configs,
+        tls_config,
         scheme,
         path_prefix: raw.path_prefix.map(|p| p.value).unwrap_or_default(),
         timeout: raw

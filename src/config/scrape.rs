@@ -10,6 +10,7 @@ use super::http::{
 use super::relabel::{self, RawRelabelConfig};
 use super::sd::{self, FileSdConfig, HttpSdConfig, RawFileSdConfig, RawHttpSdConfig};
 use super::sd_kubernetes::{self, KubernetesSdConfig, RawKubernetesSdConfig};
+use super::sd_dns::{self, DnsSdConfig, RawDnsSdConfig};
 use super::size::ByteSize;
 use super::validate;
 use crate::model::relabel::RelabelConfig;
@@ -31,6 +32,7 @@ yaml_section! {
         file_sd_configs: Vec<At<RawFileSdConfig>>,
         http_sd_configs: Vec<At<RawHttpSdConfig>>,
         kubernetes_sd_configs: Vec<At<RawKubernetesSdConfig>>,
+        dns_sd_configs: Vec<At<RawDnsSdConfig>>,
         keep_dropped_targets: u64,
         basic_auth: RawBasicAuth,
         authorization: RawAuthorization,
@@ -116,6 +118,9 @@ pub struct ScrapeConfig {
     /// Targets listed and watched from the Kubernetes API.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    /// Targets from DNS records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
     /// Most dropped targets kept for `/api/v1/targets`; 0 means no limit.
     pub keep_dropped_targets: u64,
     /// HTTP basic authentication.
@@ -262,6 +267,20 @@ pub(crate) fn resolve(
             sd_kubernetes::kubernetes_sd(k, &path, &scope, cx)
         })
         .collect();
+    let dns_sd_configs = raw
+        .dns_sd_configs
+        .map(|s| s.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            sd_dns::dns_sd(
+                d,
+                &format!("scrape_configs[{index}].dns_sd_configs[{i}]"),
+                cx,
+            )
+        })
+        .collect();
     let basic_auth = raw
         .basic_auth
         .map(|b| http::basic_auth(b.value, &scope, cx));
@@ -314,6 +333,7 @@ pub(crate) fn resolve(
         file_sd_configs,
         http_sd_configs,
         kubernetes_sd_configs,
+        dns_sd_configs,
         keep_dropped_targets: value_or(raw.keep_dropped_targets),
         basic_auth,
         authorization: authorization.map(|a| a.value),

@@ -74,7 +74,7 @@ pub fn is_valid_file_sd_pattern(pattern: &str) -> bool {
     }
 }
 
-fn refresh(
+pub(super) fn refresh(
     raw: Option<At<PromDuration>>,
     default: Duration,
     path: String,

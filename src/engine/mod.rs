@@ -333,7 +333,11 @@ impl Engine {
             retention: chrono::Duration::from_std(settings.data_retention)
                 .map_err(|_| EngineError::Setting("--data.retention is too long".into()))?,
         }));
-        let notifier = wiring.notifier_builder(&cfg).silences(silences).start()?;
+        let notifier = wiring
+            .notifier_builder(&cfg)
+            .silences(silences)
+            .sd_metrics(scrape.sd_metrics())
+            .start()?;
         notifier.register_metrics(telemetry.registry_mut());
         let notifier = Arc::new(NotifierHandle::new(notifier));
         notifier.persist_posted(state_db.clone()).await;

@@ -119,7 +119,11 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
     load_rules(&cfg, r.rules).await?;
     r.scrape.set_max_series(cfg.storage.max_series as usize);
     r.scrape.apply(targets).await;
-    r.notifier.reload(r.wiring.notifier_builder(&cfg)).await?;
+    let builder = r
+        .wiring
+        .notifier_builder(&cfg)
+        .sd_metrics(r.scrape.sd_metrics());
+    r.notifier.reload(builder).await?;
     *r.external_labels.write() = Labels::from_pairs(&cfg.global.external_labels);
     r.status.set_config(&cfg);
     tracing::info!("configuration reloaded");

@@ -14,7 +14,7 @@ use super::dispatch::{Dispatcher, GroupMarker};
 use super::durable::{self, DeadLetterSource, NotifyStore, Restored};
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
-use super::integrations::alertmanager::{ForwardOptions, Forwarder};
+use super::integrations::alertmanager::{AlertmanagersView, ForwardOptions, Forwarder};
 use super::integrations::http_client;
 use super::metrics::NotifyMetrics;
 use super::preview::build_integrations;
@@ -25,8 +25,10 @@ use super::time_interval::TimeIntervals;
 use crate::config::{Config, DeliveryConfig};
 use crate::model::Labels;
 use crate::persist::{self, Batch, StateDb};
+use crate::scrape::discovery::SdMetrics;
+use crate::scrape::{build_client, http_sd_client, HttpSd};
 use chrono::Utc;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -81,6 +83,14 @@ pub enum BuildError {
     /// A custom integration names a receiver the config does not define.
     #[error("integration registered for unknown receiver {0:?}")]
     UnknownReceiver(String),
+    /// An `alerting.alertmanagers` set's HTTP SD client cannot be built (bad TLS files).
+    #[error("alerting.alertmanagers[{index}]: {message}")]
+    Alertmanagers {
+        /// The set's index.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The notifier was shut down.
     #[error("the notifier was shut down")]
     Stopped,
@@ -96,6 +106,7 @@ pub struct NotifierBuilder<'a> {
     client: Option<reqwest::Client>,
     state: Option<Arc<StateDb>>,
     carried: Option<Carried>,
+    sd_metrics: SdMetrics,
 }
 
 /// What a notifier hands to its successor on a configuration reload: the silence store,
@@ -124,6 +135,7 @@ impl<'a> NotifierBuilder<'a> {
             client: None,
             state: None,
             carried: None,
+            sd_metrics: SdMetrics::default(),
         }
     }
 
@@ -145,7 +157,48 @@ impl<'a> NotifierBuilder<'a> {
     /// anything: the errors [`NotifierBuilder::start`] would return.
     pub fn check(&self) -> Result<(), BuildError> {
         let client = self.client.clone().unwrap_or_else(http_client);
-        self.specs(&client).map(|_| ())
+        self.specs(&client)?;
+        self.alertmanager_clients()?;
+        self.alertmanager_http_sd().map(|_| ())
+    }
+
+    /// Counts Alertmanager discovery failures in these counters (the scrape manager's, so
+    /// each Prometheus SD metric is registered once).
+    pub fn sd_metrics(mut self, metrics: SdMetrics) -> Self {
+        self.sd_metrics = metrics;
+        self
+    }
+
+    /// Each Alertmanager set's own client: `Some` for a set with `tls_config`.
+    fn alertmanager_clients(&self) -> Result<Vec<Option<reqwest::Client>>, BuildError> {
+        let mut out = Vec::new();
+        for (index, set) in self.config.alerting.alertmanagers.iter().enumerate() {
+            if set.tls_config == crate::config::TlsConfig::default() {
+                out.push(None);
+                continue;
+            }
+            let owner = format!("alerting.alertmanagers[{index}]");
+            let client = build_client(&owner, &set.tls_config)
+                .map_err(|message| BuildError::Alertmanagers { index, message })?;
+            out.push(Some(client));
+        }
+        Ok(out)
+    }
+
+    /// Each Alertmanager set's HTTP SD endpoints with their clients.
+    fn alertmanager_http_sd(&self) -> Result<Vec<Vec<HttpSd>>, BuildError> {
+        let mut out = Vec::new();
+        for (index, set) in self.config.alerting.alertmanagers.iter().enumerate() {
+            let owner = format!("alerting.alertmanagers[{index}]");
+            let clients = set
+                .http_sd_configs
+                .iter()
+                .map(|sd| http_sd_client(&owner, sd))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|message| BuildError::Alertmanagers { index, message })?;
+            out.push(clients);
+        }
+        Ok(out)
     }
 
     /// Keeps silences, queued notifications, dead letters and aggregation groups in `db`, and
@@ -209,6 +262,8 @@ impl<'a> NotifierBuilder<'a> {
         let all_queues: Arc<OnceLock<FallbackMap>> = Arc::new(OnceLock::new());
         let store = self.state.clone().map(NotifyStore::new);
         let specs = self.specs(&client)?;
+        let http_sd = self.alertmanager_http_sd()?;
+        let set_clients = self.alertmanager_clients()?;
         let mut queues: QueueMap = HashMap::new();
         let mut flags: HashMap<String, Vec<bool>> = HashMap::new();
         for (spec, send_resolved) in specs {
@@ -270,10 +325,13 @@ impl<'a> NotifierBuilder<'a> {
         tasks.push(tokio::spawn(gc_silences(silences.clone(), cancel.clone())));
 
         let sets = self.config.alerting.alertmanagers.clone();
-        let forward_tx = if sets.iter().any(|s| !s.targets.is_empty()) {
+        let alertmanagers: Arc<RwLock<Vec<AlertmanagersView>>> = Arc::default();
+        let forward_tx = if !sets.is_empty() {
             let (ftx, frx) = mpsc::channel(EVENT_CAPACITY);
             let forwarder = Forwarder::new(sets, client, self.forward, metrics.clone())
-                .with_relabel(self.config.alerting.alert_relabel_configs.clone());
+                .with_relabel(self.config.alerting.alert_relabel_configs.clone())
+                .with_discovery(http_sd, self.sd_metrics.clone(), alertmanagers.clone())
+                .with_set_clients(set_clients);
             tasks.push(tokio::spawn(forwarder.run(frx, cancel.clone())));
             Some(ftx)
         } else {
@@ -294,6 +352,7 @@ impl<'a> NotifierBuilder<'a> {
             route,
             marker,
             resolve_timeout: self.config.global.resolve_timeout.as_duration(),
+            alertmanagers,
         })
     }
 
@@ -464,6 +523,8 @@ pub struct Notifier {
     route: Route,
     marker: Arc<GroupMarker>,
     resolve_timeout: std::time::Duration,
+    /// Each Alertmanager set's discovered Alertmanagers.
+    alertmanagers: Arc<RwLock<Vec<AlertmanagersView>>>,
 }
 
 /// What Alertmanager's API says about one alert now (see [`Notifier::alert_state`]).
@@ -563,6 +624,17 @@ impl Notifier {
     /// What was restored from the state database at start.
     pub fn restored(&self) -> &Restored {
         &self.restored
+    }
+
+    /// The Alertmanagers alerts are forwarded to and those relabeling dropped, over every
+    /// `alerting.alertmanagers` set (Prometheus' `/api/v1/alertmanagers`).
+    pub fn alertmanagers(&self) -> AlertmanagersView {
+        let mut out = AlertmanagersView::default();
+        for set in self.alertmanagers.read().iter() {
+            out.active.extend(set.active.iter().cloned());
+            out.dropped.extend(set.dropped.iter().cloned());
+        }
+        out
     }
 
     /// Stops: events already handed to [`Notifier::send`] are taken into their groups and

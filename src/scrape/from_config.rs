@@ -51,13 +51,7 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError>
         let client = build_client(&job.job_name, &job.tls_config).map_err(err)?;
         let mut http_sd = Vec::new();
         for sd in &job.http_sd_configs {
-            let client = build_client(&job.job_name, &sd.tls_config)
-                .map_err(|m| err(format!("http_sd_configs {}: {m}", sd.url)))?;
-            http_sd.push(HttpSd {
-                config: sd.clone(),
-                client,
-                authorization: authorization(sd.basic_auth.as_ref(), sd.authorization.as_ref()),
-            });
+            http_sd.push(http_sd_client(&job.job_name, sd).map_err(err)?);
         }
         out.push(PoolConfig {
             job: Arc::new(job.clone()),
@@ -67,6 +61,18 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError>
         });
     }
     Ok(out)
+}
+
+/// An `http_sd_configs` entry with its client (its TLS settings) and credentials; `owner` (a
+/// job or an Alertmanager set) is named in logs.
+pub fn http_sd_client(owner: &str, sd: &HttpSdConfig) -> Result<HttpSd, String> {
+    let client = build_client(owner, &sd.tls_config)
+        .map_err(|m| format!("http_sd_configs {}: {m}", sd.url))?;
+    Ok(HttpSd {
+        config: sd.clone(),
+        client,
+        authorization: authorization(sd.basic_auth.as_ref(), sd.authorization.as_ref()),
+    })
 }
 
 pub(crate) fn authorization(
@@ -93,7 +99,9 @@ pub(crate) fn authorization(
     })
 }
 
-fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
+/// An HTTP client with `tls` (CA file, client certificate, `insecure_skip_verify`); `owner`
+/// (a job or an Alertmanager set) is named in logs.
+pub fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(10))
         .pool_max_idle_per_host(2)

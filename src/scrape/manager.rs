@@ -3,7 +3,7 @@
 //! groups (only that pool is re-synced); read by the API for `/api/v1/targets`,
 //! `/api/v1/scrape_pools` and the metadata endpoints.
 
-use super::discovery::{self, file::FileProvider, SdMetrics, SharedState};
+use super::discovery::{self, SdMetrics};
 use super::from_config::PoolConfig;
 use super::ingest::{Metadata, MetricMeta};
 use super::landed::{landed_channel, LandedSender};
@@ -60,9 +60,7 @@ struct Pool {
     config: Arc<ScrapeConfig>,
     client: reqwest::Client,
     authorization: Option<String>,
-    providers: Vec<SharedState>,
-    /// Identifies each provider's configuration across reloads (same order as `providers`).
-    keys: Vec<String>,
+    providers: discovery::Started,
     dropped: DroppedView,
 }
 
@@ -134,92 +132,34 @@ impl ScrapeManager {
         // A provider whose configuration is unchanged starts from its last good groups, so a
         // source that fails right after a reload keeps its targets (as Prometheus keeps
         // unchanged providers).
-        let mut previous: HashMap<(String, String), Vec<discovery::TargetGroup>> =
-            self.inner
-                .pools
-                .lock()
-                .iter()
-                .flat_map(|(job, pool)| {
-                    pool.keys.iter().zip(&pool.providers).map(|(key, state)| {
-                        ((job.clone(), key.clone()), state.lock().groups.clone())
-                    })
-                })
-                .collect();
+        let mut previous: HashMap<String, HashMap<String, Vec<discovery::TargetGroup>>> = self
+            .inner
+            .pools
+            .lock()
+            .iter()
+            .map(|(job, pool)| (job.clone(), pool.providers.groups_by_key()))
+            .collect();
         let cancel = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut next = BTreeMap::new();
         for pc in pools {
             let name = pc.job.job_name.clone();
-            let mut providers = Vec::new();
-            let mut keys = Vec::new();
-            let static_state = SharedState::default();
-            discovery::record(&static_state, Some(discovery::static_groups(&pc.job)), None);
-            providers.push(static_state);
-            keys.push("static".to_owned());
-            for f in &pc.job.file_sd_configs {
-                let key = format!("file {f:?}");
-                let state = SharedState::default();
-                let metrics = self.inner.sd_metrics.clone();
-                let last = previous.remove(&(name.clone(), key.clone()));
-                let provider = FileProvider::new(f.clone(), last.unwrap_or_default());
-                let first = tokio::task::spawn_blocking(move || {
-                    let mut p = provider;
-                    let outcome = p.refresh(&metrics);
-                    (p, outcome)
-                })
-                .await;
-                let Ok((provider, outcome)) = first else {
-                    continue;
-                };
-                if let Some((groups, error)) = outcome {
-                    discovery::record(&state, groups, error);
-                }
-                let changed = self.changed_fn(&name);
-                tasks.push(tokio::spawn(discovery::file::run(
-                    provider,
-                    state.clone(),
-                    self.inner.sd_metrics.clone(),
-                    cancel.clone(),
-                    changed,
-                )));
-                providers.push(state);
-                keys.push(key);
-            }
-            for h in pc.http_sd {
-                let key = format!("http {:?}", h.config);
-                let state = SharedState::default();
-                if let Some(last) = previous.remove(&(name.clone(), key.clone())) {
-                    discovery::record(&state, Some(last), None);
-                }
-                let changed = self.changed_fn(&name);
-                tasks.push(tokio::spawn(discovery::http::run(
-                    h.config,
-                    h.client,
-                    h.authorization,
-                    state.clone(),
-                    self.inner.sd_metrics.clone(),
-                    cancel.clone(),
-                    changed,
-                )));
-                providers.push(state);
-                keys.push(key);
-            }
-            for k in &pc.job.kubernetes_sd_configs {
-                let key = format!("kubernetes {k:?}");
-                let state = SharedState::default();
-                if let Some(last) = previous.remove(&(name.clone(), key.clone())) {
-                    discovery::record(&state, Some(last), None);
-                }
-                tasks.push(tokio::spawn(discovery::kubernetes::run(
-                    k.clone(),
-                    state.clone(),
-                    self.inner.sd_metrics.clone(),
-                    cancel.clone(),
-                    self.changed_fn(&name),
-                )));
-                providers.push(state);
-                keys.push(key);
-            }
+            let sources = discovery::Sources {
+                static_groups: discovery::static_groups(&pc.job.static_configs),
+                file: pc.job.file_sd_configs.clone(),
+                http: pc.http_sd.clone(),
+                dns: pc.job.dns_sd_configs.clone(),
+                kubernetes: pc.job.kubernetes_sd_configs.clone(),
+            };
+            let providers = discovery::start(
+                sources,
+                previous.entry(name.clone()).or_default(),
+                &self.inner.sd_metrics,
+                &cancel,
+                &mut tasks,
+                Arc::new(self.changed_fn(&name)),
+            )
+            .await;
             next.insert(
                 name,
                 Pool {
@@ -227,7 +167,6 @@ impl ScrapeManager {
                     client: pc.client,
                     authorization: pc.authorization,
                     providers,
-                    keys,
                     dropped: DroppedView::default(),
                 },
             );
@@ -260,7 +199,12 @@ impl ScrapeManager {
         *self.generation.lock() = Some(Generation { cancel, tasks });
     }
 
-    fn changed_fn(&self, job: &str) -> impl Fn() + Send + 'static {
+    /// The SD failure counters (shared with Alertmanager discovery).
+    pub fn sd_metrics(&self) -> SdMetrics {
+        self.inner.sd_metrics.clone()
+    }
+
+    fn changed_fn(&self, job: &str) -> impl Fn() + Send + Sync + 'static {
         let inner = Arc::downgrade(&self.inner);
         let job = job.to_owned();
         move || {
@@ -350,11 +294,7 @@ impl ScrapeManager {
     pub fn discovery_errors(&self) -> BTreeMap<String, Vec<String>> {
         let mut out = BTreeMap::new();
         for (name, pool) in self.inner.pools.lock().iter() {
-            let errors: Vec<String> = pool
-                .providers
-                .iter()
-                .filter_map(|p| p.lock().error.clone())
-                .collect();
+            let errors = pool.providers.errors();
             if !errors.is_empty() {
                 out.insert(name.clone(), errors);
             }
@@ -397,7 +337,7 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
     let mut dropped = DroppedView::default();
     let mut out = Vec::new();
     let metric_relabel: Arc<[RelabelConfig]> = Arc::from(job.metric_relabel_configs.as_slice());
-    for provider in &pool.providers {
+    for provider in &pool.providers.states {
         let state = provider.lock();
         for group in &state.groups {
             for (i, target) in group.targets.iter().enumerate() {

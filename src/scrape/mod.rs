@@ -4,7 +4,8 @@
 //! Prometheus text format (0.0.4 / 1.0.0) and OpenMetrics 1.0 text.
 //!
 //! The parts: `target_labels.rs` (a discovered label set → the target, as Prometheus'
-//! `PopulateLabels`), `discovery/` (static, file and HTTP providers of target groups),
+//! `PopulateLabels`), `discovery/` (static, file, HTTP and DNS providers of target groups; the
+//! notifier finds Alertmanagers with them too),
 //! `target.rs` (what to scrape, a stable per-target offset, health), `client.rs`
 //! (HTTP fetch into a reused buffer, the body-size limit enforced while streaming),
 //! `cache.rs` (raw series text → series or "dropped by metric relabeling", staleness
@@ -37,7 +38,9 @@ pub mod exposition;
 mod landed;
 
 pub use cache::SeriesCache;
-pub use from_config::{targets_from_config, HttpSd, PoolConfig, TargetError};
+pub use from_config::{
+    build_client, http_sd_client, targets_from_config, HttpSd, PoolConfig, TargetError,
+};
 pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
 pub use landed::{landed_channel, LandedSender, ScrapeLanded};
 pub use manager::{DroppedView, ScrapeManager, TargetView};

@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod kube;
+pub mod dns;
 pub mod peers;
 pub mod target;
 

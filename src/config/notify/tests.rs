@@ -193,3 +193,38 @@ fn secrets_and_url_files_resolve_against_the_config_dir() {
     let errors = parse_with_env(text, Path::new("/nonexistent/c.yml"), &no_env).unwrap_err();
     assert_eq!(errors.errors().len(), 2, "{errors}");
 }
+
+#[test]
+fn alertmanager_sets_take_every_discovery_mechanism() {
+    let text = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['a:1'], labels: {dc: x}}]\n    \
+                file_sd_configs: [{files: [am/*.json]}]\n    http_sd_configs: [{url: 'http://sd:1/am'}]\n    \
+                dns_sd_configs: [{names: [_am._tcp.example.org]}]\n    \
+                relabel_configs: [{source_labels: [dc], regex: x, action: keep}]\n    \
+                alert_relabel_configs: [{regex: replica, action: labeldrop}]\n    \
+                tls_config: {insecure_skip_verify: true}\n  \
+                - static_configs: [{targets: ['http://not-an-address']}]\n    \
+                relabel_configs: [{target_label: __address__, replacement: 'b:2'}]\n";
+    let c = load(text).unwrap_or_else(|e| panic!("{e:?}"));
+    let am = &c.alerting.alertmanagers[0];
+    assert_eq!(am.targets, ["a:1"]);
+    assert_eq!(am.static_configs[0].labels["dc"], "x");
+    assert_eq!(am.file_sd_configs.len(), 1);
+    assert_eq!(am.http_sd_configs[0].url, "http://sd:1/am");
+    assert_eq!(am.dns_sd_configs[0].names, ["_am._tcp.example.org"]);
+    assert_eq!(am.relabel_configs.len(), 1);
+    assert_eq!(am.alert_relabel_configs.len(), 1);
+    assert!(am.tls_config.insecure_skip_verify);
+    // With relabel_configs a static target is not checked (relabeling may rewrite it).
+    assert_eq!(
+        c.alerting.alertmanagers[1].targets,
+        ["http://not-an-address"]
+    );
+    let errors = load(
+        "alerting:\n  alertmanagers:\n  - dns_sd_configs: [{names: [x], type: A}]\n    \
+         static_configs: [{targets: ['http://x']}]\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("alerting.alertmanagers[0].dns_sd_configs[0]: a port is required"));
+    assert!(errors[1].contains("http://x"), "{errors:?}");
+}

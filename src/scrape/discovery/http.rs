@@ -127,6 +127,8 @@ pub async fn run(
                 Ok(g) => (Some(g), None),
                 Err(e) => {
                     metrics.http_failures.inc();
+                    let mechanism = super::MechanismLabels { mechanism: "http".to_owned() };
+                    metrics.refresh_failures.get_or_create(&mechanism).inc();
                     tracing::error!(url = %config.url, err = %e, "Unable to refresh target groups");
                     (None, Some(format!("{}: {e}", config.url)))
                 }
@@ -312,6 +314,13 @@ mod tests {
         assert_eq!(s.groups.len(), 1);
         assert_eq!(s.groups[0].targets[0]["__address__"], "a:1");
         assert!(s.error.as_deref().unwrap().contains("503"), "{:?}", s.error);
+        let http = crate::scrape::discovery::MechanismLabels {
+            mechanism: "http".to_owned(),
+        };
+        assert_eq!(
+            metrics.refresh_failures.get_or_create(&http).get(),
+            metrics.http_failures.get()
+        );
         assert!(changes.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 }

@@ -1,28 +1,38 @@
-//! Service discovery: providers turn a job's `static_configs`, `file_sd_configs` and
-//! `http_sd_configs` into target groups; the scrape manager re-syncs a job's targets whenever one
-//! of its providers reports a change.
+//! Service discovery: providers turn a job's (or an Alertmanager set's) `static_configs`,
+//! `file_sd_configs`, `http_sd_configs` and `dns_sd_configs` into target groups ([`start`]); the
+//! scrape manager re-syncs a job's targets, and the Alertmanager forwarder its set's
+//! Alertmanagers, whenever one of their providers reports a change.
 //!
 //! A provider's state is its last good groups and its last error: a refresh that fails keeps the
 //! groups (Prometheus keeps a file's last good groups, and an HTTP endpoint's), logs why, counts
-//! it in `prometheus_sd_file_read_errors_total` or `prometheus_sd_http_failures_total` (Prometheus'
-//! own metric names, so its dashboards work) and shows it in `/api/v1/targets` as
-//! `discoveryErrors`. Each provider runs in its own task: a slow endpoint delays no other job.
+//! it in `prometheus_sd_file_read_errors_total`, `prometheus_sd_http_failures_total` (and
+//! `prometheus_sd_refresh_failures_total{mechanism="http"}`) or
+//! `prometheus_sd_dns_lookup_failures_total` (Prometheus' own metric names, so its dashboards
+//! work) and shows it in `/api/v1/targets` as `discoveryErrors`. Each provider runs in its own
+//! task: a slow endpoint delays no other job.
 //! `file.rs` reads JSON and YAML files (globs; changes seen by polling modification times every
 //! second, plus a full re-read every `refresh_interval`); `http.rs` fetches an endpoint every
 //! `refresh_interval` with the job's credentials and refuses an answer above
-//! [`http::MAX_RESPONSE_BYTES`]; `kubernetes/` lists and watches the Kubernetes API.
+//! [`http::MAX_RESPONSE_BYTES`]; `dns.rs` looks names up every `refresh_interval` through the
+//! servers and search list of `/etc/resolv.conf`, a failing name keeping its last good group;
+//! `kubernetes/` lists and watches the Kubernetes API.
 
+pub mod dns;
 pub mod file;
 pub mod http;
 pub mod kubernetes;
 
 use crate::config::is_valid_label_name;
 use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Targets sharing labels, from one source (Prometheus' `targetgroup.Group`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,15 +57,30 @@ pub struct ProviderState {
 /// Shared between a provider's task and the manager.
 pub type SharedState = Arc<Mutex<ProviderState>>;
 
+/// The `mechanism` label of `prometheus_sd_refresh_failures_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MechanismLabels {
+    /// `http` (Prometheus' name of the SD mechanism).
+    pub mechanism: String,
+}
+
 /// Counters of failed refreshes, by Prometheus' names.
 #[derive(Debug, Clone, Default)]
 pub struct SdMetrics {
+    /// `prometheus_sd_refresh_failures_total{mechanism}`: failed refreshes of the periodically
+    /// refreshed mechanisms (HTTP; a DNS refresh never fails as a whole in Prometheus, its
+    /// lookups do). A series appears at its first failure, as in Prometheus.
+    pub refresh_failures: Family<MechanismLabels, Counter>,
     /// `prometheus_sd_file_read_errors_total`.
     pub file_read_errors: Counter,
     /// `prometheus_sd_http_failures_total`.
     pub http_failures: Counter,
     /// `prometheus_sd_kubernetes_failures_total`.
     pub kubernetes_failures: Counter,
+    /// `prometheus_sd_dns_lookups_total`.
+    pub dns_lookups: Counter,
+    /// `prometheus_sd_dns_lookup_failures_total`.
+    pub dns_lookup_failures: Counter,
 }
 
 impl SdMetrics {
@@ -76,6 +101,21 @@ impl SdMetrics {
             "prometheus_sd_kubernetes_failures",
             "The number of failed WATCH/LIST requests.",
             m.kubernetes_failures.clone(),
+        );
+        registry.register(
+            "prometheus_sd_refresh_failures",
+            "Number of refresh failures for the given SD mechanism.",
+            m.refresh_failures.clone(),
+        );
+        registry.register(
+            "prometheus_sd_dns_lookups",
+            "The number of DNS-SD lookups.",
+            m.dns_lookups.clone(),
+        );
+        registry.register(
+            "prometheus_sd_dns_lookup_failures",
+            "The number of DNS-SD lookup failures.",
+            m.dns_lookup_failures.clone(),
         );
         m
     }
@@ -121,8 +161,8 @@ fn groups(raw: RawGroups, origin: &str, meta: (&str, &str)) -> Result<Vec<Target
 }
 
 /// The groups of a `static_configs` list, with Prometheus' sources (`0`, `1`, ...).
-pub fn static_groups(job: &crate::config::ScrapeConfig) -> Vec<TargetGroup> {
-    job.static_configs
+pub fn static_groups(configs: &[crate::config::StaticConfig]) -> Vec<TargetGroup> {
+    configs
         .iter()
         .enumerate()
         .map(|(i, sc)| TargetGroup {
@@ -135,6 +175,153 @@ pub fn static_groups(job: &crate::config::ScrapeConfig) -> Vec<TargetGroup> {
             labels: sc.labels.clone(),
         })
         .collect()
+}
+
+/// Where one scrape job's or one Alertmanager set's targets come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `static_configs`, as groups.
+    pub static_groups: Vec<TargetGroup>,
+    /// `file_sd_configs`.
+    pub file: Vec<crate::config::FileSdConfig>,
+    /// `http_sd_configs`, each with its client.
+    pub http: Vec<crate::scrape::HttpSd>,
+    /// `dns_sd_configs`.
+    pub dns: Vec<crate::config::DnsSdConfig>,
+    /// `kubernetes_sd_configs`.
+    pub kubernetes: Vec<crate::config::KubernetesSdConfig>,
+}
+
+/// The running providers of one [`Sources`]: their states, in order, and a key per provider
+/// naming its configuration (so a reload can hand an unchanged provider its last groups).
+#[derive(Debug, Default)]
+pub struct Started {
+    /// Each provider's state.
+    pub states: Vec<SharedState>,
+    /// Each provider's configuration key (same order).
+    pub keys: Vec<String>,
+}
+
+impl Started {
+    /// Each provider's current groups by key, for [`start`] after a reload.
+    pub fn groups_by_key(&self) -> HashMap<String, Vec<TargetGroup>> {
+        self.keys
+            .iter()
+            .zip(&self.states)
+            .map(|(k, s)| (k.clone(), s.lock().groups.clone()))
+            .collect()
+    }
+
+    /// Every provider's current error.
+    pub fn errors(&self) -> Vec<String> {
+        self.states
+            .iter()
+            .filter_map(|s| s.lock().error.clone())
+            .collect()
+    }
+}
+
+/// Starts the providers of `sources`, each as a task in `tasks` stopped by `cancel`: static
+/// groups are recorded at once and file SD files read before this returns; HTTP and DNS
+/// providers report in the background. A provider whose key is in `previous` starts from
+/// those groups, so a source failing right after a reload keeps its targets. `changed` is
+/// called whenever a provider's groups or error change.
+pub async fn start(
+    sources: Sources,
+    previous: &mut HashMap<String, Vec<TargetGroup>>,
+    metrics: &SdMetrics,
+    cancel: &CancellationToken,
+    tasks: &mut Vec<JoinHandle<()>>,
+    changed: Arc<dyn Fn() + Send + Sync>,
+) -> Started {
+    let mut out = Started::default();
+    let static_state = SharedState::default();
+    record(&static_state, Some(sources.static_groups), None);
+    out.states.push(static_state);
+    out.keys.push("static".to_owned());
+    let notify = |c: &Arc<dyn Fn() + Send + Sync>| {
+        let c = c.clone();
+        move || c()
+    };
+    for f in sources.file {
+        let key = format!("file {f:?}");
+        let state = SharedState::default();
+        let m = metrics.clone();
+        let provider = file::FileProvider::new(f, previous.remove(&key).unwrap_or_default());
+        let first = tokio::task::spawn_blocking(move || {
+            let mut p = provider;
+            let outcome = p.refresh(&m);
+            (p, outcome)
+        })
+        .await;
+        let Ok((provider, outcome)) = first else {
+            continue;
+        };
+        if let Some((groups, error)) = outcome {
+            record(&state, groups, error);
+        }
+        tasks.push(tokio::spawn(file::run(
+            provider,
+            state.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            notify(&changed),
+        )));
+        out.states.push(state);
+        out.keys.push(key);
+    }
+    for h in sources.http {
+        let key = format!("http {:?}", h.config);
+        let state = SharedState::default();
+        if let Some(last) = previous.remove(&key) {
+            record(&state, Some(last), None);
+        }
+        tasks.push(tokio::spawn(http::run(
+            h.config,
+            h.client,
+            h.authorization,
+            state.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            notify(&changed),
+        )));
+        out.states.push(state);
+        out.keys.push(key);
+    }
+    for d in sources.dns {
+        let key = format!("dns {d:?}");
+        let state = SharedState::default();
+        let last = previous.remove(&key).unwrap_or_default();
+        if !last.is_empty() {
+            record(&state, Some(last.clone()), None);
+        }
+        tasks.push(tokio::spawn(dns::run(
+            dns::DnsProvider::new(d, last),
+            state.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            notify(&changed),
+        )));
+        out.states.push(state);
+        out.keys.push(key);
+    }
+    for k in sources.kubernetes {
+        let key = format!("kubernetes {k:?}");
+        let state = SharedState::default();
+        if let Some(last) = previous.remove(&key) {
+            record(&state, Some(last), None);
+        }
+        tasks.push(tokio::spawn(kubernetes::run(
+            k,
+            state.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            notify(&changed),
+        )));
+        out.states.push(state);
+        out.keys.push(key);
+    }
+    out
 }
 
 /// A refresh's outcome: new groups (`None` when the source could not be read at all) and why
