@@ -15,6 +15,11 @@ yaml_section! {
         evaluation_interval: PromDuration,
         external_labels: Entries<String>,
         resolve_timeout: PromDuration,
+        pagerduty_url: String,
+        opsgenie_api_url: String,
+        opsgenie_api_key: String,
+        opsgenie_api_key_file: String,
+        webex_api_url: String,
     }
 }
 
@@ -41,6 +46,9 @@ pub struct GlobalConfig {
     /// Alertmanager's `resolve_timeout` (5m): a posted alert without `endsAt` resolves this
     /// long after it was last received.
     pub resolve_timeout: PromDuration,
+    /// Alertmanager's `pagerduty_url`, `opsgenie_api_*` and `webex_api_url`.
+    #[serde(skip)]
+    pub incident: super::receiver_incident::IncidentGlobals,
 }
 
 impl GlobalConfig {
@@ -62,6 +70,7 @@ impl Default for GlobalConfig {
             evaluation_interval: Self::DEFAULT_EVALUATION_INTERVAL,
             external_labels: BTreeMap::new(),
             resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
+            incident: Default::default(),
         }
     }
 }
@@ -123,12 +132,21 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         .map(|r| r.value)
         .filter(|r| !r.is_zero())
         .unwrap_or(GlobalConfig::DEFAULT_RESOLVE_TIMEOUT);
+    let incident = super::receiver_incident::globals(
+        raw.pagerduty_url,
+        raw.opsgenie_api_url,
+        raw.opsgenie_api_key,
+        raw.opsgenie_api_key_file,
+        raw.webex_api_url,
+        cx,
+    );
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
         evaluation_interval,
         external_labels,
         resolve_timeout,
+        incident,
     }
 }
 

@@ -38,6 +38,7 @@ mod global;
 mod http;
 mod node;
 mod notify;
+mod receiver_incident;
 mod receiver_types;
 mod receivers;
 mod relabel;
@@ -58,6 +59,10 @@ pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{
     AlertingConfig, AlertmanagerConfig, GroupBy, InhibitRule, MatcherList, RouteConfig,
     DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL,
+};
+pub use receiver_incident::{
+    IncidentGlobals, OpsgenieConfig, OpsgenieResponder, PagerdutyConfig, PagerdutyImage,
+    PagerdutyLink, WebexConfig,
 };
 pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
@@ -311,6 +316,8 @@ pub fn parse_with_env(
             },
             cx,
         );
+        let mut receivers = notify.receivers;
+        receiver_incident::apply_globals(&mut receivers, &global.incident, cx);
         Config {
             global,
             rule_files,
@@ -318,7 +325,7 @@ pub fn parse_with_env(
             storage,
             alerting: notify.alerting,
             route: notify.route,
-            receivers: notify.receivers,
+            receivers,
             inhibit_rules: notify.inhibit_rules,
             templates: notify.templates,
             path: path.to_path_buf(),

@@ -214,6 +214,15 @@ pub struct ReceiverConfig {
     /// Log lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_configs: Vec<LogConfig>,
+    /// PagerDuty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pagerduty_configs: Vec<super::receiver_incident::PagerdutyConfig>,
+    /// Opsgenie.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub opsgenie_configs: Vec<super::receiver_incident::OpsgenieConfig>,
+    /// Webex.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webex_configs: Vec<super::receiver_incident::WebexConfig>,
     /// Where the entry is in the file.
     #[serde(skip)]
     pub pos: Pos,

@@ -27,6 +27,9 @@ yaml_section! {
         slack_configs: Vec<At<RawSlack>>,
         email_configs: Vec<At<RawEmail>>,
         log_configs: Vec<At<RawLog>>,
+        pagerduty_configs: Vec<At<super::receiver_incident::RawPagerduty>>,
+        opsgenie_configs: Vec<At<super::receiver_incident::RawOpsgenie>>,
+        webex_configs: Vec<At<super::receiver_incident::RawWebex>>,
     }
 }
 
@@ -156,6 +159,18 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
             send_resolved: l.value.send_resolved.is_none_or(|s| s.value),
         })
         .collect();
+    let pagerduty_configs = list(raw.pagerduty_configs)
+        .into_iter()
+        .map(|p| super::receiver_incident::pagerduty(p, &scope, cx))
+        .collect();
+    let opsgenie_configs = list(raw.opsgenie_configs)
+        .into_iter()
+        .map(|o| super::receiver_incident::opsgenie(o, &scope, cx))
+        .collect();
+    let webex_configs = list(raw.webex_configs)
+        .into_iter()
+        .map(|w| super::receiver_incident::webex(w, &scope, cx))
+        .collect();
     let fallback_pos = raw
         .fallback_receiver
         .as_ref()
@@ -168,6 +183,9 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         slack_configs,
         email_configs,
         log_configs,
+        pagerduty_configs,
+        opsgenie_configs,
+        webex_configs,
         pos,
         fallback_pos,
     }
@@ -221,15 +239,15 @@ pub(crate) fn check_fallbacks(
     }
 }
 
-struct RawDelivery {
-    timeout: Option<At<PromDuration>>,
-    max_attempts: Option<At<u64>>,
-    max_age: Option<At<PromDuration>>,
-    min_backoff: Option<At<PromDuration>>,
-    max_backoff: Option<At<PromDuration>>,
+pub(super) struct RawDelivery {
+    pub timeout: Option<At<PromDuration>>,
+    pub max_attempts: Option<At<u64>>,
+    pub max_age: Option<At<PromDuration>>,
+    pub min_backoff: Option<At<PromDuration>>,
+    pub max_backoff: Option<At<PromDuration>>,
 }
 
-fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig {
+pub(super) fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig {
     let d = DeliveryConfig::default();
     let positive =
         |v: Option<At<PromDuration>>, name: &str, default: PromDuration, cx: &mut Cx<'_>| match v {
@@ -262,7 +280,11 @@ fn delivery(raw: RawDelivery, scope: &Scope, cx: &mut Cx<'_>) -> DeliveryConfig 
     out
 }
 
-fn http_config(raw: Option<At<RawHttpConfig>>, scope: &Scope, cx: &mut Cx<'_>) -> HttpClientConfig {
+pub(super) fn http_config(
+    raw: Option<At<RawHttpConfig>>,
+    scope: &Scope,
+    cx: &mut Cx<'_>,
+) -> HttpClientConfig {
     let Some(raw) = raw.map(|r| r.value) else {
         return HttpClientConfig::default();
     };
@@ -309,7 +331,7 @@ fn http_config(raw: Option<At<RawHttpConfig>>, scope: &Scope, cx: &mut Cx<'_>) -
 }
 
 /// An inline URL or a `*_file` holding one (checked readable now, read at each send).
-fn url_pair(
+pub(super) fn url_pair(
     url: Option<At<String>>,
     file: Option<At<String>>,
     names: (&str, &str),

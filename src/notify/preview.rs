@@ -78,6 +78,22 @@ pub fn build_integrations(
             let email = Email::new(e.clone(), &lib).map_err(failed)?;
             add(Arc::new(email), e.send_resolved, &e.delivery);
         }
+        for p in &r.pagerduty_configs {
+            let pd =
+                super::integrations::pagerduty::Pagerduty::new(p.clone(), client.clone(), &lib)
+                    .map_err(failed)?;
+            add(Arc::new(pd), p.send_resolved, &p.delivery);
+        }
+        for o in &r.opsgenie_configs {
+            let og = super::integrations::opsgenie::Opsgenie::new(o.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(og), o.send_resolved, &o.delivery);
+        }
+        for w in &r.webex_configs {
+            let webex = super::integrations::webex::Webex::new(w.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(webex), w.send_resolved, &w.delivery);
+        }
         for l in &r.log_configs {
             add(Arc::new(Log), l.send_resolved, &DeliveryConfig::default());
         }

@@ -3,8 +3,12 @@
 
 pub mod alertmanager;
 pub mod email;
+pub mod incident_text;
 pub mod log;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod slack;
+pub mod webex;
 pub mod webhook;
 
 use super::integration::{parse_retry_after, NotifyError};
