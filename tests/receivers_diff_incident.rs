@@ -70,6 +70,33 @@ async fn run(pair: &Pair, paths: &[(&str, usize, usize)], headers: &[&str]) {
     }
 }
 
+/// watchfire's `/api/v2/status` `config.original` passes `amtool check-config`, shows
+/// `<secret>` and none of `secrets`.
+fn check_original(pair: &Pair, dir: &std::path::Path, secrets: &[&str]) {
+    let (_, status) = common::get_json(&format!("{}/api/v2/status", pair.wf)).unwrap();
+    let original = status["config"]["original"].as_str().unwrap().to_owned();
+    assert!(original.contains("<secret>"), "{original}");
+    for s in secrets {
+        assert!(!original.contains(s), "{s} in {original}");
+    }
+    let Some(amtool) = common::peers::peer("amtool") else {
+        return;
+    };
+    let file = dir.join("original.yml");
+    std::fs::write(&file, &original).unwrap();
+    let out = std::process::Command::new(amtool)
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{original}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn compare(ours: &[Recorded], theirs: &[Recorded], headers: &[&str]) {
     assert_same(ours, theirs, headers, without_times);
 }
@@ -106,6 +133,9 @@ async fn pagerduty_requests_match_alertmanager() {
         &["content-type", "authorization"],
     )
     .await;
+    tokio::task::block_in_place(|| {
+        check_original(&pair, dir.path(), &["0123456789abcdef0123456789abcdef"])
+    });
     let body = pair.ours.requests("/pd-default")[0].json();
     assert_eq!(body["dedup_key"], group_hash());
     assert_eq!(body["payload"]["custom_details"]["num_firing"], 2);
@@ -163,6 +193,7 @@ async fn opsgenie_requests_match_alertmanager() {
         &["content-type", "authorization"],
     )
     .await;
+    tokio::task::block_in_place(|| check_original(&pair, dir.path(), &["global-key"]));
     let ours = pair.ours.requests("/og-custom/v2/alerts")[0].clone();
     assert_eq!(ours.header("authorization"), "GenieKey critical-key");
     assert_eq!(
@@ -197,6 +228,9 @@ async fn webex_requests_match_alertmanager() {
         &["content-type", "authorization"],
     )
     .await;
+    tokio::task::block_in_place(|| {
+        check_original(&pair, dir.path(), &["bot-token", "other-token"])
+    });
     assert_eq!(
         pair.ours.requests("/webex-default")[0].header("authorization"),
         "Bearer bot-token"
