@@ -526,6 +526,22 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn render_shows_each_integration() {
+        let c = super::test_support::config_of(
+            "    pagerduty_configs: [{routing_key: k}]\n    opsgenie_configs: [{api_key: k}]\n    \
+             webex_configs: [{room_id: r, http_config: {bearer_token: t}}]\n",
+        );
+        let n = super::test_support::note();
+        let out = crate::notify::preview::render(&c, &n.alerts, "http://am.example").unwrap();
+        let names: Vec<&str> = out.iter().map(|r| r.integration.as_str()).collect();
+        assert_eq!(names, ["pagerduty", "opsgenie", "webex"]);
+        for r in &out {
+            let body = r.output.as_ref().unwrap();
+            assert!(body.contains("DiskFull"), "{body}");
+        }
+    }
+
+    #[test]
     fn truncation_as_alertmanager() {
         assert_eq!(truncate_runes("abcdef", 4), "abc…");
         assert_eq!(truncate_runes("abc", 3), "abc");
