@@ -62,7 +62,7 @@ pub use notify::{
 };
 pub use receiver_incident::{
     IncidentGlobals, OpsgenieConfig, OpsgenieResponder, PagerdutyConfig, PagerdutyImage,
-    PagerdutyLink, WebexConfig,
+    PagerdutyLink, PushoverConfig, WebexConfig,
 };
 pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,

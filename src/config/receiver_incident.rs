@@ -1,4 +1,4 @@
-//! `pagerduty_configs`, `opsgenie_configs` and `webex_configs`: Alertmanager's keys, defaults
+//! `pagerduty_configs`, `opsgenie_configs`, `pushover_configs` and `webex_configs`: Alertmanager's keys, defaults
 //! and checks (`config/notifiers.go`), plus watchfire's delivery keys (`max_attempts`, ...).
 //!
 //! The `global` defaults `pagerduty_url`, `opsgenie_api_url`, `opsgenie_api_key(_file)` and
@@ -167,6 +167,36 @@ yaml_section! {
         api_url: String,
         message: String,
         room_id: String,
+        timeout: PromDuration,
+        max_attempts: u64,
+        max_age: PromDuration,
+        min_backoff: PromDuration,
+        max_backoff: PromDuration,
+    }
+}
+
+yaml_section! {
+    /// A `pushover_configs` entry as written.
+    pub(crate) struct RawPushover {
+        send_resolved: bool,
+        http_config: RawHttpConfig,
+        user_key: String,
+        user_key_file: String,
+        token: String,
+        token_file: String,
+        title: String,
+        message: String,
+        url: String,
+        url_title: String,
+        device: String,
+        sound: String,
+        priority: String,
+        retry: PromDuration,
+        expire: PromDuration,
+        ttl: PromDuration,
+        html: bool,
+        monospace: bool,
+        api_url: String,
         timeout: PromDuration,
         max_attempts: u64,
         max_age: PromDuration,
@@ -354,6 +384,73 @@ pub struct WebexConfig {
     #[serde(flatten)]
     pub delivery: DeliveryConfig,
 }
+
+/// A Pushover message (`POST` with the parameters in the query string).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PushoverConfig {
+    /// Notify about resolved alerts too (default true).
+    pub send_resolved: bool,
+    /// Credentials.
+    pub http_config: HttpClientConfig,
+    /// The recipient's user key (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_key: Option<Secret>,
+    /// A file holding the user key, read at each send (not trimmed, as Alertmanager).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_key_file: Option<PathBuf>,
+    /// The application token (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// A file holding the token, read at each send (not trimmed, as Alertmanager).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Title (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Message (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Supplementary URL (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Its title (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_title: Option<String>,
+    /// Device (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Sound (template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
+    /// Priority (template; default 2 when firing, 0 when resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// How often an emergency notification is repeated (1m).
+    pub retry: PromDuration,
+    /// When emergency repeats stop (1h).
+    pub expire: PromDuration,
+    /// Message lifetime (0: unlimited).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ttl: PromDuration,
+    /// The message is HTML (its template escapes as `html/template`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub html: bool,
+    /// Monospace message.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub monospace: bool,
+    /// watchfire's own: the messages endpoint (default Pushover's; Alertmanager has no key).
+    pub api_url: String,
+    /// Retry settings.
+    #[serde(flatten)]
+    pub delivery: DeliveryConfig,
+}
+
+fn is_zero(d: &PromDuration) -> bool {
+    d.is_zero()
+}
+
+/// Pushover's messages endpoint, as Alertmanager uses it.
+pub const DEFAULT_PUSHOVER_API_URL: &str = "https://api.pushover.net/1/messages.json";
 
 fn text(f: Option<At<String>>) -> Option<String> {
     f.map(|f| f.value)
@@ -653,6 +750,89 @@ pub(crate) fn webex(raw: At<RawWebex>, scope: &Scope, cx: &mut Cx<'_>) -> WebexC
     }
 }
 
+/// Resolves a `pushover_configs` entry.
+pub(crate) fn pushover(raw: At<RawPushover>, scope: &Scope, cx: &mut Cx<'_>) -> PushoverConfig {
+    let pos = raw.pos;
+    let raw = raw.value;
+    for (inline, file, a, b) in [
+        (
+            &raw.user_key,
+            &raw.user_key_file,
+            "user_key",
+            "user_key_file",
+        ),
+        (&raw.token, &raw.token_file, "token", "token_file"),
+    ] {
+        let set = |f: &Option<At<String>>| f.as_ref().is_some_and(|v| !v.value.is_empty());
+        if !set(inline) && !set(file) {
+            problem(
+                cx,
+                pos,
+                format!("{scope}: one of {a} or {b} must be configured"),
+            );
+        }
+    }
+    let (user_key, user_key_file) = key_pair(
+        raw.user_key,
+        raw.user_key_file,
+        ("user_key", "user_key_file"),
+        scope,
+        cx,
+    );
+    let (token, token_file) = key_pair(
+        raw.token,
+        raw.token_file,
+        ("token", "token_file"),
+        scope,
+        cx,
+    );
+    let html = raw.html.is_some_and(|h| h.value);
+    let monospace = raw.monospace.as_ref().is_some_and(|m| m.value);
+    if html && monospace {
+        let at = raw.monospace.map_or(pos, |m| m.pos);
+        problem(
+            cx,
+            at,
+            format!("{scope}: at most one of monospace & html must be configured"),
+        );
+    }
+    PushoverConfig {
+        send_resolved: raw.send_resolved.is_none_or(|s| s.value),
+        http_config: http_config(raw.http_config, scope, cx),
+        user_key,
+        user_key_file,
+        token,
+        token_file,
+        title: text(raw.title),
+        message: text(raw.message),
+        url: text(raw.url),
+        url_title: text(raw.url_title),
+        device: text(raw.device),
+        sound: text(raw.sound),
+        priority: text(raw.priority),
+        retry: raw.retry.map_or(PromDuration::from_secs(60), |r| r.value),
+        expire: raw
+            .expire
+            .map_or(PromDuration::from_secs(3600), |e| e.value),
+        ttl: raw.ttl.map_or(PromDuration::from_secs(0), |t| t.value),
+        html,
+        monospace,
+        api_url: optional_url(raw.api_url, "api_url", scope, cx)
+            .unwrap_or_else(|| DEFAULT_PUSHOVER_API_URL.to_owned()),
+        delivery: delivery(
+            raw_delivery(
+                raw.timeout,
+                raw.max_attempts,
+                raw.max_age,
+                raw.min_backoff,
+                raw.max_backoff,
+            ),
+            scope,
+            cx,
+        ),
+    }
+}
+
 /// Reads the `global` keys of these integrations.
 pub(crate) fn globals(
     pagerduty_url: Option<At<String>>,
@@ -821,6 +1001,34 @@ mod tests {
             c.receivers[0].opsgenie_configs[0].api_url,
             super::DEFAULT_OPSGENIE_API_URL
         );
+    }
+
+    #[test]
+    fn pushover_defaults_and_checks() {
+        let c = parse(&receiver(
+            "    pushover_configs: [{user_key: u, token: t}]\n",
+        ))
+        .unwrap();
+        let p = &c.receivers[0].pushover_configs[0];
+        assert!(p.send_resolved && !p.html);
+        assert_eq!(p.retry.to_string(), "1m");
+        assert_eq!(p.expire.to_string(), "1h");
+        assert_eq!(p.api_url, super::DEFAULT_PUSHOVER_API_URL);
+        let e = parse(&receiver("    pushover_configs: [{token: t}]\n")).unwrap_err();
+        assert!(
+            e.contains("one of user_key or user_key_file must be configured"),
+            "{e}"
+        );
+        let e = parse(&receiver("    pushover_configs: [{user_key: u}]\n")).unwrap_err();
+        assert!(
+            e.contains("one of token or token_file must be configured"),
+            "{e}"
+        );
+        let e = parse(&receiver(
+            "    pushover_configs: [{user_key: u, token: t, html: true, monospace: true}]\n",
+        ))
+        .unwrap_err();
+        assert!(e.contains("at most one of monospace & html"), "{e}");
     }
 
     #[test]

@@ -220,6 +220,9 @@ pub struct ReceiverConfig {
     /// Opsgenie.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub opsgenie_configs: Vec<super::receiver_incident::OpsgenieConfig>,
+    /// Pushover.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushover_configs: Vec<super::receiver_incident::PushoverConfig>,
     /// Webex.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webex_configs: Vec<super::receiver_incident::WebexConfig>,

@@ -29,6 +29,7 @@ yaml_section! {
         log_configs: Vec<At<RawLog>>,
         pagerduty_configs: Vec<At<super::receiver_incident::RawPagerduty>>,
         opsgenie_configs: Vec<At<super::receiver_incident::RawOpsgenie>>,
+        pushover_configs: Vec<At<super::receiver_incident::RawPushover>>,
         webex_configs: Vec<At<super::receiver_incident::RawWebex>>,
     }
 }
@@ -167,6 +168,10 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         .into_iter()
         .map(|o| super::receiver_incident::opsgenie(o, &scope, cx))
         .collect();
+    let pushover_configs = list(raw.pushover_configs)
+        .into_iter()
+        .map(|p| super::receiver_incident::pushover(p, &scope, cx))
+        .collect();
     let webex_configs = list(raw.webex_configs)
         .into_iter()
         .map(|w| super::receiver_incident::webex(w, &scope, cx))
@@ -185,6 +190,7 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         log_configs,
         pagerduty_configs,
         opsgenie_configs,
+        pushover_configs,
         webex_configs,
         pos,
         fallback_pos,

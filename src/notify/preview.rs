@@ -89,6 +89,11 @@ pub fn build_integrations(
                 .map_err(failed)?;
             add(Arc::new(og), o.send_resolved, &o.delivery);
         }
+        for p in &r.pushover_configs {
+            let po = super::integrations::pushover::Pushover::new(p.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(po), p.send_resolved, &p.delivery);
+        }
         for w in &r.webex_configs {
             let webex = super::integrations::webex::Webex::new(w.clone(), client.clone(), &lib)
                 .map_err(failed)?;

@@ -16,19 +16,7 @@ use std::fmt::Write as _;
 
 /// Alertmanager's `__text_alert_list`: per alert its sorted labels, annotations and source.
 pub fn alert_list<'a>(alerts: impl IntoIterator<Item = &'a NotifyAlert>) -> String {
-    let mut out = String::new();
-    for a in alerts {
-        out.push_str("Labels:\n");
-        for l in a.labels.iter() {
-            let _ = writeln!(out, " - {} = {}", l.name, l.value);
-        }
-        out.push_str("Annotations:\n");
-        for (k, v) in &a.annotations {
-            let _ = writeln!(out, " - {k} = {v}");
-        }
-        let _ = writeln!(out, "Source: {}", a.generator_url);
-    }
-    out
+    alert_list_with(alerts, |s| s.to_owned())
 }
 
 fn common_annotation_values(n: &Notification) -> String {
@@ -60,19 +48,66 @@ pub fn opsgenie_description(n: &Notification) -> String {
 /// The default Webex (and Pushover) message: common annotation values, then blank-line
 /// separated sections for the firing and the resolved alerts.
 pub fn webex_message(n: &Notification) -> String {
-    let mut out = common_annotation_values(n);
+    message_with(n, |s| s.to_owned())
+}
+
+/// The default Pushover message with `html` set: the same text with every value escaped as
+/// Go's `html/template` escapes it.
+pub fn webex_message_html(n: &Notification) -> String {
+    message_with(n, html_escape)
+}
+
+/// `html/template`'s escaping of text.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\0' => out.push('\u{FFFD}'),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '+' => out.push_str("&#43;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn alert_list_with<'a>(
+    alerts: impl IntoIterator<Item = &'a NotifyAlert>,
+    esc: fn(&str) -> String,
+) -> String {
+    let mut out = String::new();
+    for a in alerts {
+        out.push_str("Labels:\n");
+        for l in a.labels.iter() {
+            let _ = writeln!(out, " - {} = {}", esc(&l.name), esc(&l.value));
+        }
+        out.push_str("Annotations:\n");
+        for (k, v) in &a.annotations {
+            let _ = writeln!(out, " - {} = {}", esc(k), esc(v));
+        }
+        let _ = writeln!(out, "Source: {}", esc(&a.generator_url));
+    }
+    out
+}
+
+fn message_with(n: &Notification, esc: fn(&str) -> String) -> String {
+    let mut out = esc(&common_annotation_values(n));
     out.push('\n');
     let firing: Vec<&NotifyAlert> = n.firing().collect();
     if !firing.is_empty() {
         out.push_str("\nAlerts Firing:\n");
-        out.push_str(&alert_list(firing));
+        out.push_str(&alert_list_with(firing, esc));
         out.push('\n');
     }
     out.push('\n');
     let resolved: Vec<&NotifyAlert> = n.resolved().collect();
     if !resolved.is_empty() {
         out.push_str("\nAlerts Resolved:\n");
-        out.push_str(&alert_list(resolved));
+        out.push_str(&alert_list_with(resolved, esc));
         out.push('\n');
     }
     out.push('\n');

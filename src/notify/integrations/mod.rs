@@ -7,6 +7,7 @@ pub mod incident_text;
 pub mod log;
 pub mod opsgenie;
 pub mod pagerduty;
+pub mod pushover;
 pub mod slack;
 pub mod webex;
 pub mod webhook;
