@@ -1,4 +1,4 @@
-//! PagerDuty, Opsgenie and Webex receivers against the real Alertmanager 0.33: both load the
+//! PagerDuty, Opsgenie, Pushover and Webex receivers against the real Alertmanager 0.33: both load the
 //! same configuration, are sent the same alerts (two in one group, firing and then resolved),
 //! and deliver to recorders that answer as the real services do; the requests must be the same
 //! (see `notify_support::receiver_diff`). Each integration is configured twice: with
@@ -235,4 +235,140 @@ async fn webex_requests_match_alertmanager() {
         pair.ours.requests("/webex-default")[0].header("authorization"),
         "Bearer bot-token"
     );
+}
+
+/// A proxy that answers `CONNECT` and ends the TLS itself (a self-signed certificate made with
+/// openssl), passing the plain HTTP on to `target`: Alertmanager has no setting for the
+/// Pushover endpoint, so it reaches the recorder through `http_config.proxy_url`.
+async fn tls_proxy(
+    dir: &std::path::Path,
+    target: std::sync::Arc<parking_lot::Mutex<String>>,
+) -> Option<u16> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = (dir.join("proxy.crt"), dir.join("proxy.key"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=api.pushover.net", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?;
+    assert!(made.status.success(), "{made:?}");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let target = target.lock().clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if conn.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                if conn
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(conn).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    Some(port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushover_requests_match_alertmanager() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
+    let Some(proxy) = tls_proxy(dir.path(), target.clone()).await else {
+        return;
+    };
+    // Pair::start writes Alertmanager's configuration first: it goes through the proxy to its
+    // recorder, watchfire posts to its recorder directly. The entries are otherwise the same.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let Some(pair) = Pair::start(dir.path(), |base| {
+        let reach = if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            *target.lock() = base.trim_start_matches("http://").to_owned();
+            format!(
+                "http_config: {{proxy_url: 'http://127.0.0.1:{proxy}', tls_config: {{insecure_skip_verify: true}}}}"
+            )
+        } else {
+            format!("api_url: '{base}/1/messages.json'")
+        };
+        format!(
+            "{ROUTE}receivers:\n  - name: team\n    pushover_configs:\n      \
+             - {{user_key: user-1, token: 'app token', {reach}}}\n      \
+             - {{user_key: '{{{{ .CommonLabels.severity }}}}-user', token: t2, {reach}, \
+             title: '{{{{ .CommonLabels.alertname }}}} ({{{{ len .Alerts }}}})', \
+             message: '{{{{ range .Alerts }}}}{{{{ .Labels.instance }}}} {{{{ end }}}}', url: 'http://x.example/{{{{ .Receiver }}}}', \
+             url_title: runbook, device: phone, sound: siren, priority: '{{{{ if eq .Status \"firing\" }}}}1{{{{ else }}}}-1{{{{ end }}}}', \
+             retry: 2m, expire: 3h, ttl: 1h}}\n      \
+             - {{user_key: u3, token: t3, html: true, {reach}}}\n"
+        )
+    })
+    .await
+    else {
+        return;
+    };
+    let answer = r#"{"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b"}"#;
+    pair.always("/1/messages.json", Behaviour::Json(200, answer));
+    // Three entries, firing then resolved; one path, so order by the query's token.
+    let alerts = alerts();
+    pair.post(&Value::Array(alerts.clone())).await;
+    let (ours, theirs) = pair.wait("/1/messages.json", 3).await;
+    compare(&by_token(ours), &by_token(theirs), &["content-type"]);
+    let done: Vec<Value> = alerts.iter().map(resolved).collect();
+    pair.post(&Value::Array(done)).await;
+    let (ours, theirs) = pair.wait("/1/messages.json", 6).await;
+    compare(
+        &by_token(ours[3..].to_vec()),
+        &by_token(theirs[3..].to_vec()),
+        &["content-type"],
+    );
+    assert_eq!(ours[0].body, "");
+    tokio::task::block_in_place(|| check_original(&pair, dir.path(), &["app token", "user-1"]));
+}
+
+/// Requests ordered by their `token` parameter (entries deliver concurrently).
+fn by_token(mut list: Vec<Recorded>) -> Vec<Recorded> {
+    list.sort_by_key(|r| {
+        r.query
+            .split('&')
+            .find(|p| p.starts_with("token="))
+            .unwrap_or("")
+            .to_owned()
+    });
+    list
 }
