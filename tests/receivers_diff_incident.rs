@@ -372,3 +372,56 @@ fn by_token(mut list: Vec<Recorded>) -> Vec<Recorded> {
     });
     list
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_v1_requests_match_alertmanager() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
+    let Some(proxy) = tls_proxy(dir.path(), target.clone()).await else {
+        return;
+    };
+    // Alertmanager sends v1 events to PagerDuty's fixed endpoint: through the proxy to its
+    // recorder; watchfire's entries name the same path on its recorder with `url`.
+    const V1: &str = "/generic/2010-04-15/create_event.json";
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let Some(pair) = Pair::start(dir.path(), |base| {
+        let reach = if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            *target.lock() = base.trim_start_matches("http://").to_owned();
+            format!(
+                "http_config: {{proxy_url: 'http://127.0.0.1:{proxy}', tls_config: {{insecure_skip_verify: true}}}}"
+            )
+        } else {
+            format!("url: '{base}{V1}'")
+        };
+        format!(
+            "{ROUTE}receivers:\n  - name: team\n    pagerduty_configs:\n      \
+             - {{service_key: key-a, {reach}}}\n      \
+             - {{service_key: 'key-b-{{{{ .CommonLabels.severity }}}}', {reach}, client: watch, \
+             client_url: 'http://c.example/{{{{ .Receiver }}}}', description: '{{{{ len .Alerts }}}} on {{{{ .GroupLabels.alertname }}}}', \
+             details: {{hosts: '{{{{ range .Alerts }}}}{{{{ .Labels.instance }}}},{{{{ end }}}}', n: '{{{{ len .Alerts }}}}'}}}}\n"
+        )
+    })
+    .await
+    else {
+        return;
+    };
+    let answer = r#"{"status":"success","message":"Event processed","incident_key":"x"}"#;
+    pair.always(V1, Behaviour::Json(200, answer));
+    let by_key = |mut list: Vec<Recorded>| {
+        list.sort_by_key(|r| r.json()["service_key"].as_str().unwrap_or("").to_owned());
+        list
+    };
+    let alerts = alerts();
+    pair.post(&Value::Array(alerts.clone())).await;
+    let (ours, theirs) = pair.wait(V1, 2).await;
+    compare(&by_key(ours), &by_key(theirs), &["content-type"]);
+    let done: Vec<Value> = alerts.iter().map(resolved).collect();
+    pair.post(&Value::Array(done)).await;
+    let (ours, theirs) = pair.wait(V1, 4).await;
+    compare(
+        &by_key(ours[2..].to_vec()),
+        &by_key(theirs[2..].to_vec()),
+        &["content-type"],
+    );
+    assert_eq!(ours[3].json()["event_type"], "resolve");
+}
