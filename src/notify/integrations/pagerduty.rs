@@ -133,8 +133,13 @@ impl Pagerduty {
 
     /// The request body for `n`.
     pub fn payload(&self, n: &Notification) -> Result<String, NotifyError> {
-        let details = self.details(n)?;
         let key = self.key(n)?;
+        self.payload_with_key(n, &key)
+    }
+
+    fn payload_with_key(&self, n: &Notification, key: &str) -> Result<String, NotifyError> {
+        let key = key.to_owned();
+        let details = self.details(n)?;
         let out = if self.is_v1() {
             self.v1(n, &key, &details)?
         } else {
@@ -357,8 +362,9 @@ impl Integration for Pagerduty {
         "pagerduty"
     }
 
+    /// The body with the routing or service key shown as `<secret>`.
     fn render(&self, n: &Notification) -> Result<String, NotifyError> {
-        self.payload(n)
+        self.payload_with_key(n, crate::config::REDACTED)
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
@@ -446,8 +452,32 @@ mod tests {
             "{body}"
         );
         assert!(body.contains(r#""event_type":"trigger","description":"[FIRING:1] DiskFull (db1 critical)","event_action":"","payload":null,"client":"Alertmanager","#), "{body}");
+        assert!(p
+            .render(&note())
+            .unwrap()
+            .starts_with(r#"{"service_key":"\u003csecret\u003e","#));
         let p = pd("{service_key: sk, url: 'http://127.0.0.1:1/v1'}");
         assert_eq!(p.url(), "http://127.0.0.1:1/v1");
+    }
+
+    #[test]
+    fn keys_from_files_are_read_at_send_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "first\n").unwrap();
+        let p = pd(&format!("routing_key_file: {}", file.display()));
+        assert!(p
+            .payload(&note())
+            .unwrap()
+            .starts_with(r#"{"routing_key":"first","#));
+        std::fs::write(&file, "second").unwrap();
+        assert!(p
+            .payload(&note())
+            .unwrap()
+            .starts_with(r#"{"routing_key":"second","#));
+        std::fs::remove_file(&file).unwrap();
+        let e = p.payload(&note()).unwrap_err();
+        assert!(!e.is_retryable() && e.message.contains("failed to read routing key"));
     }
 
     #[test]
