@@ -22,6 +22,7 @@
 //! - `rules`: rule files, alert state machine, group evaluation and scheduling.
 //! - `template`: Go-template expansion for alert labels, annotations and notifications.
 //! - [`notify`]: routing, grouping, silences and delivery of notifications.
+//! - `remote`: Prometheus remote write: its messages, and received writes into the buffer.
 //! - `persist`: the state directory: alert states, history, silences and queues across restarts.
 //! - `telemetry`: watchfire's own metrics and logging.
 //! - `api`: the HTTP server and its Prometheus-compatible API.
@@ -40,6 +41,8 @@ pub mod gostd;
 pub mod persist;
 #[doc(hidden)]
 pub mod promql;
+#[doc(hidden)]
+pub mod remote;
 #[doc(hidden)]
 pub mod rules;
 #[doc(hidden)]

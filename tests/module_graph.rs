@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("promql", &["gostd", "model", "store"]),
     ("scrape", &["gostd", "model", "config", "store"]),
     ("persist", &["gostd", "model", "store"]),
+    ("remote", &["gostd", "model", "config", "store"]),
     (
         "rules",
         &[
@@ -37,6 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "model",
             "config",
             "store",
+            "remote",
             "scrape",
             "promql",
             "template",
@@ -53,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "model",
             "config",
             "store",
+            "remote",
             "scrape",
             "promql",
             "template",
@@ -70,6 +73,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "model",
             "config",
             "store",
+            "remote",
             "scrape",
             "promql",
             "template",

@@ -17,6 +17,7 @@ mod extract;
 mod page;
 mod params;
 mod query;
+mod remote_write;
 mod response;
 mod rules;
 mod rules_json;
@@ -34,6 +35,7 @@ pub use exec::{
     ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,
 };
 pub use params::{parse_duration_ms, parse_time_ms};
+pub use remote_write::{remote_write_router, RemoteWriteMetrics};
 pub use response::{ApiError, ApiOk, ApiResult, ErrorType};
 pub use server::ServeOptions;
 pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
@@ -119,13 +121,16 @@ pub fn router(state: AppState) -> Router {
 /// plain text, as Prometheus' exporter-toolkit answers), JSON errors for `/api/`, gzip decoding
 /// (415 for encodings other than gzip and identity), the limit on the decoded body (a gzip bomb
 /// gets 413 after at most 1 MiB of output; the compressed input is read only as far as that
-/// output needs, within `--web.read-timeout`).
-pub fn harden(app: Router, security: Security) -> Router {
+/// output needs, within `--web.read-timeout`). `raw` routes (the remote-write receiver) sit
+/// behind access control only: they read their own encodings and limits and answer plain text,
+/// as Prometheus' do.
+pub fn harden(app: Router, raw: Router, security: Security) -> Router {
     use tower_http::decompression::RequestDecompressionLayer;
     use tower_http::limit::RequestBodyLimitLayer;
     app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::from_fn(response::json_errors))
+        .merge(raw)
         .layer(axum::middleware::from_fn_with_state(security, auth::guard))
 }
 

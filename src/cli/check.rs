@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Checks one configuration file.
-pub fn config(file: &Path) -> ExitCode {
+/// Checks one configuration file, or a Prometheus file with its Alertmanager file.
+pub fn config(file: &Path, alertmanager: Option<&Path>) -> ExitCode {
     println!("Checking {}", file.display());
-    match watchfire::config::check_config(file) {
+    if let Some(am) = alertmanager {
+        println!("Checking {}", am.display());
+    }
+    match watchfire::config::check_config_files(file, alertmanager) {
         Ok(summary) => {
             println!("  SUCCESS: {summary}");
             ExitCode::SUCCESS

@@ -71,15 +71,25 @@ enum TestCommand {
 /// Flags of `watchfire run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "examples/watchfire.yml")]
+    /// Configuration file (`--config.file` as in Prometheus and Alertmanager). It holds
+    /// everything, or only Prometheus' sections when `--alertmanager.config.file` is given.
+    #[arg(long, alias = "config.file", default_value = "examples/watchfire.yml")]
     config: PathBuf,
-    /// Address to serve the API and /metrics on.
-    #[arg(long, default_value = "127.0.0.1:9711")]
+    /// Alertmanager's configuration file as it is (`global.resolve_timeout`, `route`,
+    /// `receivers`, `inhibit_rules`, `templates`), kept apart from the Prometheus file.
+    #[arg(long = "alertmanager.config.file")]
+    alertmanager_config: Option<PathBuf>,
+    /// Address to serve the API and /metrics on (`--web.listen-address` as in Prometheus and
+    /// Alertmanager).
+    #[arg(long, alias = "web.listen-address", default_value = "127.0.0.1:9711")]
     listen: SocketAddr,
     /// The URL under which watchfire is reached (links in notifications); default http://LISTEN.
     #[arg(long = "web.external-url")]
     external_url: Option<String>,
+    /// Accept Prometheus remote write (1.0 and 2.0) at POST /api/v1/write into the buffer
+    /// (Prometheus' flag).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    enable_remote_write_receiver: bool,
     /// Web configuration file (Prometheus exporter-toolkit format): TLS and basic auth.
     /// Re-read at SIGHUP and /-/reload.
     #[arg(long = "web.config.file")]
@@ -146,6 +156,8 @@ impl RunArgs {
     fn settings(&self) -> watchfire::Settings {
         let mut settings = watchfire::Settings::default();
         settings.config_file = self.config.clone();
+        settings.alertmanager_config_file = self.alertmanager_config.clone();
+        settings.enable_remote_write_receiver = self.enable_remote_write_receiver;
         settings.listen = self.listen;
         settings.external_url = self.external_url.clone();
         settings.web_config_file = self.web_config_file.clone();
@@ -182,6 +194,9 @@ enum CheckCommand {
     Config {
         /// The file.
         file: PathBuf,
+        /// A separate Alertmanager configuration file, checked with it as `run` loads them.
+        #[arg(long = "alertmanager.config.file")]
+        alertmanager_config: Option<PathBuf>,
     },
     /// Check rule files (exit 0 when all are valid, 1 otherwise).
     Rules {
@@ -215,7 +230,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::run(*args),
-        Command::Check(CheckCommand::Config { file }) => check::config(&file),
+        Command::Check(CheckCommand::Config {
+            file,
+            alertmanager_config,
+        }) => check::config(&file, alertmanager_config.as_deref()),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Check(CheckCommand::WebConfig { files }) => check::web_config(&files),
         Command::Query(args) => query::query(args),

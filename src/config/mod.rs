@@ -34,6 +34,7 @@ mod decode;
 mod duration;
 mod env;
 mod error;
+mod files;
 mod global;
 mod http;
 mod node;
@@ -52,6 +53,7 @@ mod web;
 pub use duration::{DurationError, PromDuration};
 pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
+pub use files::load_files;
 pub use global::{GlobalConfig, StorageConfig};
 pub use http::{Authorization, BasicAuth, TlsConfig};
 pub(crate) use node::{with_yaml_stack, yaml_options};
@@ -76,6 +78,7 @@ pub use validate::{check_target, is_valid_label_name};
 pub use web::{load_web, parse_web_with_env, ClientAuth, TlsServerConfig, TlsVersion, WebConfig};
 
 use decode::{yaml_section, At, Cx, Decode};
+use files::FileRole;
 use global::{RawGlobal, RawStorage};
 use scrape::RawScrapeConfig;
 use serde::Serialize;
@@ -290,9 +293,19 @@ pub fn parse_with_env(
     path: impl AsRef<Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let path = path.as_ref();
+    parse_document(text, path.as_ref(), env, FileRole::Combined)
+}
+
+/// Decodes and validates one file holding the sections `role` allows.
+fn parse_document(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    role: FileRole,
+) -> Result<Config, ConfigErrors> {
     resolve_document(text, path, env, |doc, cx| {
         let raw = RawConfig::decode(doc, cx).unwrap_or_default();
+        files::check_sections(&raw, role, cx);
         let global = global::resolve_global(raw.global, cx);
         let rule_files = rule_files(raw.rule_files, cx);
         let raw_jobs = raw.scrape_configs.map(|s| s.value).unwrap_or_default();
@@ -382,8 +395,16 @@ impl fmt::Display for Summary {
 /// Loads `path` for `watchfire check config`: a summary, or every problem as one
 /// `FILE:LINE:COLUMN: MESSAGE` line (the CLI prints them and exits 1).
 pub fn check_config(path: impl AsRef<Path>) -> Result<Summary, Vec<String>> {
-    let path = path.as_ref();
-    let config = load(path).map_err(|e| e.lines())?;
+    check_config_files(path.as_ref(), None)
+}
+
+/// [`check_config`] for a Prometheus file and a separate Alertmanager file (see
+/// [`load_files`]).
+pub fn check_config_files(
+    path: &Path,
+    alertmanager: Option<&Path>,
+) -> Result<Summary, Vec<String>> {
+    let config = load_files(path, alertmanager).map_err(|e| e.lines())?;
     let rule_files = config
         .rule_file_paths()
         .map_err(|e| vec![format!("{}: {e}", path.display())])?;

@@ -147,7 +147,10 @@ impl EngineBuilder {
     /// directory and binds the listen address.
     pub fn build(self) -> Result<Engine, EngineError> {
         let settings = self.settings;
-        let config = load_config(&settings.config_file)?;
+        let config = load_config(
+            &settings.config_file,
+            settings.alertmanager_config_file.as_deref(),
+        )?;
         let web = WebSecurity::load(
             settings.web_config_file.clone(),
             settings.admin_token_file.clone(),
@@ -302,6 +305,10 @@ impl Engine {
             source,
         })?;
         queries.register(telemetry.registry_mut());
+        let remote_write_metrics = api::RemoteWriteMetrics::default();
+        if settings.enable_remote_write_receiver {
+            remote_write_metrics.register(telemetry.registry_mut());
+        }
         let rules = RuleManager::new(
             store.clone(),
             Arc::new(engine.clone()),
@@ -371,7 +378,12 @@ impl Engine {
             .merge(api::silences_router(notifier.silences()))
             .merge(api::alertmanager_router(notifier.clone(), status.clone()))
             .merge(api::failed_notifications_router(notifier.dead_letters()));
-        let app = api::harden(app, web.security.clone());
+        let raw = if settings.enable_remote_write_receiver {
+            api::remote_write_router(store.clone(), remote_write_metrics)
+        } else {
+            axum::Router::new()
+        };
+        let app = api::harden(app, raw, web.security.clone());
         let server = tokio::spawn(api::serve(
             listener,
             app,
@@ -384,6 +396,7 @@ impl Engine {
         ));
         let reloadable = Reloadable {
             path: &settings.config_file,
+            alertmanager_path: settings.alertmanager_config_file.as_deref(),
             scrape: &scrape,
             rules: &rules,
             metrics: &reload_metrics,
@@ -463,9 +476,13 @@ impl Engine {
     }
 }
 
-/// Reads the configuration file, logging each problem.
-fn load_config(path: &std::path::Path) -> Result<Config, EngineError> {
-    config::load(path).map_err(|errors| {
+/// Reads the configuration file (and the separate Alertmanager file, if any), logging each
+/// problem.
+fn load_config(
+    path: &std::path::Path,
+    alertmanager: Option<&std::path::Path>,
+) -> Result<Config, EngineError> {
+    config::load_files(path, alertmanager).map_err(|errors| {
         for l in errors.lines() {
             tracing::error!(error = %l, "invalid configuration");
         }

@@ -75,6 +75,7 @@ impl ReloadMetrics {
 /// What a reload touches.
 pub(super) struct Reloadable<'a> {
     pub(super) path: &'a std::path::Path,
+    pub(super) alertmanager_path: Option<&'a std::path::Path>,
     pub(super) scrape: &'a ScrapeManager,
     pub(super) rules: &'a RuleManager,
     pub(super) metrics: &'a ReloadMetrics,
@@ -111,7 +112,7 @@ pub(super) async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> 
 
 /// Reloads configuration, rules and the notifier; on any error the running ones stay.
 async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
-    let cfg = load_config(r.path)?;
+    let cfg = load_config(r.path, r.alertmanager_path)?;
     let targets = targets_from_config(&cfg)?;
     // Checked before anything changes, so a receiver that cannot be built keeps everything.
     r.wiring.notifier_builder(&cfg).check()?;

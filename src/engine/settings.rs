@@ -15,10 +15,17 @@ use std::time::Duration;
 pub struct Settings {
     /// `--config`: the configuration file (re-read at every reload).
     pub config_file: PathBuf,
+    /// `--alertmanager.config.file`: Alertmanager's sections (`route`, `receivers`,
+    /// `inhibit_rules`, `templates`, `global.resolve_timeout`) in their own file, re-read with
+    /// the main one; `None`: the main file holds them.
+    pub alertmanager_config_file: Option<PathBuf>,
     /// `--listen`: the HTTP address; port 0 picks a free port ([`super::Engine::local_addr`]).
     pub listen: SocketAddr,
     /// `--web.external-url`: the URL users reach watchfire at (default: `http(s)://<listen>`).
     pub external_url: Option<String>,
+    /// `--web.enable-remote-write-receiver`: accept Prometheus remote write (1.0 and 2.0) at
+    /// `POST /api/v1/write` into the buffer.
+    pub enable_remote_write_receiver: bool,
     /// `--web.config.file`: TLS, basic auth and headers, as Prometheus' web config file.
     pub web_config_file: Option<PathBuf>,
     /// `--web.admin-token-file`: the bearer token state-changing requests need.
@@ -63,6 +70,8 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 9711)),
             external_url: None,
             web_config_file: None,
+            alertmanager_config_file: None,
+            enable_remote_write_receiver: false,
             admin_token_file: None,
             query_timeout: Duration::from_secs(120),
             query_max_samples: 50_000_000,
@@ -90,6 +99,10 @@ impl Settings {
             ("config", self.config_file.display().to_string()),
             ("listen", self.listen.to_string()),
             (
+                "alertmanager.config.file",
+                path(&self.alertmanager_config_file).unwrap_or_default(),
+            ),
+            (
                 "web.external-url",
                 self.external_url.clone().unwrap_or_default(),
             ),
@@ -100,6 +113,10 @@ impl Settings {
             (
                 "web.admin-token-file",
                 path(&self.admin_token_file).unwrap_or_default(),
+            ),
+            (
+                "web.enable-remote-write-receiver",
+                self.enable_remote_write_receiver.to_string(),
             ),
             ("query.timeout", duration(self.query_timeout)),
             ("query.max-samples", self.query_max_samples.to_string()),
