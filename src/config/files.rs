@@ -33,7 +33,14 @@ impl FileRole {
 }
 
 /// Keys of `global` that are Alertmanager's.
-const ALERTMANAGER_GLOBAL_KEYS: &[&str] = &["resolve_timeout"];
+const ALERTMANAGER_GLOBAL_KEYS: &[&str] = &[
+    "resolve_timeout",
+    "pagerduty_url",
+    "opsgenie_api_url",
+    "opsgenie_api_key",
+    "opsgenie_api_key_file",
+    "webex_api_url",
+];
 
 /// Reports each section of `raw` that does not belong in a file of `role`.
 pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
@@ -110,6 +117,7 @@ pub fn load_files(prometheus: &Path, alertmanager: Option<&Path>) -> Result<Conf
 fn merge(mut prom: Config, am: Config) -> Config {
     let am_dir = am.dir();
     prom.global.resolve_timeout = am.global.resolve_timeout;
+    prom.global.incident = am.global.incident;
     prom.route = am.route;
     prom.receivers = am.receivers;
     prom.inhibit_rules = am.inhibit_rules;
@@ -156,6 +164,35 @@ mod tests {
             vec![format!("{}/tmpl/*.tmpl", am_dir.display())]
         );
         assert_eq!(c.path, prom);
+    }
+
+    #[test]
+    fn integration_globals_belong_to_the_alertmanager_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let prom = write(dir.path(), "p3.yml", "global:\n  scrape_interval: 15s\n");
+        let am = write(
+            dir.path(),
+            "a3.yml",
+            "global:\n  pagerduty_url: 'http://pd.example/v2'\n  opsgenie_api_key: k\n\
+             route: {receiver: r}\nreceivers:\n- name: r\n  pagerduty_configs: [{routing_key: x}]\n  \
+             opsgenie_configs: [{}]\n",
+        );
+        let c = load_files(&prom, Some(&am)).unwrap();
+        assert_eq!(
+            c.receivers[0].pagerduty_configs[0].url,
+            "http://pd.example/v2"
+        );
+        assert!(c.receivers[0].opsgenie_configs[0].api_key.is_some());
+        let wrong = write(
+            dir.path(),
+            "p4.yml",
+            "global:\n  webex_api_url: 'http://w'\n",
+        );
+        let lines = load_files(&wrong, Some(&am)).unwrap_err().lines();
+        assert!(
+            lines[0].contains("p4.yml:2:3: global.webex_api_url: belongs in the Alertmanager"),
+            "{lines:?}"
+        );
     }
 
     #[test]
