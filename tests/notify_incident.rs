@@ -73,3 +73,69 @@ async fn pagerduty_retries_500_and_429_then_delivers_and_opsgenie_4xx_is_final()
     );
     assert_eq!(rec.requests("/pd").len(), 3, "delivered once accepted");
 }
+
+/// `watchfire test receivers` sends one test notification through each of the four
+/// integrations (and reports a failing one); `watchfire render` shows their bodies without
+/// the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_receivers_and_render_cover_the_incident_integrations() {
+    let rec = Recorder::start().await;
+    rec.always("/webex", Behaviour::Status(401, "bad token"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("watchfire.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "route: {{receiver: all}}\nreceivers:\n  - name: all\n    \
+             pagerduty_configs: [{{routing_key: secret-rk, url: '{pd}'}}]\n    \
+             opsgenie_configs: [{{api_key: secret-og, api_url: '{og}'}}]\n    \
+             pushover_configs: [{{user_key: u, token: secret-po, api_url: '{po}'}}]\n    \
+             webex_configs: [{{room_id: r, api_url: '{wx}', http_config: {{bearer_token: t}}}}]\n",
+            pd = rec.url("/pd"),
+            og = rec.url("/og/"),
+            po = rec.url("/po"),
+            wx = rec.url("/webex"),
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_watchfire");
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(bin)
+            .args(["test", "receivers", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for line in ["all/pagerduty: OK", "all/opsgenie: OK", "all/pushover: OK"] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    assert!(
+        text.contains("all/webex: FAILED: unexpected status code 401: bad token"),
+        "{text}"
+    );
+    for path in ["/pd", "/og/v2/alerts", "/po", "/webex"] {
+        assert_eq!(rec.requests(path).len(), 1, "{path}");
+    }
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(bin)
+            .args(["render", "--config"])
+            .arg(&file)
+            .args([
+                "--alert",
+                "alertname=DiskFull",
+                "--alert",
+                "severity=critical",
+            ])
+            .output()
+            .unwrap()
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("\"event_action\":\"trigger\""), "{text}");
+    assert!(text.contains("Alerts Firing"), "{text}");
+    for secret in ["secret-rk", "secret-og", "secret-po"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
