@@ -1,4 +1,5 @@
-//! `receivers`: named sets of integrations (webhook, Slack, email, log), Alertmanager's
+//! `receivers`: named sets of integrations (webhook, Slack, email, log; PagerDuty, Opsgenie,
+//! Pushover and Webex in `receiver_incident.rs`), Alertmanager's
 //! vocabulary plus watchfire's delivery settings (`max_attempts`, `max_age`, backoff,
 //! `fallback_receiver`).
 //!
