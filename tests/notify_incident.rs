@@ -89,7 +89,8 @@ async fn test_receivers_and_render_cover_the_incident_integrations() {
             "route: {{receiver: all}}\nreceivers:\n  - name: all\n    \
              pagerduty_configs: [{{routing_key: secret-rk, url: '{pd}'}}]\n    \
              opsgenie_configs: [{{api_key: secret-og, api_url: '{og}'}}]\n    \
-             pushover_configs: [{{user_key: u, token: secret-po, api_url: '{po}'}}]\n    \
+             pushover_configs: [{{user_key: u, token: secret-po, api_url: '{po}'}}, \
+             {{user_key: u, token: secret-po, api_url: 'http://127.0.0.1:1/po'}}]\n    \
              webex_configs: [{{room_id: r, api_url: '{wx}', http_config: {{bearer_token: t}}}}]\n",
             pd = rec.url("/pd"),
             og = rec.url("/og/"),
@@ -115,6 +116,9 @@ async fn test_receivers_and_render_cover_the_incident_integrations() {
         text.contains("all/webex: FAILED: unexpected status code 401: bad token"),
         "{text}"
     );
+    // A transport error does not show the URL, which holds the token.
+    assert!(text.contains("all/pushover: FAILED"), "{text}");
+    assert!(!text.contains("secret-po"), "{text}");
     for path in ["/pd", "/og/v2/alerts", "/po", "/webex"] {
         assert_eq!(rec.requests(path).len(), 1, "{path}");
     }

@@ -451,10 +451,23 @@ pub struct Answer {
 
 /// Sends `req` and reads at most 64 KiB of the answer; transport errors are retryable.
 pub async fn exchange(req: reqwest::RequestBuilder) -> Result<Answer, NotifyError> {
-    let mut resp = req
+    let resp = req
         .send()
         .await
         .map_err(|e| NotifyError::from_reqwest(&e))?;
+    read_answer(resp).await
+}
+
+/// [`exchange`] for a URL that holds a secret: errors do not show the URL.
+pub async fn exchange_redacted(req: reqwest::RequestBuilder) -> Result<Answer, NotifyError> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| NotifyError::from_reqwest(&e.without_url()))?;
+    read_answer(resp).await
+}
+
+async fn read_answer(mut resp: reqwest::Response) -> Result<Answer, NotifyError> {
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()

@@ -10,7 +10,9 @@
 //! Alertmanager has no setting for the endpoint; watchfire's `api_url` (default Pushover's)
 //! exists for tests and proxies and is left out of `/api/v2/status`.
 
-use super::incident_text::{check, read_key_file, subject, truncate_runes, Answer, Texts};
+use super::incident_text::{
+    check, exchange_redacted, read_key_file, subject, truncate_runes, Texts,
+};
 use super::with_auth;
 use crate::config::PushoverConfig;
 use crate::notify::alert::AlertStatus;
@@ -201,30 +203,7 @@ impl Integration for Pushover {
             .timeout(self.config.delivery.timeout.as_duration())
             .header(reqwest::header::CONTENT_TYPE, "text/plain");
         // The URL carries the token: errors are reported without it.
-        let resp = with_auth(req, &self.config.http_config)
-            .send()
-            .await
-            .map_err(|e| NotifyError::from_reqwest(&e.without_url()))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                crate::notify::integration::parse_retry_after(v, std::time::SystemTime::now())
-            });
-        let body: String = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(64 * 1024)
-            .collect();
-        let answer = Answer {
-            status,
-            retry_after,
-            body,
-        };
+        let answer = exchange_redacted(with_auth(req, &self.config.http_config)).await?;
         check(&answer, &[], answer.body.trim())
     }
 }
