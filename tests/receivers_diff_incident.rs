@@ -114,7 +114,10 @@ async fn pagerduty_requests_match_alertmanager() {
              component: '{{{{ .GroupLabels.alertname }}}}'\n        group: storage\n        \
              client: watch\n        client_url: 'http://client.example/{{{{ .Receiver }}}}'\n        \
              details:\n          count: '{{{{ len .Alerts }}}}'\n          team: storage\n          \
-             nested: {{list: [a, '{{{{ .Status }}}}'], flag: 'yes'}}\n          firing: '{{{{ .Alerts.Firing | len }}}} firing'\n        \
+             nested: {{list: [a, '{{{{ .Status }}}}'], flag: 'yes'}}\n          firing: '{{{{ .Alerts.Firing | len }}}} firing'\n          \
+             quirks: {{no: 'no', hex: '0x10', float: '1.50', tilde: '~', list: '[1, two]', map: 'a: b', octal: '010', \
+             exp: '1e3', neg: '-7', big: '12345678901234567890', time: '2026-01-01T00:00:00Z', empty: '', comment: 'x # y', \
+             quoted: '\"5\"', multi: \"a\\nb: c\", dash: '- x', under: '1_000', plus: '+3', dot: '.5', on: 'On'}}\n        \
              links:\n          - href: 'http://runbooks.example/{{{{ .GroupLabels.alertname }}}}'\n            text: runbook\n          \
              - text: no link\n        \
              images:\n          - src: 'http://graph.example/{{{{ .CommonLabels.instance }}}}.png'\n            alt: graph\n            href: 'http://graph.example'\n"

@@ -63,6 +63,12 @@ impl Decode for AnyValue {
                 Value::Map(entries) => {
                     let mut m = serde_json::Map::new();
                     for (k, v) in entries {
+                        // Alertmanager (yaml.v2) reads keys such as `no`, `on` or `1` as
+                        // booleans and numbers, and then leaves them out of the details.
+                        if !matches!(&k.value, Value::Str(s) if crate::gostd::yaml::plain_scalar(s).is_string())
+                        {
+                            continue;
+                        }
                         let key = cx.key(k)?;
                         if let Some(v) = convert(v, cx) {
                             m.insert(key, v);

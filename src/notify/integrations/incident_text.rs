@@ -333,9 +333,9 @@ pub fn deep_copy_with_template(
     Ok(match v {
         J::String(s) => {
             let rendered = texts.render(s, n)?;
+            // Text that YAML reads as a string stays as rendered.
             match yaml_value(&rendered) {
-                None => J::String(rendered),
-                Some(J::String(s)) => J::String(s),
+                None | Some(J::String(_)) => J::String(rendered),
                 Some(other) => deep_copy_with_template(&other, texts, n, depth + 1)?,
             }
         }
@@ -368,72 +368,16 @@ fn yaml_value(s: &str) -> Option<serde_json::Value> {
         && !t.contains(" #")
         && !t.starts_with(['"', '\''])
     {
-        return Some(plain_scalar(t));
+        return Some(crate::gostd::yaml::plain_scalar(t));
     }
     let parsed: serde_json::Value =
         serde_saphyr::from_str_with_options(s, crate::config::yaml_options()).ok()?;
     Some(match parsed {
-        serde_json::Value::String(p) if !t.starts_with(['"', '\'']) => plain_scalar(&p),
+        serde_json::Value::String(p) if !t.starts_with(['"', '\'']) => {
+            crate::gostd::yaml::plain_scalar(&p)
+        }
         other => other,
     })
-}
-
-/// A plain YAML 1.1 scalar as `yaml.v2` resolves it: null, booleans (`yes`, `on`, ...),
-/// integers (with `0x`, `0b`, `0o`, leading-`0` octal, `_`), floats (`.inf`, `.nan`), else text.
-/// Timestamps stay text, as `yaml.v2` keeps them for an `interface{}`.
-fn plain_scalar(t: &str) -> serde_json::Value {
-    use serde_json::Value as J;
-    match t {
-        "" | "~" | "null" | "Null" | "NULL" => return J::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return J::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return J::Bool(false)
-        }
-        _ => {}
-    }
-    if let Some(i) = go_parse_int(t) {
-        return J::from(i);
-    }
-    static FLOAT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let float = FLOAT.get_or_init(|| {
-        regex::Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").unwrap()
-    });
-    if float.is_match(t) {
-        if let Ok(f) = t.parse::<f64>() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
-                return J::Number(n);
-            }
-        }
-    }
-    J::String(t.to_owned())
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` (with `yaml.v2`'s removal of `_`).
-fn go_parse_int(t: &str) -> Option<i64> {
-    let plain = t.replace('_', "");
-    let (neg, digits) = match plain.as_bytes().first()? {
-        b'-' => (true, &plain[1..]),
-        b'+' => (false, &plain[1..]),
-        _ => (false, plain.as_str()),
-    };
-    let (radix, body) = if let Some(h) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
-        (16, h)
-    } else if let Some(b) = digits.strip_prefix("0b").or(digits.strip_prefix("0B")) {
-        (2, b)
-    } else if let Some(o) = digits.strip_prefix("0o").or(digits.strip_prefix("0O")) {
-        (8, o)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = i64::from_str_radix(body, radix).ok()?;
-    Some(if neg { -v } else { v })
 }
 
 /// The most of a response body kept for error messages.
