@@ -225,12 +225,29 @@ async fn webex_requests_match_alertmanager() {
     let answer = r#"{"id":"Y2lzY29zcGFyazovL3VzL01FU1NBR0UvOTJkYjNiZTAtNDNiZC0xMWU2LThhZTktZGQ1YjNkZmM1NjVk","roomId":"room-1","roomType":"group","text":"x","personId":"p","personEmail":"bot@webex.bot","markdown":"x","created":"2026-01-01T00:00:00.000Z"}"#;
     pair.always("/webex-default", Behaviour::Json(200, answer));
     pair.always("/webex-custom", Behaviour::Json(200, answer));
-    run(
-        &pair,
-        &[("/webex-default", 1, 2), ("/webex-custom", 1, 2)],
-        &["content-type", "authorization"],
-    )
-    .await;
+    // Firing, then one of the two resolved (a mixed group), then both resolved.
+    let headers = ["content-type", "authorization"];
+    let alerts = alerts();
+    pair.post(&Value::Array(alerts.clone())).await;
+    for (step, list) in [
+        (1, vec![]),
+        (2, vec![resolved(&alerts[0])]),
+        (3, vec![resolved(&alerts[0]), resolved(&alerts[1])]),
+    ] {
+        if !list.is_empty() {
+            pair.post(&Value::Array(list)).await;
+        }
+        for path in ["/webex-default", "/webex-custom"] {
+            let (ours, theirs) = pair.wait(path, step).await;
+            compare(&ours, &theirs, &headers);
+        }
+    }
+    let mixed = pair.ours.requests("/webex-default")[1].json();
+    let text = mixed["markdown"].as_str().unwrap();
+    assert!(
+        text.contains("Alerts Firing") && text.contains("Alerts Resolved"),
+        "{text}"
+    );
     tokio::task::block_in_place(|| {
         check_original(&pair, dir.path(), &["bot-token", "other-token"])
     });
