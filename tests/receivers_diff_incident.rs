@@ -183,19 +183,49 @@ async fn opsgenie_requests_match_alertmanager() {
     ] {
         pair.always(path, Behaviour::Json(202, created));
     }
-    run(
-        &pair,
-        &[
-            ("/og-default/v2/alerts", 1, 1),
-            ("/og-custom/v2/alerts", 1, 1),
-            (&message, 1, 1),
-            (&description, 1, 1),
-            (&close, 0, 1),
-            (&custom_close, 0, 1),
-        ],
-        &["content-type", "authorization"],
-    )
-    .await;
+    // Firing, then a mixed group (create and updates again), then resolved (close).
+    let headers = ["content-type", "authorization"];
+    let alerts = alerts();
+    pair.post(&Value::Array(alerts.clone())).await;
+    let steps = [
+        (vec![], [1, 1, 1, 1, 0, 0]),
+        (vec![resolved(&alerts[0])], [2, 2, 2, 2, 0, 0]),
+        (
+            vec![resolved(&alerts[0]), resolved(&alerts[1])],
+            [2, 2, 2, 2, 1, 1],
+        ),
+    ];
+    let paths = [
+        "/og-default/v2/alerts",
+        "/og-custom/v2/alerts",
+        message.as_str(),
+        description.as_str(),
+        close.as_str(),
+        custom_close.as_str(),
+    ];
+    for (list, counts) in steps {
+        if !list.is_empty() {
+            pair.post(&Value::Array(list)).await;
+        }
+        for (path, n) in paths.iter().zip(counts) {
+            if n > 0 {
+                let (ours, theirs) = pair.wait(path, n).await;
+                compare(&ours, &theirs, &headers);
+            }
+        }
+    }
+    // Nothing more arrives (e.g. a second close).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for (path, n) in paths.iter().zip([2, 2, 2, 2, 1, 1]) {
+        assert_eq!(pair.ours.requests(path).len(), n, "ours at {path}");
+        assert_eq!(pair.theirs.requests(path).len(), n, "theirs at {path}");
+    }
+    let mixed = pair.ours.requests("/og-default/v2/alerts")[1].json();
+    let text = mixed["description"].as_str().unwrap();
+    assert!(
+        text.contains("Alerts Firing") && text.contains("Alerts Resolved"),
+        "{text}"
+    );
     tokio::task::block_in_place(|| check_original(&pair, dir.path(), &["global-key"]));
     let ours = pair.ours.requests("/og-custom/v2/alerts")[0].clone();
     assert_eq!(ours.header("authorization"), "GenieKey critical-key");
