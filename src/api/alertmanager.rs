@@ -636,6 +636,10 @@ fn alertmanager_integration(kind: &str, config: &mut Value) {
     if kind != "webhook_configs" {
         m.remove("timeout");
     }
+    if kind == "pushover_configs" {
+        // watchfire's own endpoint setting; Alertmanager has none.
+        m.remove("api_url");
+    }
     if m.get("headers")
         .is_some_and(|h| h.as_object().is_some_and(Map::is_empty))
     {

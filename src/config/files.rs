@@ -38,6 +38,11 @@ const ALERTMANAGER_GLOBAL_KEYS: &[&str] = &[
     "telegram_api_url",
     "telegram_bot_token",
     "telegram_bot_token_file",
+    "pagerduty_url",
+    "opsgenie_api_url",
+    "opsgenie_api_key",
+    "opsgenie_api_key_file",
+    "webex_api_url",
 ];
 
 /// Reports each section of `raw` that does not belong in a file of `role`.
@@ -121,6 +126,7 @@ fn merge(mut prom: Config, am: Config) -> Config {
     let am_dir = am.dir();
     prom.global.resolve_timeout = am.global.resolve_timeout;
     prom.global.telegram = am.global.telegram;
+    prom.global.incident = am.global.incident;
     prom.route = am.route;
     prom.receivers = am.receivers;
     prom.inhibit_rules = am.inhibit_rules;
@@ -193,6 +199,35 @@ mod tests {
         assert!(
             e.contains("global.telegram_bot_token: belongs in the Alertmanager"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn integration_globals_belong_to_the_alertmanager_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let prom = write(dir.path(), "p3.yml", "global:\n  scrape_interval: 15s\n");
+        let am = write(
+            dir.path(),
+            "a3.yml",
+            "global:\n  pagerduty_url: 'http://pd.example/v2'\n  opsgenie_api_key: k\n\
+             route: {receiver: r}\nreceivers:\n- name: r\n  pagerduty_configs: [{routing_key: x}]\n  \
+             opsgenie_configs: [{}]\n",
+        );
+        let c = load_files(&prom, Some(&am)).unwrap();
+        assert_eq!(
+            c.receivers[0].pagerduty_configs[0].url,
+            "http://pd.example/v2"
+        );
+        assert!(c.receivers[0].opsgenie_configs[0].api_key.is_some());
+        let wrong = write(
+            dir.path(),
+            "p4.yml",
+            "global:\n  webex_api_url: 'http://w'\n",
+        );
+        let lines = load_files(&wrong, Some(&am)).unwrap_err().lines();
+        assert!(
+            lines[0].contains("p4.yml:2:3: global.webex_api_url: belongs in the Alertmanager"),
+            "{lines:?}"
         );
     }
 

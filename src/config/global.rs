@@ -18,6 +18,11 @@ yaml_section! {
         telegram_api_url: String,
         telegram_bot_token: String,
         telegram_bot_token_file: String,
+        pagerduty_url: String,
+        opsgenie_api_url: String,
+        opsgenie_api_key: String,
+        opsgenie_api_key_file: String,
+        webex_api_url: String,
     }
 }
 
@@ -48,6 +53,9 @@ pub struct GlobalConfig {
     /// the defaults of `telegram_configs`.
     #[serde(skip)]
     pub telegram: super::receiver_chat::TelegramGlobals,
+    /// Alertmanager's `pagerduty_url`, `opsgenie_api_*` and `webex_api_url`.
+    #[serde(skip)]
+    pub incident: super::receiver_incident::IncidentGlobals,
 }
 
 impl GlobalConfig {
@@ -70,6 +78,7 @@ impl Default for GlobalConfig {
             external_labels: BTreeMap::new(),
             resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
             telegram: Default::default(),
+            incident: Default::default(),
         }
     }
 }
@@ -137,6 +146,14 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         raw.telegram_bot_token_file,
         cx,
     );
+    let incident = super::receiver_incident::globals(
+        raw.pagerduty_url,
+        raw.opsgenie_api_url,
+        raw.opsgenie_api_key,
+        raw.opsgenie_api_key_file,
+        raw.webex_api_url,
+        cx,
+    );
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
@@ -144,6 +161,7 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         external_labels,
         resolve_timeout,
         telegram,
+        incident,
     }
 }
 

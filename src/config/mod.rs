@@ -41,6 +41,7 @@ mod http;
 mod node;
 mod notify;
 mod receiver_chat;
+mod receiver_incident;
 mod receiver_types;
 mod receivers;
 mod relabel;
@@ -68,6 +69,10 @@ pub use notify::{
 };
 pub use receiver_chat::{
     DiscordConfig, MsTeamsConfig, MsTeamsV2Config, TelegramConfig, TelegramGlobals,
+};
+pub use receiver_incident::{
+    IncidentGlobals, OpsgenieConfig, OpsgenieResponder, PagerdutyConfig, PagerdutyImage,
+    PagerdutyLink, PushoverConfig, WebexConfig,
 };
 pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
@@ -339,7 +344,7 @@ fn parse_document(
             .map(|(i, job)| scrape::resolve(job, i, &global, cx))
             .collect();
         let storage = global::resolve_storage(raw.storage, cx);
-        let mut notify = notify::resolve(
+        let notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
                 receivers: raw.receivers,
@@ -351,7 +356,9 @@ fn parse_document(
             },
             cx,
         );
-        receiver_chat::apply_globals(&mut notify.receivers, &global, cx);
+        let mut receivers = notify.receivers;
+        receiver_chat::apply_globals(&mut receivers, &global, cx);
+        receiver_incident::apply_globals(&mut receivers, &global.incident, cx);
         Config {
             global,
             rule_files,
@@ -359,7 +366,7 @@ fn parse_document(
             storage,
             alerting: notify.alerting,
             route: notify.route,
-            receivers: notify.receivers,
+            receivers,
             inhibit_rules: notify.inhibit_rules,
             templates: notify.templates,
             time_intervals: notify.time_intervals,

@@ -227,6 +227,18 @@ pub struct ReceiverConfig {
     /// Discord webhooks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub discord_configs: Vec<DiscordConfig>,
+    /// PagerDuty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pagerduty_configs: Vec<super::receiver_incident::PagerdutyConfig>,
+    /// Opsgenie.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub opsgenie_configs: Vec<super::receiver_incident::OpsgenieConfig>,
+    /// Pushover.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushover_configs: Vec<super::receiver_incident::PushoverConfig>,
+    /// Webex.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webex_configs: Vec<super::receiver_incident::WebexConfig>,
     /// Where the entry is in the file.
     #[serde(skip)]
     pub pos: Pos,

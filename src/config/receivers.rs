@@ -1,4 +1,5 @@
-//! `receivers`: named sets of integrations (webhook, Slack, email, log), Alertmanager's
+//! `receivers`: named sets of integrations (webhook, Slack, email, log; PagerDuty, Opsgenie,
+//! Pushover and Webex in `receiver_incident.rs`), Alertmanager's
 //! vocabulary plus watchfire's delivery settings (`max_attempts`, `max_age`, backoff,
 //! `fallback_receiver`).
 //!
@@ -32,6 +33,10 @@ yaml_section! {
         msteamsv2_configs: Vec<At<receiver_chat::RawMsTeamsV2>>,
         telegram_configs: Vec<At<receiver_chat::RawTelegram>>,
         discord_configs: Vec<At<receiver_chat::RawDiscord>>,
+        pagerduty_configs: Vec<At<super::receiver_incident::RawPagerduty>>,
+        opsgenie_configs: Vec<At<super::receiver_incident::RawOpsgenie>>,
+        pushover_configs: Vec<At<super::receiver_incident::RawPushover>>,
+        webex_configs: Vec<At<super::receiver_incident::RawWebex>>,
     }
 }
 
@@ -177,6 +182,22 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         .into_iter()
         .map(|c| receiver_chat::discord(c, &scope, cx))
         .collect();
+    let pagerduty_configs = list(raw.pagerduty_configs)
+        .into_iter()
+        .map(|p| super::receiver_incident::pagerduty(p, &scope, cx))
+        .collect();
+    let opsgenie_configs = list(raw.opsgenie_configs)
+        .into_iter()
+        .map(|o| super::receiver_incident::opsgenie(o, &scope, cx))
+        .collect();
+    let pushover_configs = list(raw.pushover_configs)
+        .into_iter()
+        .map(|p| super::receiver_incident::pushover(p, &scope, cx))
+        .collect();
+    let webex_configs = list(raw.webex_configs)
+        .into_iter()
+        .map(|w| super::receiver_incident::webex(w, &scope, cx))
+        .collect();
     let fallback_pos = raw
         .fallback_receiver
         .as_ref()
@@ -193,6 +214,10 @@ pub(crate) fn resolve(raw: At<RawReceiver>, index: usize, cx: &mut Cx<'_>) -> Re
         msteamsv2_configs,
         telegram_configs,
         discord_configs,
+        pagerduty_configs,
+        opsgenie_configs,
+        pushover_configs,
+        webex_configs,
         pos,
         fallback_pos,
     }
@@ -338,7 +363,7 @@ pub(super) fn http_config(
 }
 
 /// An inline URL or a `*_file` holding one (checked readable now, read at each send).
-fn url_pair(
+pub(super) fn url_pair(
     url: Option<At<String>>,
     file: Option<At<String>>,
     names: (&str, &str),

@@ -10,3 +10,4 @@
 pub mod float;
 pub mod json;
 pub mod text;
+pub mod yaml;

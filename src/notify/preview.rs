@@ -97,6 +97,27 @@ pub fn build_integrations(
             let discord = Discord::new(c.clone(), client.clone(), &lib).map_err(failed)?;
             add(Arc::new(discord), c.send_resolved, &c.delivery);
         }
+        for p in &r.pagerduty_configs {
+            let pd =
+                super::integrations::pagerduty::Pagerduty::new(p.clone(), client.clone(), &lib)
+                    .map_err(failed)?;
+            add(Arc::new(pd), p.send_resolved, &p.delivery);
+        }
+        for o in &r.opsgenie_configs {
+            let og = super::integrations::opsgenie::Opsgenie::new(o.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(og), o.send_resolved, &o.delivery);
+        }
+        for p in &r.pushover_configs {
+            let po = super::integrations::pushover::Pushover::new(p.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(po), p.send_resolved, &p.delivery);
+        }
+        for w in &r.webex_configs {
+            let webex = super::integrations::webex::Webex::new(w.clone(), client.clone(), &lib)
+                .map_err(failed)?;
+            add(Arc::new(webex), w.send_resolved, &w.delivery);
+        }
         for l in &r.log_configs {
             add(Arc::new(Log), l.send_resolved, &DeliveryConfig::default());
         }

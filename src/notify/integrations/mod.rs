@@ -5,11 +5,16 @@ pub mod alertmanager;
 pub mod chat_text;
 pub mod discord;
 pub mod email;
+pub mod incident_text;
 pub mod log;
 pub mod msteams;
 pub mod msteamsv2;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod pushover;
 pub mod slack;
 pub mod telegram;
+pub mod webex;
 pub mod webhook;
 
 use super::integration::{parse_retry_after, NotifyError};
