@@ -47,8 +47,8 @@ mod receivers;
 mod relabel;
 mod scrape;
 mod sd;
-mod sd_kubernetes;
 mod sd_dns;
+mod sd_kubernetes;
 mod secret;
 mod size;
 mod time_intervals;
@@ -80,10 +80,10 @@ pub use receivers::{
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
+pub use sd_dns::{DnsRecordType, DnsSdConfig};
 pub use sd_kubernetes::{
     AttachMetadata, KubernetesRole, KubernetesSdConfig, KubernetesSelector, NamespaceDiscovery,
 };
-pub use sd_dns::{DnsRecordType, DnsSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
 pub use time_intervals::{

@@ -9,8 +9,8 @@ use super::http::{
 };
 use super::relabel::{self, RawRelabelConfig};
 use super::sd::{self, FileSdConfig, HttpSdConfig, RawFileSdConfig, RawHttpSdConfig};
-use super::sd_kubernetes::{self, KubernetesSdConfig, RawKubernetesSdConfig};
 use super::sd_dns::{self, DnsSdConfig, RawDnsSdConfig};
+use super::sd_kubernetes::{self, KubernetesSdConfig, RawKubernetesSdConfig};
 use super::size::ByteSize;
 use super::validate;
 use crate::model::relabel::RelabelConfig;

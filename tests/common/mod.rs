@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
-pub mod kube;
 pub mod dns;
+pub mod kube;
 pub mod peers;
 pub mod target;
 

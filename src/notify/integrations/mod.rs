@@ -90,6 +90,50 @@ pub(crate) async fn send_secret_url(
     check_status(resp).await
 }
 
+/// Where a chat webhook (Teams, Discord) posts: its secret URL, inline or in a file read at
+/// each send, with the receiver's client settings.
+pub(crate) struct SecretWebhook<'a> {
+    /// The integration, for the error when neither URL is set.
+    pub name: &'static str,
+    /// `webhook_url`.
+    pub url: Option<&'a crate::config::Secret>,
+    /// `webhook_url_file`.
+    pub url_file: Option<&'a std::path::Path>,
+    /// The receiver's `http_config`.
+    pub http: &'a HttpClientConfig,
+    /// The delivery timeout.
+    pub timeout: Duration,
+}
+
+impl SecretWebhook<'_> {
+    /// POSTs the JSON `body` with the notification's idempotency key; transport errors do not
+    /// show the URL ([`send_secret_url`]).
+    pub(crate) async fn post_json(
+        &self,
+        client: &reqwest::Client,
+        idempotency_key: &str,
+        body: String,
+    ) -> Result<(), NotifyError> {
+        let url = match (self.url, self.url_file) {
+            (Some(url), _) => url.expose().to_owned(),
+            (None, Some(file)) => read_url_file(file)?,
+            (None, None) => {
+                return Err(NotifyError::permanent(
+                    FailureReason::Config,
+                    format!("{} has no webhook_url", self.name),
+                ))
+            }
+        };
+        let req = client
+            .post(&url)
+            .timeout(self.timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", idempotency_key)
+            .body(body);
+        send_secret_url(with_auth(req, self.http)).await.map(drop)
+    }
+}
+
 async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, NotifyError> {
     let status = resp.status();
     if status.is_success() {

@@ -8,7 +8,6 @@
 //! Alertmanager, and so is 429 (after its `Retry-After`), which Alertmanager does not retry.
 
 use super::chat_text::{alert_sections, Style};
-use super::{read_url_file, send_secret_url, with_auth};
 use crate::config::MsTeamsConfig;
 use crate::gostd::json as gojson;
 use crate::notify::alert::AlertStatus;
@@ -16,7 +15,6 @@ use crate::notify::integration::{async_trait, Integration, NotifyError};
 use crate::notify::notification::Notification;
 use crate::notify::templates::{render_or, TemplateLibrary, Text};
 use crate::notify::text::subject;
-use crate::notify::FailureReason;
 
 /// Theme colour of a card with firing alerts.
 const COLOR_FIRING: &str = "8C1A1A";
@@ -87,26 +85,15 @@ impl Integration for MsTeams {
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body = self.payload(n)?;
-        let url = match (&self.config.webhook_url, &self.config.webhook_url_file) {
-            (Some(url), _) => url.expose().to_owned(),
-            (None, Some(file)) => read_url_file(file)?,
-            (None, None) => {
-                return Err(NotifyError::permanent(
-                    FailureReason::Config,
-                    "msteams has no webhook_url",
-                ))
-            }
-        };
-        let req = self
-            .client
-            .post(&url)
-            .timeout(self.config.delivery.timeout.as_duration())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", &n.idempotency_key)
-            .body(body);
-        send_secret_url(with_auth(req, &self.config.http_config))
-            .await
-            .map(drop)
+        super::SecretWebhook {
+            name: "msteams",
+            url: self.config.webhook_url.as_ref(),
+            url_file: self.config.webhook_url_file.as_deref(),
+            http: &self.config.http_config,
+            timeout: self.config.delivery.timeout.as_duration(),
+        }
+        .post_json(&self.client, &n.idempotency_key, body)
+        .await
     }
 }
 
