@@ -3,6 +3,8 @@
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
+use super::scrape_protocol::{self, ScrapeProtocol};
+use super::size::ByteSize;
 use super::validate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -15,6 +17,15 @@ yaml_section! {
         evaluation_interval: PromDuration,
         external_labels: Entries<String>,
         resolve_timeout: PromDuration,
+        scrape_protocols: Vec<At<ScrapeProtocol>>,
+        body_size_limit: ByteSize,
+        sample_limit: u64,
+        target_limit: u64,
+        label_limit: u64,
+        label_name_length_limit: u64,
+        label_value_length_limit: u64,
+        keep_dropped_targets: u64,
+        always_scrape_classic_histograms: bool,
     }
 }
 
@@ -41,6 +52,25 @@ pub struct GlobalConfig {
     /// Alertmanager's `resolve_timeout` (5m): a posted alert without `endsAt` resolves this
     /// long after it was last received.
     pub resolve_timeout: PromDuration,
+    /// Default `scrape_protocols` of every job (OpenMetrics 1.0.0, OpenMetrics 0.0.1,
+    /// Prometheus text 1.0.0, Prometheus text 0.0.4).
+    pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// Default `body_size_limit` of every job (0: none).
+    pub body_size_limit: ByteSize,
+    /// Default `sample_limit` of every job (0: none).
+    pub sample_limit: u64,
+    /// Default `target_limit` of every job (0: none).
+    pub target_limit: u64,
+    /// Default `label_limit` of every job (0: none).
+    pub label_limit: u64,
+    /// Default `label_name_length_limit` of every job (0: none).
+    pub label_name_length_limit: u64,
+    /// Default `label_value_length_limit` of every job (0: none).
+    pub label_value_length_limit: u64,
+    /// Default `keep_dropped_targets` of every job (0: keep all).
+    pub keep_dropped_targets: u64,
+    /// Default `always_scrape_classic_histograms` (false); histograms are always classic here.
+    pub always_scrape_classic_histograms: bool,
 }
 
 impl GlobalConfig {
@@ -62,6 +92,15 @@ impl Default for GlobalConfig {
             evaluation_interval: Self::DEFAULT_EVALUATION_INTERVAL,
             external_labels: BTreeMap::new(),
             resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
+            scrape_protocols: ScrapeProtocol::DEFAULTS.to_vec(),
+            body_size_limit: ByteSize(0),
+            sample_limit: 0,
+            target_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            keep_dropped_targets: 0,
+            always_scrape_classic_histograms: false,
         }
     }
 }
@@ -123,12 +162,28 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         .map(|r| r.value)
         .filter(|r| !r.is_zero())
         .unwrap_or(GlobalConfig::DEFAULT_RESOLVE_TIMEOUT);
+    let scrape_protocols = raw
+        .scrape_protocols
+        .and_then(|p| scrape_protocol::validate_list(p, "global.scrape_protocols", cx))
+        .unwrap_or_else(|| ScrapeProtocol::DEFAULTS.to_vec());
+    let count = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
         evaluation_interval,
         external_labels,
         resolve_timeout,
+        scrape_protocols,
+        body_size_limit: raw.body_size_limit.map_or(ByteSize(0), |b| b.value),
+        sample_limit: count(raw.sample_limit),
+        target_limit: count(raw.target_limit),
+        label_limit: count(raw.label_limit),
+        label_name_length_limit: count(raw.label_name_length_limit),
+        label_value_length_limit: count(raw.label_value_length_limit),
+        keep_dropped_targets: count(raw.keep_dropped_targets),
+        always_scrape_classic_histograms: raw
+            .always_scrape_classic_histograms
+            .is_some_and(|a| a.value),
     }
 }
 

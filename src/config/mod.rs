@@ -42,6 +42,8 @@ mod receiver_types;
 mod receivers;
 mod relabel;
 mod scrape;
+mod scrape_files;
+mod scrape_protocol;
 mod sd;
 mod secret;
 mod size;
@@ -64,6 +66,7 @@ pub use receivers::{
     SlackField, WebhookConfig,
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
+pub use scrape_protocol::ScrapeProtocol;
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
 pub use secret::{Secret, SecretSource, REDACTED};
 pub use size::{ByteSize, SizeError};
@@ -82,6 +85,7 @@ yaml_section! {
     struct RawConfig {
         global: RawGlobal,
         rule_files: Vec<At<String>>,
+        scrape_config_files: Vec<At<String>>,
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
         alerting: notify::RawAlerting,
@@ -103,7 +107,11 @@ pub struct Config {
     /// Rule file globs as written (after `${VAR}` expansion); see [`Config::rule_file_paths`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<String>,
-    /// Scrape jobs, in file order, with unique names.
+    /// `scrape_config_files` globs as written, relative ones against this file's directory.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
+    /// Scrape jobs with unique names: this file's in order, then those of
+    /// `scrape_config_files` (pattern order, each pattern's files sorted, each file in order).
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The in-memory buffer.
     pub storage: StorageConfig,
@@ -132,6 +140,7 @@ impl Default for Config {
         Config {
             global: GlobalConfig::default(),
             rule_files: Vec::new(),
+            scrape_config_files: Vec::new(),
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
             alerting: AlertingConfig::default(),
@@ -255,8 +264,20 @@ pub(crate) fn resolve_document<T>(
     env: &dyn Fn(&str) -> Option<String>,
     resolve: impl FnOnce(&node::Node, &mut Cx<'_>) -> T,
 ) -> Result<T, ConfigErrors> {
+    resolve_document_with(text, path, env, false, resolve)
+}
+
+/// [`resolve_document`], with `syntax_only` (files named by the config are not read).
+fn resolve_document_with<T>(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    syntax_only: bool,
+    resolve: impl FnOnce(&node::Node, &mut Cx<'_>) -> T,
+) -> Result<T, ConfigErrors> {
     let dir = config_dir(path);
     let mut cx = Cx::new(path, &dir, text, env);
+    cx.syntax_only = syntax_only;
     let doc = match node::parse_document(text) {
         Ok(doc) => doc,
         Err((pos, kind)) => {
@@ -285,8 +306,16 @@ pub fn parse_with_env(
     path: impl AsRef<Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let path = path.as_ref();
-    resolve_document(text, path, env, |doc, cx| {
+    parse_with_options(text, path.as_ref(), env, false)
+}
+
+fn parse_with_options(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    syntax_only: bool,
+) -> Result<Config, ConfigErrors> {
+    resolve_document_with(text, path, env, syntax_only, |doc, cx| {
         let raw = RawConfig::decode(doc, cx).unwrap_or_default();
         let global = global::resolve_global(raw.global, cx);
         let rule_files = rule_files(raw.rule_files, cx);
@@ -295,11 +324,13 @@ pub fn parse_with_env(
             raw_jobs.iter().filter_map(|j| j.value.job_name.as_ref()),
             cx,
         );
-        let scrape_configs = raw_jobs
+        let mut scrape_configs: Vec<ScrapeConfig> = raw_jobs
             .into_iter()
             .enumerate()
             .map(|(i, job)| scrape::resolve(job, i, &global, cx))
             .collect();
+        let scrape_config_files = scrape_files::patterns(raw.scrape_config_files, cx);
+        scrape_files::load(&scrape_config_files, &global, &mut scrape_configs, cx);
         let storage = global::resolve_storage(raw.storage, cx);
         let notify = notify::resolve(
             notify::RawNotify {
@@ -314,6 +345,7 @@ pub fn parse_with_env(
         Config {
             global,
             rule_files,
+            scrape_config_files,
             scrape_configs,
             storage,
             alerting: notify.alerting,
@@ -375,8 +407,26 @@ impl fmt::Display for Summary {
 /// Loads `path` for `watchfire check config`: a summary, or every problem as one
 /// `FILE:LINE:COLUMN: MESSAGE` line (the CLI prints them and exits 1).
 pub fn check_config(path: impl AsRef<Path>) -> Result<Summary, Vec<String>> {
+    check_config_with(path, CheckOptions::default())
+}
+
+/// Options of `watchfire check config`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Check the syntax only: files the config names (`*_file` secrets, certificates) are not
+    /// read, as promtool's `--syntax-only`. `scrape_config_files` are still read.
+    pub syntax_only: bool,
+}
+
+/// [`check_config`] with options.
+pub fn check_config_with(
+    path: impl AsRef<Path>,
+    options: CheckOptions,
+) -> Result<Summary, Vec<String>> {
     let path = path.as_ref();
-    let config = load(path).map_err(|e| e.lines())?;
+    let text = read_file(path).map_err(|e| e.lines())?;
+    let config = parse_with_options(&text, path, &env::process_env, options.syntax_only)
+        .map_err(|e| e.lines())?;
     let rule_files = config
         .rule_file_paths()
         .map_err(|e| vec![format!("{}: {e}", path.display())])?;

@@ -112,6 +112,16 @@ fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
             reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
         b = b.identity(id);
     }
+    let version = |v: crate::config::TlsVersion| match v {
+        crate::config::TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+        crate::config::TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+    };
+    if let Some(min) = tls.min_version {
+        b = b.min_tls_version(version(min));
+    }
+    if let Some(max) = tls.max_version {
+        b = b.max_tls_version(version(max));
+    }
     if let Some(name) = &tls.server_name {
         // reqwest has no per-client SNI override; the name must match the target host.
         tracing::debug!(job = %job, server_name = %name, "tls server_name is checked against the target host");
