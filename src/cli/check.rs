@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Checks one configuration file.
-pub fn config(file: &Path) -> ExitCode {
+pub fn config(file: &Path, syntax_only: bool) -> ExitCode {
     println!("Checking {}", file.display());
-    match watchfire::config::check_config(file) {
+    let options = watchfire::config::CheckOptions { syntax_only };
+    match watchfire::config::check_config_with(file, options) {
         Ok(summary) => {
             println!("  SUCCESS: {summary}");
             ExitCode::SUCCESS

@@ -182,6 +182,10 @@ enum CheckCommand {
     Config {
         /// The file.
         file: PathBuf,
+        /// Check the syntax only: do not read the files the config names (secrets,
+        /// certificates), as promtool's flag.
+        #[arg(long)]
+        syntax_only: bool,
     },
     /// Check rule files (exit 0 when all are valid, 1 otherwise).
     Rules {
@@ -215,7 +219,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::run(*args),
-        Command::Check(CheckCommand::Config { file }) => check::config(&file),
+        Command::Check(CheckCommand::Config { file, syntax_only }) => {
+            check::config(&file, syntax_only)
+        }
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Check(CheckCommand::WebConfig { files }) => check::web_config(&files),
         Command::Query(args) => query::query(args),
