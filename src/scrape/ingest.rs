@@ -690,7 +690,14 @@ mod tests {
             let mut scrape = |body: &[u8], cache: &mut SeriesCache| {
                 cache.begin_round();
                 ingest(
-                    body, "text/plain", 5000, &spec, &store, cache, &mut batch, &mut meta,
+                    body,
+                    "text/plain",
+                    5000,
+                    &spec,
+                    &store,
+                    cache,
+                    &mut batch,
+                    &mut meta,
                 )
                 .unwrap();
             };
