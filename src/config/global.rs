@@ -17,7 +17,7 @@ yaml_section! {
         evaluation_interval: PromDuration,
         external_labels: Entries<String>,
         resolve_timeout: PromDuration,
-        scrape_protocols: Vec<At<ScrapeProtocol>>,
+        scrape_protocols: Vec<At<String>>,
         body_size_limit: ByteSize,
         sample_limit: u64,
         target_limit: u64,

@@ -1,8 +1,10 @@
 //! The configuration file: YAML in Prometheus' vocabulary, loaded and validated in one pass.
 //!
 //! ```yaml
-//! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels
+//! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels,
+//!                    # scrape_protocols and the jobs' default limits
 //! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
+//! scrape_config_files: # globs of files holding more `scrape_configs` (see `scrape_files`)
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
@@ -23,6 +25,11 @@
 //! `Option<At<T>>`), reporting type problems; `global` and `scrape` apply defaults and the
 //! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
 //! every string value.
+//!
+//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_write`,
+//! native-histogram options, ...) are refused by name (`decode::UNSUPPORTED_KEYS`), never
+//! ignored. `check_config_with(.., syntax_only)` skips reading the files a config names, as
+//! promtool's `--syntax-only`.
 //!
 //! Adding a section is a field in `RawConfig`, a field in [`Config`] and its resolve call in
 //! [`parse_with_env`]. The notification sections live in `notify` and `receivers`.

@@ -43,7 +43,7 @@ yaml_section! {
         label_value_length_limit: u64,
         series_limit: u64,
         target_limit: u64,
-        scrape_protocols: Vec<At<ScrapeProtocol>>,
+        scrape_protocols: Vec<At<String>>,
         fallback_scrape_protocol: ScrapeProtocol,
         enable_compression: bool,
         track_timestamps_staleness: bool,
