@@ -3,6 +3,7 @@
 //! `enable_compression` (and a gzip body decoded), `fallback_scrape_protocol` for a body
 //! without a `Content-Type`, and `target_limit`. The real Prometheus 3.5, when present, loads
 //! the same file and scrapes the same target: its headers and its `lastError`s must be ours.
+//! `follow_redirects: false` (with `enable_http2: false`) shows the redirect as the error.
 
 mod common;
 
@@ -85,6 +86,16 @@ fn target(seen: Seen) -> String {
                 }),
             )
             .route(
+                "/moved",
+                get(|| async {
+                    Response::builder()
+                        .status(302)
+                        .header(header::LOCATION, "/rec/moved")
+                        .body(Body::empty())
+                        .unwrap()
+                }),
+            )
+            .route(
                 "/bare",
                 get(|| async { Response::new(Body::from("bare_metric 3\n")) }),
             )
@@ -118,6 +129,14 @@ scrape_configs:
     metrics_path: /bare
     fallback_scrape_protocol: PrometheusText0.0.4
     static_configs: [{{targets: ['{addr}']}}]
+  - job_name: redirect
+    metrics_path: /moved
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: no_redirect
+    metrics_path: /moved
+    follow_redirects: false
+    enable_http2: false
+    static_configs: [{{targets: ['{addr}']}}]
   - job_name: limited
     metrics_path: /rec/limited
     target_limit: 1
@@ -149,7 +168,7 @@ fn targets(base: &str) -> Vec<(String, String, String)> {
 fn scraped_targets(base: &str) -> Vec<(String, String, String)> {
     wait_for(Duration::from_secs(20), || {
         let t = targets(base);
-        (t.len() == 8 && t.iter().all(|(_, _, h)| h != "unknown")).then_some(t)
+        (t.len() == 10 && t.iter().all(|(_, _, h)| h != "unknown")).then_some(t)
     })
     .unwrap_or_else(|| panic!("targets of {base} not all scraped: {:#?}", targets(base)))
 }
@@ -189,7 +208,13 @@ fn headers_compression_fallback_and_target_limit_as_prometheus() {
         ("gzip", "", "up"),
         ("limited", limit_error, "down"),
         ("limited", limit_error, "down"),
+        (
+            "no_redirect",
+            "server returned HTTP status 302 Found",
+            "down",
+        ),
         ("openmetrics_first", "", "up"),
+        ("redirect", "", "up"),
         ("text004", "", "up"),
     ]
     .iter()

@@ -312,14 +312,14 @@ const UNSUPPORTED_KEYS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "scrape_configs|alerting.alertmanagers",
-        &[
-            "follow_redirects",
-            "enable_http2",
-            "bearer_token",
-            "bearer_token_file",
-        ],
-        "not supported (watchfire follows up to 10 redirects and negotiates HTTP/2 over TLS; \
-         credentials go in authorization)",
+        &["follow_redirects", "enable_http2"],
+        "not supported here (watchfire follows up to 10 redirects and negotiates HTTP/2 over \
+         TLS); scrape jobs take it",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &["bearer_token", "bearer_token_file"],
+        "not supported (use authorization: {credentials: ...} or credentials_file)",
     ),
     (
         "storage",

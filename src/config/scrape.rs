@@ -50,6 +50,8 @@ yaml_section! {
         always_scrape_classic_histograms: bool,
         scrape_classic_histograms: bool,
         scrape_native_histograms: bool,
+        follow_redirects: bool,
+        enable_http2: bool,
         relabel_configs: Vec<At<RawRelabelConfig>>,
         metric_relabel_configs: Vec<At<RawRelabelConfig>>,
     }
@@ -166,6 +168,10 @@ pub struct ScrapeConfig {
     /// Accepted for Prometheus compatibility: watchfire scrapes the text formats, whose
     /// histograms are always classic, so this changes nothing.
     pub always_scrape_classic_histograms: bool,
+    /// Follow HTTP redirects (up to 10; default true).
+    pub follow_redirects: bool,
+    /// Offer HTTP/2 (negotiated over TLS; default true); false speaks HTTP/1.1 only.
+    pub enable_http2: bool,
     /// Target relabeling (`relabel_configs`), applied to discovered target labels.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
@@ -373,6 +379,8 @@ pub(crate) fn resolve(
             .always_scrape_classic_histograms
             .or(raw.scrape_classic_histograms)
             .map_or(global.always_scrape_classic_histograms, |a| a.value),
+        follow_redirects: raw.follow_redirects.is_none_or(|f| f.value),
+        enable_http2: raw.enable_http2.is_none_or(|e| e.value),
         relabel_configs,
         metric_relabel_configs,
     }

@@ -212,7 +212,7 @@ mod tests {
              scrape_protocols: [OpenMetricsText1.0.0, PrometheusText1.0.0]\n  \
              fallback_scrape_protocol: OpenMetricsText0.0.1\n  enable_compression: false\n  \
              track_timestamps_staleness: true\n  scrape_classic_histograms: false\n  \
-             scrape_native_histograms: false\n",
+             scrape_native_histograms: false\n  follow_redirects: false\n  enable_http2: false\n",
         );
         let (a, b) = (&config.scrape_configs[0], &config.scrape_configs[1]);
         assert_eq!(a.scrape_protocols, [ScrapeProtocol::PrometheusText0_0_4]);
@@ -251,6 +251,8 @@ mod tests {
         );
         assert!(!b.enable_compression && b.track_timestamps_staleness);
         assert!(!b.always_scrape_classic_histograms);
+        assert!(a.follow_redirects && a.enable_http2);
+        assert!(!b.follow_redirects && !b.enable_http2);
         let defaults = load("scrape_configs:\n- job_name: a\n");
         let job = &defaults.scrape_configs[0];
         assert_eq!(job.scrape_protocols, ScrapeProtocol::DEFAULTS);

@@ -48,10 +48,10 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError>
             job: job.job_name.clone(),
             message,
         };
-        let client = build_client(&job.job_name, &job.tls_config).map_err(err)?;
+        let client = build_client(&job.job_name, &job.tls_config, job_http(job)).map_err(err)?;
         let mut http_sd = Vec::new();
         for sd in &job.http_sd_configs {
-            let client = build_client(&job.job_name, &sd.tls_config)
+            let client = build_client(&job.job_name, &sd.tls_config, HttpOptions::default())
                 .map_err(|m| err(format!("http_sd_configs {}: {m}", sd.url)))?;
             http_sd.push(HttpSd {
                 config: sd.clone(),
@@ -90,9 +90,38 @@ fn authorization(basic: Option<&BasicAuth>, auth: Option<&Authorization>) -> Opt
     })
 }
 
-fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
+/// A job's `follow_redirects` and `enable_http2`.
+#[derive(Clone, Copy)]
+struct HttpOptions {
+    follow_redirects: bool,
+    enable_http2: bool,
+}
+
+impl Default for HttpOptions {
+    /// Prometheus' defaults: both on.
+    fn default() -> Self {
+        HttpOptions {
+            follow_redirects: true,
+            enable_http2: true,
+        }
+    }
+}
+
+fn job_http(job: &ScrapeConfig) -> HttpOptions {
+    HttpOptions {
+        follow_redirects: job.follow_redirects,
+        enable_http2: job.enable_http2,
+    }
+}
+
+fn build_client(job: &str, tls: &TlsConfig, http: HttpOptions) -> Result<reqwest::Client, String> {
+    let redirect = if http.follow_redirects {
+        reqwest::redirect::Policy::limited(10)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(redirect)
         .pool_max_idle_per_host(2)
         .danger_accept_invalid_certs(tls.insecure_skip_verify);
     if let Some(ca) = &tls.ca_file {
@@ -121,6 +150,9 @@ fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
     }
     if let Some(max) = tls.max_version {
         b = b.max_tls_version(version(max));
+    }
+    if !http.enable_http2 {
+        b = b.http1_only();
     }
     if let Some(name) = &tls.server_name {
         // reqwest has no per-client SNI override; the name must match the target host.
