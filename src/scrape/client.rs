@@ -1,4 +1,5 @@
-//! Fetching one `/metrics` body: headers, authorization, gzip, body-size
+//! Fetching one `/metrics` body: headers (`Accept` built from `scrape_protocols`,
+//! `Accept-Encoding` from `enable_compression`), authorization, gzip, body-size
 //! limit. The caller applies the timeout.
 
 use super::target::TargetSpec;
