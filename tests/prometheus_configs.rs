@@ -4,7 +4,8 @@
 //!
 //! `conf.good.yml` is Prometheus' file of every valid option. The test pins, by line, what
 //! watchfire refuses (each refusal names the key and says why) and that nothing else in the file
-//! is refused: every line of [`ACCEPTED`] loads.
+//! is refused: every line of [`ACCEPTED`] loads. A main file with `scrape_config_files` is
+//! checked with its jobs' files, whose problems carry their own file and line.
 //!
 //! **At merge:** when `dns_sd_configs` and `kubernetes_sd_configs` land, move their lines from
 //! [`REFUSED_UNTIL_MERGE`] to [`ACCEPTED`]; nothing else changes.
@@ -203,4 +204,61 @@ fn the_shipped_prometheus_yml_is_refused_only_for_native_histograms() {
     assert!(failures[0]
         .1
         .contains("native histograms are not supported"));
+}
+
+#[test]
+fn scrape_config_files_are_checked_with_their_own_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    std::fs::write(
+        jobs.join("a.yml"),
+        "scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['h:1', 'h:2']}]\n",
+    )
+    .unwrap();
+    let main = dir.path().join("main.yml");
+    std::fs::write(
+        &main,
+        "scrape_config_files: ['jobs/*.yml']\nscrape_configs:\n- job_name: main\n  \
+         static_configs: [{targets: ['h:3']}]\n",
+    )
+    .unwrap();
+    let run = || {
+        let out = Command::new(common::watchfire_bin())
+            .args(["check", "config"])
+            .arg(&main)
+            .output()
+            .expect("watchfire runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("SUCCESS: 2 scrape configs, 3 targets, 0 rule files found"),
+        "{text}"
+    );
+    std::fs::write(
+        jobs.join("b.yml"),
+        "scrape_configs:\n- job_name: main\n- job_name: c\n  sample_limit: -1\n",
+    )
+    .unwrap();
+    let (ok, text) = run();
+    assert!(!ok);
+    let b = jobs.join("b.yml").display().to_string();
+    assert_eq!(
+        text.lines().skip(1).collect::<Vec<_>>(),
+        [
+            format!(
+                "  FAILED: {b}:2:13: found multiple scrape configs with job name \"main\", first \
+                 found in main config file"
+            ),
+            format!(
+                "  FAILED: {b}:4:17: scrape_configs[1].sample_limit: -1 is out of range (0 to \
+                 18446744073709551615)"
+            ),
+        ],
+        "{text}"
+    );
 }
