@@ -141,6 +141,9 @@ fn main() {
         timeout: Duration::from_secs(10),
         honor_labels: false,
         honor_timestamps: true,
+        track_timestamps_staleness: false,
+        negotiation: Default::default(),
+        forced_error: None,
         limits: ScrapeLimits::default(),
         authorization: None,
         metric_relabel: if arg("--relabel", 0) > 0 {

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Checks one configuration file, or a Prometheus file with its Alertmanager file.
-pub fn config(file: &Path, alertmanager: Option<&Path>) -> ExitCode {
+pub fn config(file: &Path, alertmanager: Option<&Path>, syntax_only: bool) -> ExitCode {
     println!("Checking {}", file.display());
     if let Some(am) = alertmanager {
         println!("Checking {}", am.display());
     }
-    match watchfire::config::check_config_files(file, alertmanager) {
+    let options = watchfire::config::CheckOptions { syntax_only };
+    match watchfire::config::check_config_with(file, alertmanager, options) {
         Ok(summary) => {
             println!("  SUCCESS: {summary}");
             ExitCode::SUCCESS

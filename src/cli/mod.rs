@@ -197,6 +197,10 @@ enum CheckCommand {
         /// A separate Alertmanager configuration file, checked with it as `run` loads them.
         #[arg(long = "alertmanager.config.file")]
         alertmanager_config: Option<PathBuf>,
+        /// Check the syntax only: do not read the files the config names (secrets,
+        /// certificates), as promtool's flag.
+        #[arg(long)]
+        syntax_only: bool,
     },
     /// Check rule files (exit 0 when all are valid, 1 otherwise).
     Rules {
@@ -233,7 +237,8 @@ pub fn main() -> ExitCode {
         Command::Check(CheckCommand::Config {
             file,
             alertmanager_config,
-        }) => check::config(&file, alertmanager_config.as_deref()),
+            syntax_only,
+        }) => check::config(&file, alertmanager_config.as_deref(), syntax_only),
         Command::Check(CheckCommand::Rules { files }) => check::rules(&files),
         Command::Check(CheckCommand::WebConfig { files }) => check::web_config(&files),
         Command::Query(args) => query::query(args),

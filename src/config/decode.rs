@@ -29,6 +29,12 @@ pub(crate) struct Cx<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     path: Vec<String>,
     errors: Vec<ConfigError>,
+    /// Problems in other files this one loads (`scrape_config_files`), in load order, each
+    /// file's sorted by position; they follow this file's own.
+    other_files: Vec<ConfigError>,
+    /// `check config --syntax-only`: files named by the config (secrets, certificates) are not
+    /// read, as promtool's flag.
+    pub syntax_only: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -45,7 +51,37 @@ impl<'a> Cx<'a> {
             env,
             path: Vec::new(),
             errors: Vec::new(),
+            other_files: Vec::new(),
+            syntax_only: false,
         }
+    }
+
+    /// Runs `f` on another document (`text`, read from `file`): its own positions, its own
+    /// directory for relative paths, this context's environment and options. Its problems join
+    /// this context's, after those of this file.
+    pub fn other_file<T>(
+        &mut self,
+        file: &Path,
+        text: &str,
+        f: impl FnOnce(&Node, &mut Cx<'_>) -> T,
+    ) -> Option<T> {
+        let dir = super::config_dir(file);
+        let mut cx = Cx::new(file, &dir, text, self.env);
+        cx.syntax_only = self.syntax_only;
+        let out = match super::node::parse_document(text) {
+            Ok(doc) => Some(f(&doc, &mut cx)),
+            Err((pos, kind)) => {
+                cx.error(pos, kind);
+                None
+            }
+        };
+        self.other_files.extend(cx.into_errors());
+        out
+    }
+
+    /// Records a problem already positioned in another file.
+    pub fn error_in(&mut self, error: ConfigError) {
+        self.other_files.push(error);
     }
 
     /// Records a problem at `pos`.
@@ -61,6 +97,7 @@ impl<'a> Cx<'a> {
     /// The problems found so far, sorted by position (stable for equal positions).
     pub fn into_errors(mut self) -> Vec<ConfigError> {
         self.errors.sort_by_key(|e| (e.line, e.column));
+        self.errors.append(&mut self.other_files);
         self.errors
     }
 
@@ -192,6 +229,13 @@ impl<'a> Cx<'a> {
         let section = self.path();
         let kind = if section.is_empty() && RESERVED_TOP_LEVEL.contains(&name) {
             ErrorKind::NotYetSupported(name.to_owned())
+        } else if let Some(reason) = not_supported(&section, name) {
+            let path = if section.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{section}.{name}")
+            };
+            ErrorKind::NotSupported { path, reason }
         } else {
             ErrorKind::UnknownField {
                 field: name.to_owned(),
@@ -203,14 +247,122 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// Top-level Prometheus sections that watchfire does not accept (yet).
-pub(crate) const RESERVED_TOP_LEVEL: &[&str] = &[
-    "remote_write",
-    "remote_read",
-    "tracing",
-    "scrape_config_files",
-    "otlp",
+/// Top-level Prometheus sections that watchfire refuses by name: it stores nothing outside its
+/// time window (`remote_write`, `remote_read`, `otlp`), exports no traces, and has no Go runtime.
+pub(crate) const RESERVED_TOP_LEVEL: &[&str] =
+    &["remote_write", "remote_read", "tracing", "otlp", "runtime"];
+
+/// Keys Prometheus accepts in a section (named by its path without list indexes) that watchfire
+/// refuses by name, with the reason printed after the key's path.
+const UNSUPPORTED_KEYS: &[(&str, &[&str], &str)] = &[
+    (
+        "global",
+        &["query_log_file"],
+        "the query log is not supported",
+    ),
+    (
+        "global",
+        &["rule_query_offset"],
+        "rule query offsets are not supported",
+    ),
+    (
+        "global|scrape_configs",
+        &["scrape_failure_log_file"],
+        "scrape failure log files are not supported (failures are logged and shown in \
+         /api/v1/targets)",
+    ),
+    (
+        "global|scrape_configs",
+        &[
+            "metric_name_validation_scheme",
+            "metric_name_escaping_scheme",
+        ],
+        "not supported (watchfire validates names as UTF-8 and asks targets for allow-utf-8, \
+         Prometheus' defaults)",
+    ),
+    (
+        "global|scrape_configs",
+        &[
+            "convert_classic_histograms_to_nhcb",
+            "native_histogram_bucket_limit",
+            "native_histogram_min_bucket_factor",
+        ],
+        "native histograms are not supported (watchfire scrapes the text formats, whose \
+         histograms are classic)",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &["http_headers"],
+        "custom HTTP headers are not supported",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &["oauth2"],
+        "OAuth 2.0 is not supported (use authorization or basic_auth)",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &[
+            "proxy_url",
+            "no_proxy",
+            "proxy_from_environment",
+            "proxy_connect_header",
+        ],
+        "HTTP proxies are not supported",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &["follow_redirects", "enable_http2"],
+        "not supported here (watchfire follows up to 10 redirects and negotiates HTTP/2 over \
+         TLS); scrape jobs take it",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers",
+        &["bearer_token", "bearer_token_file"],
+        "not supported (use authorization: {credentials: ...} or credentials_file)",
+    ),
+    (
+        "storage",
+        &["tsdb", "exemplars"],
+        "not supported (watchfire keeps an in-memory window: see storage.retention and \
+         storage.max_series)",
+    ),
 ];
+
+/// Why key `name` of `section` is refused by name, if it is a Prometheus key watchfire does not
+/// implement; every `<mechanism>_sd_configs` but the supported ones (which are fields, so never
+/// reach this) is one.
+fn not_supported(section: &str, name: &str) -> Option<String> {
+    let section = strip_indexes(section);
+    if let Some(mechanism) = name.strip_suffix("_sd_configs") {
+        if !mechanism.is_empty()
+            && (section == "scrape_configs" || section.ends_with("alertmanagers"))
+        {
+            return Some(format!("{mechanism} service discovery is not supported"));
+        }
+    }
+    UNSUPPORTED_KEYS
+        .iter()
+        .find(|(sections, keys, _)| {
+            sections.split('|').any(|s| s == section) && keys.contains(&name)
+        })
+        .map(|(_, _, reason)| (*reason).to_owned())
+}
+
+/// A section path without its list indexes: `scrape_configs[3]` is `scrape_configs`.
+fn strip_indexes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
 
 /// The known field within edit distance 2 of `name`, if exactly one is closest.
 fn closest(name: &str, known: &'static [&'static str]) -> Option<&'static str> {

@@ -83,6 +83,24 @@ pub enum ErrorKind {
     /// A top-level section of Prometheus/Alertmanager that watchfire does not accept yet.
     #[error("{0:?} is not supported yet")]
     NotYetSupported(String),
+    /// A key Prometheus accepts that watchfire does not implement (an unsupported service
+    /// discovery mechanism, a native-histogram option, ...), refused by name.
+    #[error("{path}: {reason}")]
+    NotSupported {
+        /// The key's path, e.g. `scrape_configs[2].consul_sd_configs`.
+        path: String,
+        /// Why, and what to use instead when there is something.
+        reason: String,
+    },
+    /// A job name used twice across the main file and its `scrape_config_files`, worded as
+    /// Prometheus words it.
+    #[error("found multiple scrape configs with job name {name:?}, first found in {first}")]
+    DuplicateJobAcrossFiles {
+        /// The repeated name.
+        name: String,
+        /// `main config file` or the quoted path of the file that has it first.
+        first: String,
+    },
     /// A value of the wrong YAML type.
     #[error("{path}: expected {expected}, found {found}")]
     WrongType {

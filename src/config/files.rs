@@ -66,6 +66,10 @@ pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
     ];
     let prom_sections = [
         ("rule_files", raw.rule_files.as_ref().map(|r| r.pos)),
+        (
+            "scrape_config_files",
+            raw.scrape_config_files.as_ref().map(|r| r.pos),
+        ),
         ("scrape_configs", raw.scrape_configs.as_ref().map(|r| r.pos)),
         ("storage", raw.storage.as_ref().map(|r| r.pos)),
         ("alerting", raw.alerting.as_ref().map(|r| r.pos)),
@@ -102,15 +106,26 @@ pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
 /// The configuration from a Prometheus file and, when given, a separate Alertmanager file
 /// (both read and checked; the errors of both are returned together).
 pub fn load_files(prometheus: &Path, alertmanager: Option<&Path>) -> Result<Config, ConfigErrors> {
-    let Some(am_path) = alertmanager else {
-        return super::load(prometheus);
-    };
+    load_files_with(prometheus, alertmanager, false)
+}
+
+/// [`load_files`]; with `syntax_only`, files the configuration names are not read.
+pub(crate) fn load_files_with(
+    prometheus: &Path,
+    alertmanager: Option<&Path>,
+    syntax_only: bool,
+) -> Result<Config, ConfigErrors> {
     let env = &super::env::process_env;
-    let prom = read_file(prometheus)
-        .and_then(|text| parse_document(&text, prometheus, env, FileRole::Prometheus));
-    let am = read_file(am_path)
-        .and_then(|text| parse_document(&text, am_path, env, FileRole::Alertmanager));
-    match (prom, am) {
+    let parse = |path: &Path, role| {
+        read_file(path).and_then(|text| parse_document(&text, path, env, role, syntax_only))
+    };
+    let Some(am_path) = alertmanager else {
+        return parse(prometheus, FileRole::Combined);
+    };
+    match (
+        parse(prometheus, FileRole::Prometheus),
+        parse(am_path, FileRole::Alertmanager),
+    ) {
         (Ok(prom), Ok(am)) => Ok(merge(prom, am)),
         (Err(mut a), Err(b)) => {
             a.0.extend(b.0);

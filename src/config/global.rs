@@ -3,6 +3,8 @@
 use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
+use super::scrape_protocol::{self, ScrapeProtocol};
+use super::size::ByteSize;
 use super::validate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,6 +25,15 @@ yaml_section! {
         opsgenie_api_key: String,
         opsgenie_api_key_file: String,
         webex_api_url: String,
+        scrape_protocols: Vec<At<String>>,
+        body_size_limit: ByteSize,
+        sample_limit: u64,
+        target_limit: u64,
+        label_limit: u64,
+        label_name_length_limit: u64,
+        label_value_length_limit: u64,
+        keep_dropped_targets: u64,
+        always_scrape_classic_histograms: bool,
     }
 }
 
@@ -56,6 +67,25 @@ pub struct GlobalConfig {
     /// Alertmanager's `pagerduty_url`, `opsgenie_api_*` and `webex_api_url`.
     #[serde(skip)]
     pub incident: super::receiver_incident::IncidentGlobals,
+    /// Default `scrape_protocols` of every job (OpenMetrics 1.0.0, OpenMetrics 0.0.1,
+    /// Prometheus text 1.0.0, Prometheus text 0.0.4).
+    pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// Default `body_size_limit` of every job (0: none).
+    pub body_size_limit: ByteSize,
+    /// Default `sample_limit` of every job (0: none).
+    pub sample_limit: u64,
+    /// Default `target_limit` of every job (0: none).
+    pub target_limit: u64,
+    /// Default `label_limit` of every job (0: none).
+    pub label_limit: u64,
+    /// Default `label_name_length_limit` of every job (0: none).
+    pub label_name_length_limit: u64,
+    /// Default `label_value_length_limit` of every job (0: none).
+    pub label_value_length_limit: u64,
+    /// Default `keep_dropped_targets` of every job (0: keep all).
+    pub keep_dropped_targets: u64,
+    /// Default `always_scrape_classic_histograms` (false); histograms are always classic here.
+    pub always_scrape_classic_histograms: bool,
 }
 
 impl GlobalConfig {
@@ -79,6 +109,15 @@ impl Default for GlobalConfig {
             resolve_timeout: Self::DEFAULT_RESOLVE_TIMEOUT,
             telegram: Default::default(),
             incident: Default::default(),
+            scrape_protocols: ScrapeProtocol::DEFAULTS.to_vec(),
+            body_size_limit: ByteSize(0),
+            sample_limit: 0,
+            target_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            keep_dropped_targets: 0,
+            always_scrape_classic_histograms: false,
         }
     }
 }
@@ -154,6 +193,11 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         raw.webex_api_url,
         cx,
     );
+    let scrape_protocols = raw
+        .scrape_protocols
+        .and_then(|p| scrape_protocol::validate_list(p, "global.scrape_protocols", cx))
+        .unwrap_or_else(|| ScrapeProtocol::DEFAULTS.to_vec());
+    let count = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
     GlobalConfig {
         scrape_interval,
         scrape_timeout,
@@ -162,6 +206,17 @@ pub(crate) fn resolve_global(raw: Option<At<RawGlobal>>, cx: &mut Cx<'_>) -> Glo
         resolve_timeout,
         telegram,
         incident,
+        scrape_protocols,
+        body_size_limit: raw.body_size_limit.map_or(ByteSize(0), |b| b.value),
+        sample_limit: count(raw.sample_limit),
+        target_limit: count(raw.target_limit),
+        label_limit: count(raw.label_limit),
+        label_name_length_limit: count(raw.label_name_length_limit),
+        label_value_length_limit: count(raw.label_value_length_limit),
+        keep_dropped_targets: count(raw.keep_dropped_targets),
+        always_scrape_classic_histograms: raw
+            .always_scrape_classic_histograms
+            .is_some_and(|a| a.value),
     }
 }
 

@@ -3,6 +3,7 @@
 use super::decode::{yaml_section, At, Cx};
 use super::error::{ErrorKind, Scope};
 use super::secret::{load_secret, resolve_path, serialize_secret, SecretFields, SecretSource};
+use super::web::TlsVersion;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ yaml_section! {
         key_file: String,
         server_name: String,
         insecure_skip_verify: bool,
+        min_version: String,
+        max_version: String,
     }
 }
 
@@ -98,6 +101,48 @@ pub struct TlsConfig {
     pub server_name: Option<String>,
     /// Do not verify the server certificate.
     pub insecure_skip_verify: bool,
+    /// Lowest TLS version offered (default TLS 1.2; `TLS10` and `TLS11` are accepted and mean
+    /// TLS 1.2, the lowest this client speaks).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_version"
+    )]
+    pub min_version: Option<TlsVersion>,
+    /// Highest TLS version offered (default TLS 1.3).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_version"
+    )]
+    pub max_version: Option<TlsVersion>,
+}
+
+fn serialize_version<S: Serializer>(v: &Option<TlsVersion>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(TlsVersion::Tls12) => s.serialize_str("TLS12"),
+        Some(TlsVersion::Tls13) => s.serialize_str("TLS13"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A client `min_version`/`max_version` as Prometheus spells it (`TLS10` ... `TLS13`).
+fn tls_version(
+    raw: Option<At<String>>,
+    field: &str,
+    scope: &Scope,
+    cx: &mut Cx<'_>,
+) -> Option<TlsVersion> {
+    let At { value, pos } = raw?;
+    let path = format!("tls_config.{field} of {scope}");
+    let message = match (value.as_str(), field) {
+        ("TLS12", _) | ("TLS10" | "TLS11", "min_version") => return Some(TlsVersion::Tls12),
+        ("TLS13", _) => return Some(TlsVersion::Tls13),
+        ("TLS10" | "TLS11", _) => {
+            format!("{value} is not supported (watchfire speaks TLS 1.2 and 1.3)")
+        }
+        _ => format!("unknown TLS version: {value}"),
+    };
+    cx.error(pos, ErrorKind::InvalidValue { path, message });
+    None
 }
 
 pub(crate) fn basic_auth(raw: RawBasicAuth, scope: &Scope, cx: &mut Cx<'_>) -> BasicAuth {
@@ -147,6 +192,9 @@ pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> T
     let file = |field: Option<At<String>>, name: &'static str, cx: &mut Cx<'_>| {
         let field = field?;
         let path = resolve_path(cx.dir, &field.value);
+        if cx.syntax_only {
+            return Some(path);
+        }
         match std::fs::File::open(&path) {
             Ok(_) => Some(path),
             Err(source) => {
@@ -170,6 +218,8 @@ pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> T
         key_file: file(raw.key_file, "tls_config.key_file", cx),
         server_name: raw.server_name.map(|s| s.value),
         insecure_skip_verify: raw.insecure_skip_verify.is_some_and(|i| i.value),
+        min_version: tls_version(raw.min_version, "min_version", scope, cx),
+        max_version: tls_version(raw.max_version, "max_version", scope, cx),
     };
     match (cert_pos, key_pos) {
         (Some(pos), None) => {

@@ -1,8 +1,10 @@
 //! The configuration file: YAML in Prometheus' vocabulary, loaded and validated in one pass.
 //!
 //! ```yaml
-//! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels
+//! global:            # scrape_interval 1m, scrape_timeout 10s, evaluation_interval 1m, external_labels,
+//!                    # scrape_protocols and the jobs' default limits
 //! scrape_configs:    # jobs: job_name, static_configs, scheme, basic_auth, tls_config, limits, ...
+//! scrape_config_files: # globs of files holding more `scrape_configs` (see `scrape_files`)
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
@@ -25,6 +27,11 @@
 //! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
 //! every string value.
 //!
+//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_write`,
+//! native-histogram options, ...) are refused by name (`decode::UNSUPPORTED_KEYS`), never
+//! ignored. `check_config_with(.., syntax_only)` skips reading the files a config names, as
+//! promtool's `--syntax-only`.
+//!
 //! Adding a section is a field in `RawConfig`, a field in [`Config`] and its resolve call in
 //! [`parse_with_env`]. The notification sections live in `notify` and `receivers`.
 //!
@@ -46,6 +53,8 @@ mod receiver_types;
 mod receivers;
 mod relabel;
 mod scrape;
+mod scrape_files;
+mod scrape_protocol;
 mod sd;
 mod sd_dns;
 mod sd_kubernetes;
@@ -79,6 +88,7 @@ pub use receivers::{
     SlackField, WebhookConfig,
 };
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
+pub use scrape_protocol::ScrapeProtocol;
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
 pub use sd_dns::{DnsRecordType, DnsSdConfig};
 pub use sd_kubernetes::{
@@ -105,6 +115,7 @@ yaml_section! {
     struct RawConfig {
         global: RawGlobal,
         rule_files: Vec<At<String>>,
+        scrape_config_files: Vec<At<String>>,
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
         alerting: notify::RawAlerting,
@@ -128,7 +139,11 @@ pub struct Config {
     /// Rule file globs as written (after `${VAR}` expansion); see [`Config::rule_file_paths`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<String>,
-    /// Scrape jobs, in file order, with unique names.
+    /// `scrape_config_files` globs as written, relative ones against this file's directory.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
+    /// Scrape jobs with unique names: this file's in order, then those of
+    /// `scrape_config_files` (pattern order, each pattern's files sorted, each file in order).
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The in-memory buffer.
     pub storage: StorageConfig,
@@ -163,6 +178,7 @@ impl Default for Config {
         Config {
             global: GlobalConfig::default(),
             rule_files: Vec::new(),
+            scrape_config_files: Vec::new(),
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
             alerting: AlertingConfig::default(),
@@ -288,8 +304,20 @@ pub(crate) fn resolve_document<T>(
     env: &dyn Fn(&str) -> Option<String>,
     resolve: impl FnOnce(&node::Node, &mut Cx<'_>) -> T,
 ) -> Result<T, ConfigErrors> {
+    resolve_document_with(text, path, env, false, resolve)
+}
+
+/// [`resolve_document`], with `syntax_only` (files named by the config are not read).
+fn resolve_document_with<T>(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    syntax_only: bool,
+    resolve: impl FnOnce(&node::Node, &mut Cx<'_>) -> T,
+) -> Result<T, ConfigErrors> {
     let dir = config_dir(path);
     let mut cx = Cx::new(path, &dir, text, env);
+    cx.syntax_only = syntax_only;
     let doc = match node::parse_document(text) {
         Ok(doc) => doc,
         Err((pos, kind)) => {
@@ -318,17 +346,19 @@ pub fn parse_with_env(
     path: impl AsRef<Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    parse_document(text, path.as_ref(), env, FileRole::Combined)
+    parse_document(text, path.as_ref(), env, FileRole::Combined, false)
 }
 
-/// Decodes and validates one file holding the sections `role` allows.
+/// Decodes and validates one file holding the sections `role` allows; with `syntax_only`, files
+/// the config names (secrets, certificates) are not read.
 fn parse_document(
     text: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     role: FileRole,
+    syntax_only: bool,
 ) -> Result<Config, ConfigErrors> {
-    resolve_document(text, path, env, |doc, cx| {
+    resolve_document_with(text, path, env, syntax_only, |doc, cx| {
         let raw = RawConfig::decode(doc, cx).unwrap_or_default();
         files::check_sections(&raw, role, cx);
         let global = global::resolve_global(raw.global, cx);
@@ -338,11 +368,13 @@ fn parse_document(
             raw_jobs.iter().filter_map(|j| j.value.job_name.as_ref()),
             cx,
         );
-        let scrape_configs = raw_jobs
+        let mut scrape_configs: Vec<ScrapeConfig> = raw_jobs
             .into_iter()
             .enumerate()
             .map(|(i, job)| scrape::resolve(job, i, &global, cx))
             .collect();
+        let scrape_config_files = scrape_files::patterns(raw.scrape_config_files, cx);
+        scrape_files::load(&scrape_config_files, &global, &mut scrape_configs, cx);
         let storage = global::resolve_storage(raw.storage, cx);
         let notify = notify::resolve(
             notify::RawNotify {
@@ -362,6 +394,7 @@ fn parse_document(
         Config {
             global,
             rule_files,
+            scrape_config_files,
             scrape_configs,
             storage,
             alerting: notify.alerting,
@@ -425,16 +458,26 @@ impl fmt::Display for Summary {
 /// Loads `path` for `watchfire check config`: a summary, or every problem as one
 /// `FILE:LINE:COLUMN: MESSAGE` line (the CLI prints them and exits 1).
 pub fn check_config(path: impl AsRef<Path>) -> Result<Summary, Vec<String>> {
-    check_config_files(path.as_ref(), None)
+    check_config_with(path.as_ref(), None, CheckOptions::default())
 }
 
-/// [`check_config`] for a Prometheus file and a separate Alertmanager file (see
-/// [`load_files`]).
-pub fn check_config_files(
+/// Options of `watchfire check config`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Check the syntax only: files the config names (`*_file` secrets, certificates) are not
+    /// read, as promtool's `--syntax-only`. `scrape_config_files` are still read.
+    pub syntax_only: bool,
+}
+
+/// [`check_config`] for a Prometheus file and, when given, a separate Alertmanager file (see
+/// [`load_files`]), with options.
+pub fn check_config_with(
     path: &Path,
     alertmanager: Option<&Path>,
+    options: CheckOptions,
 ) -> Result<Summary, Vec<String>> {
-    let config = load_files(path, alertmanager).map_err(|e| e.lines())?;
+    let config =
+        files::load_files_with(path, alertmanager, options.syntax_only).map_err(|e| e.lines())?;
     let rule_files = config
         .rule_file_paths()
         .map_err(|e| vec![format!("{}: {e}", path.display())])?;

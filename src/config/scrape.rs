@@ -8,6 +8,7 @@ use super::http::{
     self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
 };
 use super::relabel::{self, RawRelabelConfig};
+use super::scrape_protocol::{self, ScrapeProtocol};
 use super::sd::{self, FileSdConfig, HttpSdConfig, RawFileSdConfig, RawHttpSdConfig};
 use super::sd_dns::{self, DnsSdConfig, RawDnsSdConfig};
 use super::sd_kubernetes::{self, KubernetesSdConfig, RawKubernetesSdConfig};
@@ -45,6 +46,16 @@ yaml_section! {
         label_name_length_limit: u64,
         label_value_length_limit: u64,
         series_limit: u64,
+        target_limit: u64,
+        scrape_protocols: Vec<At<String>>,
+        fallback_scrape_protocol: ScrapeProtocol,
+        enable_compression: bool,
+        track_timestamps_staleness: bool,
+        always_scrape_classic_histograms: bool,
+        scrape_classic_histograms: bool,
+        scrape_native_histograms: bool,
+        follow_redirects: bool,
+        enable_http2: bool,
         relabel_configs: Vec<At<RawRelabelConfig>>,
         metric_relabel_configs: Vec<At<RawRelabelConfig>>,
     }
@@ -149,6 +160,28 @@ pub struct ScrapeConfig {
     /// new series beyond it are dropped and counted, the rest of the scrape is kept. 0 means no
     /// limit (the default).
     pub series_limit: u64,
+    /// Most targets the job may have after relabeling; above it no target of the job is
+    /// scraped and each reports the error, as in Prometheus. 0 means no limit.
+    pub target_limit: u64,
+    /// The formats asked for, in order of preference (the `Accept` header); default
+    /// `global.scrape_protocols`.
+    pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// The format used when a target's `Content-Type` is missing, unparseable or unknown;
+    /// without it such a scrape fails, as in Prometheus 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+    /// Ask for gzip (`Accept-Encoding: gzip`, the default) or for `identity`.
+    pub enable_compression: bool,
+    /// Write staleness markers for series that carried their own timestamps when they
+    /// disappear (default false).
+    pub track_timestamps_staleness: bool,
+    /// Accepted for Prometheus compatibility: watchfire scrapes the text formats, whose
+    /// histograms are always classic, so this changes nothing.
+    pub always_scrape_classic_histograms: bool,
+    /// Follow HTTP redirects (up to 10; default true).
+    pub follow_redirects: bool,
+    /// Offer HTTP/2 (negotiated over TLS; default true); false speaks HTTP/1.1 only.
+    pub enable_http2: bool,
     /// Target relabeling (`relabel_configs`), applied to discovered target labels.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
@@ -300,7 +333,32 @@ pub(crate) fn resolve(
         .tls_config
         .map(|t| http::tls_config(t.value, &scope, cx))
         .unwrap_or_default();
+    // A job's limit of 0 (or none) takes the global one, as Prometheus' `Validate` does.
+    let limit = |field: Option<At<u64>>, global: u64| match field.map_or(0, |f| f.value) {
+        0 => global,
+        n => n,
+    };
     let value_or = |field: Option<At<u64>>| field.map_or(0, |f| f.value);
+    let scrape_protocols = raw
+        .scrape_protocols
+        .and_then(|p| {
+            let path = format!("scrape_configs[{index}].scrape_protocols");
+            scrape_protocol::validate_list(p, &path, cx)
+        })
+        .unwrap_or_else(|| global.scrape_protocols.clone());
+    if let Some(native) = raw.scrape_native_histograms.as_ref().filter(|n| n.value) {
+        let kind = ErrorKind::NotSupported {
+            path: format!("scrape_configs[{index}].scrape_native_histograms"),
+            reason: "native histograms are not supported (watchfire scrapes the text formats, \
+                     whose histograms are classic); remove the key or set it to false"
+                .to_owned(),
+        };
+        cx.error(native.pos, kind);
+    }
+    let body_size_limit = match raw.body_size_limit.map_or(ByteSize(0), |b| b.value) {
+        ByteSize(0) => global.body_size_limit,
+        b => b,
+    };
     let relabel_configs = relabel::relabel_configs(
         raw.relabel_configs,
         &format!("scrape_configs[{index}].relabel_configs"),
@@ -334,18 +392,32 @@ pub(crate) fn resolve(
         http_sd_configs,
         kubernetes_sd_configs,
         dns_sd_configs,
-        keep_dropped_targets: value_or(raw.keep_dropped_targets),
+        keep_dropped_targets: limit(raw.keep_dropped_targets, global.keep_dropped_targets),
         basic_auth,
         authorization: authorization.map(|a| a.value),
         tls_config,
         honor_labels: raw.honor_labels.is_some_and(|h| h.value),
         honor_timestamps: raw.honor_timestamps.is_none_or(|h| h.value),
-        sample_limit: value_or(raw.sample_limit),
-        body_size_limit: raw.body_size_limit.map_or(ByteSize(0), |b| b.value),
-        label_limit: value_or(raw.label_limit),
-        label_name_length_limit: value_or(raw.label_name_length_limit),
-        label_value_length_limit: value_or(raw.label_value_length_limit),
+        sample_limit: limit(raw.sample_limit, global.sample_limit),
+        body_size_limit,
+        label_limit: limit(raw.label_limit, global.label_limit),
+        label_name_length_limit: limit(raw.label_name_length_limit, global.label_name_length_limit),
+        label_value_length_limit: limit(
+            raw.label_value_length_limit,
+            global.label_value_length_limit,
+        ),
         series_limit: value_or(raw.series_limit),
+        target_limit: limit(raw.target_limit, global.target_limit),
+        scrape_protocols,
+        fallback_scrape_protocol: raw.fallback_scrape_protocol.map(|f| f.value),
+        enable_compression: raw.enable_compression.is_none_or(|e| e.value),
+        track_timestamps_staleness: raw.track_timestamps_staleness.is_some_and(|t| t.value),
+        always_scrape_classic_histograms: raw
+            .always_scrape_classic_histograms
+            .or(raw.scrape_classic_histograms)
+            .map_or(global.always_scrape_classic_histograms, |a| a.value),
+        follow_redirects: raw.follow_redirects.is_none_or(|f| f.value),
+        enable_http2: raw.enable_http2.is_none_or(|e| e.value),
         relabel_configs,
         metric_relabel_configs,
     }

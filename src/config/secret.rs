@@ -125,6 +125,13 @@ pub(crate) fn load_secret(
         (Some(inline), None) => Some(SecretSource::Inline(Secret::new(inline.value))),
         (None, Some(file)) => {
             let path = resolve_path(cx.dir, &file.value);
+            if cx.syntax_only {
+                // `check config --syntax-only`: the file is named, not read.
+                return Some(SecretSource::File {
+                    secret: Secret::new(""),
+                    path,
+                });
+            }
             match std::fs::read_to_string(&path) {
                 Ok(content) => Some(SecretSource::File {
                     secret: Secret::new(content.trim()),

@@ -1,12 +1,31 @@
-//! Fetching one `/metrics` body: headers, authorization, gzip, body-size
+//! Fetching one `/metrics` body: headers (`Accept` built from `scrape_protocols`,
+//! `Accept-Encoding` from `enable_compression`), authorization, gzip, body-size
 //! limit. The caller applies the timeout.
 
 use super::target::TargetSpec;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use crate::config::ScrapeProtocol;
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, USER_AGENT,
+};
 
-/// What a scrape asks for: OpenMetrics first, then the Prometheus text format.
-pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
-application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+/// The `Accept` header for `protocols`, built as Prometheus 3 builds it: each media type in
+/// order with a falling `q` weight starting at 0.6 (one more than the five protocols
+/// Prometheus knows), `escaping=allow-utf-8` on the 1.0.0 formats, then `*/*`.
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+    // Prometheus knows five protocols (the four text ones and PrometheusProto).
+    let mut weight = 5 + 1;
+    let mut out = String::new();
+    for p in protocols {
+        out.push_str(p.media_type());
+        if p.takes_escaping() {
+            out.push_str(";escaping=allow-utf-8");
+        }
+        out.push_str(&format!(";q=0.{weight},"));
+        weight -= 1;
+    }
+    out.push_str(&format!("*/*;q=0.{weight}"));
+    out
+}
 
 /// Ceiling on a body when the job sets no `body_size_limit` (Prometheus' 0 =
 /// unlimited): an endless body must not be able to take all memory before
@@ -46,7 +65,15 @@ pub async fn fetch(
 ) -> Result<Fetched, FetchError> {
     release_large(buf);
     let mut headers = HeaderMap::new();
-    headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
+    if let Ok(v) = HeaderValue::from_str(&spec.negotiation.accept) {
+        headers.insert(ACCEPT, v);
+    }
+    let encoding = if spec.negotiation.compression {
+        "gzip"
+    } else {
+        "identity"
+    };
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static(encoding));
     headers.insert(
         USER_AGENT,
         HeaderValue::from_static(concat!("watchfire/", env!("CARGO_PKG_VERSION"))),
@@ -118,6 +145,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_header_is_built_as_prometheus_builds_it() {
+        // Prometheus 3.5's default, as it sends it (`tests/scrape_options.rs` checks against
+        // the real one).
+        assert_eq!(
+            accept_header(&ScrapeProtocol::DEFAULTS),
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,\
+             application/openmetrics-text;version=0.0.1;q=0.5,\
+             text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+             text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        );
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusText0_0_4]),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
+    }
 
     #[test]
     fn large_buffers_are_freed_small_ones_kept() {

@@ -48,7 +48,8 @@ pub fn targets_from_config(cfg: &Config) -> Result<Vec<PoolConfig>, TargetError>
             job: job.job_name.clone(),
             message,
         };
-        let client = build_client(&job.job_name, &job.tls_config).map_err(err)?;
+        let client =
+            build_client_with(&job.job_name, &job.tls_config, job_http(job)).map_err(err)?;
         let mut http_sd = Vec::new();
         for sd in &job.http_sd_configs {
             http_sd.push(http_sd_client(&job.job_name, sd).map_err(err)?);
@@ -99,11 +100,50 @@ pub(crate) fn authorization(
     })
 }
 
-/// An HTTP client with `tls` (CA file, client certificate, `insecure_skip_verify`); `owner`
-/// (a job or an Alertmanager set) is named in logs.
-pub fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
+/// A job's `follow_redirects` and `enable_http2`.
+#[derive(Clone, Copy)]
+struct HttpOptions {
+    follow_redirects: bool,
+    enable_http2: bool,
+}
+
+impl Default for HttpOptions {
+    /// Prometheus' defaults: both on.
+    fn default() -> Self {
+        HttpOptions {
+            follow_redirects: true,
+            enable_http2: true,
+        }
+    }
+}
+
+fn job_http(job: &ScrapeConfig) -> HttpOptions {
+    HttpOptions {
+        follow_redirects: job.follow_redirects,
+        enable_http2: job.enable_http2,
+    }
+}
+
+/// An HTTP client with `tls` (CA file, client certificate, `insecure_skip_verify`) and
+/// Prometheus' defaults for redirects and HTTP/2; `owner` (a job or an Alertmanager set) is
+/// named in logs.
+pub fn build_client(owner: &str, tls: &TlsConfig) -> Result<reqwest::Client, String> {
+    build_client_with(owner, tls, HttpOptions::default())
+}
+
+/// [`build_client`] with a job's `follow_redirects` and `enable_http2`.
+fn build_client_with(
+    job: &str,
+    tls: &TlsConfig,
+    http: HttpOptions,
+) -> Result<reqwest::Client, String> {
+    let redirect = if http.follow_redirects {
+        reqwest::redirect::Policy::limited(10)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(redirect)
         .pool_max_idle_per_host(2)
         .danger_accept_invalid_certs(tls.insecure_skip_verify);
     if let Some(ca) = &tls.ca_file {
@@ -122,6 +162,19 @@ pub fn build_client(job: &str, tls: &TlsConfig) -> Result<reqwest::Client, Strin
         let id =
             reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
         b = b.identity(id);
+    }
+    let version = |v: crate::config::TlsVersion| match v {
+        crate::config::TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+        crate::config::TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+    };
+    if let Some(min) = tls.min_version {
+        b = b.min_tls_version(version(min));
+    }
+    if let Some(max) = tls.max_version {
+        b = b.max_tls_version(version(max));
+    }
+    if !http.enable_http2 {
+        b = b.http1_only();
     }
     if let Some(name) = &tls.server_name {
         // reqwest has no per-client SNI override; the name must match the target host.

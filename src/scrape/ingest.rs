@@ -5,7 +5,7 @@
 //! the loop commits the batch only when the whole body was good.
 
 use super::cache::SeriesCache;
-use super::exposition::{Entry, Format, ParseError, Parser, Sample};
+use super::exposition::{ContentTypeError, Entry, Format, ParseError, Parser, Sample};
 use super::series_limit::Refusals;
 use super::target::TargetSpec;
 use crate::model::relabel;
@@ -33,6 +33,10 @@ pub enum IngestError {
     /// The body is not valid exposition text.
     #[error("parse error at {0}")]
     Parse(#[from] ParseError),
+    /// The `Content-Type` names no format watchfire reads and the job has no
+    /// `fallback_scrape_protocol` (worded as Prometheus words it).
+    #[error("{0}")]
+    ContentType(String),
     /// More samples than `sample_limit` after metric relabeling (as in
     /// Prometheus); the rest of the body was still parsed to count them, as
     /// Prometheus does for `scrape_samples_scraped`.
@@ -81,7 +85,7 @@ impl IngestError {
     /// The short reason used in metrics.
     pub fn reason(&self) -> &'static str {
         match self {
-            IngestError::Parse(_) => "parse",
+            IngestError::Parse(_) | IngestError::ContentType(_) => "parse",
             IngestError::SampleLimit { .. } => "sample_limit",
             IngestError::LabelLimit { .. } | IngestError::LabelLength { .. } => "label_limit",
             IngestError::MissingMetricName { .. } => "missing_metric_name",
@@ -106,18 +110,30 @@ pub struct IngestOutcome {
     pub refused: Refusals,
 }
 
-/// The grammar for a response's content type; anything unknown is read as
-/// the Prometheus text format, as Prometheus' fallback does.
-pub fn format_for(content_type: &str) -> Format {
-    if content_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("application/openmetrics-text")
-    {
-        Format::OpenMetrics
-    } else {
-        Format::PrometheusText
+/// The grammar for a response's content type, as Prometheus 3's `textparse.New`
+/// chooses it: a missing, unparseable or unknown `Content-Type` takes the job's
+/// `fallback_scrape_protocol`, and fails the scrape without one.
+pub fn format_for(content_type: &str, fallback: Option<Format>) -> Result<Format, IngestError> {
+    let e = match Format::from_content_type(content_type) {
+        Ok(format) => return Ok(format),
+        Err(e) => e,
+    };
+    if let Some(format) = fallback {
+        return Ok(format);
     }
+    let ct = content_type.trim();
+    Err(IngestError::ContentType(match e {
+        ContentTypeError::Blank => "non-compliant scrape target sending blank Content-Type and \
+                                    no fallback_scrape_protocol specified for target"
+            .to_owned(),
+        ContentTypeError::Malformed(_) => {
+            format!("cannot parse Content-Type {ct:?} and no fallback_scrape_protocol for target")
+        }
+        _ => format!(
+            "received unsupported Content-Type {ct:?} and no fallback_scrape_protocol specified \
+             for target"
+        ),
+    }))
 }
 
 /// Parses `body` into `batch` (cleared first). On error the batch is
@@ -137,7 +153,11 @@ pub fn ingest(
     batch.clear();
     let mut out = IngestOutcome::default();
     let limit = spec.limits.sample_limit;
-    for entry in Parser::new(body, format_for(content_type)) {
+    let format = format_for(content_type, spec.negotiation.fallback)?;
+    // Series with their own timestamps get no staleness marker when they go,
+    // unless the job tracks them (Prometheus' `track_timestamps_staleness`).
+    let untracked = !spec.track_timestamps_staleness;
+    for entry in Parser::new(body, format) {
         let entry = entry?;
         match entry {
             Entry::Sample(s) => {
@@ -166,7 +186,8 @@ pub fn ingest(
                         }
                         match cache.admit(store, labels) {
                             Ok(series) => {
-                                cache.insert(s.series.as_bytes(), series.clone(), explicit_ts);
+                                let no_markers = explicit_ts && untracked;
+                                cache.insert(s.series.as_bytes(), series.clone(), no_markers);
                                 out.series_added += 1;
                                 series
                             }
@@ -305,6 +326,9 @@ mod tests {
             timeout: Duration::from_secs(10),
             honor_labels,
             honor_timestamps: true,
+            track_timestamps_staleness: false,
+            negotiation: Default::default(),
+            forced_error: None,
             limits,
             authorization: None,
             metric_relabel: std::sync::Arc::from([]),
@@ -624,15 +648,75 @@ mod tests {
     }
 
     #[test]
-    fn openmetrics_is_chosen_by_content_type() {
+    fn the_format_comes_from_the_content_type_else_the_fallback() {
+        let om = Some(Format::OpenMetrics);
+        let ok = |ct: &str, fallback| format_for(ct, fallback).ok();
         assert_eq!(
-            format_for("application/openmetrics-text; version=1.0.0"),
-            Format::OpenMetrics
+            ok("application/openmetrics-text; version=1.0.0", None),
+            Some(Format::OpenMetrics)
         );
         assert_eq!(
-            format_for("text/plain; version=0.0.4"),
-            Format::PrometheusText
+            ok("text/plain; version=0.0.4", om),
+            Some(Format::PrometheusText)
         );
-        assert_eq!(format_for(""), Format::PrometheusText);
+        for ct in ["", "text", "application/json"] {
+            assert_eq!(ok(ct, om), Some(Format::OpenMetrics), "{ct:?}");
+        }
+        let message = |ct: &str| format_for(ct, None).unwrap_err().to_string();
+        assert_eq!(
+            message(" "),
+            "non-compliant scrape target sending blank Content-Type and no \
+             fallback_scrape_protocol specified for target"
+        );
+        assert_eq!(
+            message("text"),
+            "cannot parse Content-Type \"text\" and no fallback_scrape_protocol for target"
+        );
+        assert_eq!(
+            message("application/json"),
+            "received unsupported Content-Type \"application/json\" and no \
+             fallback_scrape_protocol specified for target"
+        );
+    }
+
+    #[test]
+    fn explicit_timestamps_get_staleness_markers_only_when_tracked() {
+        for track in [false, true] {
+            let mut spec = spec(false, ScrapeLimits::default());
+            spec.track_timestamps_staleness = track;
+            let store = Store::new(Default::default());
+            let mut cache = SeriesCache::default();
+            let (mut batch, mut meta) = (Vec::new(), Metadata::default());
+            let mut scrape = |body: &[u8], cache: &mut SeriesCache| {
+                cache.begin_round();
+                ingest(
+                    body,
+                    "text/plain",
+                    5000,
+                    &spec,
+                    &store,
+                    cache,
+                    &mut batch,
+                    &mut meta,
+                )
+                .unwrap();
+            };
+            scrape(b"with_ts 1 1000\nwithout 2\n", &mut cache);
+            scrape(b"", &mut cache);
+            let mut stale = Vec::new();
+            cache.sweep_unseen(&mut stale);
+            let names: Vec<String> = stale
+                .iter()
+                .map(|s| s.labels().get("__name__").unwrap_or("").to_owned())
+                .collect();
+            let mut names = names;
+            names.sort();
+            let want: &[&str] = if track {
+                &["with_ts", "without"]
+            } else {
+                &["without"]
+            };
+            assert_eq!(names, want, "track_timestamps_staleness: {track}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::ingest::{Metadata, MetricMeta};
 use super::landed::{landed_channel, LandedSender};
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::ScrapeLoop;
-use super::target::{ScrapeLimits, TargetSpec, TargetStatus};
+use super::target::{Negotiation, ScrapeLimits, TargetSpec, TargetStatus};
 use super::target_labels::{populate_labels, Populated};
 use crate::config::ScrapeConfig;
 use crate::model::relabel::RelabelConfig;
@@ -337,6 +337,11 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
     let mut dropped = DroppedView::default();
     let mut out = Vec::new();
     let metric_relabel: Arc<[RelabelConfig]> = Arc::from(job.metric_relabel_configs.as_slice());
+    let negotiation = Negotiation::new(
+        &job.scrape_protocols,
+        job.enable_compression,
+        job.fallback_scrape_protocol,
+    );
     for provider in &pool.providers.states {
         let state = provider.lock();
         for group in &state.groups {
@@ -351,6 +356,9 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
                             timeout: a.timeout,
                             honor_labels: job.honor_labels,
                             honor_timestamps: job.honor_timestamps,
+                            track_timestamps_staleness: job.track_timestamps_staleness,
+                            negotiation: negotiation.clone(),
+                            forced_error: None,
                             limits: ScrapeLimits {
                                 sample_limit: job.sample_limit as usize,
                                 body_size_limit: job.body_size_limit.0 as usize,
@@ -387,6 +395,18 @@ fn pool_targets(pool: &mut Pool) -> Vec<Wanted> {
         }
     }
     pool.dropped = dropped;
+    let limit = job.target_limit as usize;
+    if limit > 0 && out.len() > limit {
+        // As Prometheus: over the limit, no target of the pool is scraped; each reports why.
+        let error: Arc<str> = Arc::from(format!(
+            "target_limit exceeded (number of targets: {}, limit: {limit})",
+            out.len()
+        ));
+        tracing::error!(scrape_pool = %job.job_name, err = %error, "target limit exceeded");
+        for (spec, ..) in &mut out {
+            spec.forced_error = Some(error.clone());
+        }
+    }
     out
 }
 
@@ -471,6 +491,9 @@ fn same_settings(a: &TargetSpec, b: &TargetSpec) -> bool {
         && a.timeout == b.timeout
         && a.honor_labels == b.honor_labels
         && a.honor_timestamps == b.honor_timestamps
+        && a.track_timestamps_staleness == b.track_timestamps_staleness
+        && a.negotiation == b.negotiation
+        && a.forced_error == b.forced_error
         && a.limits == b.limits
         && a.authorization == b.authorization
         && a.metric_relabel == b.metric_relabel

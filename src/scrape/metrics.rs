@@ -24,7 +24,7 @@ pub struct FailureLabels {
     pub job: String,
     /// Instance.
     pub instance: String,
-    /// Short reason: `http`, `status`, `timeout`, `body_size_limit`, `sample_limit`, `label_limit`, `parse`.
+    /// Short reason: `http`, `status`, `timeout`, `body_size_limit`, `sample_limit`, `label_limit`, `parse`, `target_limit`.
     pub reason: String,
 }
 

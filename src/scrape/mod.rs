@@ -45,4 +45,4 @@ pub use ingest::{ingest, IngestError, IngestOutcome, Metadata, MetricMeta};
 pub use landed::{landed_channel, LandedSender, ScrapeLanded};
 pub use manager::{DroppedView, ScrapeManager, TargetView};
 pub use series_limit::{Refusals, SeriesLimit};
-pub use target::{Health, ScrapeLimits, TargetSpec, TargetStatus};
+pub use target::{Health, Negotiation, ScrapeLimits, TargetSpec, TargetStatus};

@@ -44,6 +44,9 @@ pub enum ScrapeError {
     /// The body did not parse or broke a limit.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// Not scraped: the job is over its `target_limit`.
+    #[error("{0}")]
+    TargetLimit(Arc<str>),
 }
 
 impl ScrapeError {
@@ -65,6 +68,7 @@ impl ScrapeError {
             ScrapeError::Fetch(FetchError::Status(_)) => "status",
             ScrapeError::Fetch(FetchError::BodyTooLarge(_)) => "body_size_limit",
             ScrapeError::Timeout(_) => "timeout",
+            ScrapeError::TargetLimit(_) => "target_limit",
             ScrapeError::Ingest(e) => e.reason(),
         }
     }
@@ -295,6 +299,9 @@ impl ScrapeLoop {
         &mut self,
         ts: i64,
     ) -> Result<(usize, usize, usize, Refusals), ScrapeError> {
+        if let Some(e) = &self.spec.forced_error {
+            return Err(ScrapeError::TargetLimit(e.clone()));
+        }
         self.cache.begin_round();
         let fetched = tokio::time::timeout(
             self.spec.timeout,

@@ -1,6 +1,8 @@
 //! A scrape target: what to scrape and how (built from the configuration),
 //! and its health as shown by `/api/v1/targets`.
 
+use super::exposition::Format;
+use crate::config::ScrapeProtocol;
 use crate::model::relabel::RelabelConfig;
 use crate::model::Labels;
 use std::sync::Arc;
@@ -24,6 +26,48 @@ pub struct ScrapeLimits {
     pub series_limit: usize,
 }
 
+/// What a scrape asks for and how it reads the answer (`scrape_protocols`,
+/// `fallback_scrape_protocol`, `enable_compression`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiation {
+    /// The `Accept` header, as Prometheus builds it from `scrape_protocols`.
+    pub accept: Arc<str>,
+    /// Ask for gzip (`Accept-Encoding: gzip`) rather than `identity`.
+    pub compression: bool,
+    /// The format a body is read as when its `Content-Type` is missing, unparseable or
+    /// unknown; without one such a scrape fails, as in Prometheus 3.
+    pub fallback: Option<Format>,
+}
+
+impl Negotiation {
+    /// The negotiation of a job's settings.
+    pub fn new(
+        protocols: &[ScrapeProtocol],
+        compression: bool,
+        fallback: Option<ScrapeProtocol>,
+    ) -> Self {
+        let format = |p: ScrapeProtocol| {
+            if p.is_openmetrics() {
+                Format::OpenMetrics
+            } else {
+                Format::PrometheusText
+            }
+        };
+        Negotiation {
+            accept: Arc::from(super::client::accept_header(protocols)),
+            compression,
+            fallback: fallback.map(format),
+        }
+    }
+}
+
+impl Default for Negotiation {
+    /// Prometheus' defaults: every text format, OpenMetrics first; gzip; no fallback.
+    fn default() -> Self {
+        Negotiation::new(&ScrapeProtocol::DEFAULTS, true, None)
+    }
+}
+
 /// Everything the scrape loop needs to know about one target.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
@@ -41,6 +85,14 @@ pub struct TargetSpec {
     pub honor_labels: bool,
     /// Keep timestamps given in the exposition.
     pub honor_timestamps: bool,
+    /// Write staleness markers for series with explicit timestamps too
+    /// (`track_timestamps_staleness`).
+    pub track_timestamps_staleness: bool,
+    /// Formats asked for, compression, fallback format.
+    pub negotiation: Negotiation,
+    /// Set when the job is over its `target_limit`: the target is not scraped and
+    /// each scrape reports this error, as in Prometheus.
+    pub forced_error: Option<Arc<str>>,
     /// Limits of one scrape.
     pub limits: ScrapeLimits,
     /// Value of the `Authorization` header, if any (a secret: never logged).
@@ -137,6 +189,9 @@ mod tests {
             timeout: Duration::from_secs(10),
             honor_labels: false,
             honor_timestamps: true,
+            track_timestamps_staleness: false,
+            negotiation: Negotiation::default(),
+            forced_error: None,
             limits: ScrapeLimits::default(),
             authorization: None,
             metric_relabel: std::sync::Arc::from([]),
