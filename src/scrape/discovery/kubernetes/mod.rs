@@ -360,7 +360,7 @@ fn describe(config: &KubernetesSdConfig) -> String {
     }
 }
 
-/// Runs a provider until `cancel`: connects (retrying every [`RECONNECT_DELAY`]), then lists
+/// Runs a provider until `cancel`: connects (retrying every 10 s), then lists
 /// and watches, recording each new set of groups or failure into `state` and calling `changed`
 /// when the manager should re-sync.
 pub async fn run(
