@@ -121,16 +121,16 @@ pub fn router(state: AppState) -> Router {
 /// plain text, as Prometheus' exporter-toolkit answers), JSON errors for `/api/`, gzip decoding
 /// (415 for encodings other than gzip and identity), the limit on the decoded body (a gzip bomb
 /// gets 413 after at most 1 MiB of output; the compressed input is read only as far as that
-/// output needs, within `--web.read-timeout`). `raw` routes (the remote-write receiver) sit
-/// behind access control only: they read their own encodings and limits and answer plain text,
-/// as Prometheus' do.
+/// output needs, within `--web.read-timeout`). `raw` routes (the remote-write receiver) skip the
+/// gzip decoding and the body limit: they read their own encodings and limits, and their plain
+/// text answers stay plain text, as Prometheus' do (see [`response::json_errors`]).
 pub fn harden(app: Router, raw: Router, security: Security) -> Router {
     use tower_http::decompression::RequestDecompressionLayer;
     use tower_http::limit::RequestBodyLimitLayer;
     app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
-        .layer(axum::middleware::from_fn(response::json_errors))
         .merge(raw)
+        .layer(axum::middleware::from_fn(response::json_errors))
         .layer(axum::middleware::from_fn_with_state(security, auth::guard))
 }
 

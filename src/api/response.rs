@@ -151,12 +151,15 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     }
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .unwrap_or("");
+    let is_json = content_type.starts_with("application/json");
+    // The remote-write receiver answers plain text, as Prometheus' does.
+    let remote_write_text = path == "/api/v1/write" && content_type.starts_with("text/plain");
+    if !(status.is_client_error() || status.is_server_error()) || is_json || remote_write_text {
         return response;
     }
     let (mut parts, body) = response.into_parts();
