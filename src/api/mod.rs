@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
 /// gets 413 after at most 1 MiB of output; the compressed input is read only as far as that
 /// output needs, within `--web.read-timeout`). `raw` routes (the remote-write receiver) skip the
 /// gzip decoding and the body limit: they read their own encodings and limits, and their plain
-/// text answers stay plain text, as Prometheus' do (see [`response::json_errors`]).
+/// text answers stay plain text, as Prometheus' do (see `response::json_errors`).
 pub fn harden(app: Router, raw: Router, security: Security) -> Router {
     use tower_http::decompression::RequestDecompressionLayer;
     use tower_http::limit::RequestBodyLimitLayer;
