@@ -106,6 +106,13 @@ pub struct GroupState {
 pub trait RuleQuerier: Send + Sync {
     /// Evaluates `expr` at `t_ms`.
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError>;
+
+    /// Evaluates `expr`, written as `text`, at `t_ms`; a remote datasource sends the text as
+    /// written. The default evaluates `expr`.
+    fn query_text(&self, text: &str, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        let _ = text;
+        self.query(expr, t_ms)
+    }
 }
 
 /// Why a rule's evaluation failed; its text is the rule's `lastError`, as Prometheus words it.
@@ -251,6 +258,7 @@ impl Group {
             && a.limit == b.limit
             && a.evaluation == b.evaluation
             && a.query_offset_ms == b.query_offset_ms
+            && a.datasource.as_ref().map(|d| &d.0) == b.datasource.as_ref().map(|d| &d.0)
             && a.rules.len() == b.rules.len()
             && a.rules
                 .iter()
@@ -352,7 +360,9 @@ impl Group {
             let rule_started = Instant::now();
             let spec = self.state.lock().rules[i].spec.clone();
             out.evaluations += 1;
-            let result = ctx.querier.query(&spec.expr, ts - offset);
+            let result = ctx
+                .querier
+                .query_text(&spec.expr_text, &spec.expr, ts - offset);
             let produced = match result {
                 Err(e) => Err(RuleError::Query(e)),
                 Ok(value) => match value {

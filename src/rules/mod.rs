@@ -20,6 +20,7 @@
 
 pub mod alert;
 pub mod check;
+pub mod datasource;
 pub mod durable;
 mod duration;
 pub mod file;

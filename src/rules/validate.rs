@@ -140,6 +140,10 @@ impl<'a> Validator<'a> {
                 query_offset_ms,
                 limit: g.limit.map(|l| l.value.max(0) as usize).unwrap_or(0),
                 evaluation,
+                datasource: g.datasource.map(|d| {
+                    let pos = Pos::of(&d);
+                    (d.value, pos)
+                }),
                 labels: group_labels,
                 rules,
             });
