@@ -86,7 +86,12 @@ pub(crate) fn resolve(
 ) -> Vec<DatasourceConfig> {
     let mut seen: HashMap<String, Pos> = HashMap::new();
     let mut out = Vec::new();
-    for (i, entry) in raw.map(|r| r.value).unwrap_or_default().into_iter().enumerate() {
+    for (i, entry) in raw
+        .map(|r| r.value)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let pos = entry.pos;
         let raw = entry.value;
         let path = format!("datasources[{i}]");
@@ -130,7 +135,9 @@ pub(crate) fn resolve(
                 value
             }
         };
-        let basic_auth = raw.basic_auth.map(|b| http::basic_auth(b.value, &scope, cx));
+        let basic_auth = raw
+            .basic_auth
+            .map(|b| http::basic_auth(b.value, &scope, cx));
         let authorization = raw
             .authorization
             .map(|a| http::authorization(a, &scope, cx));
@@ -237,7 +244,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.datasources.len(), 2);
         let a = &c.datasources[0];
-        assert_eq!((a.name.as_str(), a.url.as_str()), ("a", "http://127.0.0.1:9090"));
+        assert_eq!(
+            (a.name.as_str(), a.url.as_str()),
+            ("a", "http://127.0.0.1:9090")
+        );
         assert_eq!(a.query_offset, PromDuration::ZERO);
         assert_eq!(a.timeout, PromDuration::from_secs(30));
         let b = &c.datasources[1];
@@ -246,7 +256,10 @@ mod tests {
         assert_eq!(b.headers["X-Scope-OrgID"], "tenant-xyz");
         assert_eq!(b.authorization.as_ref().unwrap().kind, "Bearer");
         let shown = c.redacted_yaml();
-        assert!(!shown.contains("s3cret") && !shown.contains("tenant-xyz"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("tenant-xyz"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -280,11 +293,17 @@ mod tests {
         std::fs::write(&am, "route: {receiver: r}\nreceivers:\n- name: r\n").unwrap();
         let c = crate::config::load_files(&prom, Some(&am)).unwrap();
         assert_eq!(c.datasources[0].name, "a");
-        std::fs::write(&am, "route: {receiver: r}\nreceivers:\n- name: r\ndatasources: []\n")
-            .unwrap();
-        let e = crate::config::load_files(&prom, Some(&am)).unwrap_err().lines();
+        std::fs::write(
+            &am,
+            "route: {receiver: r}\nreceivers:\n- name: r\ndatasources: []\n",
+        )
+        .unwrap();
+        let e = crate::config::load_files(&prom, Some(&am))
+            .unwrap_err()
+            .lines();
         assert!(
-            e.iter().any(|l| l.contains(":4:14: datasources: belongs in the Prometheus")),
+            e.iter()
+                .any(|l| l.contains(":4:14: datasources: belongs in the Prometheus")),
             "{e:?}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

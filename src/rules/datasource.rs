@@ -46,8 +46,9 @@ pub fn build(
         .map_err(|_| "datasources need a tokio runtime".to_string())?;
     let mut out = HashMap::new();
     for c in configs {
-        let client = crate::scrape::build_client(&format!("datasource {:?}", c.name), &c.tls_config)
-            .map_err(|e| format!("datasource {:?}: {e}", c.name))?;
+        let client =
+            crate::scrape::build_client(&format!("datasource {:?}", c.name), &c.tls_config)
+                .map_err(|e| format!("datasource {:?}: {e}", c.name))?;
         let endpoint = format!("{}/api/v1/query", c.url.trim_end_matches('/'));
         let counter = failures
             .get_or_create(&vec![("datasource".to_string(), c.name.clone())])
@@ -109,7 +110,10 @@ pub(crate) struct Unknown(pub(crate) String);
 
 impl RuleQuerier for Unknown {
     fn query(&self, _: &Expr, _: i64) -> Result<Value, EvalError> {
-        Err(EvalError::Execution(format!("unknown datasource {:?}", self.0)))
+        Err(EvalError::Execution(format!(
+            "unknown datasource {:?}",
+            self.0
+        )))
     }
 }
 
@@ -326,27 +330,40 @@ mod tests {
 
     #[test]
     fn vector_and_scalar_answers_decode() {
-        let v = ok(r#"{"status":"success","data":{"resultType":"vector","result":[
+        let v = ok(
+            r#"{"status":"success","data":{"resultType":"vector","result":[
             {"metric":{"__name__":"up","job":"a"},"value":[1.5,"1"]},
-            {"metric":{},"value":[1.5,"+Inf"]},{"metric":{"x":"y"},"value":[1.5,"NaN"]}]}}"#);
+            {"metric":{},"value":[1.5,"+Inf"]},{"metric":{"x":"y"},"value":[1.5,"NaN"]}]}}"#,
+        );
         let Value::Vector(s) = v else { panic!() };
         assert_eq!(s.len(), 3);
-        assert_eq!(s[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
+        assert_eq!(
+            s[0].labels,
+            Labels::from_pairs([("__name__", "up"), ("job", "a")])
+        );
         assert_eq!((s[0].t, s[0].v), (5_000, 1.0));
         assert_eq!(s[1].v, f64::INFINITY);
         assert!(s[2].v.is_nan());
         // resultType after result, extra keys (warnings, stats) ignored.
         let v = ok(r#"{"data":{"result":[1.5,"-2.5e3"],"resultType":"scalar"},
             "status":"success","warnings":["w"],"isPartial":false}"#);
-        assert_eq!(v, Value::Scalar { t: 5_000, v: -2500.0 });
+        assert_eq!(
+            v,
+            Value::Scalar {
+                t: 5_000,
+                v: -2500.0
+            }
+        );
         let v = ok(r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#);
         assert_eq!(v, Value::Vector(Vec::new()));
     }
 
     #[test]
     fn matrix_and_string_give_the_local_refusal() {
-        let m = ok(r#"{"status":"success","data":{"resultType":"matrix","result":[
-            {"metric":{},"values":[[1,"1"]]}]}}"#);
+        let m = ok(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1,"1"]]}]}}"#,
+        );
         assert!(matches!(m, Value::Matrix(_)));
         let s = ok(r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#);
         assert!(matches!(s, Value::String { .. }));
@@ -361,16 +378,16 @@ mod tests {
             ),
             r#"bad_data: invalid parameter "query""#
         );
-        assert_eq!(
-            err(422, r#"{"status":"error","error":"boom"}"#),
-            "boom"
-        );
+        assert_eq!(err(422, r#"{"status":"error","error":"boom"}"#), "boom");
         assert_eq!(
             err(503, "<html>Service Unavailable</html>"),
             "unexpected status 503: <html>Service Unavailable</html>"
         );
         assert_eq!(
-            err(500, r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#),
+            err(
+                500,
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#
+            ),
             "unexpected status 500"
         );
     }
@@ -413,7 +430,9 @@ mod tests {
             .collect();
         assert_eq!(
             errs,
-            [r#"r.yml:6:15: group "h", unknown datasource "nope" (not in the datasources section)"#]
+            [
+                r#"r.yml:6:15: group "h", unknown datasource "nope" (not in the datasources section)"#
+            ]
         );
     }
 }

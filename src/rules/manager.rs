@@ -315,9 +315,16 @@ impl Manager {
                 Err(e) => errs.extend(e),
             }
         }
-        let names: Vec<&str> = settings.datasources.iter().map(|d| d.name.as_str()).collect();
+        let names: Vec<&str> = settings
+            .datasources
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
         for g in new_groups.values() {
-            errs.extend(datasource::check_names(std::slice::from_ref(g.spec()), &names));
+            errs.extend(datasource::check_names(
+                std::slice::from_ref(g.spec()),
+                &names,
+            ));
         }
         if !errs.is_empty() {
             return Err(errs);
@@ -325,16 +332,19 @@ impl Manager {
         let queriers = if settings.datasources.is_empty() {
             Datasources::new()
         } else {
-            datasource::build(&settings.datasources, &self.inner.metrics.datasource_failures)
-                .map_err(|message| {
-                    vec![RuleFileError {
-                        file: "datasources".to_string(),
-                        pos: None,
-                        group: None,
-                        rule: None,
-                        message,
-                    }]
-                })?
+            datasource::build(
+                &settings.datasources,
+                &self.inner.metrics.datasource_failures,
+            )
+            .map_err(|message| {
+                vec![RuleFileError {
+                    file: "datasources".to_string(),
+                    pos: None,
+                    group: None,
+                    rule: None,
+                    message,
+                }]
+            })?
         };
         *self.inner.datasources.write() = Arc::new(queriers);
         let settings_changed = {

@@ -1,0 +1,262 @@
+//! Rule groups on a remote datasource (issue 16, item 3), against the real engines: a group on
+//! a Prometheus 3.5 (which scrapes itself) and a group on a single-node VictoriaMetrics (fed
+//! through `/api/v1/import/prometheus`). Both alerts reach a webhook (one annotation runs a
+//! template `query` on the datasource); `/api/v1/rules` shows each group's datasource. Then
+//! both datasources are killed: the alerts stay firing (never resolved), the rules turn
+//! unhealthy with the datasource error, and the failure counter grows. Restarted on the same
+//! ports and data, the rules are healthy again.
+
+mod common;
+mod notify_support;
+
+use common::*;
+use notify_support::{Recorded, Recorder};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn start_prometheus(bin: &Path, dir: &Path, port: u16) -> Proc {
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!(
+        "--config.file={}",
+        dir.join("prometheus.yml").display()
+    ))
+    .arg(format!(
+        "--storage.tsdb.path={}",
+        dir.join("prom-data").display()
+    ))
+    .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    Proc::spawn("prometheus", cmd, dir)
+}
+
+fn start_vm(bin: &Path, dir: &Path, port: u16) -> Proc {
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .arg(format!(
+            "-storageDataPath={}",
+            dir.join("vm-data").display()
+        ))
+        // Fresh samples are visible at once and answers are not cached.
+        .arg("-search.latencyOffset=0s")
+        .arg("-search.disableCache");
+    Proc::spawn("victoria-metrics", cmd, dir)
+}
+
+/// The group `name` of `/api/v1/rules`.
+fn group(base: &str, name: &str) -> Option<Value> {
+    let (_, body) = get_json(&format!("{base}/api/v1/rules"))?;
+    body["data"]["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"] == name)
+        .cloned()
+}
+
+/// The state of the alert `alertname` in `/api/v1/alerts`.
+fn alert_state(base: &str, alertname: &str) -> Option<String> {
+    let (_, body) = get_json(&format!("{base}/api/v1/alerts"))?;
+    body["data"]["alerts"].as_array()?.iter().find_map(|a| {
+        (a["labels"]["alertname"] == alertname).then(|| a["state"].as_str().unwrap().to_string())
+    })
+}
+
+/// `watchfire_rule_datasource_query_failures_total{datasource="name"}`.
+fn failures(base: &str, name: &str) -> f64 {
+    let (_, text) = get_text(&format!("{base}/metrics")).unwrap_or_default();
+    let prefix =
+        format!("watchfire_rule_datasource_query_failures_total{{datasource=\"{name}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn bodies(rec: &Recorder) -> Vec<Value> {
+    rec.requests("/hook").iter().map(Recorded::json).collect()
+}
+
+fn notified(rec: &Recorder, alertname: &str, status: &str) -> Option<Value> {
+    bodies(rec).into_iter().find_map(|b| {
+        b["alerts"].as_array()?.iter().find_map(|a| {
+            (a["labels"]["alertname"] == alertname && a["status"] == status).then(|| a.clone())
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_on_prometheus_and_victoriametrics_fire_and_survive_an_outage() {
+    let (Some(prom), Some(vm)) = (
+        common::peers::peer("prometheus"),
+        common::peers::peer("victoria-metrics"),
+    ) else {
+        return;
+    };
+    let rec = Recorder::start().await;
+    tokio::task::spawn_blocking(move || scenario(&rec, prom, vm))
+        .await
+        .expect("scenario");
+}
+
+fn scenario(rec: &Recorder, prom_bin: PathBuf, vm_bin: PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (prom_port, vm_port, port) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        d.join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: prom\n  \
+             static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let mut prom = start_prometheus(&prom_bin, d, prom_port);
+    let mut vm = start_vm(&vm_bin, d, vm_port);
+    assert!(wait_listening(
+        &format!("127.0.0.1:{vm_port}"),
+        Duration::from_secs(20)
+    ));
+
+    // A feeder pushing a fresh sample every 500 ms while VictoriaMetrics is up.
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let stop = stop.clone();
+        let url = format!("http://127.0.0.1:{vm_port}/api/v1/import/prometheus");
+        std::thread::spawn(move || {
+            let client = http();
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client
+                    .post(&url)
+                    .body("ds_vm_metric{team=\"a\"} 7\n")
+                    .send();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+
+    std::fs::write(
+        d.join("rules.yml"),
+        r#"groups:
+- name: on-prom
+  datasource: prom
+  interval: 1s
+  rules:
+  - alert: PromSelfUp
+    expr: up{job="prom"} == 1
+    for: 1s
+    annotations:
+      builds: '{{ with query "count(prometheus_build_info)" }}{{ . | first | value }}{{ end }}'
+- name: on-vm
+  datasource: vm
+  interval: 1s
+  rules:
+  - alert: VmHigh
+    expr: ds_vm_metric > 5
+    labels: {severity: page}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("watchfire.yml"),
+        format!(
+            "global: {{evaluation_interval: 1s}}
+rule_files: [rules.yml]
+datasources:
+- name: prom
+  url: http://127.0.0.1:{prom_port}
+  timeout: 2s
+- name: vm
+  url: http://127.0.0.1:{vm_port}/
+  timeout: 2s
+  headers: {{X-Scope-OrgID: team-a}}
+route: {{receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}}
+receivers:
+- name: hook
+  webhook_configs: [{{url: '{}'}}]
+",
+            rec.url("/hook")
+        ),
+    )
+    .unwrap();
+    let _wf = spawn_watchfire(d, port, "watchfire", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Both alerts reach the webhook; the template query ran on Prometheus.
+    let up = wait_for(Duration::from_secs(60), || {
+        notified(rec, "PromSelfUp", "firing")
+    })
+    .unwrap_or_else(|| panic!("PromSelfUp never notified: {:?}", bodies(rec)));
+    assert_eq!(up["annotations"]["builds"], "1", "{up}");
+    let vm_alert = wait_for(Duration::from_secs(60), || {
+        notified(rec, "VmHigh", "firing")
+    })
+    .unwrap_or_else(|| panic!("VmHigh never notified: {:?}", bodies(rec)));
+    assert_eq!(vm_alert["labels"]["team"], "a");
+    assert_eq!(vm_alert["labels"]["severity"], "page");
+    for (name, ds) in [("on-prom", "prom"), ("on-vm", "vm")] {
+        let g = group(&base, name).expect("group listed");
+        assert_eq!(g["datasource"], ds, "{g}");
+        assert_eq!(g["rules"][0]["health"], "ok", "{g}");
+    }
+
+    // Outage: both datasources killed.
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    drop(prom);
+    drop(vm);
+    for (name, ds, alert) in [("on-prom", "prom", "PromSelfUp"), ("on-vm", "vm", "VmHigh")] {
+        let g = wait_for(Duration::from_secs(20), || {
+            group(&base, name).filter(|g| g["rules"][0]["health"] == "err")
+        })
+        .unwrap_or_else(|| panic!("{name} never unhealthy"));
+        let err = g["rules"][0]["lastError"].as_str().unwrap();
+        assert!(err.starts_with(&format!("datasource \"{ds}\"")), "{err}");
+        assert!(failures(&base, ds) >= 1.0, "{ds} failures not counted");
+        assert_eq!(alert_state(&base, alert).as_deref(), Some("firing"));
+    }
+    // A few more failed evaluations: still firing, never resolved.
+    let before = failures(&base, "prom");
+    assert!(
+        wait_for(Duration::from_secs(10), || (failures(&base, "prom")
+            >= before + 3.0)
+            .then_some(()))
+        .is_some()
+    );
+    for alert in ["PromSelfUp", "VmHigh"] {
+        assert_eq!(alert_state(&base, alert).as_deref(), Some("firing"));
+        assert!(
+            notified(rec, alert, "resolved").is_none(),
+            "{alert} resolved"
+        );
+    }
+
+    // Recovery on the same ports and data.
+    prom = start_prometheus(&prom_bin, d, prom_port);
+    vm = start_vm(&vm_bin, d, vm_port);
+    assert!(wait_listening(
+        &format!("127.0.0.1:{vm_port}"),
+        Duration::from_secs(20)
+    ));
+    let _ = http()
+        .post(format!(
+            "http://127.0.0.1:{vm_port}/api/v1/import/prometheus"
+        ))
+        .body("ds_vm_metric{team=\"a\"} 7\n")
+        .send();
+    for name in ["on-prom", "on-vm"] {
+        let g = wait_for(Duration::from_secs(60), || {
+            group(&base, name).filter(|g| g["rules"][0]["health"] == "ok")
+        })
+        .unwrap_or_else(|| panic!("{name} never healthy again"));
+        assert_eq!(
+            g["rules"][0]
+                .get("lastError")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            ""
+        );
+    }
+    assert_eq!(alert_state(&base, "VmHigh").as_deref(), Some("firing"));
+    drop((prom, vm));
+}
