@@ -4,7 +4,8 @@
 //! template `query` on the datasource); `/api/v1/rules` shows each group's datasource. Then
 //! both datasources are killed: the alerts stay firing (never resolved), the rules turn
 //! unhealthy with the datasource error, and the failure counter grows. Restarted on the same
-//! ports and data, the rules are healthy again.
+//! ports and data, the rules are healthy again. A `for: 1h` alert whose `ALERTS_FOR_STATE`
+//! sits on VictoriaMetrics fires at once, with that `activeAt`.
 
 mod common;
 mod notify_support;
@@ -118,6 +119,23 @@ fn scenario(rec: &Recorder, prom_bin: PathBuf, vm_bin: PathBuf) {
         Duration::from_secs(20)
     ));
 
+    // The `for` state a previous evaluator left on the datasource: VmLongFor active for 2 h.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let active_at = now - 7200;
+    let imported = http()
+        .post(format!(
+            "http://127.0.0.1:{vm_port}/api/v1/import/prometheus"
+        ))
+        .body(format!(
+            "ALERTS_FOR_STATE{{alertname=\"VmLongFor\",team=\"a\"}} {active_at}\n"
+        ))
+        .send()
+        .expect("import");
+    assert!(imported.status().is_success());
+
     // A feeder pushing a fresh sample every 500 ms while VictoriaMetrics is up.
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = {
@@ -134,6 +152,17 @@ fn scenario(rec: &Recorder, prom_bin: PathBuf, vm_bin: PathBuf) {
             }
         })
     };
+
+    // As at a restart, the datasource already has the data when watchfire starts.
+    let vm_base = format!("http://127.0.0.1:{vm_port}");
+    for q in ["ds_vm_metric", "ALERTS_FOR_STATE"] {
+        let seen = wait_for(Duration::from_secs(30), || {
+            let url = format!("{vm_base}/api/v1/query?query={q}");
+            let (_, body) = get_json(&url)?;
+            (!body["data"]["result"].as_array()?.is_empty()).then_some(())
+        });
+        assert!(seen.is_some(), "{q} never visible in VictoriaMetrics");
+    }
 
     std::fs::write(
         d.join("rules.yml"),
@@ -154,6 +183,9 @@ fn scenario(rec: &Recorder, prom_bin: PathBuf, vm_bin: PathBuf) {
   - alert: VmHigh
     expr: ds_vm_metric > 5
     labels: {severity: page}
+  - alert: VmLongFor
+    expr: ds_vm_metric > 5
+    for: 1h
 "#,
     )
     .unwrap();
@@ -194,6 +226,23 @@ receivers:
     .unwrap_or_else(|| panic!("VmHigh never notified: {:?}", bodies(rec)));
     assert_eq!(vm_alert["labels"]["team"], "a");
     assert_eq!(vm_alert["labels"]["severity"], "page");
+    // `for: 1h`, yet firing within a minute: its activeAt came from ALERTS_FOR_STATE.
+    let long = wait_for(Duration::from_secs(60), || {
+        notified(rec, "VmLongFor", "firing")
+    })
+    .unwrap_or_else(|| panic!("VmLongFor not restored: {:?}", bodies(rec)));
+    let (_, alerts) = get_json(&format!("{base}/api/v1/alerts")).unwrap();
+    let restored = alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "VmLongFor")
+        .unwrap_or_else(|| panic!("{long}"))["activeAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restored = chrono::DateTime::parse_from_rfc3339(&restored).unwrap();
+    assert_eq!(restored.timestamp() as u64, active_at);
     for (name, ds) in [("on-prom", "prom"), ("on-vm", "vm")] {
         let g = group(&base, name).expect("group listed");
         assert_eq!(g["datasource"], ds, "{g}");

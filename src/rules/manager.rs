@@ -177,6 +177,10 @@ impl RuleQuerier for SharedEngineQuerier {
     }
 }
 
+/// How far back `ALERTS_FOR_STATE` is looked up on a datasource at start (Prometheus'
+/// `--rules.alert.for-outage-tolerance` default).
+const FOR_OUTAGE_TOLERANCE_MS: i64 = 3_600_000;
+
 /// Milliseconds since the Unix epoch, from the wall clock.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -526,6 +530,22 @@ impl Manager {
             default_query_offset_ms: settings.query_offset_ms,
         };
         let out = g.eval(ts, &ctx);
+        if let Some(remote) = remote.as_deref().filter(|_| g.take_remote_restore()) {
+            let t = ts - g.query_offset_ms(settings.query_offset_ms);
+            match g.restore_for_state(
+                remote,
+                t,
+                FOR_OUTAGE_TOLERANCE_MS,
+                &settings.external_labels,
+            ) {
+                Ok(n) => {
+                    tracing::info!(group = %g.key(), restored = n, "for state restored from the datasource")
+                }
+                Err(e) => {
+                    tracing::warn!(group = %g.key(), error = %e, "for state not restored from the datasource")
+                }
+            }
+        }
         let secs = started.elapsed().as_secs_f64();
         self.inner.metrics.evaluated(g.key(), &out, ts, secs);
         if !out.transitions.is_empty() {
