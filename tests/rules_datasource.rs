@@ -309,3 +309,146 @@ receivers:
     assert_eq!(alert_state(&base, "VmHigh").as_deref(), Some("firing"));
     drop((prom, vm));
 }
+
+/// What the in-test datasource answers for each URL prefix.
+async fn hostile_answer(
+    axum::extract::Path(case): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let json = |code: u16, body: &str| {
+        (
+            StatusCode::from_u16(code).unwrap(),
+            [("content-type", "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    match case.as_str() {
+        "bad" => json(
+            400,
+            r#"{"status":"error","errorType":"bad_data","error":"1:1: parse error: nope"}"#,
+        ),
+        "html" => (StatusCode::SERVICE_UNAVAILABLE, "<html>down</html>").into_response(),
+        "huge" => json(
+            200,
+            &format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"pad":"{}"}}"#,
+                "x".repeat(65 << 20)
+            ),
+        ),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            json(200, r#"{"status":"success"}"#)
+        }
+        "garbage" => json(
+            200,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":[]}}]}}"#,
+        ),
+        "matrix" => json(
+            200,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+        ),
+        _ => json(
+            404,
+            r#"{"status":"error","errorType":"not_found","error":"?"}"#,
+        ),
+    }
+}
+
+#[test]
+fn hostile_datasource_answers_become_rule_errors() {
+    let app =
+        axum::Router::new().route("/{case}/api/v1/query", axum::routing::post(hostile_answer));
+    let addr = common::target::serve_router(app);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cases = [
+        ("bad", "bad_data: 1:1: parse error: nope"),
+        ("html", "unexpected status 503: <html>down</html>"),
+        ("huge", "response larger than 64 MiB"),
+        ("slow", "timed out"),
+        ("garbage", "malformed answer"),
+        ("matrix", "rule result is not a vector or scalar"),
+    ];
+    let mut rules = String::from("groups:\n");
+    let mut config =
+        String::from("global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\ndatasources:\n");
+    for (case, _) in cases {
+        rules.push_str(&format!(
+            "- name: {case}\n  datasource: {case}\n  interval: 1s\n  rules:\n  - alert: A\n    expr: vector(1)\n"
+        ));
+        config.push_str(&format!(
+            "- {{name: {case}, url: 'http://{addr}/{case}', timeout: 1s}}\n"
+        ));
+    }
+    std::fs::write(d.join("rules.yml"), rules).unwrap();
+    std::fs::write(d.join("watchfire.yml"), config).unwrap();
+    let port = free_port();
+    let _wf = spawn_watchfire(d, port, "watchfire", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    for (case, want) in cases {
+        let g = wait_for(Duration::from_secs(30), || {
+            group(&base, case).filter(|g| g["rules"][0]["health"] == "err")
+        })
+        .unwrap_or_else(|| panic!("{case}: never unhealthy"));
+        let err = g["rules"][0]["lastError"].as_str().unwrap();
+        assert!(err.contains(want), "{case}: {err}");
+        if case != "matrix" {
+            assert!(err.starts_with(&format!("datasource \"{case}\"")), "{err}");
+            assert!(failures(&base, case) >= 1.0, "{case} not counted");
+        }
+    }
+    // The slow datasource stalls nothing else.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        get_text(&format!("{base}/-/healthy")).map(|r| r.0),
+        Some(200)
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn check_config_names_an_unknown_datasource() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("rules.yml"),
+        "groups:\n- name: g\n  datasource: centrl\n  rules: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("watchfire.yml"),
+        "rule_files: [rules.yml]\ndatasources:\n- {name: central, url: 'http://127.0.0.1:1'}\n",
+    )
+    .unwrap();
+    let out = Command::new(watchfire_bin())
+        .args(["check", "config"])
+        .arg(d.join("watchfire.yml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:3:15: group \"g\", unknown datasource \"centrl\"",
+            d.join("rules.yml").display()
+        )),
+        "{stderr}"
+    );
+    std::fs::write(
+        d.join("rules.yml"),
+        "groups:\n- name: g\n  datasource: central\n  rules: []\n",
+    )
+    .unwrap();
+    let out = Command::new(watchfire_bin())
+        .args(["check", "config"])
+        .arg(d.join("watchfire.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
