@@ -434,5 +434,16 @@ mod tests {
                 r#"r.yml:6:15: group "h", unknown datasource "nope" (not in the datasources section)"#
             ]
         );
+        let e = crate::rules::file::parse_rule_file(
+            "r.yml",
+            "groups:\n- name: g\n  evaluation: on_scrape\n  datasource: central\n  rules: []\n",
+            Default::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e[0].to_string()
+                .starts_with(r#"r.yml:4:15: group "g", 'evaluation: on_scrape'"#),
+            "{e:?}"
+        );
     }
 }

@@ -123,6 +123,14 @@ impl<'a> Validator<'a> {
                     }
                 },
             };
+            if let (EvaluationMode::OnScrape, Some(d)) = (evaluation, &g.datasource) {
+                self.err(
+                    Some(Pos::of(d)),
+                    Some(&name),
+                    None,
+                    "'evaluation: on_scrape' follows local scrapes; a group with 'datasource' evaluates at its interval".to_string(),
+                );
+            }
             let group_labels: Vec<(String, String)> = labels
                 .iter()
                 .map(|(k, v)| (k.value.clone(), v.clone()))
