@@ -10,8 +10,9 @@
 //! keeps every alert as it was (the group never sees an empty result), counts
 //! `watchfire_rule_datasource_query_failures_total{datasource}` and logs.
 //!
-//! **Invariant:** [`RemoteQuerier::query`] blocks its thread on the HTTP call; the manager
-//! only calls it from evaluation threads (`spawn_blocking`), never from an async worker.
+//! **Invariant:** [`RemoteQuerier::query`] blocks its thread until the answer (at most the
+//! timeout plus 5 s); the manager only calls it from evaluation threads (`spawn_blocking`),
+//! never from an async worker. The request itself runs on the runtime.
 
 use super::file::GroupSpec;
 use super::file::RuleFileError;
@@ -142,14 +143,18 @@ impl RemoteQuerier {
         &self.name
     }
 
-    async fn post(&self, text: &str, t_ms: i64) -> Result<Value, String> {
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.config.timeout.as_millis_i64().max(1) as u64)
+    }
+
+    /// The `POST /api/v1/query` request for `text` at `t_ms`, with the datasource's
+    /// credentials and headers.
+    fn request(&self, text: &str, t_ms: i64) -> reqwest::RequestBuilder {
         let time = format!("{}.{:03}", t_ms.div_euclid(1000), t_ms.rem_euclid(1000));
         let mut req = self
             .client
             .post(&self.endpoint)
-            .timeout(Duration::from_millis(
-                self.config.timeout.as_millis_i64().max(1) as u64,
-            ))
+            .timeout(self.timeout())
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&[("query", text), ("time", time.as_str())]);
         for (k, v) in &self.config.headers {
@@ -167,20 +172,42 @@ impl RemoteQuerier {
                 .unwrap_or("");
             req = req.header(reqwest::header::AUTHORIZATION, format!("{} {cred}", a.kind));
         }
-        let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
-        let status = resp.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!(
-                    "response larger than {} MiB",
-                    MAX_RESPONSE_BYTES >> 20
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        decode(status.as_u16(), &body, t_ms)
+        req
     }
+
+    /// Runs `text` at `t_ms` (the datasource's `query_offset` not yet applied): the request
+    /// runs on the runtime, this thread waits for its answer (bounded by the timeout plus a
+    /// margin, so even a caller on a runtime thread cannot hang or panic here).
+    fn run(&self, text: &str, t_ms: i64) -> Result<Value, String> {
+        let t = t_ms - self.config.query_offset.as_millis_i64();
+        let req = self.request(text, t);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(fetch(req).await);
+        });
+        let wait = self.timeout() + Duration::from_secs(5);
+        let (status, body) = rx
+            .recv_timeout(wait)
+            .map_err(|_| format!("no answer within {}", humantime::format_duration(wait)))??;
+        decode(status, &body, t)
+    }
+}
+
+/// Sends `req` and reads the answer, up to [`MAX_RESPONSE_BYTES`].
+async fn fetch(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), String> {
+    let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!(
+                "response larger than {} MiB",
+                MAX_RESPONSE_BYTES >> 20
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
 }
 
 impl RuleQuerier for RemoteQuerier {
@@ -189,8 +216,7 @@ impl RuleQuerier for RemoteQuerier {
     }
 
     fn query_text(&self, text: &str, _expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
-        let t = t_ms - self.config.query_offset.as_millis_i64();
-        self.handle.block_on(self.post(text, t)).map_err(|e| {
+        self.run(text, t_ms).map_err(|e| {
             self.failures.inc();
             tracing::warn!(datasource = %self.name, url = %self.endpoint, query = %text, err = %e, "datasource query failed");
             EvalError::Execution(format!(
