@@ -335,6 +335,9 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<Value, Param
         if g.spec().evaluation == EvaluationMode::OnScrape {
             group["evaluation"] = json!(EvaluationMode::OnScrape.as_str());
         }
+        if let Some((name, _)) = &g.spec().datasource {
+            group["datasource"] = json!(name);
+        }
         out.push(group);
     }
     if let (Some(_), Some(tok)) = (f.group_limit, &f.group_next_token) {

@@ -13,6 +13,16 @@ pub fn config(file: &Path, alertmanager: Option<&Path>, syntax_only: bool) -> Ex
     let options = watchfire::config::CheckOptions { syntax_only };
     match watchfire::config::check_config_with(file, alertmanager, options) {
         Ok(summary) => {
+            // Rule groups naming a datasource the configuration does not have.
+            let unknown = watchfire::config::load_files(file, alertmanager)
+                .map(|c| watchfire::rules::datasource::check_rule_files(&c, &summary.rule_files))
+                .unwrap_or_default();
+            if !unknown.is_empty() {
+                for e in &unknown {
+                    eprintln!("  FAILED: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
             println!("  SUCCESS: {summary}");
             ExitCode::SUCCESS
         }

@@ -7,6 +7,7 @@
 //! scrape_config_files: # globs of files holding more `scrape_configs` (see `scrape_files`)
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
+//! datasources:       # query endpoints rule groups may evaluate on (see `datasource`)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
@@ -38,6 +39,7 @@
 //! **Invariant:** loading never panics on input, and a config is returned only when the file has
 //! no problem at all.
 
+mod datasource;
 mod decode;
 mod duration;
 mod env;
@@ -64,6 +66,7 @@ mod time_intervals;
 mod validate;
 mod web;
 
+pub use datasource::{DatasourceConfig, DEFAULT_DATASOURCE_TIMEOUT};
 pub use duration::{DurationError, PromDuration};
 pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
@@ -118,6 +121,7 @@ yaml_section! {
         scrape_config_files: Vec<At<String>>,
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
+        datasources: Vec<At<datasource::RawDatasource>>,
         alerting: notify::RawAlerting,
         route: notify::RawRoute,
         receivers: Vec<At<receivers::RawReceiver>>,
@@ -147,6 +151,9 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The in-memory buffer.
     pub storage: StorageConfig,
+    /// Query endpoints rule groups may evaluate on (`datasource:` in a group).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasources: Vec<DatasourceConfig>,
     /// Alertmanagers to forward alerts to.
     pub alerting: AlertingConfig,
     /// The notification routing tree; `None` sends everything to a log receiver.
@@ -181,6 +188,7 @@ impl Default for Config {
             scrape_config_files: Vec::new(),
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
+            datasources: Vec::new(),
             alerting: AlertingConfig::default(),
             route: None,
             receivers: Vec::new(),
@@ -376,6 +384,7 @@ fn parse_document(
         let scrape_config_files = scrape_files::patterns(raw.scrape_config_files, cx);
         scrape_files::load(&scrape_config_files, &global, &mut scrape_configs, cx);
         let storage = global::resolve_storage(raw.storage, cx);
+        let datasources = datasource::resolve(raw.datasources, cx);
         let notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
@@ -397,6 +406,7 @@ fn parse_document(
             scrape_config_files,
             scrape_configs,
             storage,
+            datasources,
             alerting: notify.alerting,
             route: notify.route,
             receivers,

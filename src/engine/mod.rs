@@ -527,6 +527,7 @@ fn rule_settings(cfg: &Config) -> RuleSettings {
     RuleSettings {
         evaluation_interval_ms: cfg.global.evaluation_interval.as_millis_i64(),
         external_labels: Labels::from_pairs(&cfg.global.external_labels),
+        datasources: cfg.datasources.clone(),
         ..Default::default()
     }
 }

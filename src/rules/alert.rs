@@ -432,6 +432,19 @@ impl AlertSet {
         self.alerts.insert(fp, a);
     }
 
+    /// Moves a pending alert's `active_at` back to `active_at` (ms), as restoring the `for`
+    /// state from `ALERTS_FOR_STATE` does; returns whether it moved. Firing, inactive and
+    /// unknown alerts, and times not earlier than the alert's own, are left alone.
+    pub fn restore_active_at(&mut self, fp: u64, active_at: i64) -> bool {
+        match self.alerts.get_mut(&fp) {
+            Some(a) if a.state == AlertState::Pending && active_at < a.active_at => {
+                a.active_at = active_at;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Takes over alerts from a previous version of the rule (on reload).
     pub fn carry_over(&mut self, from: &AlertSet) {
         for (fp, a) in &from.alerts {

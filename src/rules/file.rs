@@ -169,6 +169,10 @@ pub struct GroupSpec {
     pub evaluation: EvaluationMode,
     /// The group's `labels`.
     pub labels: Vec<(String, String)>,
+    /// `datasource:` (our extension, as vmalert's datasource): the name of a configured
+    /// datasource the group's queries run on, and where it is written; `None` evaluates
+    /// on the local buffer.
+    pub datasource: Option<(String, Pos)>,
     /// Rules in file order.
     pub rules: Vec<RuleSpec>,
 }

@@ -106,6 +106,13 @@ pub struct GroupState {
 pub trait RuleQuerier: Send + Sync {
     /// Evaluates `expr` at `t_ms`.
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError>;
+
+    /// Evaluates `expr`, written as `text`, at `t_ms`; a remote datasource sends the text as
+    /// written. The default evaluates `expr`.
+    fn query_text(&self, text: &str, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        let _ = text;
+        self.query(expr, t_ms)
+    }
 }
 
 /// Why a rule's evaluation failed; its text is the rule's `lastError`, as Prometheus words it.
@@ -189,6 +196,8 @@ pub struct Group {
     key: Arc<str>,
     interval_ms: i64,
     state: Mutex<GroupState>,
+    /// A datasource group still to restore its `for` state from the datasource.
+    remote_restore: std::sync::atomic::AtomicBool,
 }
 
 impl Group {
@@ -196,10 +205,12 @@ impl Group {
     /// sets no interval.
     pub fn new(spec: GroupSpec, default_interval_ms: i64) -> Self {
         let rules = spec.rules.iter().cloned().map(RuleState::new).collect();
+        let remote = spec.datasource.is_some();
         Self {
             key: Arc::from(group_key(&spec.file, &spec.name)),
             interval_ms: spec.interval_ms.unwrap_or(default_interval_ms).max(1),
             spec,
+            remote_restore: std::sync::atomic::AtomicBool::new(remote),
             state: Mutex::new(GroupState {
                 rules,
                 ..Default::default()
@@ -251,6 +262,7 @@ impl Group {
             && a.limit == b.limit
             && a.evaluation == b.evaluation
             && a.query_offset_ms == b.query_offset_ms
+            && a.datasource.as_ref().map(|d| &d.0) == b.datasource.as_ref().map(|d| &d.0)
             && a.rules.len() == b.rules.len()
             && a.rules
                 .iter()
@@ -263,6 +275,8 @@ impl Group {
     /// duplicate with the n-th. Series of unmatched old rules will be marked
     /// stale at the next evaluation.
     pub fn copy_state_from(&self, old: &Group) {
+        self.remote_restore
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let from = old.state.lock();
         let mut to = self.state.lock();
         to.last_eval_ms = from.last_eval_ms;
@@ -321,6 +335,72 @@ impl Group {
         n
     }
 
+    /// Whether the `for` state is still to be restored from the datasource (true once, for
+    /// a datasource group that did not replace an earlier version of itself).
+    pub fn take_remote_restore(&self) -> bool {
+        self.remote_restore
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Restores the `for` state of pending alerts from `ALERTS_FOR_STATE` as `querier` sees
+    /// it at `t_ms` (Prometheus' `RestoreForState`, vmalert's restore): for each alerting
+    /// rule with a `for`, `last_over_time(ALERTS_FOR_STATE{alertname="…"}[lookback])`; a
+    /// series whose labels (without `__name__`, and without `external` labels the alert
+    /// lacks) are a pending alert's moves its `activeAt` back to the series' value. Returns
+    /// the alerts moved, or the first query error.
+    pub fn restore_for_state(
+        &self,
+        querier: &dyn RuleQuerier,
+        t_ms: i64,
+        lookback_ms: i64,
+        external: &Labels,
+    ) -> Result<usize, EvalError> {
+        let rules: Vec<(usize, Arc<RuleSpec>)> = self
+            .state
+            .lock()
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.spec.kind == RuleKind::Alerting && r.spec.for_ms > 0)
+            .map(|(i, r)| (i, r.spec.clone()))
+            .collect();
+        let mut moved = 0;
+        for (i, spec) in rules {
+            let name = spec
+                .name
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let text = format!(
+                "last_over_time({ALERTS_FOR_STATE_METRIC}{{alertname=\"{name}\"}}[{}s])",
+                (lookback_ms / 1000).max(1)
+            );
+            let expr = crate::promql::parse(&text).map_err(|e| EvalError::BadData(e.message))?;
+            let Value::Vector(samples) = querier.query_text(&text, &expr, t_ms)? else {
+                continue;
+            };
+            let mut st = self.state.lock();
+            let alerts = &mut st.rules[i].alerts;
+            for s in samples {
+                let mut b = LabelsBuilder::new(&s.labels);
+                b.del(METRIC_NAME);
+                let mut labels = b.labels();
+                if alerts.get(labels.fingerprint()).is_none() {
+                    for l in external.iter() {
+                        b.del(&l.name);
+                    }
+                    labels = b.labels();
+                }
+                if s.v.is_finite()
+                    && alerts.restore_active_at(labels.fingerprint(), s.v as i64 * 1000)
+                {
+                    moved += 1;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
     /// Every series the group's rules wrote last (for marking them stale
     /// when the group is removed).
     pub fn written_series(&self) -> Vec<Labels> {
@@ -352,7 +432,9 @@ impl Group {
             let rule_started = Instant::now();
             let spec = self.state.lock().rules[i].spec.clone();
             out.evaluations += 1;
-            let result = ctx.querier.query(&spec.expr, ts - offset);
+            let result = ctx
+                .querier
+                .query_text(&spec.expr_text, &spec.expr, ts - offset);
             let produced = match result {
                 Err(e) => Err(RuleError::Query(e)),
                 Ok(value) => match value {

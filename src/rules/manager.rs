@@ -8,6 +8,7 @@
 //! told how many (`RecvError::Lagged`). Evaluation never waits for subscribers.
 
 use super::alert::{AlertState, AlertTransition};
+use super::datasource::{self, Datasources};
 use super::durable::Durable;
 use super::file::EvaluationMode;
 use super::file::{load_rule_file, LoadOptions, RuleFileError};
@@ -40,6 +41,8 @@ pub struct RuleSettings {
     pub external_url: String,
     /// Loader options.
     pub load: LoadOptions,
+    /// `datasources`: where groups with `datasource:` run their queries.
+    pub datasources: Vec<crate::config::DatasourceConfig>,
 }
 
 impl RuleSettings {
@@ -50,6 +53,7 @@ impl RuleSettings {
             evaluation_interval_ms: cfg.global.evaluation_interval.as_millis_i64().max(1),
             external_labels: Labels::from_pairs(cfg.global.external_labels.iter()),
             external_url: external_url.to_string(),
+            datasources: cfg.datasources.clone(),
             ..Self::default()
         }
     }
@@ -63,6 +67,7 @@ impl Default for RuleSettings {
             external_labels: Labels::empty(),
             external_url: String::new(),
             load: LoadOptions::default(),
+            datasources: Vec::new(),
         }
     }
 }
@@ -118,6 +123,8 @@ struct Running {
 struct Inner {
     store: Arc<Store>,
     querier: Arc<dyn RuleQuerier>,
+    /// Queriers of the configured datasources, by name (replaced with the settings).
+    datasources: RwLock<Arc<Datasources>>,
     settings: RwLock<RuleSettings>,
     groups: RwLock<BTreeMap<String, Arc<Group>>>,
     tasks: Mutex<HashMap<String, Running>>,
@@ -170,6 +177,10 @@ impl RuleQuerier for SharedEngineQuerier {
     }
 }
 
+/// How far back `ALERTS_FOR_STATE` is looked up on a datasource at start (Prometheus'
+/// `--rules.alert.for-outage-tolerance` default).
+const FOR_OUTAGE_TOLERANCE_MS: i64 = 3_600_000;
+
 /// Milliseconds since the Unix epoch, from the wall clock.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -211,6 +222,7 @@ impl Manager {
             inner: Arc::new(Inner {
                 store,
                 querier,
+                datasources: RwLock::new(Arc::new(Datasources::new())),
                 settings: RwLock::new(RuleSettings::default()),
                 groups: RwLock::new(BTreeMap::new()),
                 tasks: Mutex::new(HashMap::new()),
@@ -307,9 +319,38 @@ impl Manager {
                 Err(e) => errs.extend(e),
             }
         }
+        let names: Vec<&str> = settings
+            .datasources
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        for g in new_groups.values() {
+            errs.extend(datasource::check_names(
+                std::slice::from_ref(g.spec()),
+                &names,
+            ));
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
+        let queriers = if settings.datasources.is_empty() {
+            Datasources::new()
+        } else {
+            datasource::build(
+                &settings.datasources,
+                &self.inner.metrics.datasource_failures,
+            )
+            .map_err(|message| {
+                vec![RuleFileError {
+                    file: "datasources".to_string(),
+                    pos: None,
+                    group: None,
+                    rule: None,
+                    message,
+                }]
+            })?
+        };
+        *self.inner.datasources.write() = Arc::new(queriers);
         let settings_changed = {
             let old = self.inner.settings.read();
             old.external_labels != settings.external_labels
@@ -475,14 +516,36 @@ impl Manager {
     pub fn eval_group(&self, g: &Group, ts: i64) {
         let started = Instant::now();
         let settings = self.inner.settings.read().clone();
+        let remote: Option<Arc<dyn RuleQuerier>> = g.spec().datasource.as_ref().map(|(name, _)| {
+            match self.inner.datasources.read().get(name) {
+                Some(q) => q.clone() as Arc<dyn RuleQuerier>,
+                None => Arc::new(datasource::Unknown(name.clone())),
+            }
+        });
         let ctx = EvalContext {
             store: &self.inner.store,
-            querier: &*self.inner.querier,
+            querier: remote.as_deref().unwrap_or(&*self.inner.querier),
             external_labels: &settings.external_labels,
             external_url: &settings.external_url,
             default_query_offset_ms: settings.query_offset_ms,
         };
         let out = g.eval(ts, &ctx);
+        if let Some(remote) = remote.as_deref().filter(|_| g.take_remote_restore()) {
+            let t = ts - g.query_offset_ms(settings.query_offset_ms);
+            match g.restore_for_state(
+                remote,
+                t,
+                FOR_OUTAGE_TOLERANCE_MS,
+                &settings.external_labels,
+            ) {
+                Ok(n) => {
+                    tracing::info!(group = %g.key(), restored = n, "for state restored from the datasource")
+                }
+                Err(e) => {
+                    tracing::warn!(group = %g.key(), error = %e, "for state not restored from the datasource")
+                }
+            }
+        }
         let secs = started.elapsed().as_secs_f64();
         self.inner.metrics.evaluated(g.key(), &out, ts, secs);
         if !out.transitions.is_empty() {

@@ -25,6 +25,7 @@ pub struct RuleMetrics {
     pub(crate) last_samples: Family<L, Gauge>,
     pub(crate) transitions: Family<L, Counter>,
     pub(crate) alerts: Family<L, Gauge>,
+    pub(crate) datasource_failures: Family<L, Counter>,
 }
 
 fn group_label(key: &str) -> L {
@@ -38,6 +39,11 @@ impl RuleMetrics {
             "watchfire_rule_evaluations",
             "The total number of rule evaluations",
             self.evaluations.clone(),
+        );
+        r.register(
+            "watchfire_rule_datasource_query_failures",
+            "The total number of failed queries on a remote datasource (by datasource name)",
+            self.datasource_failures.clone(),
         );
         r.register(
             "watchfire_rule_evaluation_failures",

@@ -11,6 +11,8 @@
 //!   `ALERTS` / `ALERTS_FOR_STATE`, staleness markers).
 //! - [`manager`]: loading/reloading, scheduling on tokio, the transition
 //!   channel, [`history`] and [`metrics`].
+//! - [`datasource`]: groups with `datasource:` — instant queries on a Prometheus-API
+//!   endpoint, failures kept as rule errors, `for` state restored from the datasource.
 //! - [`durable`]: alert state and history written to and restored from
 //!   the state database.
 //! - [`unittest`]: `watchfire test rules` (promtool's unit-test format).
@@ -20,6 +22,7 @@
 
 pub mod alert;
 pub mod check;
+pub mod datasource;
 pub mod durable;
 mod duration;
 pub mod file;

@@ -59,6 +59,7 @@ pub(crate) struct RawGroup {
     pub limit: Option<Spanned<i64>>,
     pub labels: Option<RawMap>,
     pub evaluation: Option<Spanned<String>>,
+    pub datasource: Option<Spanned<String>>,
     pub rules: Option<Vec<Spanned<RawRule>>>,
     pub unknown: Vec<UnknownKey>,
 }
@@ -215,6 +216,7 @@ impl<'de> Deserialize<'de> for RawGroup {
                             "limit" => put(&mut g.limit, m.next_value()?),
                             "labels" => put(&mut g.labels, read_map(m)?),
                             "evaluation" => put(&mut g.evaluation, m.next_value()?),
+                            "datasource" => put(&mut g.datasource, m.next_value()?),
                             "rules" => put(&mut g.rules, m.next_value()?),
                             _ => return Ok(false),
                         }

@@ -51,7 +51,10 @@ pub(crate) fn expand(t: &Template, d: &TemplateData<'_>, querier: &dyn RuleQueri
     let ts = d.ts;
     let query = move |q: &str| -> Result<Vec<QuerySample>, String> {
         let expr = crate::promql::parse(q).map_err(|e| e.message)?;
-        match querier.query(&expr, ts).map_err(|e| e.to_string())? {
+        match querier
+            .query_text(q, &expr, ts)
+            .map_err(|e| e.to_string())?
+        {
             Value::Vector(v) => Ok(v
                 .into_iter()
                 .map(|s| QuerySample {

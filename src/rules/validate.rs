@@ -123,6 +123,14 @@ impl<'a> Validator<'a> {
                     }
                 },
             };
+            if let (EvaluationMode::OnScrape, Some(d)) = (evaluation, &g.datasource) {
+                self.err(
+                    Some(Pos::of(d)),
+                    Some(&name),
+                    None,
+                    "'evaluation: on_scrape' follows local scrapes; a group with 'datasource' evaluates at its interval".to_string(),
+                );
+            }
             let group_labels: Vec<(String, String)> = labels
                 .iter()
                 .map(|(k, v)| (k.value.clone(), v.clone()))
@@ -140,6 +148,10 @@ impl<'a> Validator<'a> {
                 query_offset_ms,
                 limit: g.limit.map(|l| l.value.max(0) as usize).unwrap_or(0),
                 evaluation,
+                datasource: g.datasource.map(|d| {
+                    let pos = Pos::of(&d);
+                    (d.value, pos)
+                }),
                 labels: group_labels,
                 rules,
             });

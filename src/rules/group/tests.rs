@@ -307,3 +307,106 @@ fn threshold_rule_absence_is_missing_data_but_a_low_value_is_recovery() {
         [(Transition::Resolved, Some(ResolveReason::DataMissing))]
     );
 }
+
+/// A datasource stand-in: `up{job="a"} 0` for the rule, an `ALERTS_FOR_STATE` series (with
+/// an external label) for the restore query, or a failure when `down`.
+struct FakeDatasource {
+    down: std::sync::atomic::AtomicBool,
+    texts: Mutex<Vec<String>>,
+}
+
+impl RuleQuerier for FakeDatasource {
+    fn query(&self, expr: &Expr, t: i64) -> Result<Value, EvalError> {
+        self.query_text(&expr.to_string(), expr, t)
+    }
+
+    fn query_text(&self, text: &str, _: &Expr, t: i64) -> Result<Value, EvalError> {
+        self.texts.lock().push(text.to_string());
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(EvalError::Execution(
+                "datasource \"ds\": connection refused".into(),
+            ));
+        }
+        let labels = if text.starts_with("last_over_time(ALERTS_FOR_STATE") {
+            Labels::from_pairs([
+                ("__name__", "ALERTS_FOR_STATE"),
+                ("alertname", "Down"),
+                ("dc", "eu"),
+                ("job", "a"),
+            ])
+        } else {
+            Labels::from_pairs([("__name__", "up"), ("job", "a")])
+        };
+        let v = if text.starts_with("last_over_time") {
+            100.0
+        } else {
+            0.0
+        };
+        Ok(Value::Vector(vec![crate::promql::InstantSample {
+            labels,
+            t,
+            v,
+        }]))
+    }
+}
+
+#[test]
+fn datasource_groups_restore_for_state_and_keep_alerts_through_failures() {
+    let store = Store::new(StoreOptions::default());
+    let g = group(
+        "groups:\n- name: g\n  datasource: ds\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 10m\n",
+    );
+    let ds = FakeDatasource {
+        down: Default::default(),
+        texts: Mutex::new(Vec::new()),
+    };
+    let ext = Labels::from_pairs([("dc", "eu")]);
+    let ctx = EvalContext {
+        store: &store,
+        querier: &ds,
+        external_labels: &ext,
+        external_url: "",
+        default_query_offset_ms: 0,
+    };
+    let out = g.eval(1_000_000, &ctx);
+    assert_eq!(out.transitions[0].to, Transition::Pending);
+    assert!(g.take_remote_restore());
+    assert!(!g.take_remote_restore(), "restored once");
+    let moved = g
+        .restore_for_state(&ds, 1_000_000, 3_600_000, &ext)
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(
+        ds.texts.lock().last().unwrap(),
+        r#"last_over_time(ALERTS_FOR_STATE{alertname="Down"}[3600s])"#
+    );
+    assert_eq!(
+        ds.texts.lock()[0],
+        "up == 0",
+        "the expression is sent as written"
+    );
+    // 10m after the restored activeAt (100 s): firing at the next evaluation.
+    let out = g.eval(1_060_000, &ctx);
+    assert_eq!(out.transitions[0].to, Transition::Firing);
+    assert_eq!(out.transitions[0].active_at, 100_000);
+    // The datasource fails: the rule is unhealthy, the alert keeps firing, no transition.
+    ds.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in [1_120_000, 1_180_000, 1_240_000] {
+        let out = g.eval(t, &ctx);
+        assert!(out.transitions.is_empty());
+        assert_eq!(out.failures, 1);
+    }
+    let st = g.snapshot();
+    assert_eq!(st.rules[0].health, Health::Err);
+    assert_eq!(
+        st.rules[0].last_error.as_deref(),
+        Some("datasource \"ds\": connection refused")
+    );
+    assert_eq!(st.rules[0].alerts.max_state(), AlertState::Firing);
+    // A group replacing an earlier version of itself does not restore again.
+    let g2 = group(
+        "groups:\n- name: g\n  datasource: ds\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 10m\n",
+    );
+    g2.copy_state_from(&g);
+    assert!(!g2.take_remote_restore());
+}

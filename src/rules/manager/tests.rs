@@ -222,3 +222,42 @@ async fn on_scrape_groups_evaluate_when_a_scrape_they_read_lands() {
     );
     m.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_datasource_refuses_the_load_and_known_ones_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "ds.yml",
+        "groups:\n- name: g\n  datasource: central\n  rules:\n  - record: r\n    expr: x\n",
+    );
+    let (m, _) = manager();
+    let errs = m
+        .update(std::slice::from_ref(&f), RuleSettings::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        format!(
+            "{}:3:15: group \"g\", unknown datasource \"central\" (not in the datasources section)",
+            f.display()
+        )
+    );
+    assert!(m.groups().is_empty());
+    let cfg = crate::config::parse(
+        "datasources:\n- {name: central, url: 'http://127.0.0.1:1'}\n",
+        "c.yml",
+    )
+    .unwrap();
+    let settings = RuleSettings::from_config(&cfg, "");
+    let s = m.update(std::slice::from_ref(&f), settings).await.unwrap();
+    assert_eq!(s.started, 1);
+    assert_eq!(
+        m.groups()[0]
+            .spec()
+            .datasource
+            .as_ref()
+            .map(|d| d.0.as_str()),
+        Some("central")
+    );
+}
