@@ -168,6 +168,16 @@ impl RuleQuerier for SharedEngineQuerier {
         }
         .query(expr, t_ms)
     }
+
+    fn for_evaluation(&self) -> Option<Box<dyn RuleQuerier + '_>> {
+        Some(
+            EngineQuerier {
+                engine: &self.engine,
+                store: &self.store,
+            }
+            .shared(),
+        )
+    }
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
