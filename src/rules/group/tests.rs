@@ -391,7 +391,7 @@ fn fleet(seed: u64) -> Store {
         for i in 0..3 {
             let instance = format!("i{i}");
             let base = [("module", module.as_str()), ("instance", instance.as_str())];
-            let mut series = |name: &str, extra: &[(&str, &str)]| {
+            let series = |name: &str, extra: &[(&str, &str)]| {
                 let labels = Labels::from_pairs(
                     base.iter()
                         .copied()
