@@ -134,9 +134,18 @@ impl Engine {
     }
 
     /// A memo sized to this engine's sample and byte limits, for
-    /// [`instant_query_shared`](Self::instant_query_shared).
+    /// [`instant_query_shared`](Self::instant_query_shared), keeping every selection read.
     pub fn selection_memo(&self) -> SelectionMemo {
         SelectionMemo::new(self.opts.max_samples, self.opts.max_bytes)
+    }
+
+    /// A memo sized to this engine's limits for running `queries` (a rule group's), keeping
+    /// only what they read more than once ([`SelectionMemo::for_queries`]).
+    pub fn selection_memo_for<'e>(
+        &self,
+        queries: impl IntoIterator<Item = &'e Expr>,
+    ) -> SelectionMemo {
+        SelectionMemo::for_queries(self.opts.max_samples, self.opts.max_bytes, queries)
     }
 
     fn instant(

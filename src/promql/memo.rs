@@ -21,6 +21,8 @@
 
 use crate::model::{is_stale_nan, Labels, MatchOp, Matcher, Sample};
 use parking_lot::Mutex;
+use promql_parser::parser::Expr;
+use promql_parser::util::{walk_expr, ExprVisitor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,23 +40,22 @@ pub struct SelectionMemo {
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<Key, Arc<Selection>>,
+    /// With known queries: reads still expected per matcher sets; sets absent (or read as
+    /// often as expected) are read as without the memo.
+    uses: Option<HashMap<Sets, usize>>,
     samples: usize,
     bytes: usize,
     hits: u64,
     misses: u64,
 }
 
-/// What identifies a read: every matcher set (as written) and the inclusive time span.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Key {
-    sets: Vec<Vec<(String, u8, String)>>,
-    mint: i64,
-    maxt: i64,
-}
+/// A selector's matcher sets as written.
+type Sets = Vec<Vec<(String, u8, String)>>;
 
-impl Key {
-    pub(crate) fn new(sel: &Selector, mint: i64, maxt: i64) -> Self {
-        let set = |ms: &[Matcher]| -> Vec<(String, u8, String)> {
+fn sets_of<'m>(groups: impl IntoIterator<Item = &'m [Matcher]>) -> Sets {
+    groups
+        .into_iter()
+        .map(|ms| {
             ms.iter()
                 .map(|m| {
                     let op = match m.op {
@@ -66,11 +67,56 @@ impl Key {
                     (m.name.clone(), op, m.value().to_string())
                 })
                 .collect()
-        };
-        let mut sets = Vec::with_capacity(1 + sel.or_groups.len());
-        sets.push(set(&sel.matchers));
-        sets.extend(sel.or_groups.iter().map(|g| set(g)));
+        })
+        .collect()
+}
+
+/// What identifies a read: every matcher set (as written) and the inclusive time span.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    sets: Sets,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Key {
+    pub(crate) fn new(sel: &Selector, mint: i64, maxt: i64) -> Self {
+        let sets = sets_of(
+            std::iter::once(sel.matchers.as_slice()).chain(sel.or_groups.iter().map(Vec::as_slice)),
+        );
         Self { sets, mint, maxt }
+    }
+}
+
+/// How a read goes.
+pub(crate) enum Lookup {
+    /// As without the memo: not shared with a later read.
+    Plain,
+    /// Served from the memo.
+    Hit(Arc<Selection>),
+    /// From the buffer, to be kept for a later read.
+    Miss,
+}
+
+/// Counts the selectors of the queries by matcher sets.
+struct SelectorCount<'a>(&'a mut HashMap<Sets, usize>);
+
+impl ExprVisitor for SelectorCount<'_> {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
+        let vs = match e {
+            Expr::VectorSelector(vs) => vs,
+            Expr::MatrixSelector(ms) => &ms.vs,
+            _ => return Ok(true),
+        };
+        if let Ok(groups) = super::matchers::selector_matchers(vs) {
+            *self
+                .0
+                .entry(sets_of(groups.iter().map(Vec::as_slice)))
+                .or_default() += 1;
+        }
+        Ok(true)
     }
 }
 
@@ -128,6 +174,17 @@ pub(crate) struct Builder {
 }
 
 impl Builder {
+    /// A builder that keeps nothing: reads as without the memo.
+    pub(crate) fn plain() -> Self {
+        Self {
+            series: Vec::new(),
+            samples: Vec::new(),
+            room_samples: 0,
+            room_bytes: 0,
+            keeping: false,
+        }
+    }
+
     /// The buffer the next series' samples go into, after those kept so far.
     pub(crate) fn buffer(&mut self) -> &mut Vec<Sample> {
         if !self.keeping {
@@ -178,8 +235,24 @@ impl Builder {
     }
 }
 
+impl Inner {
+    /// Drops the entries `f` picks and recounts what the rest hold.
+    fn forget(&mut self, f: impl Fn(&Key, &Selection) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|k, s| !f(k, s));
+        if self.entries.len() != before {
+            let (samples, bytes) = self.entries.values().fold((0usize, 0usize), |a, s| {
+                (a.0 + s.samples.len(), a.1 + s.bytes())
+            });
+            self.samples = samples;
+            self.bytes = bytes;
+        }
+    }
+}
+
 impl SelectionMemo {
-    /// An empty memo holding at most `max_samples` samples and `max_bytes` bytes.
+    /// An empty memo holding at most `max_samples` samples and `max_bytes` bytes, keeping
+    /// every selection read.
     pub fn new(max_samples: usize, max_bytes: usize) -> Self {
         Self {
             max_samples,
@@ -188,16 +261,57 @@ impl SelectionMemo {
         }
     }
 
-    /// The selection read with `key`, if kept.
-    pub(crate) fn get(&self, key: &Key) -> Option<Arc<Selection>> {
-        let mut inner = self.inner.lock();
-        let hit = inner.entries.get(key).cloned();
-        if hit.is_some() {
-            inner.hits += 1;
-        } else {
-            inner.misses += 1;
+    /// An empty memo for running `queries` (the rules of a group): it keeps only the reads
+    /// of selectors whose matchers appear more than once in them, each until the last read
+    /// expected of them, so a selector read once costs what it costs without the memo.
+    /// Other queries (templates') are served while an entry is kept.
+    pub fn for_queries<'e>(
+        max_samples: usize,
+        max_bytes: usize,
+        queries: impl IntoIterator<Item = &'e Expr>,
+    ) -> Self {
+        let mut uses = HashMap::new();
+        for q in queries {
+            // Rule expressions passed the parser's depth limit; the crate's walk recurses.
+            let _ = super::limits::deep(|| walk_expr(&mut SelectorCount(&mut uses), q));
         }
-        hit
+        uses.retain(|_, n| *n > 1);
+        let memo = Self::new(max_samples, max_bytes);
+        memo.inner.lock().uses = Some(uses);
+        memo
+    }
+
+    /// How the read `key` goes; counts it as one expected read of its selector.
+    pub(crate) fn lookup(&self, key: &Key) -> Lookup {
+        let mut inner = self.inner.lock();
+        let mut last = false;
+        if let Some(uses) = &mut inner.uses {
+            match uses.get_mut(&key.sets) {
+                None => return Lookup::Plain,
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        uses.remove(&key.sets);
+                        last = true;
+                    }
+                }
+            }
+        }
+        let hit = inner.entries.get(key).cloned();
+        if last {
+            inner.forget(|k, _| k.sets == key.sets);
+        }
+        match hit {
+            Some(s) => {
+                inner.hits += 1;
+                Lookup::Hit(s)
+            }
+            None if last => Lookup::Plain,
+            None => {
+                inner.misses += 1;
+                Lookup::Miss
+            }
+        }
     }
 
     /// A builder for a selection not kept yet, with the room left.
@@ -246,17 +360,9 @@ impl SelectionMemo {
             return;
         }
         for labels in written {
-            let before = inner.entries.len();
-            inner.entries.retain(|_, s| !s.selects(labels));
-            if inner.entries.len() != before {
-                let (samples, bytes) = inner.entries.values().fold((0usize, 0usize), |a, s| {
-                    (a.0 + s.samples.len(), a.1 + s.bytes())
-                });
-                inner.samples = samples;
-                inner.bytes = bytes;
-                if inner.entries.is_empty() {
-                    return;
-                }
+            inner.forget(|_, s| s.selects(labels));
+            if inner.entries.is_empty() {
+                return;
             }
         }
     }
@@ -514,6 +620,37 @@ mod tests {
             canonical(&small.instant_query_shared(&store, &m, 600_000, &memo))
         );
         assert_eq!(memo.stats(), (1, 1));
+    }
+
+    /// A memo for known queries keeps only selectors read more than once, until their last
+    /// expected read.
+    #[test]
+    fn known_queries_keep_only_repeated_selectors() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let store = random_store(&mut rng);
+        let engine = Engine::default();
+        let texts = [
+            "rate(c_total[5m]) > 1",
+            "sum(rate(c_total[5m])) + sum(a)",
+            "b",
+        ];
+        let exprs: Vec<_> = texts.iter().map(|q| parse(q).unwrap()).collect();
+        let memo = engine.selection_memo_for(&exprs);
+        let run = |i: usize| {
+            let plain = canonical(&engine.instant_query(&store, &exprs[i], 600_000));
+            let shared = canonical(&engine.instant_query_shared(&store, &exprs[i], 600_000, &memo));
+            assert_eq!(plain, shared, "{}", texts[i]);
+        };
+        run(0);
+        assert_eq!(memo.stats(), (0, 1));
+        assert_eq!(memo.inner.lock().entries.len(), 1);
+        run(1);
+        // `c_total[5m]` served and then forgotten; `a` and `b` read as without the memo.
+        assert_eq!(memo.stats(), (1, 1));
+        run(2);
+        let inner = memo.inner.lock();
+        assert!(inner.entries.is_empty());
+        assert_eq!((inner.samples, inner.bytes), (0, 0));
     }
 
     /// A written series drops exactly the selections that select it.

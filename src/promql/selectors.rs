@@ -9,7 +9,7 @@ use crate::model::{is_stale_nan, Labels, Sample};
 use crate::store::SeriesRef;
 
 use super::eval::Evaluator;
-use super::memo::Key;
+use super::memo::{Builder, Key, Lookup};
 use super::plan::{Ext, Node, Selector};
 use super::types::{Matrix, Series};
 use super::EvalError;
@@ -57,14 +57,17 @@ where
         return Ok(());
     };
     let key = Key::new(sel, mint, maxt);
-    if let Some(kept) = memo.get(&key) {
-        for s in &kept.series {
-            ev.ctx.tick()?;
-            f(&s.labels, kept.samples(s), s.stale)?;
+    let mut b = match memo.lookup(&key) {
+        Lookup::Hit(kept) => {
+            for s in &kept.series {
+                ev.ctx.tick()?;
+                f(&s.labels, kept.samples(s), s.stale)?;
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let mut b = memo.builder();
+        Lookup::Plain => Builder::plain(),
+        Lookup::Miss => memo.builder(),
+    };
     for s in select(ev, sel) {
         ev.ctx.tick()?;
         let start = b.mark();

@@ -107,10 +107,10 @@ pub trait RuleQuerier: Send + Sync {
     /// Evaluates `expr` at `t_ms`.
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError>;
 
-    /// A querier for the queries of one group evaluation (its rules and their templates),
-    /// dropped when the evaluation ends; it may share work between them as long as results
+    /// A querier for the queries of one group evaluation (`rules`, the rules' expressions,
+    /// and their templates), dropped when the evaluation ends; it may share work between them as long as results
     /// stay the same. `None` (the default): use this querier.
-    fn for_evaluation(&self) -> Option<Box<dyn RuleQuerier + '_>> {
+    fn for_evaluation(&self, _rules: &[&Expr]) -> Option<Box<dyn RuleQuerier + '_>> {
         None
     }
 
@@ -158,14 +158,14 @@ pub struct EngineQuerier<'a> {
 }
 
 impl<'a> EngineQuerier<'a> {
-    /// The querier of one group evaluation: each selection (matchers and time span) is read
-    /// from the store once and shared by every query of the evaluation
-    /// ([`SelectionMemo`]).
-    pub fn shared(self) -> Box<dyn RuleQuerier + 'a> {
+    /// The querier of one evaluation of a group with these `rules`: each selection
+    /// (matchers and time span) they read more than once is read from the store once and
+    /// shared ([`SelectionMemo::for_queries`]).
+    pub fn shared(self, rules: &[&Expr]) -> Box<dyn RuleQuerier + 'a> {
         Box::new(SharedSelections {
             engine: self.engine,
             store: self.store,
-            memo: self.engine.selection_memo(),
+            memo: self.engine.selection_memo_for(rules.iter().copied()),
         })
     }
 }
@@ -177,8 +177,8 @@ impl RuleQuerier for EngineQuerier<'_> {
             .map(|r| r.value)
     }
 
-    fn for_evaluation(&self) -> Option<Box<dyn RuleQuerier + '_>> {
-        Some(self.shared())
+    fn for_evaluation(&self, rules: &[&Expr]) -> Option<Box<dyn RuleQuerier + '_>> {
+        Some(self.shared(rules))
     }
 }
 
@@ -391,7 +391,8 @@ impl Group {
     /// Evaluations of one group are serialized by the manager, so the state read before
     /// a step is still the state written after it.
     pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
-        let scoped = ctx.querier.for_evaluation();
+        let exprs: Vec<&Expr> = self.spec.rules.iter().map(|r| &*r.expr).collect();
+        let scoped = ctx.querier.for_evaluation(&exprs);
         let ctx = &EvalContext {
             querier: scoped.as_deref().unwrap_or(ctx.querier),
             ..*ctx

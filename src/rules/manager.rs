@@ -169,13 +169,16 @@ impl RuleQuerier for SharedEngineQuerier {
         .query(expr, t_ms)
     }
 
-    fn for_evaluation(&self) -> Option<Box<dyn RuleQuerier + '_>> {
+    fn for_evaluation(
+        &self,
+        rules: &[&promql_parser::parser::Expr],
+    ) -> Option<Box<dyn RuleQuerier + '_>> {
         Some(
             EngineQuerier {
                 engine: &self.engine,
                 store: &self.store,
             }
-            .shared(),
+            .shared(rules),
         )
     }
 }
