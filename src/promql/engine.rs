@@ -145,7 +145,12 @@ impl Engine {
         &self,
         queries: impl IntoIterator<Item = &'e Expr>,
     ) -> SelectionMemo {
-        SelectionMemo::for_queries(self.opts.max_samples, self.opts.max_bytes, queries)
+        SelectionMemo::for_queries(
+            self.opts.max_samples,
+            self.opts.max_bytes,
+            self.opts.lookback_delta_ms.max(1),
+            queries,
+        )
     }
 
     fn instant(

@@ -7,6 +7,10 @@
 //! and a range selector `x[5m]` at `t` (with the default 5m lookback) read the same span, so
 //! they share too; `offset` and `@` are part of the span.
 //!
+//! A memo made for known queries ([`SelectionMemo::for_queries`], a rule group's) keeps only
+//! selectors that appear more than once in them (same matchers and span width), and drops an entry after the last
+//! read expected of it; other reads stream series by series as without the memo.
+//!
 //! The memo is meant to live for one group evaluation at one timestamp and then be dropped,
 //! so it never serves data older than that evaluation. Writes made in between (recording
 //! rule output, `ALERTS`, staleness markers) must be reported with
@@ -42,7 +46,7 @@ struct Inner {
     entries: HashMap<Key, Arc<Selection>>,
     /// With known queries: reads still expected per matcher sets; sets absent (or read as
     /// often as expected) are read as without the memo.
-    uses: Option<HashMap<Sets, usize>>,
+    uses: Option<HashMap<Shape, usize>>,
     samples: usize,
     bytes: usize,
     hits: u64,
@@ -98,23 +102,37 @@ pub(crate) enum Lookup {
     Miss,
 }
 
-/// Counts the selectors of the queries by matcher sets.
-struct SelectorCount<'a>(&'a mut HashMap<Sets, usize>);
+/// A read as the queries' text shows it: matcher sets and the width of the span
+/// (`maxt - mint`). Reads inside subqueries have wider spans and so match no shape.
+type Shape = (Sets, i64);
+
+impl Key {
+    fn shape(&self) -> Shape {
+        (self.sets.clone(), self.maxt.saturating_sub(self.mint))
+    }
+}
+
+/// Counts the selectors of the queries by shape.
+struct SelectorCount<'a> {
+    uses: &'a mut HashMap<Shape, usize>,
+    lookback: i64,
+}
 
 impl ExprVisitor for SelectorCount<'_> {
     type Error = std::convert::Infallible;
 
     fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
-        let vs = match e {
-            Expr::VectorSelector(vs) => vs,
-            Expr::MatrixSelector(ms) => &ms.vs,
+        let (vs, width) = match e {
+            Expr::VectorSelector(vs) => (vs, self.lookback),
+            Expr::MatrixSelector(ms) => (
+                &ms.vs,
+                i64::try_from(ms.range.as_millis()).unwrap_or(i64::MAX),
+            ),
             _ => return Ok(true),
         };
         if let Ok(groups) = super::matchers::selector_matchers(vs) {
-            *self
-                .0
-                .entry(sets_of(groups.iter().map(Vec::as_slice)))
-                .or_default() += 1;
+            let sets = sets_of(groups.iter().map(Vec::as_slice));
+            *self.uses.entry((sets, width - 1)).or_default() += 1;
         }
         Ok(true)
     }
@@ -261,19 +279,25 @@ impl SelectionMemo {
         }
     }
 
-    /// An empty memo for running `queries` (the rules of a group): it keeps only the reads
-    /// of selectors whose matchers appear more than once in them, each until the last read
-    /// expected of them, so a selector read once costs what it costs without the memo.
-    /// Other queries (templates') are served while an entry is kept.
+    /// An empty memo for running `queries` (the rules of a group) as instant queries with
+    /// this lookback (ms): it keeps only the reads of selectors that appear more than once
+    /// in them with the same matchers and span width (range, or the lookback), each until the
+    /// last read expected of them, so a selector read once costs what it costs without the
+    /// memo. Other queries (templates') are served while an entry is kept.
     pub fn for_queries<'e>(
         max_samples: usize,
         max_bytes: usize,
+        lookback_ms: i64,
         queries: impl IntoIterator<Item = &'e Expr>,
     ) -> Self {
         let mut uses = HashMap::new();
         for q in queries {
+            let mut count = SelectorCount {
+                uses: &mut uses,
+                lookback: lookback_ms,
+            };
             // Rule expressions passed the parser's depth limit; the crate's walk recurses.
-            let _ = super::limits::deep(|| walk_expr(&mut SelectorCount(&mut uses), q));
+            let _ = super::limits::deep(|| walk_expr(&mut count, q));
         }
         uses.retain(|_, n| *n > 1);
         let memo = Self::new(max_samples, max_bytes);
@@ -286,12 +310,13 @@ impl SelectionMemo {
         let mut inner = self.inner.lock();
         let mut last = false;
         if let Some(uses) = &mut inner.uses {
-            match uses.get_mut(&key.sets) {
+            let shape = key.shape();
+            match uses.get_mut(&shape) {
                 None => return Lookup::Plain,
                 Some(n) => {
                     *n -= 1;
                     if *n == 0 {
-                        uses.remove(&key.sets);
+                        uses.remove(&shape);
                         last = true;
                     }
                 }
@@ -299,7 +324,8 @@ impl SelectionMemo {
         }
         let hit = inner.entries.get(key).cloned();
         if last {
-            inner.forget(|k, _| k.sets == key.sets);
+            let width = key.maxt.saturating_sub(key.mint);
+            inner.forget(|k, _| k.sets == key.sets && k.maxt.saturating_sub(k.mint) == width);
         }
         match hit {
             Some(s) => {
@@ -645,7 +671,8 @@ mod tests {
         assert_eq!(memo.stats(), (0, 1));
         assert_eq!(memo.inner.lock().entries.len(), 1);
         run(1);
-        // `c_total[5m]` served and then forgotten; `a` and `b` read as without the memo.
+        // `c_total[5m]` served and then forgotten; `a`, `a[1m]` and `b` read as without the
+        // memo (the same matchers, but spans of different widths).
         assert_eq!(memo.stats(), (1, 1));
         run(2);
         let inner = memo.inner.lock();
