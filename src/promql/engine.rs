@@ -139,16 +139,18 @@ impl Engine {
         SelectionMemo::new(self.opts.max_samples, self.opts.max_bytes)
     }
 
-    /// A memo sized to this engine's limits for running `queries` (a rule group's), keeping
-    /// only what they read more than once ([`SelectionMemo::for_queries`]).
+    /// A memo sized to this engine's limits for running `queries` (a rule group's) at
+    /// `t_ms`, keeping only what they read more than once ([`SelectionMemo::for_queries`]).
     pub fn selection_memo_for<'e>(
         &self,
+        t_ms: i64,
         queries: impl IntoIterator<Item = &'e Expr>,
     ) -> SelectionMemo {
         SelectionMemo::for_queries(
             self.opts.max_samples,
             self.opts.max_bytes,
             self.opts.lookback_delta_ms.max(1),
+            t_ms,
             queries,
         )
     }

@@ -8,7 +8,7 @@
 //! they share too; `offset` and `@` are part of the span.
 //!
 //! A memo made for known queries ([`SelectionMemo::for_queries`], a rule group's) keeps only
-//! selectors that appear more than once in them (same matchers and span width), and drops an entry after the last
+//! reads their selectors make more than once (same matchers and span), and drops an entry after the last
 //! read expected of it; other reads stream series by series as without the memo.
 //!
 //! The memo is meant to live for one group evaluation at one timestamp and then be dropped,
@@ -30,7 +30,7 @@ use promql_parser::util::{walk_expr, ExprVisitor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::plan::Selector;
+use super::plan::{at_ms, offset_ms, PlanTimes, Selector};
 use super::types::SAMPLE_BYTES;
 
 /// Selections read during one group evaluation; see the module docs.
@@ -46,7 +46,7 @@ struct Inner {
     entries: HashMap<Key, Arc<Selection>>,
     /// With known queries: reads still expected per matcher sets; sets absent (or read as
     /// often as expected) are read as without the memo.
-    uses: Option<HashMap<Shape, usize>>,
+    uses: Option<HashMap<Key, usize>>,
     samples: usize,
     bytes: usize,
     hits: u64,
@@ -102,20 +102,12 @@ pub(crate) enum Lookup {
     Miss,
 }
 
-/// A read as the queries' text shows it: matcher sets and the width of the span
-/// (`maxt - mint`). Reads inside subqueries have wider spans and so match no shape.
-type Shape = (Sets, i64);
-
-impl Key {
-    fn shape(&self) -> Shape {
-        (self.sets.clone(), self.maxt.saturating_sub(self.mint))
-    }
-}
-
-/// Counts the selectors of the queries by shape.
+/// Counts the reads the selectors of instant queries at `t` make (reads inside subqueries
+/// span more and are not counted).
 struct SelectorCount<'a> {
-    uses: &'a mut HashMap<Shape, usize>,
+    uses: &'a mut HashMap<Key, usize>,
     lookback: i64,
+    t: i64,
 }
 
 impl ExprVisitor for SelectorCount<'_> {
@@ -131,8 +123,21 @@ impl ExprVisitor for SelectorCount<'_> {
             _ => return Ok(true),
         };
         if let Ok(groups) = super::matchers::selector_matchers(vs) {
-            let sets = sets_of(groups.iter().map(Vec::as_slice));
-            *self.uses.entry((sets, width - 1)).or_default() += 1;
+            let times = PlanTimes {
+                start: self.t,
+                end: self.t,
+                step: 0,
+                default_subquery_step: 1,
+            };
+            let r = at_ms(&vs.at, &times)
+                .unwrap_or(self.t)
+                .saturating_sub(offset_ms(&vs.offset));
+            let key = Key {
+                sets: sets_of(groups.iter().map(Vec::as_slice)),
+                mint: r.saturating_sub(width).saturating_add(1),
+                maxt: r,
+            };
+            *self.uses.entry(key).or_default() += 1;
         }
         Ok(true)
     }
@@ -279,15 +284,16 @@ impl SelectionMemo {
         }
     }
 
-    /// An empty memo for running `queries` (the rules of a group) as instant queries with
-    /// this lookback (ms): it keeps only the reads of selectors that appear more than once
-    /// in them with the same matchers and span width (range, or the lookback), each until the
-    /// last read expected of them, so a selector read once costs what it costs without the
-    /// memo. Other queries (templates') are served while an entry is kept.
+    /// An empty memo for running `queries` (the rules of a group) as instant queries at
+    /// `t_ms` with this lookback (ms): it keeps only reads that selectors of them make more
+    /// than once (the same matchers over the same span), each until the last read expected
+    /// of it, so a read made once costs what it costs without the memo. Other queries
+    /// (templates') are served while an entry is kept.
     pub fn for_queries<'e>(
         max_samples: usize,
         max_bytes: usize,
         lookback_ms: i64,
+        t_ms: i64,
         queries: impl IntoIterator<Item = &'e Expr>,
     ) -> Self {
         let mut uses = HashMap::new();
@@ -295,6 +301,7 @@ impl SelectionMemo {
             let mut count = SelectorCount {
                 uses: &mut uses,
                 lookback: lookback_ms,
+                t: t_ms,
             };
             // Rule expressions passed the parser's depth limit; the crate's walk recurses.
             let _ = super::limits::deep(|| walk_expr(&mut count, q));
@@ -310,13 +317,12 @@ impl SelectionMemo {
         let mut inner = self.inner.lock();
         let mut last = false;
         if let Some(uses) = &mut inner.uses {
-            let shape = key.shape();
-            match uses.get_mut(&shape) {
+            match uses.get_mut(key) {
                 None => return Lookup::Plain,
                 Some(n) => {
                     *n -= 1;
                     if *n == 0 {
-                        uses.remove(&shape);
+                        uses.remove(key);
                         last = true;
                     }
                 }
@@ -324,8 +330,7 @@ impl SelectionMemo {
         }
         let hit = inner.entries.get(key).cloned();
         if last {
-            let width = key.maxt.saturating_sub(key.mint);
-            inner.forget(|k, _| k.sets == key.sets && k.maxt.saturating_sub(k.mint) == width);
+            inner.forget(|k, _| k == key);
         }
         match hit {
             Some(s) => {
@@ -661,7 +666,7 @@ mod tests {
             "b",
         ];
         let exprs: Vec<_> = texts.iter().map(|q| parse(q).unwrap()).collect();
-        let memo = engine.selection_memo_for(&exprs);
+        let memo = engine.selection_memo_for(600_000, &exprs);
         let run = |i: usize| {
             let plain = canonical(&engine.instant_query(&store, &exprs[i], 600_000));
             let shared = canonical(&engine.instant_query_shared(&store, &exprs[i], 600_000, &memo));
@@ -672,7 +677,7 @@ mod tests {
         assert_eq!(memo.inner.lock().entries.len(), 1);
         run(1);
         // `c_total[5m]` served and then forgotten; `a`, `a[1m]` and `b` read as without the
-        // memo (the same matchers, but spans of different widths).
+        // memo (the same matchers, but different spans).
         assert_eq!(memo.stats(), (1, 1));
         run(2);
         let inner = memo.inner.lock();

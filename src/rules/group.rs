@@ -107,10 +107,10 @@ pub trait RuleQuerier: Send + Sync {
     /// Evaluates `expr` at `t_ms`.
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError>;
 
-    /// A querier for the queries of one group evaluation (`rules`, the rules' expressions,
-    /// and their templates), dropped when the evaluation ends; it may share work between them as long as results
+    /// A querier for the queries of one group evaluation (`rules`, the rules' expressions run
+    /// at `t_ms`, and their templates), dropped when the evaluation ends; it may share work between them as long as results
     /// stay the same. `None` (the default): use this querier.
-    fn for_evaluation(&self, _rules: &[&Expr]) -> Option<Box<dyn RuleQuerier + '_>> {
+    fn for_evaluation(&self, _rules: &[&Expr], _t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
         None
     }
 
@@ -158,14 +158,14 @@ pub struct EngineQuerier<'a> {
 }
 
 impl<'a> EngineQuerier<'a> {
-    /// The querier of one evaluation of a group with these `rules`: each selection
+    /// The querier of one evaluation of a group with these `rules` at `t_ms`: each selection
     /// (matchers and time span) they read more than once is read from the store once and
     /// shared ([`SelectionMemo::for_queries`]).
-    pub fn shared(self, rules: &[&Expr]) -> Box<dyn RuleQuerier + 'a> {
+    pub fn shared(self, rules: &[&Expr], t_ms: i64) -> Box<dyn RuleQuerier + 'a> {
         Box::new(SharedSelections {
             engine: self.engine,
             store: self.store,
-            memo: self.engine.selection_memo_for(rules.iter().copied()),
+            memo: self.engine.selection_memo_for(t_ms, rules.iter().copied()),
         })
     }
 }
@@ -177,8 +177,8 @@ impl RuleQuerier for EngineQuerier<'_> {
             .map(|r| r.value)
     }
 
-    fn for_evaluation(&self, rules: &[&Expr]) -> Option<Box<dyn RuleQuerier + '_>> {
-        Some(self.shared(rules))
+    fn for_evaluation(&self, rules: &[&Expr], t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
+        Some(self.shared(rules, t_ms))
     }
 }
 
@@ -392,13 +392,13 @@ impl Group {
     /// a step is still the state written after it.
     pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
         let exprs: Vec<&Expr> = self.spec.rules.iter().map(|r| &*r.expr).collect();
-        let scoped = ctx.querier.for_evaluation(&exprs);
+        let offset = self.query_offset_ms(ctx.default_query_offset_ms);
+        let scoped = ctx.querier.for_evaluation(&exprs, ts - offset);
         let ctx = &EvalContext {
             querier: scoped.as_deref().unwrap_or(ctx.querier),
             ..*ctx
         };
         let started = Instant::now();
-        let offset = self.query_offset_ms(ctx.default_query_offset_ms);
         let mut out = EvalOutcome::default();
         let n = self.state.lock().rules.len();
         for i in 0..n {

@@ -172,13 +172,14 @@ impl RuleQuerier for SharedEngineQuerier {
     fn for_evaluation(
         &self,
         rules: &[&promql_parser::parser::Expr],
+        t_ms: i64,
     ) -> Option<Box<dyn RuleQuerier + '_>> {
         Some(
             EngineQuerier {
                 engine: &self.engine,
                 store: &self.store,
             }
-            .shared(rules),
+            .shared(rules, t_ms),
         )
     }
 }
