@@ -7,6 +7,7 @@ use crate::store::Store;
 use std::time::Instant;
 
 use super::eval::{drop_metric_labels, dup_labelset, has_duplicates, merge_same_labels, Evaluator};
+use super::memo::SelectionMemo;
 use super::plan::{lower, preprocess, Kind, PlanTimes};
 use super::types::{Limits, Matrix, QueryCtx, Val};
 use super::{
@@ -86,6 +87,7 @@ impl Engine {
         start: i64,
         end: i64,
         interval: i64,
+        memo: Option<&'a SelectionMemo>,
     ) -> Evaluator<'a> {
         Evaluator {
             store,
@@ -95,6 +97,7 @@ impl Engine {
             interval,
             lookback: self.opts.lookback_delta_ms.max(1),
             delayed_names: self.delayed_name_removal,
+            memo,
         }
     }
 
@@ -114,10 +117,55 @@ impl Engine {
         expr: &Expr,
         t_ms: i64,
     ) -> Result<QueryResult, EvalError> {
+        self.instant(store, expr, t_ms, None)
+    }
+
+    /// Evaluates `expr` at `t_ms` as [`instant_query`](Self::instant_query) does, reading
+    /// selections through `memo` (shared with the other queries given the same memo); the
+    /// result is the same. Meant for the queries of one rule-group evaluation.
+    pub fn instant_query_shared(
+        &self,
+        store: &Store,
+        expr: &Expr,
+        t_ms: i64,
+        memo: &SelectionMemo,
+    ) -> Result<QueryResult, EvalError> {
+        self.instant(store, expr, t_ms, Some(memo))
+    }
+
+    /// A memo sized to this engine's sample and byte limits, for
+    /// [`instant_query_shared`](Self::instant_query_shared), keeping every selection read.
+    pub fn selection_memo(&self) -> SelectionMemo {
+        SelectionMemo::new(self.opts.max_samples, self.opts.max_bytes)
+    }
+
+    /// A memo sized to this engine's limits for running `queries` (a rule group's) at
+    /// `t_ms`, keeping only what they read more than once ([`SelectionMemo::for_queries`]).
+    pub fn selection_memo_for<'e>(
+        &self,
+        t_ms: i64,
+        queries: impl IntoIterator<Item = &'e Expr>,
+    ) -> SelectionMemo {
+        SelectionMemo::for_queries(
+            self.opts.max_samples,
+            self.opts.max_bytes,
+            self.opts.lookback_delta_ms.max(1),
+            t_ms,
+            queries,
+        )
+    }
+
+    fn instant(
+        &self,
+        store: &Store,
+        expr: &Expr,
+        t_ms: i64,
+        memo: Option<&SelectionMemo>,
+    ) -> Result<QueryResult, EvalError> {
         let plan = preprocess(lower(expr, &self.times(t_ms, t_ms, 0))?);
         let kind = plan.kind();
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1);
+        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1, memo);
         let val = ev.eval(&plan)?;
         let value = match val {
             Val::String(s) => Value::String { t: t_ms, v: s },
@@ -180,7 +228,7 @@ impl Engine {
             )));
         }
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms);
+        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms, None);
         let m = ev.eval(&plan)?.into_matrix();
         let m = self.cleanup(m, Kind::Matrix)?;
         Ok(result(Value::Matrix(to_range_series(m)), &ctx))

@@ -6,6 +6,7 @@ use crate::model::{Labels, Sample};
 use crate::store::Store;
 use std::collections::HashMap;
 
+use super::memo::SelectionMemo;
 use super::plan::{Kind, Node};
 use super::types::{total_points, Matrix, QueryCtx, Series, Val};
 use super::{aggregations, binary, functions, selectors, EvalError};
@@ -45,6 +46,8 @@ pub(crate) struct Evaluator<'a> {
     pub interval: i64,
     pub lookback: i64,
     pub delayed_names: bool,
+    /// Selections shared with the other queries of a rule-group evaluation.
+    pub memo: Option<&'a SelectionMemo>,
 }
 
 /// Drops `__name__` (and the type/unit metadata labels) from a label set.

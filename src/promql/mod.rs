@@ -5,7 +5,8 @@
 //! text before parsing; the stack budget of recursive walks), `parse`
 //! (syntax, error positions), `plan` (our evaluation tree),
 //! `engine` (query driver and limits), `eval` (node dispatch, per-step
-//! driver, subqueries), `selectors`, `binary`, `aggregations`, `functions/`.
+//! driver, subqueries), `selectors` (every read of the buffer), `memo` (selections shared
+//! by the queries of one rule-group evaluation), `binary`, `aggregations`, `functions/`.
 //! The API JSON of values lives in `api/`.
 //!
 //! Bounded recursion: a query longer than [`MAX_QUERY_BYTES`] or whose tree
@@ -35,6 +36,7 @@ mod extended;
 mod functions;
 mod limits;
 pub mod matchers;
+mod memo;
 mod parse;
 mod parse_pos;
 mod plan;
@@ -44,6 +46,7 @@ mod value;
 
 pub use engine::Engine;
 pub use limits::{MAX_DEPTH, MAX_QUERY_BYTES};
+pub use memo::SelectionMemo;
 pub use parse::{format_query, parse, ParseError};
 pub use plan::AT_UNSAFE as TIME_DEPENDENT_FUNCTIONS;
 pub use promql_parser::parser::Expr;

@@ -210,7 +210,7 @@ fn ms(d: &Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn offset_ms(o: &Option<Offset>) -> i64 {
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     match o {
         None => 0,
         Some(Offset::Pos(d)) => ms(d),
@@ -225,7 +225,7 @@ fn system_time_ms(t: &SystemTime) -> i64 {
     }
 }
 
-fn at_ms(at: &Option<AtModifier>, times: &PlanTimes) -> Option<i64> {
+pub(crate) fn at_ms(at: &Option<AtModifier>, times: &PlanTimes) -> Option<i64> {
     at.as_ref().map(|a| match a {
         AtModifier::Start => times.start,
         AtModifier::End => times.end,

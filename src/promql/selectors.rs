@@ -9,6 +9,7 @@ use crate::model::{is_stale_nan, Labels, Sample};
 use crate::store::SeriesRef;
 
 use super::eval::Evaluator;
+use super::memo::{Builder, Key, Lookup};
 use super::plan::{Ext, Node, Selector};
 use super::types::{Matrix, Series};
 use super::EvalError;
@@ -25,6 +26,74 @@ pub(crate) fn select(ev: &Evaluator<'_>, sel: &Selector) -> Vec<SeriesRef> {
     all.sort_by(|a, b| a.labels().cmp(b.labels()));
     all.dedup_by(|a, b| a.id() == b.id());
     all
+}
+
+/// Calls `f` with each series selected by `sel` that has samples in `[mint, maxt]`: its
+/// labels, those samples (staleness markers included) and whether any is a marker. With the
+/// evaluator's memo, a read seen before in this memo's life is served from it, and a new one
+/// is kept in it when it fits (see `memo`); the series, samples and order are the same.
+pub(crate) fn fetch<F>(
+    ev: &Evaluator<'_>,
+    sel: &Selector,
+    mint: i64,
+    maxt: i64,
+    mut f: F,
+) -> Result<(), EvalError>
+where
+    F: FnMut(&Labels, &[Sample], bool) -> Result<(), EvalError>,
+{
+    let Some(memo) = ev.memo else {
+        let mut buf = Vec::new();
+        for s in select(ev, sel) {
+            ev.ctx.tick()?;
+            buf.clear();
+            s.samples_in(mint, maxt, &mut buf);
+            if buf.is_empty() {
+                continue;
+            }
+            let stale = buf.iter().any(|p| is_stale_nan(p.v));
+            f(s.labels(), &buf, stale)?;
+        }
+        return Ok(());
+    };
+    let key = Key::new(sel, mint, maxt);
+    let mut b = match memo.lookup(&key) {
+        Lookup::Hit(kept) => {
+            for s in &kept.series {
+                ev.ctx.tick()?;
+                f(&s.labels, kept.samples(s), s.stale)?;
+            }
+            return Ok(());
+        }
+        Lookup::Plain => Builder::plain(),
+        Lookup::Miss => memo.builder(),
+    };
+    for s in select(ev, sel) {
+        ev.ctx.tick()?;
+        let start = b.mark();
+        s.samples_in(mint, maxt, b.buffer());
+        if b.buffer_len() == start {
+            continue;
+        }
+        let (samples, stale) = b.push(s.labels(), start);
+        f(s.labels(), samples, stale)?;
+    }
+    memo.keep(key, sel, b);
+    Ok(())
+}
+
+/// `samples` without staleness markers (copied into `scratch` only when there are some).
+fn without_stale<'s>(
+    samples: &'s [Sample],
+    stale: bool,
+    scratch: &'s mut Vec<Sample>,
+) -> &'s [Sample] {
+    if !stale {
+        return samples;
+    }
+    scratch.clear();
+    scratch.extend(samples.iter().filter(|p| !is_stale_nan(p.v)));
+    scratch
 }
 
 /// The reference time a selector looks at for step `ts`.
@@ -44,19 +113,11 @@ pub(crate) fn instant_vector(
     if sel.ext == Ext::Smoothed && !timestamps {
         return smoothed_vector(ev, sel);
     }
-    let series = select(ev, sel);
     let first = reference(ev.start, sel.offset, sel.at);
     let last = reference(ev.end, sel.offset, sel.at);
     let (mint, maxt) = (first.saturating_sub(ev.lookback).saturating_add(1), last);
-    let mut buf: Vec<Sample> = Vec::new();
     let mut out = Vec::new();
-    for s in series {
-        ev.ctx.tick()?;
-        buf.clear();
-        s.samples_in(mint, maxt, &mut buf);
-        if buf.is_empty() {
-            continue;
-        }
+    fetch(ev, sel, mint, maxt, |labels, buf, _| {
         let mut points = Vec::new();
         let mut j = 0usize;
         for ts in ev.times() {
@@ -75,15 +136,16 @@ pub(crate) fn instant_vector(
             points.push(Sample { t: ts, v });
         }
         if points.is_empty() {
-            continue;
+            return Ok(());
         }
         ev.ctx.add_samples(points.len())?;
         out.push(Series {
-            labels: s.labels().clone(),
+            labels: labels.clone(),
             points,
             drop_name: false,
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -94,17 +156,14 @@ fn smoothed_vector(ev: &Evaluator<'_>, sel: &Selector) -> Result<Matrix, EvalErr
     let first = reference(ev.start, sel.offset, sel.at);
     let last = reference(ev.end, sel.offset, sel.at);
     let lb = ev.lookback;
-    let mut buf: Vec<Sample> = Vec::new();
+    let mut scratch: Vec<Sample> = Vec::new();
     let mut out = Vec::new();
-    for s in select(ev, sel) {
-        ev.ctx.tick()?;
-        buf.clear();
-        s.samples_in(
-            first.saturating_sub(lb).saturating_add(1),
-            last.saturating_add(lb),
-            &mut buf,
-        );
-        buf.retain(|p| !is_stale_nan(p.v));
+    let (mint, maxt) = (
+        first.saturating_sub(lb).saturating_add(1),
+        last.saturating_add(lb),
+    );
+    fetch(ev, sel, mint, maxt, |labels, raw, stale| {
+        let buf = without_stale(raw, stale, &mut scratch);
         let mut points = Vec::new();
         for ts in ev.times() {
             let r = reference(ts, sel.offset, sel.at);
@@ -124,15 +183,16 @@ fn smoothed_vector(ev: &Evaluator<'_>, sel: &Selector) -> Result<Matrix, EvalErr
             points.push(Sample { t: ts, v });
         }
         if points.is_empty() {
-            continue;
+            return Ok(());
         }
         ev.ctx.add_samples(points.len())?;
         out.push(Series {
-            labels: s.labels().clone(),
+            labels: labels.clone(),
             points,
             drop_name: false,
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -209,30 +269,35 @@ pub(crate) fn range_vector(
     let r = reference(ev.start, sel.offset, sel.at);
     let (before, after) = extension(sel.ext, ev.lookback);
     let mut out = Vec::new();
-    for s in select(ev, sel) {
-        ev.ctx.tick()?;
-        let mut points = Vec::new();
-        s.samples_in(
-            r.saturating_sub(range)
-                .saturating_sub(before)
-                .saturating_add(1),
-            r.saturating_add(after),
-            &mut points,
-        );
-        points.retain(|p| !is_stale_nan(p.v));
-        if sel.ext != Ext::None {
-            points = extend_floats(&points, r - range, r, sel.ext == Ext::Smoothed);
-        }
-        if points.is_empty() {
-            continue;
-        }
-        ev.ctx.add_samples(points.len())?;
-        out.push(Series {
-            labels: s.labels().clone(),
-            points,
-            drop_name: false,
-        });
-    }
+    let mint = r
+        .saturating_sub(range)
+        .saturating_sub(before)
+        .saturating_add(1);
+    let mut scratch = Vec::new();
+    fetch(
+        ev,
+        sel,
+        mint,
+        r.saturating_add(after),
+        |labels, raw, stale| {
+            let kept = without_stale(raw, stale, &mut scratch);
+            let points = if sel.ext != Ext::None {
+                extend_floats(kept, r - range, r, sel.ext == Ext::Smoothed)
+            } else {
+                kept.to_vec()
+            };
+            if points.is_empty() {
+                return Ok(());
+            }
+            ev.ctx.add_samples(points.len())?;
+            out.push(Series {
+                labels: labels.clone(),
+                points,
+                drop_name: false,
+            });
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -300,28 +365,27 @@ where
             let first = reference(ev.start, sel.offset, sel.at);
             let last = reference(ev.end, sel.offset, sel.at);
             let (before, after) = extension(sel.ext, ev.lookback);
-            let mut buf = Vec::new();
-            for s in select(ev, sel) {
-                ev.ctx.tick()?;
-                buf.clear();
-                s.samples_in(
-                    first
-                        .saturating_sub(*range)
-                        .saturating_sub(before)
-                        .saturating_add(1),
-                    last.saturating_add(after),
-                    &mut buf,
-                );
-                buf.retain(|p| !is_stale_nan(p.v));
-                if buf.is_empty() {
-                    continue;
-                }
-                ev.ctx.add_samples(buf.len())?;
-                let r = f(s.labels(), false, &buf);
-                ev.ctx.set_samples(ev.ctx.samples() - buf.len());
-                r?;
-            }
-            Ok(())
+            let mint = first
+                .saturating_sub(*range)
+                .saturating_sub(before)
+                .saturating_add(1);
+            let mut scratch = Vec::new();
+            fetch(
+                ev,
+                sel,
+                mint,
+                last.saturating_add(after),
+                |labels, raw, stale| {
+                    let buf = without_stale(raw, stale, &mut scratch);
+                    if buf.is_empty() {
+                        return Ok(());
+                    }
+                    ev.ctx.add_samples(buf.len())?;
+                    let r = f(labels, false, buf);
+                    ev.ctx.set_samples(ev.ctx.samples() - buf.len());
+                    r
+                },
+            )
         }
         Node::Subquery {
             expr,
@@ -427,6 +491,7 @@ mod tests {
             interval: 100_000,
             lookback: 300_000,
             delayed_names: false,
+            memo: None,
         }
     }
 

@@ -12,7 +12,7 @@ use super::file::{GroupSpec, RuleKind, RuleSpec};
 use super::nodata::{self, DEFAULT_NO_DATA_EVALUATIONS};
 use super::tmpl::{self, TemplateData};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, STALE_NAN};
-use crate::promql::{Engine, EvalError, Value};
+use crate::promql::{Engine, EvalError, SelectionMemo, Value};
 use crate::store::{AppendError, Store};
 use parking_lot::Mutex;
 use promql_parser::parser::Expr;
@@ -113,6 +113,17 @@ pub trait RuleQuerier: Send + Sync {
         let _ = text;
         self.query(expr, t_ms)
     }
+
+    /// A querier for the queries of one group evaluation (`rules`, the rules' expressions run
+    /// at `t_ms`, and their templates), dropped when the evaluation ends; it may share work between them as long as results
+    /// stay the same. `None` (the default): use this querier.
+    fn for_evaluation(&self, _rules: &[&Expr], _t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
+        None
+    }
+
+    /// Tells a querier from [`for_evaluation`](Self::for_evaluation) that these series were
+    /// just written, so later queries must see them. The default does nothing.
+    fn written(&self, _series: &mut dyn Iterator<Item = &Labels>) {}
 }
 
 /// Why a rule's evaluation failed; its text is the rule's `lastError`, as Prometheus words it.
@@ -153,11 +164,47 @@ pub struct EngineQuerier<'a> {
     pub store: &'a Store,
 }
 
+impl<'a> EngineQuerier<'a> {
+    /// The querier of one evaluation of a group with these `rules` at `t_ms`: each selection
+    /// (matchers and time span) they read more than once is read from the store once and
+    /// shared ([`SelectionMemo::for_queries`]).
+    pub fn shared(self, rules: &[&Expr], t_ms: i64) -> Box<dyn RuleQuerier + 'a> {
+        Box::new(SharedSelections {
+            engine: self.engine,
+            store: self.store,
+            memo: self.engine.selection_memo_for(t_ms, rules.iter().copied()),
+        })
+    }
+}
+
 impl RuleQuerier for EngineQuerier<'_> {
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
         self.engine
             .instant_query(self.store, expr, t_ms)
             .map(|r| r.value)
+    }
+
+    fn for_evaluation(&self, rules: &[&Expr], t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
+        Some(self.shared(rules, t_ms))
+    }
+}
+
+/// The queries of one group evaluation, sharing the selections they read.
+struct SharedSelections<'a> {
+    engine: &'a Engine,
+    store: &'a Store,
+    memo: SelectionMemo,
+}
+
+impl RuleQuerier for SharedSelections<'_> {
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        self.engine
+            .instant_query_shared(self.store, expr, t_ms, &self.memo)
+            .map(|r| r.value)
+    }
+
+    fn written(&self, series: &mut dyn Iterator<Item = &Labels>) {
+        self.memo.invalidate(series);
     }
 }
 
@@ -424,8 +471,14 @@ impl Group {
     /// Evaluations of one group are serialized by the manager, so the state read before
     /// a step is still the state written after it.
     pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
-        let started = Instant::now();
+        let exprs: Vec<&Expr> = self.spec.rules.iter().map(|r| &*r.expr).collect();
         let offset = self.query_offset_ms(ctx.default_query_offset_ms);
+        let scoped = ctx.querier.for_evaluation(&exprs, ts - offset);
+        let ctx = &EvalContext {
+            querier: scoped.as_deref().unwrap_or(ctx.querier),
+            ..*ctx
+        };
+        let started = Instant::now();
         let mut out = EvalOutcome::default();
         let n = self.state.lock().rules.len();
         for i in 0..n {
@@ -480,6 +533,8 @@ impl Group {
                 // Errors here are expected when another rule writes the series.
                 let _ = ctx.store.append(&series, ts - offset, STALE_NAN);
             }
+            ctx.querier
+                .written(&mut written.iter().chain(prev_series.difference(&written)));
             let mut st = self.state.lock();
             let rs = &mut st.rules[i];
             rs.last_eval_ms = Some(ts);

@@ -175,6 +175,20 @@ impl RuleQuerier for SharedEngineQuerier {
         }
         .query(expr, t_ms)
     }
+
+    fn for_evaluation(
+        &self,
+        rules: &[&promql_parser::parser::Expr],
+        t_ms: i64,
+    ) -> Option<Box<dyn RuleQuerier + '_>> {
+        Some(
+            EngineQuerier {
+                engine: &self.engine,
+                store: &self.store,
+            }
+            .shared(rules, t_ms),
+        )
+    }
 }
 
 /// How far back `ALERTS_FOR_STATE` is looked up on a datasource at start (Prometheus'

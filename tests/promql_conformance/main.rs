@@ -2,7 +2,7 @@
 //! against our engine, following `../shared/conformance/promqltest-format.md`,
 //! including the Go harness' extra checks (every instant eval is re-run with
 //! all selectors pinned `@` the eval time at other times, and as a range
-//! query around the eval time).
+//! query around the eval time), and twice through a selection memo as rule groups run it.
 //!
 //! Evals on native histograms and experimental features are skipped (each
 //! group counted). Every other failing eval must be listed in
@@ -206,6 +206,19 @@ fn run_instant(
 ) -> Result<(), String> {
     let ex = &ev.expect;
     let res = eng.instant_query(store, expr, t).map_err(|e| e.to_string());
+    // Rule groups read through a selection memo: the same answer when the memo is filled by
+    // this query and when it serves every selection.
+    let memo = eng.selection_memo();
+    for pass in ["filling", "served by"] {
+        let shared = eng
+            .instant_query_shared(store, expr, t, &memo)
+            .map_err(|e| e.to_string());
+        if format!("{shared:?}") != format!("{res:?}") {
+            return Err(format!(
+                "{pass} a selection memo{variant} at {t}: {shared:?}, without: {res:?}"
+            ));
+        }
+    }
     let range_start = ex.range_vector.map(|(a, _, st)| (a, st));
     let scalar_result = matches!(
         res,
