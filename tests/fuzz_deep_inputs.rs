@@ -222,7 +222,11 @@ fn deep_template() -> impl Strategy<Value = String> {
         ("{{ range query \"vector(1)\" }}", "{{ end }}", 1),
         ("{{ if false }}{{ else if true }}", "{{ end }}", 2),
     ];
-    (template_tree(), 0..BLOCKS.len(), 0..=MAX_NEST).prop_map(|(t, b, depth)| {
+    // The tree inside holds up to 5 blocks and a pipeline of up to `MAX_NEST` parentheses;
+    // the blocks around it take the rest of the parser's 100 levels, with a margin.
+    const TEMPLATE_NESTING: usize = 100;
+    let blocks = TEMPLATE_NESTING - MAX_NEST - 10;
+    (template_tree(), 0..BLOCKS.len(), 0..=blocks).prop_map(|(t, b, depth)| {
         let (pre, post, levels) = BLOCKS[b];
         let n = depth / levels;
         format!("{}{t}{}", pre.repeat(n), post.repeat(n))
