@@ -8,7 +8,7 @@
 //! the `X-Prometheus-Remote-Write-*-Written` counts. Refused samples (see `remote::receive`)
 //! give a 400 with one line per problem, so the sender does not retry them. Bodies are limited
 //! to [`MAX_COMPRESSED_BYTES`] as sent and [`MAX_DECODED_BYTES`] decoded; the write runs on a
-//! blocking thread.
+//! blocking thread, at most [`MAX_CONCURRENT_WRITES`] at once.
 
 use crate::remote::proto::{RequestV2, WriteRequest};
 use crate::remote::receive::{self, Outcome};
@@ -28,6 +28,9 @@ use std::sync::Arc;
 pub const MAX_COMPRESSED_BYTES: usize = 32 << 20;
 /// Largest body accepted once decompressed; larger ones get 400.
 pub const MAX_DECODED_BYTES: usize = 256 << 20;
+/// Requests decoded and written at once; further ones wait their turn, so concurrent senders
+/// hold at most this many decoded bodies (2 × 256 MiB plus their messages) in memory.
+pub const MAX_CONCURRENT_WRITES: usize = 2;
 
 /// The receiver's counters.
 #[derive(Clone, Default)]
@@ -93,6 +96,8 @@ impl RemoteWriteMetrics {
 struct Receiver {
     store: Arc<Store>,
     metrics: RemoteWriteMetrics,
+    /// [`MAX_CONCURRENT_WRITES`] permits.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The receiver's route, with its own body limit (the API's 1 MiB limit and gzip decoding do
@@ -103,7 +108,11 @@ pub fn remote_write_router(store: Arc<Store>, metrics: RemoteWriteMetrics) -> Ro
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_COMPRESSED_BYTES,
         ))
-        .with_state(Receiver { store, metrics })
+        .with_state(Receiver {
+            store,
+            metrics,
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_WRITES)),
+        })
 }
 
 /// Which message a request holds.
@@ -184,7 +193,12 @@ async fn write(State(rx): State<Receiver>, headers: HeaderMap, body: Bytes) -> R
         );
     }
     let metrics = rx.metrics.clone();
+    // The semaphore is never closed; a permit is held until the write is done.
+    let Ok(permit) = rx.slots.clone().acquire_owned().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down".to_owned());
+    };
     let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let decoded = decode(&body, message)?;
         let now = chrono::Utc::now().timestamp_millis();
         Ok::<_, String>(match decoded {
