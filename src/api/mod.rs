@@ -1,5 +1,7 @@
 //! The HTTP server: watchfire's own `/metrics`, health endpoints and the
-//! Prometheus-compatible API, one file per resource.
+//! Prometheus-compatible API, one file per resource. `federate.rs` serves `/federate` (text or
+//! delimited protobuf, the one non-JSON answer); `parse_query.rs` the syntax tree and
+//! exemplar endpoints; `tsdb.rs` the head statistics and runtime information.
 //!
 //! **Invariant:** only this module knows JSON wire shapes; handlers read
 //! shared state and never block on a scrape or an evaluation in progress.
