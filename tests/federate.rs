@@ -183,8 +183,11 @@ fn federate_answers_as_prometheus_and_a_real_prometheus_federates_alerts_and_rul
 "
         )
     };
+    // It also scrapes the target itself, with watchfire's external labels, so both servers'
+    // own `/federate` answers can be compared.
     let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
+        "global:\n  scrape_interval: 1s\n  external_labels: {{site: s1}}\nscrape_configs:\n{}{}\
+         \x20 - job_name: app\n    static_configs: [{{targets: ['{target}']}}]\n",
         job("text", ""),
         job("proto", "scrape_protocols: [PrometheusProto]")
     );
@@ -215,6 +218,47 @@ fn federate_answers_as_prometheus_and_a_real_prometheus_federates_alerts_and_rul
         });
         assert_eq!(got, Some(6.0), "Prometheus federated {rule}");
     }
+    // Both servers answer `/federate` alike for the series both scraped (timestamps aside).
+    let strip = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((rest, _)) if !l.starts_with('#') => rest.to_string(),
+                _ => l.to_string(),
+            })
+            .collect()
+    };
+    for sel in [
+        r#"{__name__=~"fed_metric|up",job="app",via=""}"#,
+        r#"{job=~"ap.*",__name__=~"fed_.*|up",via=""}"#,
+        r#"fed_metric{k="b"}"#,
+    ] {
+        let url = |base: &str| federate_url(base, &[sel]);
+        let theirs = wait_for(Duration::from_secs(10), || {
+            get_text(&url(&prom)).filter(|(_, t)| t.contains("fed_metric"))
+        })
+        .expect("Prometheus federates its own scrape");
+        let mine = get_text(&url(&base)).unwrap();
+        assert_eq!(
+            (mine.0, strip(&mine.1)),
+            (theirs.0, strip(&theirs.1)),
+            "{sel}"
+        );
+    }
+    for sel in [
+        "{}",
+        "up offset 5m",
+        "up @ 100",
+        "rate(up[1m])",
+        r#"{job=~".*"}"#,
+    ] {
+        let theirs = http().get(federate_url(&prom, &[sel])).send().unwrap();
+        let mine = http().get(federate_url(&base, &[sel])).send().unwrap();
+        assert_eq!(mine.status(), theirs.status(), "{sel}");
+        if sel == "{}" {
+            assert_eq!(mine.text().unwrap(), theirs.text().unwrap(), "{sel}");
+        }
+    }
+
     // Both scrapes are healthy: no parse error in either format.
     let (_, targets) = get_json(&format!("{prom}/api/v1/targets")).unwrap();
     for t in targets["data"]["activeTargets"].as_array().unwrap() {

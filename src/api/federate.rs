@@ -209,15 +209,49 @@ fn plain_error(code: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
-/// The matcher sets of one `match[]` selector, or the parser's message.
+/// A matcher added to a selector of only empty-matching matchers (see [`selector`]).
+const PLACEHOLDER: &str = "__watchfire_federate_any__";
+
+/// The matcher sets of one `match[]` selector, or the parser's message. Prometheus parses
+/// these with its metric-selector grammar: no `offset` or `@`, and no rule that a matcher must
+/// not match the empty string, so `{job=~".*"}` federates every series; `{}` selects none.
 fn selector(text: &str) -> Result<Vec<Vec<Matcher>>, String> {
-    let expr = crate::promql::parse(text).map_err(|e| e.to_string())?;
+    let expr = match crate::promql::parse(text) {
+        Ok(e) => e,
+        Err(e) if e.message.contains("at least one non-empty matcher") => {
+            let trimmed = text.trim_start();
+            let Some(inside) = trimmed.strip_prefix('{') else {
+                return Err(e.message);
+            };
+            crate::promql::parse(&format!("{{{PLACEHOLDER}=\"1\",{inside}"))
+                .map_err(|_| e.message)?
+        }
+        Err(e) => return Err(e.message),
+    };
     let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
         return Err(format!(
             "1:1: parse error: expected a metric selector, got {text:?}"
         ));
     };
-    crate::promql::matchers::selector_matchers(&vs).map_err(|e| e.to_string())
+    let unexpected = |what: &str, token: &str| {
+        let at = text.rfind(token).unwrap_or(0);
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{line}:{col}: parse error: unexpected {what}")
+    };
+    if vs.offset.is_some() {
+        return Err(unexpected("<offset>", "offset"));
+    }
+    if vs.at.is_some() {
+        return Err(unexpected("<@>", "@"));
+    }
+    let mut sets = crate::promql::matchers::selector_matchers(&vs).map_err(|e| e.to_string())?;
+    for set in &mut sets {
+        set.retain(|m| m.name != PLACEHOLDER);
+    }
+    sets.retain(|set| !set.is_empty());
+    Ok(sets)
 }
 
 /// Sorts `samples` by metric name (then labels) and writes them in `format`, each family
@@ -559,6 +593,24 @@ mod tests {
             got,
             "# TYPE \"a.b\" untyped\n{\"a.b\",\"c.d\"=\"v\",instance=\"i\"} 2 1\n"
         );
+    }
+
+    #[test]
+    fn selectors_follow_the_metric_selector_grammar() {
+        let any = selector(r#"{job=~".*"}"#).unwrap();
+        assert_eq!(any.len(), 1);
+        assert_eq!(any[0].len(), 1);
+        assert_eq!(any[0][0].name, "job");
+        assert!(selector("{}").unwrap().is_empty());
+        assert_eq!(selector(r#"{__name__=~".*"}"#).unwrap()[0].len(), 1);
+        assert_eq!(selector(r#"up{job="a"}"#).unwrap()[0].len(), 2);
+        assert_eq!(
+            selector("up offset 5m").unwrap_err(),
+            "1:4: parse error: unexpected <offset>"
+        );
+        assert!(selector("up @ 100").is_err());
+        assert!(selector("rate(up[1m])").is_err());
+        assert!(selector("up{").unwrap_err().starts_with("1:4: parse error"));
     }
 
     #[test]
