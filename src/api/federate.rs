@@ -267,19 +267,33 @@ pub fn encode(
     });
     let mut external = external.clone();
     external.entry("instance".to_string()).or_default();
-    let mut families: Vec<proto::MetricFamily> = Vec::new();
+    // One family is built at a time and written out when the next starts, so the answer is
+    // held once (as bytes), not also as messages.
+    let mut out = Vec::new();
+    let flush = |out: &mut Vec<u8>, f: &proto::MetricFamily| {
+        if format.protobuf {
+            // Writing into a Vec cannot fail.
+            let _ = f.encode_length_delimited(out);
+        } else {
+            write_text(out, f, format.escaping);
+        }
+    };
+    let mut family: Option<proto::MetricFamily> = None;
     for s in samples.iter() {
         let Some(name) = s.labels.metric_name().filter(|n| !n.is_empty()) else {
             continue;
         };
         let name = escape_name(name, format.escaping);
-        if families.last().and_then(|f| f.name.as_deref()) != Some(name.as_str()) {
-            families.push(proto::MetricFamily {
+        if family.as_ref().and_then(|f| f.name.as_deref()) != Some(name.as_str()) {
+            let next = proto::MetricFamily {
                 name: Some(name),
                 help: None,
                 r#type: Some(proto::UNTYPED),
                 metric: Vec::new(),
-            });
+            };
+            if let Some(done) = family.replace(next) {
+                flush(&mut out, &done);
+            }
         }
         let mut used = BTreeSet::new();
         let mut label = Vec::new();
@@ -303,7 +317,7 @@ pub fn encode(
                 });
             }
         }
-        if let Some(f) = families.last_mut() {
+        if let Some(f) = family.as_mut() {
             f.metric.push(proto::Metric {
                 label,
                 untyped: Some(proto::Untyped { value: Some(s.v) }),
@@ -311,14 +325,8 @@ pub fn encode(
             });
         }
     }
-    let mut out = Vec::new();
-    for f in &families {
-        if format.protobuf {
-            // Writing into a Vec cannot fail.
-            let _ = f.encode_length_delimited(&mut out);
-        } else {
-            write_text(&mut out, f, format.escaping);
-        }
+    if let Some(done) = family {
+        flush(&mut out, &done);
     }
     out
 }
