@@ -153,13 +153,7 @@ pub struct FederatedSample {
 
 /// `GET /federate`.
 pub async fn federate(State(s): State<AppState>, headers: HeaderMap, Form(p): Form) -> Response {
-    let mut sets: Vec<Vec<Matcher>> = Vec::new();
-    for text in p.all("match[]") {
-        match selector(text) {
-            Ok(m) => sets.extend(m),
-            Err(msg) => return plain_error(StatusCode::BAD_REQUEST, &msg),
-        }
-    }
+    let selectors: Vec<String> = p.all("match[]").into_iter().map(str::to_string).collect();
     let format = negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let external = s.status.external_labels();
     let timeout = s.queries.timeout();
@@ -167,6 +161,15 @@ pub async fn federate(State(s): State<AppState>, headers: HeaderMap, Form(p): Fo
     let answer = s
         .queries
         .run(timeout, move |t| {
+            // Selectors are parsed here: a deeply nested one recurses in the parser and in
+            // its tree's drop, which need the query thread's stack budget.
+            let mut sets: Vec<Vec<Matcher>> = Vec::new();
+            for text in &selectors {
+                match crate::promql::limits::deep(|| selector(text)) {
+                    Ok(m) => sets.extend(m),
+                    Err(msg) => return Ok(Err(msg)),
+                }
+            }
             let mut found: BTreeMap<u64, FederatedSample> = BTreeMap::new();
             for set in &sets {
                 t.check("federation")?;
@@ -187,11 +190,12 @@ pub async fn federate(State(s): State<AppState>, headers: HeaderMap, Form(p): Fo
             }
             let mut samples: Vec<FederatedSample> = found.into_values().collect();
             t.check("federation")?;
-            Ok(encode(&mut samples, &external, format))
+            Ok(Ok(encode(&mut samples, &external, format)))
         })
         .await;
     match answer {
-        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Ok(Err(msg)) => plain_error(StatusCode::BAD_REQUEST, &msg),
         Err(e) => plain_error(e.kind.status(), &e.message),
     }
 }

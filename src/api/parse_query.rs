@@ -13,7 +13,9 @@
 
 use super::extract::Form;
 use super::params::{MAX_TIME_MS, MIN_TIME_MS};
-use super::response::{ApiError, ApiOk, ApiResult};
+use super::response::{ApiError, ApiOk};
+use super::AppState;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use promql_parser::label::{MatchOp, Matcher};
@@ -25,16 +27,24 @@ use promql_parser::parser::{
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
-/// `GET|POST /api/v1/parse_query`.
-pub async fn parse_query(Form(p): Form) -> ApiResult {
-    let query = p.get("query").unwrap_or("");
-    let expr = crate::promql::parse(query)
-        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
-    Ok(ApiOk::new(translate(&expr)))
+/// `GET|POST /api/v1/parse_query`. Parsing, the walk, the answer's serialization and the
+/// tree's drop all recurse as deep as the expression nests, so they run on a query thread
+/// with the parser's deep-stack budget, never on an async worker.
+pub async fn parse_query(State(s): State<AppState>, Form(p): Form) -> Result<Response, ApiError> {
+    let query = p.get("query").unwrap_or("").to_string();
+    on_query_thread(&s, move || {
+        let expr = crate::promql::parse(&query)
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+        Ok(ApiOk::new(translate(&expr)).into_response())
+    })
+    .await
 }
 
 /// `GET|POST /api/v1/query_exemplars`.
-pub async fn query_exemplars(Form(p): Form) -> Result<Response, ApiError> {
+pub async fn query_exemplars(
+    State(s): State<AppState>,
+    Form(p): Form,
+) -> Result<Response, ApiError> {
     let time = |key: &str, default: i64| {
         p.time_ms(key, default).map_err(|_| {
             let v = p.get(key).unwrap_or("");
@@ -51,12 +61,27 @@ pub async fn query_exemplars(Form(p): Form) -> Result<Response, ApiError> {
             "end timestamp must not be before start timestamp",
         ));
     }
-    let expr = crate::promql::parse(p.get("query").unwrap_or(""))
-        .map_err(|e| ApiError::bad_data(e.to_string()))?;
-    if !has_selector(&expr) {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    Ok(ApiOk::new(json!([])).into_response())
+    let query = p.get("query").unwrap_or("").to_string();
+    on_query_thread(&s, move || {
+        let expr = crate::promql::parse(&query).map_err(|e| ApiError::bad_data(e.to_string()))?;
+        if !has_selector(&expr) {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Ok(ApiOk::new(json!([])).into_response())
+    })
+    .await
+}
+
+/// Runs `job` on the query executor within the parser's deep-stack budget.
+async fn on_query_thread(
+    s: &AppState,
+    job: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    s.queries
+        .run(s.queries.timeout(), move |_| {
+            crate::promql::limits::deep(job)
+        })
+        .await
 }
 
 /// Whether `e` selects series anywhere. The depth is bounded by the parser's nesting limit
@@ -337,5 +362,29 @@ mod tests {
             &crate::promql::parse("rate(x[5m]) > 1").unwrap()
         ));
         assert!(!has_selector(&crate::promql::parse("1 + time()").unwrap()));
+    }
+}
+
+#[cfg(test)]
+mod deep_tests {
+    /// What the handler does on a query thread (8 MiB): a tree at the nesting limit is
+    /// parsed, walked, serialized and dropped within the deep-stack budget.
+    #[test]
+    fn deep_tree_on_a_query_thread() {
+        let q = format!("{}up{}", "sum(".repeat(500), ")".repeat(500));
+        let h = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                crate::promql::limits::deep(|| {
+                    let e = crate::promql::parse(&q).unwrap();
+                    let v = super::translate(&e);
+                    let b = serde_json::to_vec(&v).unwrap();
+                    drop(v);
+                    drop(e);
+                    b.len()
+                })
+            })
+            .unwrap();
+        assert!(h.join().unwrap() > 0);
     }
 }
