@@ -245,7 +245,15 @@ fn https_basic_auth_admin_token_limits_and_redacted_config() {
     );
 
     // Basic auth on every endpoint: none, wrong password, unknown user → 401; right → 200.
-    for path in ["/-/healthy", "/metrics", "/api/v1/status/config", "/nope"] {
+    for path in [
+        "/-/healthy",
+        "/metrics",
+        "/api/v1/status/config",
+        "/federate?match[]=up",
+        "/api/v1/status/tsdb",
+        "/api/v1/parse_query?query=up",
+        "/nope",
+    ] {
         let r = c.get(format!("{base}{path}")).send().unwrap();
         assert_eq!(r.status(), 401, "{path}");
         assert_eq!(r.headers()["www-authenticate"], "Basic", "{path}");

@@ -160,6 +160,50 @@ fn deep_queries_are_refused_and_the_server_lives() {
     assert!(t.elapsed() < Duration::from_secs(10));
     after_probe(&mut wf, &base, "abs( x 500 (at the limit)", "200");
 
+    // The other endpoints that parse a query: the syntax tree, exemplars and federation
+    // selectors, at the limit and past it.
+    for (name, q) in [
+        ("sum( x 500", nest("sum(", "up", 500)),
+        ("up or up or ... x 500", chain("up", 500)),
+        ("((( x 500", nest("(", "up", 500)),
+        ("sum( x 10,000", nest("sum(", "up", 10_000)),
+    ] {
+        let deep = q.len() > 20_000;
+        let form = [("query", q.as_str())];
+        // The tree nests deeper than serde_json reads by default: the status is checked.
+        let r = http()
+            .post(format!("{base}/api/v1/parse_query"))
+            .form(&form)
+            .send()
+            .expect("parse_query");
+        assert_eq!(r.status().as_u16(), if deep { 400 } else { 200 }, "{name}");
+        let r = http()
+            .post(format!("{base}/api/v1/query_exemplars"))
+            .form(&form)
+            .send()
+            .expect("query_exemplars");
+        assert_eq!(r.status().as_u16(), if deep { 400 } else { 200 }, "{name}");
+        if !deep {
+            // A selector must be a plain selector; the deep ones are refused, the server lives.
+            let r = http()
+                .get(format!("{base}/federate"))
+                .query(&[("match[]", q.as_str())])
+                .send()
+                .map(|r| r.status().as_u16());
+            assert!(
+                matches!(r, Ok(400 | 414)),
+                "{name}: {:?}",
+                r.map_err(|_| "no answer")
+            );
+        }
+        after_probe(
+            &mut wf,
+            &base,
+            &format!("parse_query etc. {name}"),
+            "answered",
+        );
+    }
+
     // `@` out of Prometheus' bounds.
     let (status, body) = send(&base, "/api/v1/query", "up @ 1e308", false);
     assert_eq!(status, 400, "{body}");

@@ -2,7 +2,7 @@
 //! (40 in-test HTTP servers, each on its own port) and each keeps its shard with `hashmod` +
 //! `keep` on `__address__`, Prometheus' way. The shards are disjoint, cover every target, are
 //! both scraped, and equal what the real Prometheus 3.5 keeps with the same relabeling (when
-//! present).
+//! present). `--shard=I/N` keeps the same targets as that recipe.
 
 mod common;
 
@@ -50,19 +50,32 @@ fn start_targets(n: usize) -> Vec<String> {
 
 /// The scrape config of shard `shard`: the README recipe.
 fn job(name: &str, shard: usize, sd_file: &std::path::Path) -> String {
+    job_of(name, shard, SHARDS, sd_file)
+}
+
+/// The scrape config of shard `shard` of `shards`.
+fn job_of(name: &str, shard: usize, shards: usize, sd_file: &std::path::Path) -> String {
     format!(
         "  - job_name: {name}
     scrape_interval: 1s
     file_sd_configs: [{{files: ['{}']}}]
     relabel_configs:
       - source_labels: [__address__]
-        modulus: {SHARDS}
+        modulus: {shards}
         target_label: __tmp_hash
         action: hashmod
       - source_labels: [__tmp_hash]
         regex: {shard}
         action: keep
 ",
+        sd_file.display()
+    )
+}
+
+/// A job reading `sd_file` every second without relabeling.
+fn plain_job(name: &str, sd_file: &std::path::Path) -> String {
+    format!(
+        "  - job_name: {name}\n    scrape_interval: 1s\n    file_sd_configs: [{{files: ['{}']}}]\n",
         sd_file.display()
     )
 }
@@ -156,4 +169,66 @@ fn two_watchfires_split_one_target_list_as_prometheus_does() {
         );
     }
     drop(procs);
+}
+
+/// `--shard=I/N` is the written recipe: three watchfires started with `--shard=0/3`, `1/3` and
+/// `2/3` on a job without relabeling keep exactly the targets one watchfire keeps with the
+/// recipe written out per shard (pools `shard0`..`shard2`), each target in exactly one shard;
+/// the flag shows in `/api/v1/status/flags`.
+#[test]
+fn the_shard_flag_keeps_what_the_written_recipe_keeps() {
+    const N: usize = 3;
+    let addrs = start_targets(TARGETS);
+    let dir = tempfile::tempdir().unwrap();
+    let sd_file = dir.path().join("targets.json");
+    let group = serde_json::json!([{"targets": addrs, "labels": {"env": "test"}}]);
+    std::fs::write(&sd_file, group.to_string()).unwrap();
+
+    let spawn = |name: &str, config: String, flags: &[&str]| {
+        let wdir = dir.path().join(name);
+        std::fs::create_dir(&wdir).unwrap();
+        std::fs::write(wdir.join("watchfire.yml"), config).unwrap();
+        let port = free_port();
+        let proc = spawn_watchfire(&wdir, port, name, flags);
+        (proc, format!("http://127.0.0.1:{port}"))
+    };
+    let written: String = (0..N)
+        .map(|i| job_of(&format!("shard{i}"), i, N, &sd_file))
+        .collect();
+    let (_recipe, recipe) = spawn("recipe", format!("scrape_configs:\n{written}"), &[]);
+    let mut flagged = Vec::new();
+    for i in 0..N {
+        let flag = format!("--shard={i}/{N}");
+        let config = format!("scrape_configs:\n{}", plain_job("node", &sd_file));
+        flagged.push(spawn(&format!("flag{i}"), config, &[flag.as_str()]));
+    }
+
+    let mut union = BTreeSet::new();
+    let mut total = 0;
+    for (i, (_, base)) in flagged.iter().enumerate() {
+        let ours = wait_for(Duration::from_secs(20), || active(base, "node"))
+            .unwrap_or_else(|| panic!("{base} did not discover the {TARGETS} targets"));
+        let pool = format!("shard{i}");
+        let want = wait_for(Duration::from_secs(20), || active(&recipe, &pool))
+            .unwrap_or_else(|| panic!("the recipe instance did not discover pool {pool}"));
+        assert_eq!(
+            ours, want,
+            "--shard={i}/{N} keeps other targets than the recipe"
+        );
+        total += ours.len();
+        union.extend(ours);
+        let (_, flags) = get_json(&format!("{base}/api/v1/status/flags")).unwrap();
+        assert_eq!(flags["data"]["shard"], format!("{i}/{N}"));
+    }
+    assert_eq!(total, TARGETS, "each target in exactly one shard");
+    assert_eq!(union, addrs.iter().cloned().collect::<BTreeSet<_>>());
+
+    // A shard outside 0..N is refused before anything starts.
+    let out = Command::new(common::watchfire_bin())
+        .args(["run", "--shard=3/3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid shard \"3/3\""), "{err}");
 }

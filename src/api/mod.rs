@@ -1,5 +1,7 @@
 //! The HTTP server: watchfire's own `/metrics`, health endpoints and the
-//! Prometheus-compatible API, one file per resource.
+//! Prometheus-compatible API, one file per resource. `federate.rs` serves `/federate` (text or
+//! delimited protobuf, the one non-JSON answer); `parse_query.rs` the syntax tree and
+//! exemplar endpoints; `tsdb.rs` the head statistics and runtime information.
 //!
 //! **Invariant:** only this module knows JSON wire shapes; handlers read
 //! shared state and never block on a scrape or an evaluation in progress.
@@ -14,8 +16,10 @@ mod alertmanager;
 mod auth;
 mod exec;
 mod extract;
+mod federate;
 mod page;
 mod params;
+mod parse_query;
 mod query;
 mod remote_write;
 mod response;
@@ -27,6 +31,7 @@ mod silences;
 mod status;
 mod targets;
 mod tls;
+mod tsdb;
 mod value_json;
 
 pub use alertmanager::{alertmanager_router, AlertmanagerView};
@@ -88,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/metrics", get(status::metrics))
+        .route("/federate", get(federate::federate))
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))
         .route(
@@ -97,6 +103,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/runtimeinfo", get(tsdb::runtimeinfo))
+        .route("/api/v1/status/tsdb", get(tsdb::tsdb))
+        .route(
+            "/api/v1/parse_query",
+            get(parse_query::parse_query).post(parse_query::parse_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(parse_query::query_exemplars).post(parse_query::query_exemplars),
+        )
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
         .route(

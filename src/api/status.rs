@@ -18,7 +18,11 @@ pub struct StatusInfo {
     config_yaml: RwLock<String>,
     flags: BTreeMap<String, String>,
     alertmanager: RwLock<super::alertmanager::AlertmanagerView>,
+    external_labels: RwLock<BTreeMap<String, String>>,
     started: chrono::DateTime<chrono::Utc>,
+    /// The outcome of the last (re)load and when the configuration in force was loaded.
+    reload: RwLock<(bool, chrono::DateTime<chrono::Utc>)>,
+    retention: RwLock<String>,
 }
 
 impl StatusInfo {
@@ -28,7 +32,10 @@ impl StatusInfo {
             config_yaml: RwLock::new(config.redacted_yaml()),
             flags,
             alertmanager: RwLock::new(super::alertmanager::AlertmanagerView::of(config)),
+            external_labels: RwLock::new(config.global.external_labels.clone()),
             started: chrono::Utc::now(),
+            reload: RwLock::new((true, chrono::Utc::now())),
+            retention: RwLock::new(config.storage.retention.to_string()),
         }
     }
 
@@ -36,6 +43,29 @@ impl StatusInfo {
     pub fn set_config(&self, config: &Config) {
         *self.config_yaml.write() = config.redacted_yaml();
         *self.alertmanager.write() = super::alertmanager::AlertmanagerView::of(config);
+        *self.external_labels.write() = config.global.external_labels.clone();
+        *self.retention.write() = config.storage.retention.to_string();
+        *self.reload.write() = (true, chrono::Utc::now());
+    }
+
+    /// Records a failed reload (the running configuration stays).
+    pub fn reload_failed(&self) {
+        self.reload.write().0 = false;
+    }
+
+    /// Whether the last (re)load succeeded, and when the configuration in force was loaded.
+    pub(crate) fn reload_state(&self) -> (bool, chrono::DateTime<chrono::Utc>) {
+        *self.reload.read()
+    }
+
+    /// The buffer's retention in force (`storage.retention`).
+    pub(crate) fn retention(&self) -> String {
+        self.retention.read().clone()
+    }
+
+    /// `global.external_labels` in force.
+    pub(crate) fn external_labels(&self) -> BTreeMap<String, String> {
+        self.external_labels.read().clone()
     }
 
     /// The Alertmanager part of the configuration in force.

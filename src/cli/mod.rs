@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// connections are closed after it too (Prometheus' flag).
     #[arg(long = "web.read-timeout", default_value = "5m", value_parser = humantime::parse_duration)]
     read_timeout: std::time::Duration,
+    /// Keep shard I of N of every scrape job's targets (I/N, e.g. 0/3): appends Prometheus'
+    /// hashmod recipe on __address__ (modulus N, keep I) to each job's relabel_configs.
+    #[arg(long = "shard")]
+    shard: Option<watchfire::engine::Shard>,
 }
 
 fn parse_byte_size(s: &str) -> Result<watchfire::config::ByteSize, String> {
@@ -174,6 +178,7 @@ impl RunArgs {
         settings.data_retention = self.data_retention;
         settings.max_connections = self.max_connections;
         settings.read_timeout = self.read_timeout;
+        settings.shard = self.shard;
         settings.extra_flags = [
             ("log.level".to_owned(), self.log_level.clone()),
             (

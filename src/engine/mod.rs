@@ -25,10 +25,12 @@
 
 mod reload;
 mod settings;
+mod shard;
 mod web_security;
 
 pub use reload::ReloadHandle;
 pub use settings::Settings;
+pub use shard::Shard;
 pub use web_security::check_web_config;
 
 use crate::api::{self, AppState};
@@ -150,6 +152,7 @@ impl EngineBuilder {
         let config = load_config(
             &settings.config_file,
             settings.alertmanager_config_file.as_deref(),
+            settings.shard,
         )?;
         let web = WebSecurity::load(
             settings.web_config_file.clone(),
@@ -401,6 +404,7 @@ impl Engine {
         let reloadable = Reloadable {
             path: &settings.config_file,
             alertmanager_path: settings.alertmanager_config_file.as_deref(),
+            shard: settings.shard,
             scrape: &scrape,
             rules: &rules,
             metrics: &reload_metrics,
@@ -485,13 +489,18 @@ impl Engine {
 fn load_config(
     path: &std::path::Path,
     alertmanager: Option<&std::path::Path>,
+    shard: Option<Shard>,
 ) -> Result<Config, EngineError> {
-    config::load_files(path, alertmanager).map_err(|errors| {
+    let mut cfg = config::load_files(path, alertmanager).map_err(|errors| {
         for l in errors.lines() {
             tracing::error!(error = %l, "invalid configuration");
         }
         EngineError::Config(errors)
-    })
+    })?;
+    if let Some(shard) = shard {
+        shard.apply(&mut cfg);
+    }
+    Ok(cfg)
 }
 
 /// Opens the state directory; when it cannot be used, logs the error loudly

@@ -76,6 +76,7 @@ impl ReloadMetrics {
 pub(super) struct Reloadable<'a> {
     pub(super) path: &'a std::path::Path,
     pub(super) alertmanager_path: Option<&'a std::path::Path>,
+    pub(super) shard: Option<super::Shard>,
     pub(super) scrape: &'a ScrapeManager,
     pub(super) rules: &'a RuleManager,
     pub(super) metrics: &'a ReloadMetrics,
@@ -103,6 +104,7 @@ pub(super) async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> 
         }
         Err(e) => {
             metrics.successful.set(0);
+            r.status.reload_failed();
             let msg = e.to_string();
             tracing::error!(error = %msg, "reload failed; keeping the running configuration");
             Err(msg)
@@ -112,7 +114,7 @@ pub(super) async fn reload_and_report(r: &Reloadable<'_>) -> Result<(), String> 
 
 /// Reloads configuration, rules and the notifier; on any error the running ones stay.
 async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
-    let cfg = load_config(r.path, r.alertmanager_path)?;
+    let cfg = load_config(r.path, r.alertmanager_path, r.shard)?;
     let targets = targets_from_config(&cfg)?;
     // Checked before anything changes, so a receiver that cannot be built keeps everything.
     r.wiring.notifier_builder(&cfg).check()?;

@@ -58,6 +58,9 @@ pub struct Settings {
     /// `--web.read-timeout`: longest time to read a request's headers, then its body; idle
     /// keep-alive connections are closed after it too; zero turns it off.
     pub read_timeout: Duration,
+    /// `--shard=I/N`: keep only this shard's targets in every scrape job, with Prometheus'
+    /// hashmod recipe on `__address__` ([`super::Shard`]); `None`: every target.
+    pub shard: Option<super::Shard>,
     /// Flags of the embedding program to show in `/api/v1/status/flags` next to these
     /// (`watchfire run` adds `log.level` and `log.format`).
     pub extra_flags: BTreeMap<String, String>,
@@ -85,6 +88,7 @@ impl Default for Settings {
             data_retention: Duration::from_secs(120 * 3600),
             max_connections: ServeOptions::DEFAULT_MAX_CONNECTIONS,
             read_timeout: Duration::from_secs(300),
+            shard: None,
             extra_flags: BTreeMap::new(),
         }
     }
@@ -142,6 +146,10 @@ impl Settings {
             ("data.retention", duration(self.data_retention)),
             ("web.max-connections", self.max_connections.to_string()),
             ("web.read-timeout", duration(self.read_timeout)),
+            (
+                "shard",
+                self.shard.map(|s| s.to_string()).unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

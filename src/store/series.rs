@@ -118,6 +118,25 @@ impl Series {
         self.data.lock().head.last().map(|(t, v)| Sample { t, v })
     }
 
+    /// Chunks held (the head included once it has a sample) and the times of the oldest
+    /// visible and the newest sample, for `/api/v1/status/tsdb`. Locks the series once.
+    pub fn extent(&self) -> (usize, Option<(i64, i64)>) {
+        let d = self.data.lock();
+        let Some((last, _)) = d.head.last() else {
+            return (d.chunks.len(), None);
+        };
+        let floor = d.floor;
+        let first = d
+            .chunks
+            .iter()
+            .filter(|c| c.maxt() >= floor)
+            .flat_map(|c| c.iter())
+            .chain(d.head.iter())
+            .map(|(t, _)| t)
+            .find(|t| *t >= floor);
+        (d.chunks.len() + 1, first.map(|f| (f, last)))
+    }
+
     /// Samples held (including any not yet trimmed past the window).
     pub fn sample_count(&self) -> usize {
         let d = self.data.lock();
