@@ -446,5 +446,17 @@ fn two_replicas_behind_an_alertmanager_cluster_notify_once() {
         "{:?}",
         summary(&got)
     );
+    // Both members received the alert (from both replicas): without the cluster's
+    // deduplication each would have notified.
+    for (_, base) in &ams {
+        let (_, alerts) = get_json(&format!("{base}/api/v2/alerts")).expect("alerts");
+        let names: Vec<&str> = alerts
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|a| a["labels"]["alertname"].as_str())
+            .collect();
+        assert_eq!(names, ["HaTest"], "{base}");
+    }
     drop(replicas);
 }

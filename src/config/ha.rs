@@ -267,7 +267,7 @@ mod tests {
             errors("ha:\n  etcd: {endpoints: []}\n"),
             [
                 "c.yml:2:3: ha.replica is required",
-                "c.yml:2:20: ha.etcd.endpoints is required",
+                "c.yml:2:21: ha.etcd.endpoints is required",
             ]
         );
         assert_eq!(
@@ -293,7 +293,7 @@ mod tests {
         );
         assert_eq!(
             errors("ha:\n  replica: a\n  etcd: {endpoints: [e:1], lease_ttl: 2500ms}\n"),
-            ["c.yml:3:40: ha.etcd.lease_ttl: must be whole seconds (etcd leases are)"]
+            ["c.yml:3:39: ha.etcd.lease_ttl: must be whole seconds (etcd leases are)"]
         );
     }
 }

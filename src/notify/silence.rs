@@ -508,6 +508,53 @@ mod tests {
     }
 
     #[test]
+    fn replication_reports_local_changes_and_takes_newer_remote_ones() {
+        let now = Utc::now();
+        let s = Silences::with_limits(SilenceLimits {
+            max_silences: 2,
+            ..SilenceLimits::default()
+        });
+        let before = s.upsert(silence(r#"a="1""#, 0, 60, now), now).unwrap();
+        let outbox = s.replicate();
+        assert_eq!(
+            outbox.take(),
+            std::slice::from_ref(&before),
+            "what is held goes first"
+        );
+        let id = s.upsert(silence(r#"a="2""#, 0, 60, now), now).unwrap();
+        s.expire(&before, now).unwrap();
+        let mut marked = outbox.take();
+        marked.sort();
+        let mut want = vec![before.clone(), id.clone()];
+        want.sort();
+        assert_eq!(marked, want);
+        // From the other replica: newer wins, older or equal is ignored, nothing is marked.
+        let mut remote = s.get(&id).unwrap();
+        remote.comment = "changed there".into();
+        remote.updated_at = now + chrono::Duration::seconds(1);
+        assert_eq!(s.apply_replicated(remote.clone(), now), Ok(true));
+        assert_eq!(s.get(&id).unwrap().comment, "changed there");
+        remote.comment = "older".into();
+        remote.updated_at = now;
+        assert_eq!(s.apply_replicated(remote, now), Ok(false));
+        assert!(outbox.take().is_empty());
+        // Limits hold for replicated silences too.
+        let mut third = silence(r#"a="3""#, 0, 60, now);
+        third.id = "third".into();
+        assert!(matches!(
+            s.apply_replicated(third, now),
+            Err(SilenceError::TooMany { .. })
+        ));
+        let mut gone = silence(r#"a="4""#, -10_000, -9_000, now);
+        gone.id = "gone".into();
+        assert_eq!(
+            s.apply_replicated(gone, now),
+            Ok(false),
+            "past its retention"
+        );
+    }
+
+    #[test]
     fn create_match_expire() {
         let now = Utc::now();
         let s = Silences::new();

@@ -441,7 +441,10 @@ mod tests {
         assert_eq!(role(&view, t0, ttl), Role::FailOpen);
         assert_eq!(margin(Duration::from_secs(1)), Duration::from_millis(500));
         assert_eq!(tick(Duration::from_secs(3)), Duration::from_secs(1));
-        assert_eq!(tick(Duration::from_secs(2)), Duration::from_millis(666));
+        assert_eq!(
+            tick(Duration::from_secs(2)),
+            Duration::from_nanos(666_666_666)
+        );
     }
 
     #[test]
