@@ -19,6 +19,7 @@ pub struct StatusInfo {
     flags: BTreeMap<String, String>,
     alertmanager: RwLock<super::alertmanager::AlertmanagerView>,
     started: chrono::DateTime<chrono::Utc>,
+    ha: std::sync::OnceLock<crate::notify::ha::Ha>,
 }
 
 impl StatusInfo {
@@ -29,7 +30,18 @@ impl StatusInfo {
             flags,
             alertmanager: RwLock::new(super::alertmanager::AlertmanagerView::of(config)),
             started: chrono::Utc::now(),
+            ha: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shows this HA membership as the `cluster` of `/api/v2/status`.
+    pub fn set_ha(&self, ha: crate::notify::ha::Ha) {
+        let _ = self.ha.set(ha);
+    }
+
+    /// The HA membership, if any.
+    pub(crate) fn ha(&self) -> Option<&crate::notify::ha::Ha> {
+        self.ha.get()
     }
 
     /// Serves `config` from now on (after a successful reload).

@@ -362,6 +362,7 @@ impl Engine {
                 stop_ha.clone(),
             );
             ha.register_metrics(telemetry.registry_mut());
+            status.set_ha(ha.clone());
             tracing::info!(replica = %ha_config.replica, endpoints = ?ha_config.etcd.endpoints, "HA pair on etcd");
             ha_tasks = tasks;
             wiring.ha = Some(ha);

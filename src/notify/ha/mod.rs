@@ -20,9 +20,12 @@
 //!   and watches them; log entries go into the dispatcher's groups, silences into
 //!   [`Silences`] (newest `updated_at` wins). Silences made through either replica's API are
 //!   written there.
-//! - **Fail open**: when etcd cannot be reached for longer than `lease_ttl` (an attempt that
-//!   started more than `lease_ttl` after the last success failed), both replicas send, as an
-//!   Alertmanager cluster does without gossip, and each raises `WatchfireHALeaseLost`.
+//! - **Fail open**: when etcd cannot be reached for longer than `lease_ttl` (two election
+//!   rounds in a row failed, the last one started more than `lease_ttl` after the last
+//!   success), both replicas send, as Alertmanager peers do when gossip fails, and each
+//!   raises `WatchfireHALeaseLost` (posted into its own notifier as an API client would,
+//!   re-posted every 30 s, resolved when etcd answers again). An answer that the lease
+//!   expired is not an outage: the replica asks for a new lease and stays a standby.
 //!
 //! Metrics: `watchfire_ha_leader` (1 while this replica may send as leader),
 //! `watchfire_ha_fail_open` (1 while failing open), `watchfire_ha_lease_errors_total`
@@ -294,11 +297,18 @@ impl Ha {
             return claimed;
         };
         let mut lost = false;
+        let mut unreachable = false;
         for out in outs {
             let Some(logged) = out.logged.clone() else {
                 claimed.send.push(out);
                 continue;
             };
+            // One request that etcd did not answer is enough for this round: the rest are
+            // tried again soon rather than each waiting for its timeout.
+            if unreachable {
+                claimed.updates.push(self.revert(&out, Some(RETRY_CLAIM)));
+                continue;
+            }
             // Earlier writes of this round took time: the lease must still be good.
             if lost || self.role() != (Role::Leader { fencing }) {
                 lost = true;
@@ -321,7 +331,11 @@ impl Ha {
                     lost = true;
                     claimed.updates.push(self.revert(&out, None));
                 }
-                etcd::Written::Stale | etcd::Written::Failed => {
+                etcd::Written::Stale => {
+                    claimed.updates.push(self.revert(&out, Some(RETRY_CLAIM)));
+                }
+                etcd::Written::Failed => {
+                    unreachable = true;
                     claimed.updates.push(self.revert(&out, Some(RETRY_CLAIM)));
                 }
             }
