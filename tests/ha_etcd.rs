@@ -469,3 +469,112 @@ fn two_replicas_behind_an_alertmanager_cluster_notify_once() {
     }
     drop(replicas);
 }
+
+/// The fencing itself, through the library on a real etcd: the leader's log entries reach the
+/// standby, the standby sends nothing, and a leader whose key was replaced behind its back
+/// cannot write its entry and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leader_cannot_write_the_log_and_sends_nothing() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use watchfire::config::{EtcdConfig, HaConfig, PromDuration};
+    use watchfire::model::Labels;
+    use watchfire::notify::dispatch::Outgoing;
+    use watchfire::notify::group::NotifiedState;
+    use watchfire::notify::ha::nflog::EntryId;
+    use watchfire::notify::ha::{Ha, Role};
+    use watchfire::notify::{Notification, NotificationReason, NotifyAlert, Silences};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
+    // The helpers block (a blocking HTTP client): off the runtime's workers.
+    let started = tokio::task::spawn_blocking(move || start_etcd(&dir));
+    let Some((_etcd, addr)) = started.await.unwrap() else {
+        return;
+    };
+    let endpoint = format!("http://{addr}");
+    let config = |name: &str| HaConfig {
+        replica: name.to_owned(),
+        etcd: EtcdConfig {
+            endpoints: vec![endpoint.clone()],
+            lease_ttl: PromDuration::from_secs(3),
+            prefix: "/fence".to_owned(),
+            dial_timeout: PromDuration::from_secs(1),
+            basic_auth: None,
+        },
+    };
+    let outgoing = |group: &str| {
+        let now = chrono::Utc::now();
+        let alert = NotifyAlert::firing(Labels::from_pairs([("alertname", group)]), now);
+        let logged = NotifiedState {
+            firing: BTreeMap::from([(alert.fingerprint, alert.seq)]),
+            resolved: BTreeSet::new(),
+            at: now,
+        };
+        Outgoing {
+            receiver: "hook".to_owned(),
+            integration: 0,
+            notification: Notification::new(
+                "hook",
+                group,
+                Labels::from_pairs([("alertname", group)]),
+                NotificationReason::FirstNotification,
+                vec![alert],
+                "",
+                now,
+            ),
+            logged: Some(logged),
+        }
+    };
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        for _ in 0..100 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let retention = chrono::Duration::hours(120);
+    let (a, _) = Ha::start(config("a"), Arc::default(), retention, cancel.clone());
+    until("a leads", || matches!(a.role(), Role::Leader { .. })).await;
+    let silences = Arc::new(Silences::new());
+    let (b, _) = Ha::start(config("b"), silences, retention, cancel.clone());
+    until("b sees a lead", || b.leader().as_deref() == Some("a")).await;
+    assert_eq!(b.role(), Role::Standby);
+
+    let first = outgoing("g1");
+    let claimed = a.claim(vec![first.clone()]).await;
+    assert_eq!(claimed.send.len(), 1, "{:?}", claimed.updates);
+    until("the entry reaches b", || {
+        let (updates, _) = b.log_updates_since(0);
+        updates.iter().any(|u| u.group_key == "g1")
+    })
+    .await;
+    let claimed = b.claim(vec![first.clone()]).await;
+    assert!(claimed.send.is_empty(), "a standby sends nothing");
+    assert_eq!(claimed.updates.len(), 1);
+    assert_eq!(
+        claimed.updates[0].state, first.logged,
+        "its log goes back to a's entry"
+    );
+
+    // Depose a behind its back: the leader key now has another revision.
+    let mut etcd = etcd_client::Client::connect([endpoint.as_str()], None)
+        .await
+        .unwrap();
+    etcd.delete("/fence/leader", None).await.unwrap();
+    etcd.put("/fence/leader", "intruder", None).await.unwrap();
+    let claimed = a.claim(vec![outgoing("g2")]).await;
+    assert!(claimed.send.is_empty(), "a deposed leader sends nothing");
+    let key = EntryId {
+        receiver: "hook".to_owned(),
+        group_key: "g2".to_owned(),
+        integration: 0,
+    }
+    .key("/fence");
+    let written = etcd.get(key, None).await.unwrap();
+    assert!(written.kvs().is_empty(), "nor writes its log entry");
+    until("a steps down", || a.role() == Role::Standby).await;
+    cancel.cancel();
+}

@@ -95,7 +95,7 @@ impl EntryRecord {
                 .iter()
                 .map(|(fp, s)| (fp_hex(*fp), s.clone()))
                 .collect(),
-            at: state.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            at: state.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
             replica: replica.to_owned(),
             fencing,
         }
