@@ -13,6 +13,8 @@
 //!     basic_auth: {username: u, password_file: pw}   # etcd user authentication
 //! ```
 //!
+//! Not supported yet: TLS to etcd (`tls_config` and `https://` endpoints are refused by name).
+//!
 //! Changing `ha` takes a restart: a reload keeps the running replica's election.
 
 use super::decode::{yaml_section, At, Cx};
@@ -277,7 +279,8 @@ mod tests {
         assert_eq!(
             errors(
                 "ha:\n  replica: a/b\n  etcd:\n    endpoints: ['https://e:1', 'http://e:1/p']\n    \
-                 lease_ttl: 1500ms\n    prefix: nope\n    dial_timeout: 0s\n    tls: x\n"
+                 lease_ttl: 1500ms\n    prefix: nope\n    dial_timeout: 0s\n    tls: x\n    \
+                 tls_config: {ca_file: ca.pem}\n"
             ),
             [
                 "c.yml:2:12: ha.replica: must not contain '/' or control characters",
@@ -289,6 +292,8 @@ mod tests {
                 "c.yml:6:13: ha.etcd.prefix: must start with '/' and name more than the root",
                 "c.yml:7:19: ha.etcd.dial_timeout: must be greater than 0s",
                 "c.yml:8:5: unknown field \"tls\" in ha.etcd",
+                "c.yml:9:5: ha.etcd.tls_config: TLS to etcd is not supported yet (use http:// \
+                 endpoints)",
             ]
         );
         assert_eq!(
