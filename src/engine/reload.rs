@@ -125,9 +125,7 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
         .sd_metrics(r.scrape.sd_metrics());
     r.notifier.reload(builder).await?;
     *r.external_labels.write() = r.wiring.alert_labels(&cfg);
-    if r.wiring.ha.as_ref().map(|h| h.replica()) != cfg.ha.as_ref().map(|h| h.replica.as_str())
-        || r.wiring.ha.is_some() != cfg.ha.is_some()
-    {
+    if r.wiring.ha.as_ref().map(|h| h.config()) != cfg.ha.as_ref() {
         tracing::warn!("the ha section changed: it takes effect at the next restart");
     }
     r.status.set_config(&cfg);

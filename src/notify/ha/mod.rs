@@ -232,6 +232,11 @@ impl Ha {
         );
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &HaConfig {
+        &self.shared.config
+    }
+
     /// This replica's name.
     pub fn replica(&self) -> &str {
         &self.shared.config.replica
