@@ -15,8 +15,11 @@
 //!   routing tree forms from those alerts. An alert of a group that time intervals muted at
 //!   its last flush shows their names in `mutedBy` and the state `suppressed`;
 //!   `muted=false` leaves such groups out.
-//! - `GET /api/v2/receivers`, `GET /api/v2/status` (cluster `disabled`; `config.original` is
-//!   the Alertmanager part of the configuration as YAML, secrets as `<secret>`).
+//! - `GET /api/v2/receivers`, `GET /api/v2/status` (`cluster`: `disabled`, or for an HA pair
+//!   on etcd its `name` (this replica), `status` (`ready` once a leader is known, else
+//!   `settling`) and `peers` (this replica and the leader, without addresses);
+//!   `config.original` is the Alertmanager part of the configuration as YAML, secrets as
+//!   `<secret>`).
 
 use super::status::StatusInfo;
 use crate::config::{Config, InhibitRule, PromDuration, RouteConfig, TimeIntervalConfig};
@@ -506,8 +509,24 @@ async fn receivers(State(s): State<AmState>, RawQuery(query): RawQuery) -> Respo
 
 async fn am_status(State(s): State<AmState>) -> Response {
     let am = s.status.alertmanager();
+    let cluster = match s.status.ha() {
+        None => json!({"peers": [], "status": "disabled"}),
+        Some(ha) => {
+            let leader = ha.leader();
+            let mut peers = vec![json!({"name": ha.replica(), "address": ""})];
+            if let Some(l) = leader.as_deref().filter(|l| *l != ha.replica()) {
+                peers.push(json!({"name": l, "address": ""}));
+            }
+            let ready = leader.is_some() && ha.role() != crate::notify::ha::Role::FailOpen;
+            json!({
+                "name": ha.replica(),
+                "peers": peers,
+                "status": if ready { "ready" } else { "settling" },
+            })
+        }
+    };
     Json(json!({
-        "cluster": {"peers": [], "status": "disabled"},
+        "cluster": cluster,
         "config": {"original": am.original},
         "uptime": time(s.status.started()),
         "versionInfo": {

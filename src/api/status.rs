@@ -23,6 +23,7 @@ pub struct StatusInfo {
     /// The outcome of the last (re)load and when the configuration in force was loaded.
     reload: RwLock<(bool, chrono::DateTime<chrono::Utc>)>,
     retention: RwLock<String>,
+    ha: std::sync::OnceLock<crate::notify::ha::Ha>,
 }
 
 impl StatusInfo {
@@ -36,7 +37,18 @@ impl StatusInfo {
             started: chrono::Utc::now(),
             reload: RwLock::new((true, chrono::Utc::now())),
             retention: RwLock::new(config.storage.retention.to_string()),
+            ha: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shows this HA membership as the `cluster` of `/api/v2/status`.
+    pub fn set_ha(&self, ha: crate::notify::ha::Ha) {
+        let _ = self.ha.set(ha);
+    }
+
+    /// The HA membership, if any.
+    pub(crate) fn ha(&self) -> Option<&crate::notify::ha::Ha> {
+        self.ha.get()
     }
 
     /// Serves `config` from now on (after a successful reload).

@@ -256,6 +256,11 @@ pub(crate) const RESERVED_TOP_LEVEL: &[&str] =
 /// refuses by name, with the reason printed after the key's path.
 const UNSUPPORTED_KEYS: &[(&str, &[&str], &str)] = &[
     (
+        "ha.etcd",
+        &["tls_config"],
+        "TLS to etcd is not supported yet (use http:// endpoints)",
+    ),
+    (
         "global",
         &["query_log_file"],
         "the query log is not supported",

@@ -8,6 +8,7 @@
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! datasources:       # query endpoints rule groups may evaluate on (see `datasource`)
+//! ha:                # HA pair: replica name, etcd lease, silences and notification log (see `ha`)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
@@ -46,6 +47,7 @@ mod env;
 mod error;
 mod files;
 mod global;
+mod ha;
 mod http;
 mod node;
 mod notify;
@@ -72,6 +74,7 @@ pub use env::{expand as expand_env, EnvError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use files::load_files;
 pub use global::{GlobalConfig, StorageConfig};
+pub use ha::{EtcdConfig, HaConfig, REPLICA_LABEL};
 pub use http::{Authorization, BasicAuth, TlsConfig};
 pub(crate) use node::{with_yaml_stack, yaml_options};
 pub use node::{Pos, MAX_YAML_DEPTH};
@@ -122,6 +125,7 @@ yaml_section! {
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
         datasources: Vec<At<datasource::RawDatasource>>,
+        ha: ha::RawHa,
         alerting: notify::RawAlerting,
         route: notify::RawRoute,
         receivers: Vec<At<receivers::RawReceiver>>,
@@ -154,6 +158,9 @@ pub struct Config {
     /// Query endpoints rule groups may evaluate on (`datasource:` in a group).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasources: Vec<DatasourceConfig>,
+    /// The HA pair on etcd (`ha`), if this replica is one of two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaConfig>,
     /// Alertmanagers to forward alerts to.
     pub alerting: AlertingConfig,
     /// The notification routing tree; `None` sends everything to a log receiver.
@@ -189,6 +196,7 @@ impl Default for Config {
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
             datasources: Vec::new(),
+            ha: None,
             alerting: AlertingConfig::default(),
             route: None,
             receivers: Vec::new(),
@@ -385,6 +393,7 @@ fn parse_document(
         scrape_files::load(&scrape_config_files, &global, &mut scrape_configs, cx);
         let storage = global::resolve_storage(raw.storage, cx);
         let datasources = datasource::resolve(raw.datasources, cx);
+        let ha = ha::resolve(raw.ha, cx);
         let notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
@@ -407,6 +416,7 @@ fn parse_document(
             scrape_configs,
             storage,
             datasources,
+            ha,
             alerting: notify.alerting,
             route: notify.route,
             receivers,

@@ -37,6 +37,7 @@ use crate::api::{self, AppState};
 use crate::config::{self, Config, ConfigErrors};
 use crate::model::Labels;
 use crate::notify::bridge::{self, Bridge};
+use crate::notify::ha::Ha;
 use crate::notify::integrations::alertmanager::ForwardOptions;
 use crate::notify::{
     BuildError, Integration, IntegrationOptions, NotifierBuilder, NotifierHandle, SilenceLimits,
@@ -184,6 +185,7 @@ impl EngineBuilder {
             external_url,
             state_db,
             integrations: self.integrations,
+            ha: None,
         };
         // Checked before anything runs, so a receiver that cannot be built is a start error.
         wiring.notifier_builder(&config).check()?;
@@ -206,6 +208,8 @@ struct Wiring {
     external_url: String,
     state_db: Arc<StateDb>,
     integrations: Vec<CustomIntegration>,
+    /// The HA membership (started by `run` when the config has `ha`; a reload keeps it).
+    ha: Option<Ha>,
 }
 
 impl Wiring {
@@ -222,7 +226,20 @@ impl Wiring {
         for c in &self.integrations {
             builder = builder.integration(&c.name, c.integration.clone(), c.options.clone());
         }
+        if let Some(ha) = &self.ha {
+            builder = builder.ha(ha.clone());
+        }
         builder
+    }
+
+    /// The external labels alerts carry: `global.external_labels`, less the `replica` label
+    /// in an HA pair (the replicas must send identical alerts).
+    fn alert_labels(&self, cfg: &Config) -> Labels {
+        let labels =
+            cfg.global.external_labels.iter().filter(|(name, _)| {
+                self.ha.is_none() || name.as_str() != crate::config::REPLICA_LABEL
+            });
+        Labels::from_pairs(labels)
     }
 }
 
@@ -267,7 +284,7 @@ impl Engine {
             web,
             listener,
             local_addr,
-            wiring,
+            mut wiring,
             reload_tx,
             mut reload_rx,
         } = self;
@@ -336,6 +353,23 @@ impl Engine {
             retention: chrono::Duration::from_std(settings.data_retention)
                 .map_err(|_| EngineError::Setting("--data.retention is too long".into()))?,
         }));
+        let stop_ha = CancellationToken::new();
+        let mut ha_tasks = Vec::new();
+        if let Some(ha_config) = &cfg.ha {
+            let retention = chrono::Duration::from_std(settings.data_retention)
+                .unwrap_or(chrono::Duration::MAX);
+            let (ha, tasks) = Ha::start(
+                ha_config.clone(),
+                silences.clone(),
+                retention,
+                stop_ha.clone(),
+            );
+            ha.register_metrics(telemetry.registry_mut());
+            status.set_ha(ha.clone());
+            tracing::info!(replica = %ha_config.replica, endpoints = ?ha_config.etcd.endpoints, "HA pair on etcd");
+            ha_tasks = tasks;
+            wiring.ha = Some(ha);
+        }
         let notifier = wiring
             .notifier_builder(&cfg)
             .silences(silences)
@@ -344,11 +378,12 @@ impl Engine {
         notifier.register_metrics(telemetry.registry_mut());
         let notifier = Arc::new(NotifierHandle::new(notifier));
         notifier.persist_posted(state_db.clone()).await;
+        if let Some(ha) = &wiring.ha {
+            let task = ha.clone().run_self_alert(notifier.clone(), stop_ha.clone());
+            ha_tasks.push(tokio::spawn(task));
+        }
         let stop_bridge = CancellationToken::new();
-        let bridge = Bridge::new(
-            Labels::from_pairs(&cfg.global.external_labels),
-            &wiring.external_url,
-        );
+        let bridge = Bridge::new(wiring.alert_labels(&cfg), &wiring.external_url);
         let external_labels = bridge.external_labels();
         let bridge_task = tokio::spawn(bridge::run(
             bridge,
@@ -472,6 +507,11 @@ impl Engine {
         );
         // Takes in every event sent so far; what is still queued stays in the state database.
         notifier.shutdown().await;
+        // Then gives the HA lease back, so the other replica takes over at once.
+        stop_ha.cancel();
+        for task in ha_tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         stop_serving.cancel();
         match tokio::time::timeout(Duration::from_secs(10), server).await {
             Ok(Ok(Ok(()))) => {}

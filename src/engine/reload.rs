@@ -126,7 +126,10 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
         .notifier_builder(&cfg)
         .sd_metrics(r.scrape.sd_metrics());
     r.notifier.reload(builder).await?;
-    *r.external_labels.write() = Labels::from_pairs(&cfg.global.external_labels);
+    *r.external_labels.write() = r.wiring.alert_labels(&cfg);
+    if r.wiring.ha.as_ref().map(|h| h.config()) != cfg.ha.as_ref() {
+        tracing::warn!("the ha section changed: it takes effect at the next restart");
+    }
     r.status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())

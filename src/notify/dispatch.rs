@@ -15,7 +15,7 @@
 //! does not claim it resolved.
 
 use super::alert::NotifyAlert;
-use super::group::{AggrGroup, GroupState};
+use super::group::{AggrGroup, GroupState, NotifiedState};
 use super::inhibit::Inhibitor;
 use super::metrics::SuppressedLabels;
 use super::notification::Notification;
@@ -42,6 +42,29 @@ pub struct Outgoing {
     pub integration: usize,
     /// The notification.
     pub notification: Notification,
+    /// What the group's notification log holds for this integration after the flush (what
+    /// an HA leader writes to the shared log).
+    pub logged: Option<NotifiedState>,
+}
+
+/// A change to one group's notification log for one integration, from outside the
+/// dispatcher (`notify::ha`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogUpdate {
+    /// The receiver.
+    pub receiver: String,
+    /// The group's key.
+    pub group_key: String,
+    /// The integration's index in the receiver.
+    pub integration: usize,
+    /// The log entry, or none (as if nothing was sent).
+    pub state: Option<NotifiedState>,
+    /// The severity label of each firing alert of `state` (where it has one): where the held
+    /// alert has the same, its own transition sequence stands for the entry's (another HA
+    /// replica's sequences are its own evaluation times).
+    pub severity: std::collections::BTreeMap<u64, String>,
+    /// Flush the group again this soon (a notification that could not be claimed).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Routing and grouping state.
@@ -316,6 +339,7 @@ impl Dispatcher {
                 out.push(Outgoing {
                     receiver: group.receiver.clone(),
                     integration,
+                    logged: group.notified(integration),
                     notification,
                 });
             }
@@ -338,6 +362,37 @@ impl Dispatcher {
             !ids.is_empty()
         });
         out
+    }
+
+    /// Sets a group's notification log for one integration (an HA pair's shared log, or the
+    /// entry to fall back to when a notification was not claimed). Returns false when no
+    /// such group is held.
+    pub fn set_notified(&mut self, update: LogUpdate, now: Instant, wall: DateTime<Utc>) -> bool {
+        let Some(group) = self
+            .groups
+            .values_mut()
+            .find(|g| g.key == update.group_key && g.receiver == update.receiver)
+        else {
+            return false;
+        };
+        if let Some(after) = update.retry_after {
+            group.flush_by(now + after);
+        }
+        group.set_notified(
+            update.integration,
+            update.state,
+            &update.severity,
+            now,
+            wall,
+        )
+    }
+
+    /// Makes every group that has flushed before flush at `now` (an HA replica that just
+    /// became the leader sends what the old leader's log does not show as sent).
+    pub fn hurry(&mut self, now: Instant) {
+        for group in self.groups.values_mut().filter(|g| g.has_flushed()) {
+            group.flush_by(now);
+        }
     }
 
     /// Number of aggregation groups.

@@ -308,6 +308,69 @@ impl AggrGroup {
         out
     }
 
+    /// What the notification log holds for integration `integration`.
+    pub fn notified(&self, integration: usize) -> Option<NotifiedState> {
+        self.logs.get(integration)?.as_ref().map(|l| NotifiedState {
+            firing: l.firing.clone(),
+            resolved: l.resolved.clone(),
+            at: l.wall,
+        })
+    }
+
+    /// Replaces the notification log of integration `integration` with a replicated entry
+    /// (an HA pair's shared log) or clears it; `now` and `wall` place the entry's time on
+    /// the monotonic clock. A firing alert of the entry that this group holds with the
+    /// severity `severity` gives (none when absent) gets the held alert's transition
+    /// sequence. Returns false when the integration index is out of range.
+    pub fn set_notified(
+        &mut self,
+        integration: usize,
+        state: Option<NotifiedState>,
+        severity: &BTreeMap<u64, String>,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> bool {
+        if integration >= 1024 {
+            return false;
+        }
+        if self.logs.len() <= integration {
+            self.logs.resize(integration + 1, None);
+        }
+        let entry = state.map(|n| {
+            let ago = (wall - n.at).to_std().unwrap_or(Duration::ZERO);
+            let firing = n
+                .firing
+                .into_iter()
+                .map(|(fp, seq)| match self.alerts.get(&fp) {
+                    Some(held) if held.severity.as_ref() == severity.get(&fp) => (fp, held.seq),
+                    _ => (fp, seq),
+                })
+                .collect();
+            LogEntry {
+                firing,
+                resolved: n.resolved,
+                at: now.checked_sub(ago).unwrap_or(now),
+                wall: n.at,
+            }
+        });
+        if self.logs[integration] != entry {
+            self.logs[integration] = entry;
+            self.dirty = true;
+        }
+        true
+    }
+
+    /// Brings the next flush forward to `at` if it is later (an HA replica that just became
+    /// the leader, or a notification to claim again).
+    pub fn flush_by(&mut self, at: Instant) {
+        self.next_flush = self.next_flush.min(at);
+    }
+
+    /// Whether the group has flushed at least once.
+    pub fn has_flushed(&self) -> bool {
+        self.has_flushed
+    }
+
     /// The route's `mute_time_intervals` and `active_time_intervals`.
     pub fn time_intervals(&self) -> (&[String], &[String]) {
         (&self.mute_time_intervals, &self.active_time_intervals)

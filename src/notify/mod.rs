@@ -13,6 +13,8 @@
 //! - [`text`]: built-in notification texts (the place the template engine plugs in).
 //! - [`queue`], [`retry`], [`dead_letters`], [`metrics`]: delivery; [`durable`]: what survives
 //!   a restart.
+//! - [`ha`]: the HA pair on etcd (only the lease holder sends; silences and the
+//!   notification log shared).
 //! - [`notifier`]: [`Notifier`], which builds all of the above from a config and runs it;
 //!   [`preview`]: the integrations without a running notifier (`render`, `test receivers`).
 //!
@@ -26,6 +28,7 @@ pub mod dead_letters;
 pub mod dispatch;
 pub mod durable;
 pub mod group;
+pub mod ha;
 pub mod handle;
 pub mod inhibit;
 pub mod integration;

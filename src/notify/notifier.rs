@@ -12,6 +12,7 @@
 use super::alert::NotifyAlert;
 use super::dispatch::{Dispatcher, GroupMarker};
 use super::durable::{self, DeadLetterSource, NotifyStore, Restored};
+use super::ha::Ha;
 use super::inhibit::Inhibitor;
 use super::integration::Integration;
 use super::integrations::alertmanager::{AlertmanagersView, ForwardOptions, Forwarder};
@@ -107,6 +108,7 @@ pub struct NotifierBuilder<'a> {
     state: Option<Arc<StateDb>>,
     carried: Option<Carried>,
     sd_metrics: SdMetrics,
+    ha: Option<super::ha::Ha>,
 }
 
 /// What a notifier hands to its successor on a configuration reload: the silence store,
@@ -136,7 +138,15 @@ impl<'a> NotifierBuilder<'a> {
             state: None,
             carried: None,
             sd_metrics: SdMetrics::default(),
+            ha: None,
         }
+    }
+
+    /// Sends only what this HA replica may send ([`super::ha::Ha::claim`]) and keeps the
+    /// groups' notification logs in step with the shared one.
+    pub fn ha(mut self, ha: super::ha::Ha) -> Self {
+        self.ha = Some(ha);
+        self
     }
 
     /// Continues from a notifier that was shut down (see [`Notifier::shutdown`]): shares its
@@ -320,6 +330,7 @@ impl<'a> NotifierBuilder<'a> {
             rx,
             queues.clone(),
             store,
+            self.ha.clone(),
             cancel.clone(),
         ));
         tasks.push(tokio::spawn(gc_silences(silences.clone(), cancel.clone())));
@@ -448,8 +459,18 @@ async fn run_dispatcher(
     mut rx: mpsc::Receiver<NotifyAlert>,
     queues: QueueMap,
     store: Option<Arc<NotifyStore>>,
+    ha: Option<Ha>,
     cancel: CancellationToken,
 ) {
+    let (mut nflog, mut takeovers) = match ha.as_ref().map(Ha::events) {
+        Some(e) => (Some(e.nflog), Some(e.takeovers)),
+        None => (None, None),
+    };
+    // Entries of the shared notification log taken into the groups so far.
+    let mut applied = 0;
+    if let Some(ha) = &ha {
+        applied = apply_shared_log(&mut d, ha, applied);
+    }
     loop {
         let deadline = d.next_deadline();
         let mut closed = false;
@@ -465,21 +486,63 @@ async fn run_dispatcher(
                 None => closed = true,
             },
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {}
+            Some(()) = changed(nflog.as_mut()) => {
+                if let Some(ha) = &ha {
+                    applied = apply_shared_log(&mut d, ha, applied);
+                }
+            }
+            Some(()) = changed(takeovers.as_mut()) => {
+                d.hurry(tokio::time::Instant::now());
+            }
             _ = cancel.cancelled() => return,
         }
-        dispatch_round(&mut d, &queues, &store).await;
+        dispatch_round(&mut d, &queues, &store, ha.as_ref()).await;
         if closed {
             return;
         }
     }
 }
 
+/// Resolves when `rx` changes; `None` when there is no receiver or its sender is gone
+/// (then the `select!` branch is disabled).
+async fn changed<T>(rx: Option<&mut tokio::sync::watch::Receiver<T>>) -> Option<()> {
+    rx?.changed().await.ok()
+}
+
+/// Takes the shared log's entries newer than revision `after` into the groups; returns the
+/// highest revision taken.
+fn apply_shared_log(d: &mut Dispatcher, ha: &Ha, after: i64) -> i64 {
+    let (updates, highest) = ha.log_updates_since(after);
+    let (now, wall) = (tokio::time::Instant::now(), Utc::now());
+    for update in updates {
+        d.set_notified(update, now, wall);
+    }
+    highest
+}
+
 /// Flushes the groups that are due. The groups' new state and the notifications of this
 /// round go to the database in one transaction, before any worker sees the notifications.
-async fn dispatch_round(d: &mut Dispatcher, queues: &QueueMap, store: &Option<Arc<NotifyStore>>) {
+/// In an HA pair only the notifications this replica claims are queued.
+async fn dispatch_round(
+    d: &mut Dispatcher,
+    queues: &QueueMap,
+    store: &Option<Arc<NotifyStore>>,
+    ha: Option<&Ha>,
+) {
     let mut batch = Batch::new();
     let mut staged = Vec::new();
-    for out in d.flush_due(tokio::time::Instant::now(), Utc::now()) {
+    let mut outs = d.flush_due(tokio::time::Instant::now(), Utc::now());
+    if let Some(ha) = ha {
+        if !outs.is_empty() {
+            let claimed = ha.claim(outs).await;
+            let (now, wall) = (tokio::time::Instant::now(), Utc::now());
+            for update in claimed.updates {
+                d.set_notified(update, now, wall);
+            }
+            outs = claimed.send;
+        }
+    }
+    for out in outs {
         if let Some(queue) = queues
             .get(&out.receiver)
             .and_then(|q| q.get(out.integration))

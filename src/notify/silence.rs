@@ -156,6 +156,37 @@ pub struct Silences {
     inner: RwLock<HashMap<String, Silence>>,
     db: OnceLock<Arc<StateDb>>,
     limits: SilenceLimits,
+    outbox: OnceLock<Arc<SilenceOutbox>>,
+}
+
+/// The ids of silences created, updated or expired through this store since the replicator
+/// (`notify::ha`) last took them. Bounded by the number of silences (a set of ids).
+#[derive(Debug, Default)]
+pub struct SilenceOutbox {
+    ids: parking_lot::Mutex<std::collections::BTreeSet<String>>,
+    wake: tokio::sync::Notify,
+}
+
+impl SilenceOutbox {
+    fn mark(&self, id: &str) {
+        self.ids.lock().insert(id.to_owned());
+        self.wake.notify_one();
+    }
+
+    /// Takes the ids marked so far.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.ids.lock()).into_iter().collect()
+    }
+
+    /// Marks ids again (their replication failed; it is retried).
+    pub fn put_back(&self, ids: impl IntoIterator<Item = String>) {
+        self.ids.lock().extend(ids);
+    }
+
+    /// Waits until an id is marked.
+    pub async fn changed(&self) {
+        self.wake.notified().await;
+    }
 }
 
 impl Silences {
@@ -224,7 +255,60 @@ impl Silences {
         let id = silence.id.clone();
         self.write(|b| super::durable::records::put_silence(b, &silence));
         map.insert(id.clone(), silence);
+        if let Some(outbox) = self.outbox.get() {
+            outbox.mark(&id);
+        }
         Ok(id)
+    }
+
+    /// Reports every change made through this store (creates, updates, expiries; not
+    /// [`Silences::apply_replicated`]) to the returned outbox, starting with the silences
+    /// held now. The same outbox on later calls.
+    pub fn replicate(&self) -> Arc<SilenceOutbox> {
+        let outbox = self.outbox.get_or_init(Arc::default).clone();
+        for id in self.inner.read().keys() {
+            outbox.mark(id);
+        }
+        outbox
+    }
+
+    /// Takes a silence replicated from another replica: kept when no silence with its id is
+    /// held or the held one was changed earlier (`updated_at`); saved to the state database.
+    /// Returns whether it was taken. A silence over the size limit, or a new one beyond the
+    /// count limit, is refused.
+    pub fn apply_replicated(
+        &self,
+        silence: Silence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SilenceError> {
+        let mut map = self.inner.write();
+        match map.get(&silence.id) {
+            Some(held) if held.updated_at >= silence.updated_at => return Ok(false),
+            _ => {}
+        }
+        if self.purgeable(&silence, now) {
+            return Ok(false);
+        }
+        let limit = self.limits.max_silence_size_bytes;
+        if limit > 0 {
+            let size = super::durable::records::silence_stored_size(&silence);
+            if size > limit {
+                return Err(SilenceError::TooLarge { size, limit });
+            }
+        }
+        let limit = self.limits.max_silences;
+        if limit > 0 && !map.contains_key(&silence.id) && map.len() >= limit {
+            self.purge_locked(&mut map, now);
+            if map.len() >= limit {
+                return Err(SilenceError::TooMany {
+                    count: map.len(),
+                    limit,
+                });
+            }
+        }
+        self.write(|b| super::durable::records::put_silence(b, &silence));
+        map.insert(silence.id.clone(), silence);
+        Ok(true)
     }
 
     /// Writes through to the state database, if any (called with the map locked, so writes
@@ -289,6 +373,9 @@ impl Silences {
         s.updated_at = now;
         let s = s.clone();
         self.write(|b| super::durable::records::put_silence(b, &s));
+        if let Some(outbox) = self.outbox.get() {
+            outbox.mark(id);
+        }
         Ok(())
     }
 
@@ -418,6 +505,53 @@ mod tests {
             created_by: "me".into(),
             comment: "c".into(),
         }
+    }
+
+    #[test]
+    fn replication_reports_local_changes_and_takes_newer_remote_ones() {
+        let now = Utc::now();
+        let s = Silences::with_limits(SilenceLimits {
+            max_silences: 2,
+            ..SilenceLimits::default()
+        });
+        let before = s.upsert(silence(r#"a="1""#, 0, 60, now), now).unwrap();
+        let outbox = s.replicate();
+        assert_eq!(
+            outbox.take(),
+            std::slice::from_ref(&before),
+            "what is held goes first"
+        );
+        let id = s.upsert(silence(r#"a="2""#, 0, 60, now), now).unwrap();
+        s.expire(&before, now).unwrap();
+        let mut marked = outbox.take();
+        marked.sort();
+        let mut want = vec![before.clone(), id.clone()];
+        want.sort();
+        assert_eq!(marked, want);
+        // From the other replica: newer wins, older or equal is ignored, nothing is marked.
+        let mut remote = s.get(&id).unwrap();
+        remote.comment = "changed there".into();
+        remote.updated_at = now + chrono::Duration::seconds(1);
+        assert_eq!(s.apply_replicated(remote.clone(), now), Ok(true));
+        assert_eq!(s.get(&id).unwrap().comment, "changed there");
+        remote.comment = "older".into();
+        remote.updated_at = now;
+        assert_eq!(s.apply_replicated(remote, now), Ok(false));
+        assert!(outbox.take().is_empty());
+        // Limits hold for replicated silences too.
+        let mut third = silence(r#"a="3""#, 0, 60, now);
+        third.id = "third".into();
+        assert!(matches!(
+            s.apply_replicated(third, now),
+            Err(SilenceError::TooMany { .. })
+        ));
+        let mut gone = silence(r#"a="4""#, -10_000, -9_000, now);
+        gone.id = "gone".into();
+        assert_eq!(
+            s.apply_replicated(gone, now),
+            Ok(false),
+            "past its retention"
+        );
     }
 
     #[test]

@@ -32,8 +32,14 @@ pub fn start(dir: &Path, config: &Path, extra: &[&str]) -> Option<(Proc, String)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.path={}", data.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
         .args(extra);
+    // A cluster member names its own listen address; a lone Alertmanager gossips with none.
+    if !extra
+        .iter()
+        .any(|f| f.starts_with("--cluster.listen-address"))
+    {
+        cmd.arg("--cluster.listen-address=");
+    }
     let proc = Proc::spawn("alertmanager", cmd, dir);
     let base = format!("http://127.0.0.1:{port}");
     wait_for(Duration::from_secs(20), || {

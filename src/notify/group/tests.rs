@@ -293,3 +293,43 @@ fn a_group_restored_before_its_first_flush_waits_group_wait() {
     };
     assert!(AggrGroup::restore(&r, empty, t0, w1).is_none());
 }
+
+#[test]
+fn a_replicated_log_entry_stands_for_what_another_replica_sent() {
+    let r = route("route: {receiver: r, group_by: [alertname], group_wait: 0s}");
+    let t0 = Instant::now();
+    let w0 = wall0();
+    let a = alert("A", "warning", w0);
+    let fp = a.fingerprint;
+    let mut g = AggrGroup::new(&r, r.group_labels(&a.labels), a.clone(), t0, w0);
+    // The other replica notified the same alert; its sequence is its own evaluation time.
+    let sent = NotifiedState {
+        firing: BTreeMap::from([(fp, a.seq + 1234)]),
+        resolved: BTreeSet::new(),
+        at: w0,
+    };
+    let severity = BTreeMap::from([(fp, "warning".to_owned())]);
+    assert!(g.set_notified(0, Some(sent.clone()), &severity, t0, w0));
+    assert_eq!(g.notified(0).unwrap().firing[&fp], a.seq);
+    assert!(g.flush(t0, w0, &[true], NEVER, "").is_empty());
+    // Sent at another severity: this replica's alert changed since, and is notified.
+    let other = BTreeMap::from([(fp, "critical".to_owned())]);
+    assert!(g.set_notified(0, Some(sent), &other, t0, w0));
+    assert_eq!(g.notified(0).unwrap().firing[&fp], a.seq + 1234);
+    let t1 = g.next_flush();
+    assert_eq!(
+        reasons(&g.flush(t1, w0, &[true], NEVER, "")),
+        [(0, "new alerts added")]
+    );
+    // No entry: as if nothing had been sent.
+    assert!(g.set_notified(0, None, &BTreeMap::new(), t1, w0));
+    let t2 = g.next_flush();
+    assert_eq!(
+        reasons(&g.flush(t2, w0, &[true], NEVER, "")),
+        [(0, "first notification")]
+    );
+    assert!(!g.set_notified(5000, None, &BTreeMap::new(), t2, w0));
+    // A group that has flushed is brought forward (a takeover).
+    g.flush_by(t2);
+    assert_eq!(g.next_flush(), t2);
+}
