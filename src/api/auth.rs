@@ -51,6 +51,34 @@ const READ_ONLY_POSTS: &[&str] = &[
     "/api/v1/query_exemplars",
 ];
 
+/// Path prefixes of the web UI's write forms (silence create/expire). A browser form cannot
+/// send `Authorization: Bearer`, so these pass the same checks as reads (basic auth) and the UI
+/// handler checks the admin token from a form field with [`AdminCheck`] (and CSRF itself).
+const UI_FORM_PREFIXES: &[&str] = &["/silences/"];
+
+/// Put into every request by [`guard`]: the admin token in force, for handlers that take it
+/// from somewhere other than the `Authorization` header (the web UI's forms).
+#[derive(Clone, Default)]
+pub struct AdminCheck(Option<Secret>);
+
+impl AdminCheck {
+    /// A check against `token` (`None`: writes are open).
+    pub fn new(token: Option<Secret>) -> Self {
+        AdminCheck(token)
+    }
+
+    /// Whether an admin token is set (the UI then asks for it).
+    pub fn required(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether `given` may change state: always when no token is set, else when it matches
+    /// (compared in constant time).
+    pub fn allows(&self, given: &str) -> bool {
+        self.0.is_none() || token_matches(given, self.0.as_ref())
+    }
+}
+
 /// What the access checks need, as loaded.
 #[derive(Clone, Debug, Default)]
 pub struct SecuritySettings {
@@ -143,9 +171,16 @@ impl Security {
 }
 
 /// The middleware: basic auth, admin token, extra headers.
-pub async fn guard(State(security): State<Security>, req: Request, next: Next) -> Response {
+pub async fn guard(State(security): State<Security>, mut req: Request, next: Next) -> Response {
     let settings = security.current();
-    let admin = settings.admin_token.is_some() && changes_state(req.method(), req.uri().path());
+    let ui_form = *req.method() == Method::POST
+        && UI_FORM_PREFIXES
+            .iter()
+            .any(|p| req.uri().path().starts_with(p));
+    let admin =
+        settings.admin_token.is_some() && !ui_form && changes_state(req.method(), req.uri().path());
+    req.extensions_mut()
+        .insert(AdminCheck(settings.admin_token.clone()));
     let mut response = if admin {
         match bearer(req.headers()) {
             Some(token) if token_matches(token, settings.admin_token.as_ref()) => {

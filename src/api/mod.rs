@@ -14,7 +14,6 @@ mod alertmanager;
 mod auth;
 mod exec;
 mod extract;
-mod page;
 mod params;
 mod query;
 mod remote_write;
@@ -30,7 +29,7 @@ mod tls;
 mod value_json;
 
 pub use alertmanager::{alertmanager_router, AlertmanagerView};
-pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
+pub use auth::{changes_state, AdminCheck, Security, SecuritySettings, CACHE_TTL};
 pub use exec::{
     ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,
 };
@@ -86,7 +85,6 @@ pub struct AppState {
 /// The router with every endpoint.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(page::index))
         .route("/metrics", get(status::metrics))
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))
