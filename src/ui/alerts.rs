@@ -183,8 +183,9 @@ pub fn group_alerts(
             continue;
         }
         let state = routing(&a.labels);
+        // `alertname` and `severity` have columns of their own.
         let mut all = format::pairs(&a.labels);
-        all.retain(|(n, _)| n != "alertname");
+        all.retain(|(n, _)| n != "alertname" && n != "severity");
         let name = a.labels.get("alertname").unwrap_or("").to_owned();
         let row = AlertRow {
             fp: format!("{:016x}", a.fp),
@@ -226,14 +227,14 @@ pub fn group_alerts(
             shared.retain(|p| labels.contains(p));
         }
         shared.retain(|p| !group_pairs.contains(p));
-        rows.sort_by(|a, b| {
-            (b.0.state, &b.0.severity, &a.0.name, &a.1).cmp(&(
-                a.0.state,
-                &a.0.severity,
-                &b.0.name,
-                &b.1,
-            ))
-        });
+        // Firing before pending, critical before warning, then by name and labels.
+        let rank = |r: &AlertRow| {
+            (
+                std::cmp::Reverse(r.state == "firing"),
+                std::cmp::Reverse(severity_rank(&r.severity)),
+            )
+        };
+        rows.sort_by(|a, b| (rank(&a.0), &a.0.name, &a.1).cmp(&(rank(&b.0), &b.0.name, &b.1)));
         let silence_on = if group_pairs.is_empty() {
             shared.clone()
         } else {
@@ -264,6 +265,17 @@ pub fn group_alerts(
         });
     }
     out
+}
+
+/// Severities most urgent first: `critical`/`page` above `error`, `warning`, `info`, others.
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" | "page" => 4,
+        "error" => 3,
+        "warning" => 2,
+        "info" => 1,
+        _ => 0,
+    }
 }
 
 /// `GET /alerts[?filter=<matchers>]`.
@@ -383,6 +395,9 @@ mod tests {
         let g = &groups[0];
         assert_eq!(g.alerts.len(), 3);
         assert_eq!((g.firing, g.pending), (2, 1));
+        // Firing first, critical first.
+        assert_eq!(g.alerts[0].severity, "critical");
+        assert_eq!(g.alerts[2].state, "pending");
         assert!(
             g.shared.contains(&("job".into(), "api".into())),
             "{:?}",
