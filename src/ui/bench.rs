@@ -146,7 +146,7 @@ pub fn targets_page(
         SystemTime::now(),
         None,
     );
-    render_targets(view, String::new(), "1h 0m".into(), String::new())
+    render_targets(view, String::new(), false, "1h 0m".into(), String::new())
         .map(|s| s.len())
         .unwrap_or(0)
 }

@@ -161,8 +161,8 @@ pub fn series_name(labels: &Labels) -> String {
     labels.to_string()
 }
 
-/// An SVG polyline's `points` for values in `[lo, hi]` drawn in a `w`×`h` box over
-/// `[start, end]`; `None` values break nothing (they are skipped).
+/// An SVG polyline's `points` (whole pixels) for the values drawn in a `w`×`h` box over
+/// `[start, end]`, scaled to their range; NaN values are skipped, flat runs drawn by their ends.
 pub fn sparkline_points(points: &[(i64, f64)], start: i64, end: i64, w: f64, h: f64) -> String {
     if points.is_empty() || end <= start {
         return String::new();
@@ -178,14 +178,26 @@ pub fn sparkline_points(points: &[(i64, f64)], start: i64, end: i64, w: f64, h: 
     } else {
         (lo.min(0.0), lo.max(1.0))
     };
+    let xy: Vec<(i64, i64)> = points
+        .iter()
+        .filter(|p| p.1.is_finite())
+        .map(|(t, v)| {
+            let x = (t - start) as f64 / (end - start) as f64 * w;
+            let y = h - (v - lo) / (hi - lo) * (h - 2.0) - 1.0;
+            (x.round() as i64, y.round() as i64)
+        })
+        .collect();
     let mut out = String::new();
-    for (t, v) in points.iter().filter(|p| p.1.is_finite()) {
-        let x = (t - start) as f64 / (end - start) as f64 * w;
-        let y = h - (v - lo) / (hi - lo) * (h - 2.0) - 1.0;
+    for (i, (x, y)) in xy.iter().enumerate() {
+        // The middle of a flat run adds nothing to the line.
+        let flat = i > 0 && i + 1 < xy.len() && xy[i - 1].1 == *y && xy[i + 1].1 == *y;
+        if flat {
+            continue;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&format!("{x:.1},{y:.1}"));
+        out.push_str(&format!("{x},{y}"));
     }
     out
 }
@@ -225,8 +237,14 @@ mod tests {
 
     #[test]
     fn sparkline_fits_its_box() {
-        let p = sparkline_points(&[(0, 0.0), (50, 1.0), (100, 1.0)], 0, 100, 100.0, 20.0);
-        assert_eq!(p, "0.0,19.0 50.0,1.0 100.0,1.0");
+        let p = sparkline_points(
+            &[(0, 0.0), (50, 1.0), (75, 1.0), (100, 1.0)],
+            0,
+            100,
+            100.0,
+            20.0,
+        );
+        assert_eq!(p, "0,19 50,1 100,1");
         assert_eq!(step_for(0, 3_600_000, 15_000), 15_000);
         assert_eq!(step_for(0, 48 * 3_600_000, 15_000), 360_000);
     }

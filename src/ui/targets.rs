@@ -1,7 +1,7 @@
 //! `/targets`: scrape pools with their targets (health, last scrape, its duration, the last
-//! error, labels; discovered labels folded away until asked for), an `up` sparkline per target
-//! over the buffer's window (server-side SVG), dropped targets per pool, and the errors of
-//! failing discovery providers. `?pool=<job>` shows one pool.
+//! error, labels; discovered labels on demand with `?discovered=1`), an `up` sparkline per
+//! target over the buffer's window (server-side SVG), dropped targets per pool, and the errors
+//! of failing discovery providers. `?pool=<job>` shows one pool.
 
 use super::chart::{range_query, sparkline_points, step_for};
 use super::format;
@@ -58,6 +58,7 @@ struct TargetsPage {
     nav: Vec<NavItem>,
     pools: Vec<PoolView>,
     pool: String,
+    discovered: bool,
     window: String,
     spark_note: String,
 }
@@ -149,6 +150,7 @@ const MAX_SPARKLINES: usize = 2000;
 pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     let pairs = query_pairs(q.as_deref());
     let only = param(&pairs, "pool").filter(|p| !p.is_empty());
+    let discovered = param(&pairs, "discovered").is_some_and(|v| v == "1");
     let targets = s.app.scrape.targets();
     let now_ms = super::now_ms();
     let window = window_ms(&s.app);
@@ -172,7 +174,7 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     } else {
         spark_note = format!("more than {MAX_SPARKLINES} targets: no up sparklines");
     }
-    let view = pools(
+    let mut view = pools(
         &targets,
         &s.app.scrape.dropped(),
         &s.app.scrape.discovery_errors(),
@@ -181,11 +183,19 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         std::time::SystemTime::now(),
         only,
     );
+    if !discovered {
+        for p in &mut view {
+            for t in &mut p.targets {
+                t.discovered.clear();
+            }
+        }
+    }
     html(
         StatusCode::OK,
         render(
             view,
             only.unwrap_or("").to_owned(),
+            discovered,
             format::span_ms(window),
             spark_note,
         ),
@@ -196,6 +206,7 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
 pub fn render(
     pools: Vec<PoolView>,
     pool: String,
+    discovered: bool,
     window: String,
     spark_note: String,
 ) -> askama::Result<String> {
@@ -203,6 +214,7 @@ pub fn render(
         nav: nav("/targets"),
         pools,
         pool,
+        discovered,
         window,
         spark_note,
     }
@@ -232,13 +244,13 @@ mod tests {
             dropped: vec!["{__address__=\"x\"}".into()],
             errors: vec![],
         }];
-        let html = render(pools, String::new(), "1h 0m".into(), String::new()).unwrap();
+        let html = render(pools, String::new(), true, "1h 0m".into(), String::new()).unwrap();
         assert!(html.contains("badge down"));
         assert!(
             html.contains("connection refused &lt;x&gt;")
                 || html.contains("connection refused &#60;x&#62;")
         );
-        assert!(html.contains("<details"), "discovered labels on demand");
+        assert!(html.contains("__address__"), "discovered labels on demand");
         assert!(html.contains("<polyline"));
         assert!(html.contains("2 dropped"));
     }

@@ -155,7 +155,8 @@ try:
     open_page("/targets", "targets", "app", "broken", "up", "down")
     if not driver.find_elements(By.CSS_SELECTOR, "svg.spark polyline"):
         fail("/targets: no up sparkline")
-    driver.find_element(By.CSS_SELECTOR, "details summary").click()
+    driver.find_element(By.ID, "show-discovered").click()
+    wait.until(lambda d: "discovered=1" in d.current_url)
     if "__address__" not in driver.find_element(By.TAG_NAME, "body").text:
         fail("/targets: discovered labels do not unfold")
 
