@@ -335,7 +335,7 @@ pub async fn page(State(s): State<UiState>, Path(fp_text): Path<String>) -> Resp
                     page.chart_error =
                         "the expression has no value for this series in the buffer's window".into();
                 } else {
-                    page.chart = chart::chart_json(&mine, &[spec.name.clone()], &lines);
+                    page.chart = chart::chart_json(&mine, std::slice::from_ref(&spec.name), &lines);
                 }
             }
             Err(e) => page.chart_error = e.to_string(),

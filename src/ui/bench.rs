@@ -5,7 +5,7 @@
 
 use super::alerts::{active_alerts, group_alerts, render as render_alerts};
 use super::format::Unit;
-use super::targets::{pools, render as render_targets};
+use super::targets::{pools, render as render_targets, UpSamples};
 use crate::model::Labels;
 use crate::notify::route::Route;
 use crate::notify::AlertState as Routing;
@@ -77,10 +77,7 @@ pub fn alerts_page(held: &[HeldAlert], now_ms: i64) -> usize {
 }
 
 /// `n` targets in 10 pools, a tenth of them down, each with 60 `up` samples.
-pub fn targets(
-    n: usize,
-    now_ms: i64,
-) -> (Vec<TargetView>, HashMap<(String, String), Vec<(i64, f64)>>) {
+pub fn targets(n: usize, now_ms: i64) -> (Vec<TargetView>, UpSamples) {
     let mut views = Vec::with_capacity(n);
     let mut up = HashMap::with_capacity(n);
     for i in 0..n {
@@ -132,11 +129,7 @@ pub fn targets(
 }
 
 /// Renders `/targets` for `views` and their `up` samples; returns the page's size in bytes.
-pub fn targets_page(
-    views: &[TargetView],
-    up: &HashMap<(String, String), Vec<(i64, f64)>>,
-    now_ms: i64,
-) -> usize {
+pub fn targets_page(views: &[TargetView], up: &UpSamples, now_ms: i64) -> usize {
     let view = pools(
         views,
         &BTreeMap::new(),

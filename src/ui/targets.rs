@@ -63,12 +63,15 @@ struct TargetsPage {
     spark_note: String,
 }
 
+/// `up` samples (time ms, value) by (job, instance).
+pub type UpSamples = HashMap<(String, String), Vec<(i64, f64)>>;
+
 /// Pools from targets, dropped views, discovery errors and `up` samples by (job, instance).
 pub fn pools(
     targets: &[TargetView],
     dropped: &BTreeMap<String, DroppedView>,
     errors: &BTreeMap<String, Vec<String>>,
-    up: &HashMap<(String, String), Vec<(i64, f64)>>,
+    up: &UpSamples,
     window: (i64, i64),
     now: std::time::SystemTime,
     only: Option<&str>,
