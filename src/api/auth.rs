@@ -401,4 +401,48 @@ mod tests {
         assert!(!changes_state(&Method::GET, "/-/reload"));
         assert!(!changes_state(&Method::HEAD, "/-/healthy"));
     }
+
+    #[tokio::test]
+    async fn ui_forms_pass_to_their_handler_with_the_admin_check() {
+        use axum::body::Body;
+        use axum::routing::post;
+        use tower_service::Service as _;
+        // The handler answers 200 only when the form's token passes the check it was given.
+        let app = axum::Router::new()
+            .route(
+                "/silences/new",
+                post(
+                    |axum::Extension(check): axum::Extension<AdminCheck>, body: String| async move {
+                        if check.allows(body.trim()) {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::UNAUTHORIZED
+                        }
+                    },
+                ),
+            )
+            .route("/api/v2/silences", post(|| async { StatusCode::OK }))
+            .layer(axum::middleware::from_fn_with_state(
+                Security::new(SecuritySettings {
+                    admin_token: Some(Secret::new("s3cret")),
+                    ..SecuritySettings::default()
+                }),
+                guard,
+            ));
+        let mut call = |path: &str, body: &'static str| {
+            let req = Request::post(path).body(Body::from(body)).unwrap();
+            let mut app = app.clone();
+            async move { app.call(req).await.unwrap().status() }
+        };
+        assert_eq!(call("/silences/new", "s3cret").await, StatusCode::OK);
+        assert_eq!(
+            call("/silences/new", "wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+        // The API keeps needing the bearer header.
+        assert_eq!(
+            call("/api/v2/silences", "s3cret").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }
