@@ -301,7 +301,7 @@ pub async fn page(State(s): State<UiState>, Path(fp_text): Path<String>) -> Resp
     };
     page.silence_href = format!(
         "/silences/new?alert={fp:016x}&matchers={}",
-        urlenc(&format::matchers_text(&format::pairs(&labels)))
+        urlenc(&format::silence_matchers(&labels))
     );
     if let Some((g, spec, a)) = &found {
         // The value of this series over the window.

@@ -206,7 +206,7 @@ pub fn group_alerts(
             silence_href: format!(
                 "/silences/new?alert={:016x}&matchers={}",
                 a.fp,
-                urlenc(&format::matchers_text(&format::pairs(&a.labels)))
+                urlenc(&format::silence_matchers(&a.labels))
             ),
         };
         for r in route.match_labels(&a.labels) {
@@ -235,11 +235,12 @@ pub fn group_alerts(
             )
         };
         rows.sort_by(|a, b| (rank(&a.0), &a.0.name, &a.1).cmp(&(rank(&b.0), &b.0.name, &b.1)));
-        let silence_on = if group_pairs.is_empty() {
+        let mut silence_on = if group_pairs.is_empty() {
             shared.clone()
         } else {
             group_pairs.clone()
         };
+        silence_on.retain(|(n, _)| n != "severity");
         let firing = rows.iter().filter(|r| r.0.state == "firing").count();
         let alerts: Vec<AlertRow> = rows
             .into_iter()

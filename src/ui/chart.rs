@@ -187,6 +187,11 @@ pub fn sparkline_points(points: &[(i64, f64)], start: i64, end: i64, w: f64, h: 
             (x.round() as i64, y.round() as i64)
         })
         .collect();
+    let mut xy = xy;
+    if let [(x, y)] = xy[..] {
+        // One point: a short dash, so it shows.
+        xy.insert(0, ((x - 3).max(0), y));
+    }
     let mut out = String::new();
     for (i, (x, y)) in xy.iter().enumerate() {
         // The middle of a flat run adds nothing to the line.
@@ -245,6 +250,10 @@ mod tests {
             20.0,
         );
         assert_eq!(p, "0,19 50,1 100,1");
+        assert_eq!(
+            sparkline_points(&[(100, 1.0)], 0, 100, 100.0, 20.0),
+            "97,1 100,1"
+        );
         assert_eq!(step_for(0, 3_600_000, 15_000), 15_000);
         assert_eq!(step_for(0, 48 * 3_600_000, 15_000), 360_000);
     }

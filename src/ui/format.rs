@@ -150,6 +150,15 @@ pub fn matchers_text(labels: &[(String, String)]) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
+/// Matchers prefilled for silencing one alert: its labels without `severity`, so the silence
+/// still holds when a threshold alert moves between warning and critical (the severity is
+/// not part of its identity).
+pub fn silence_matchers(labels: &Labels) -> String {
+    let mut pairs = pairs(labels);
+    pairs.retain(|(n, _)| n != "severity");
+    matchers_text(&pairs)
+}
+
 /// Whether an annotation value is a link worth making clickable.
 pub fn is_link(value: &str) -> bool {
     (value.starts_with("https://") || value.starts_with("http://"))
@@ -209,6 +218,8 @@ mod tests {
         let parsed = crate::model::matcher_text::parse_matchers(&m).unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0].value(), "Disk\"Full");
+        let l = Labels::from_pairs([("alertname", "X"), ("severity", "critical")]);
+        assert_eq!(silence_matchers(&l), r#"{alertname="X"}"#);
         assert!(is_link("https://runbooks.example/disk"));
         assert!(!is_link("javascript:alert(1)"));
     }

@@ -296,6 +296,14 @@ pub async fn form(
             );
         }
     }
+    // From an alert: its labels as equality matchers, unless matchers were given.
+    if let Some(fp) = param(&pairs, "alert").and_then(|f| u64::from_str_radix(f, 16).ok()) {
+        if fields.matchers.trim().is_empty() {
+            if let Some((_, labels, _)) = alert_labels(&s, now).into_iter().find(|a| a.0 == fp) {
+                fields.matchers = format::silence_matchers(&labels);
+            }
+        }
+    }
     if fields.starts_at.is_empty() {
         fields.starts_at = rfc3339(now);
     }
