@@ -56,7 +56,7 @@ const READ_ONLY_POSTS: &[&str] = &[
 /// handler checks the admin token from a form field with [`AdminCheck`] (and CSRF itself).
 const UI_FORM_PREFIXES: &[&str] = &["/silences/"];
 
-/// Put into every request by [`guard`]: the admin token in force, for handlers that take it
+/// Put into every request by the access-control middleware: the admin token in force, for handlers that take it
 /// from somewhere other than the `Authorization` header (the web UI's forms).
 #[derive(Clone, Default)]
 pub struct AdminCheck(Option<Secret>);
