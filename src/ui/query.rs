@@ -1,6 +1,7 @@
 //! `/query?expr=…`: a PromQL box (metric and label names completed from the API by
 //! `watchfire.js` through a `<datalist>`), the instant result as a table and a chart of the
-//! expression over the buffer's window. A parse error shows where in the expression it is.
+//! expression over the buffer's window; values also humanized in the unit the metric name
+//! gives (`_seconds`, `_bytes`, `_ratio`). A parse error shows where in the expression it is.
 
 use super::chart::{self, QueryFailure};
 use super::format;
@@ -49,12 +50,12 @@ pub fn caret(expr: &str, position: usize) -> String {
     format!("{}^", " ".repeat(expr[line_start..at].chars().count()))
 }
 
-/// Rows of an instant value.
-pub fn rows(value: &Value) -> Vec<Row> {
+/// Rows of an instant value, humanized in `unit`.
+pub fn rows(value: &Value, unit: format::Unit) -> Vec<Row> {
     let row = |labels: String, v: f64| Row {
         labels,
         value: crate::gostd::float::format_v(v),
-        human: format::Unit::Plain.format(v),
+        human: unit.format(v),
     };
     match value {
         Value::Vector(v) => v.iter().map(|s| row(s.labels.to_string(), s.v)).collect(),
@@ -97,7 +98,7 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     let now = super::now_ms();
     match chart::instant_query(&s.app, expr.clone(), now).await {
         Ok(v) => {
-            let mut all = rows(&v);
+            let mut all = rows(&v, format::Unit::guess(&expr));
             all.sort_by(|a, b| a.labels.cmp(&b.labels));
             page.more = all.len().saturating_sub(MAX_ROWS);
             all.truncate(MAX_ROWS);
@@ -156,7 +157,7 @@ mod tests {
             expr: "up{job=\"<x>\"}".into(),
             error: String::new(),
             caret: String::new(),
-            rows: rows(&v),
+            rows: rows(&v, format::Unit::Seconds),
             more: 0,
             chart: "{\"x\":[1]}".into(),
             window: "1h 0m".into(),
@@ -169,6 +170,7 @@ mod tests {
         );
         assert!(html.contains("list=\"metric-names\""));
         assert!(html.contains("data-chart=\"chart-query\""));
+        assert!(html.contains(">1s<"), "humanized in the unit");
         assert!(!html.contains("<x>"));
         page.error = "parse error: 1:3: unexpected".into();
         page.caret = "  ^".into();
