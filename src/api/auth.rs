@@ -429,7 +429,7 @@ mod tests {
                 }),
                 guard,
             ));
-        let mut call = |path: &str, body: &'static str| {
+        let call = |path: &str, body: &'static str| {
             let req = Request::post(path).body(Body::from(body)).unwrap();
             let mut app = app.clone();
             async move { app.call(req).await.unwrap().status() }

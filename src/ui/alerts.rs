@@ -296,7 +296,14 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     let posted = s.notifier.alerts().list(now);
     let units = rule_units(&s.app.rules);
     let external = s.app.rules.settings().external_labels;
-    let active = active_alerts(&held, &posted, &units, &external);
+    let mut active = active_alerts(&held, &posted, &units, &external);
+    // Bounded page: at most MAX_ALERT_ROWS alerts (firing ones first), the rest counted.
+    active.retain(|a| matches_all(&filter, &a.labels));
+    let hidden = active.len().saturating_sub(MAX_ALERT_ROWS);
+    if hidden > 0 {
+        active.sort_by_key(|a| a.state != "firing");
+        active.truncate(MAX_ALERT_ROWS);
+    }
     let now_ms = now.timestamp_millis();
     let groups = if error.is_empty() {
         s.notifier
@@ -319,8 +326,16 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     } else {
         StatusCode::BAD_REQUEST
     };
+    let error = if hidden > 0 && error.is_empty() {
+        format!("{hidden} more alerts are not shown (at most {MAX_ALERT_ROWS} per page): narrow the filter")
+    } else {
+        error
+    };
     html(status, render(groups, filter_text, error))
 }
+
+/// Most alerts one `/alerts` page lists.
+pub const MAX_ALERT_ROWS: usize = 10_000;
 
 /// The page for `groups`.
 pub fn render(groups: Vec<GroupView>, filter: String, error: String) -> askama::Result<String> {

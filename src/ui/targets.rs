@@ -146,6 +146,9 @@ pub fn pools(
     out.into_values().collect()
 }
 
+/// Most targets one `/targets` page lists.
+pub const MAX_TARGET_ROWS: usize = 20_000;
+
 /// Most targets whose `up` is charted (the rest show no sparkline).
 const MAX_SPARKLINES: usize = 2000;
 
@@ -154,7 +157,14 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
     let pairs = query_pairs(q.as_deref());
     let only = param(&pairs, "pool").filter(|p| !p.is_empty());
     let discovered = param(&pairs, "discovered").is_some_and(|v| v == "1");
-    let targets = s.app.scrape.targets();
+    let mut targets = s.app.scrape.targets();
+    targets.retain(|t| only.is_none_or(|o| o == t.spec.job));
+    // Bounded page: at most MAX_TARGET_ROWS targets, down ones first; the rest counted.
+    let hidden = targets.len().saturating_sub(MAX_TARGET_ROWS);
+    if hidden > 0 {
+        targets.sort_by_key(|t| t.status.health.as_str() == "up");
+        targets.truncate(MAX_TARGET_ROWS);
+    }
     let now_ms = super::now_ms();
     let window = window_ms(&s.app);
     let start = now_ms - window;
@@ -186,6 +196,11 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         std::time::SystemTime::now(),
         only,
     );
+    if hidden > 0 {
+        spark_note = format!(
+            "{hidden} more targets are not shown (at most {MAX_TARGET_ROWS} per page, down ones first): pick a pool. {spark_note}"
+        );
+    }
     if !discovered {
         for p in &mut view {
             for t in &mut p.targets {
