@@ -209,14 +209,25 @@ pub fn group_alerts(
                 urlenc(&format::silence_matchers(&a.labels))
             ),
         };
-        for r in route.match_labels(&a.labels) {
+        let routes = route.match_labels(&a.labels);
+        let last = routes.len().saturating_sub(1);
+        let mut entry = Some((row, all));
+        for (i, r) in routes.into_iter().enumerate() {
             let gl = r.group_labels(&a.labels);
             let key = (r.receiver.clone(), gl.to_string(), r.index);
-            groups
-                .entry(key)
-                .or_insert_with(|| (gl, Vec::new()))
-                .1
-                .push((row.clone(), all.clone()));
+            // The last route takes the row; earlier ones (`continue: true`) get copies.
+            let item = if i == last {
+                entry.take()
+            } else {
+                entry.clone()
+            };
+            if let Some(item) = item {
+                groups
+                    .entry(key)
+                    .or_insert_with(|| (gl, Vec::new()))
+                    .1
+                    .push(item);
+            }
         }
     }
     let mut out = Vec::with_capacity(groups.len());
