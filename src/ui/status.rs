@@ -3,8 +3,9 @@
 //! health per receiver (queued and dead-lettered notifications) and the loaded configuration
 //! with every secret as `<secret>` (the same text as `/api/v1/status/config`).
 //!
-//! The head cardinality statistics of `/api/v1/status/tsdb` are not shown here yet: only the
-//! series count, which the buffer keeps without a walk.
+//! The buffer's series, samples and bytes come from one walk over every series, run on the
+//! query executor (off the async workers). The head cardinality statistics of
+//! `/api/v1/status/tsdb` (top metric names and label pairs) are not shown here yet.
 
 use super::format;
 use super::{html, nav, param, query_pairs, NavItem, UiState};
@@ -55,6 +56,8 @@ struct StatusPage {
     started: String,
     uptime: String,
     series: usize,
+    samples: String,
+    bytes: String,
     flags: Vec<(String, String)>,
     routes: Vec<RouteRow>,
     test_labels: String,
@@ -156,6 +159,13 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         })
         .await;
     let (routes, test_receivers, receivers) = view.unwrap_or_default();
+    let store = s.app.store.clone();
+    let stats = s
+        .app
+        .queries
+        .run(s.app.queries.timeout(), move |_| Ok(store.stats()))
+        .await
+        .ok();
     let started = s.app.status.start_time();
     let now = chrono::Utc::now();
     let page = StatusPage {
@@ -164,6 +174,13 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         started: format::time(started),
         uptime: format::span_ms((now - started).num_milliseconds()),
         series: s.app.store.series_count(),
+        samples: stats
+            .as_ref()
+            .map(|st| st.samples.to_string())
+            .unwrap_or_default(),
+        bytes: stats
+            .map(|st| format::Unit::Bytes.format(st.bytes as f64))
+            .unwrap_or_default(),
         flags: s
             .app
             .status
@@ -201,6 +218,8 @@ mod tests {
             started: "x".into(),
             uptime: "1m 0s".into(),
             series: 42,
+            samples: "2520".into(),
+            bytes: "1.5MiB".into(),
             flags: vec![("web.listen-address".into(), ":9090".into())],
             routes: route_rows(&root, &[0]),
             test_labels: "{a=\"b\"}".into(),
@@ -219,5 +238,6 @@ mod tests {
         assert!(html.contains("web.listen-address"));
         assert!(html.contains("class=\"matched\""));
         assert!(html.contains(">42<"));
+        assert!(html.contains("2520 samples, about 1.5MiB"));
     }
 }

@@ -186,7 +186,7 @@ try:
         fail("/query: the error position is not shown")
 
     # Status: the routing tester.
-    open_page("/status", "status", "Routing tree", "Delivery per receiver", "Configuration")
+    open_page("/status", "status", "Routing tree", "Delivery per receiver", "Configuration", "buffer size")
     box = driver.find_element(By.ID, "labels")
     box.send_keys('{alertname="HighLatency", service="checkout"}')
     box.submit()
