@@ -26,6 +26,7 @@
 //! - `persist`: the state directory: alert states, history, silences and queues across restarts.
 //! - `telemetry`: watchfire's own metrics and logging.
 //! - `api`: the HTTP server and its Prometheus-compatible API.
+//! - `ui`: the web UI's pages and embedded assets, over the API's state.
 //! - [`engine`]: every stage wired together ([`Engine`]), for `watchfire run` and embedders.
 
 pub mod config;
@@ -53,5 +54,7 @@ pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod template;
+#[doc(hidden)]
+pub mod ui;
 
 pub use engine::{Engine, EngineBuilder, EngineError, ReloadHandle, Settings};

@@ -97,13 +97,15 @@ fn demo_module_goes_warning_then_critical_on_one_alert() {
         assert!(line.contains(part), "{line}");
     }
 
-    // The status page shows the alert and the targets.
+    // The web UI (`/` redirects to `/alerts`) shows the alert, and `/targets` the targets.
     let (status, page) = get_text(&format!("{base}/")).expect("page");
     assert_eq!(status, 200);
     assert!(
-        page.contains("HighLatencyP95") && page.contains("class=critical"),
+        page.contains("HighLatencyP95") && page.contains("badge critical"),
         "{page}"
     );
+    let (status, page) = get_text(&format!("{base}/targets")).expect("targets page");
+    assert_eq!(status, 200);
     assert!(page.contains(&format!("127.0.0.1:{demo_port}")), "{page}");
 
     // The alert history has the escalation.

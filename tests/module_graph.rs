@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Each module and the modules it may use. The order is the layering, bottom first:
 /// `gostd`, `model` ← `config` ← `store`/`scrape`/`promql`/`template`/`persist` ← `rules` ←
-/// `notify` ← `telemetry` ← `api` ← `engine` ← `cli`.
+/// `notify` ← `telemetry` ← `api` ← `ui` ← `engine` ← `cli`.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("gostd", &[]),
     ("model", &["gostd"]),
@@ -53,6 +53,24 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "ui",
+        &[
+            "gostd",
+            "model",
+            "config",
+            "store",
+            "remote",
+            "scrape",
+            "promql",
+            "template",
+            "persist",
+            "rules",
+            "notify",
+            "telemetry",
+            "api",
+        ],
+    ),
+    (
         "engine",
         &[
             "gostd",
@@ -68,6 +86,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "notify",
             "telemetry",
             "api",
+            "ui",
         ],
     ),
     (
@@ -86,6 +105,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "notify",
             "telemetry",
             "api",
+            "ui",
             "engine",
         ],
     ),

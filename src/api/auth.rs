@@ -51,6 +51,34 @@ const READ_ONLY_POSTS: &[&str] = &[
     "/api/v1/query_exemplars",
 ];
 
+/// Path prefixes of the web UI's write forms (silence create/expire). A browser form cannot
+/// send `Authorization: Bearer`, so these pass the same checks as reads (basic auth) and the UI
+/// handler checks the admin token from a form field with [`AdminCheck`] (and CSRF itself).
+const UI_FORM_PREFIXES: &[&str] = &["/silences/"];
+
+/// Put into every request by the access-control middleware: the admin token in force, for handlers that take it
+/// from somewhere other than the `Authorization` header (the web UI's forms).
+#[derive(Clone, Default)]
+pub struct AdminCheck(Option<Secret>);
+
+impl AdminCheck {
+    /// A check against `token` (`None`: writes are open).
+    pub fn new(token: Option<Secret>) -> Self {
+        AdminCheck(token)
+    }
+
+    /// Whether an admin token is set (the UI then asks for it).
+    pub fn required(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether `given` may change state: always when no token is set, else when it matches
+    /// (compared in constant time).
+    pub fn allows(&self, given: &str) -> bool {
+        self.0.is_none() || token_matches(given, self.0.as_ref())
+    }
+}
+
 /// What the access checks need, as loaded.
 #[derive(Clone, Debug, Default)]
 pub struct SecuritySettings {
@@ -143,9 +171,16 @@ impl Security {
 }
 
 /// The middleware: basic auth, admin token, extra headers.
-pub async fn guard(State(security): State<Security>, req: Request, next: Next) -> Response {
+pub async fn guard(State(security): State<Security>, mut req: Request, next: Next) -> Response {
     let settings = security.current();
-    let admin = settings.admin_token.is_some() && changes_state(req.method(), req.uri().path());
+    let ui_form = *req.method() == Method::POST
+        && UI_FORM_PREFIXES
+            .iter()
+            .any(|p| req.uri().path().starts_with(p));
+    let admin =
+        settings.admin_token.is_some() && !ui_form && changes_state(req.method(), req.uri().path());
+    req.extensions_mut()
+        .insert(AdminCheck(settings.admin_token.clone()));
     let mut response = if admin {
         match bearer(req.headers()) {
             Some(token) if token_matches(token, settings.admin_token.as_ref()) => {
@@ -365,5 +400,49 @@ mod tests {
         assert!(!changes_state(&Method::POST, "/api/v1/series/"));
         assert!(!changes_state(&Method::GET, "/-/reload"));
         assert!(!changes_state(&Method::HEAD, "/-/healthy"));
+    }
+
+    #[tokio::test]
+    async fn ui_forms_pass_to_their_handler_with_the_admin_check() {
+        use axum::body::Body;
+        use axum::routing::post;
+        use tower_service::Service as _;
+        // The handler answers 200 only when the form's token passes the check it was given.
+        let app = axum::Router::new()
+            .route(
+                "/silences/new",
+                post(
+                    |axum::Extension(check): axum::Extension<AdminCheck>, body: String| async move {
+                        if check.allows(body.trim()) {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::UNAUTHORIZED
+                        }
+                    },
+                ),
+            )
+            .route("/api/v2/silences", post(|| async { StatusCode::OK }))
+            .layer(axum::middleware::from_fn_with_state(
+                Security::new(SecuritySettings {
+                    admin_token: Some(Secret::new("s3cret")),
+                    ..SecuritySettings::default()
+                }),
+                guard,
+            ));
+        let call = |path: &str, body: &'static str| {
+            let req = Request::post(path).body(Body::from(body)).unwrap();
+            let mut app = app.clone();
+            async move { app.call(req).await.unwrap().status() }
+        };
+        assert_eq!(call("/silences/new", "s3cret").await, StatusCode::OK);
+        assert_eq!(
+            call("/silences/new", "wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+        // The API keeps needing the bearer header.
+        assert_eq!(
+            call("/api/v2/silences", "s3cret").await,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

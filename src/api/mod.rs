@@ -17,7 +17,6 @@ mod auth;
 mod exec;
 mod extract;
 mod federate;
-mod page;
 mod params;
 mod parse_query;
 mod query;
@@ -35,7 +34,7 @@ mod tsdb;
 mod value_json;
 
 pub use alertmanager::{alertmanager_router, AlertmanagerView};
-pub use auth::{changes_state, Security, SecuritySettings, CACHE_TTL};
+pub use auth::{changes_state, AdminCheck, Security, SecuritySettings, CACHE_TTL};
 pub use exec::{
     ExecOptions, QueryExecutor, QueryTicket, DEFAULT_MAX_CONCURRENCY, QUERY_STACK_BYTES,
 };
@@ -91,7 +90,6 @@ pub struct AppState {
 /// The router with every endpoint.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(page::index))
         .route("/metrics", get(status::metrics))
         .route("/federate", get(federate::federate))
         .route("/-/healthy", get(status::healthy).head(status::healthy))

@@ -80,6 +80,21 @@ impl StatusInfo {
         self.external_labels.read().clone()
     }
 
+    /// The configuration in force as YAML, every secret as `<secret>` (the web UI's `/status`).
+    pub fn config_yaml(&self) -> String {
+        self.config_yaml.read().clone()
+    }
+
+    /// The command-line flags (name without `--` → value).
+    pub fn flag_values(&self) -> &BTreeMap<String, String> {
+        &self.flags
+    }
+
+    /// When the server started.
+    pub fn start_time(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started()
+    }
+
     /// The Alertmanager part of the configuration in force.
     pub(crate) fn alertmanager(&self) -> super::alertmanager::AlertmanagerView {
         self.alertmanager.read().clone()

@@ -416,7 +416,11 @@ impl Engine {
             status: status.clone(),
         };
         let stop_serving = CancellationToken::new();
-        let app = api::router(state)
+        let app = api::router(state.clone())
+            .merge(crate::ui::router(crate::ui::UiState::new(
+                state,
+                notifier.clone(),
+            )))
             .merge(api::silences_router(notifier.silences()))
             .merge(api::alertmanager_router(notifier.clone(), status.clone()))
             .merge(api::failed_notifications_router(notifier.dead_letters()));

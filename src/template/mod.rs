@@ -49,6 +49,8 @@ use std::sync::Arc;
 pub use data::{AlertData, AlertStatus, Data, NotificationData, QueryFn, QuerySample, RuleData};
 pub use funcs::Flavor;
 pub use gotime::GoTime;
+/// Prometheus' `humanize`, `humanize1024` and `humanizeDuration`, for the web UI.
+pub(crate) use prom_funcs::{humanize, humanize1024, humanize_duration};
 pub use value::{ListKind, MapKind, TList, TMap, TRecord, TValue};
 
 use ast::{is_empty_list, Node};

@@ -289,7 +289,7 @@ pub(crate) fn humanize(v: f64) -> String {
 }
 
 /// Prometheus' `humanize1024`: binary prefixes.
-fn humanize1024(v: f64) -> String {
+pub(crate) fn humanize1024(v: f64) -> String {
     if v.abs() <= 1.0 || !v.is_finite() {
         return format_g(v, Some(4), false);
     }
