@@ -8,6 +8,7 @@
 //! rule_files:        # globs, relative to this file's directory
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! datasources:       # query endpoints rule groups may evaluate on (see `datasource`)
+//! remote_write:      # where every appended sample is sent (see `remote_write`)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
@@ -28,7 +29,7 @@
 //! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
 //! every string value.
 //!
-//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_write`,
+//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_read`,
 //! native-histogram options, ...) are refused by name (`decode::UNSUPPORTED_KEYS`), never
 //! ignored. `check_config_with(.., syntax_only)` skips reading the files a config names, as
 //! promtool's `--syntax-only`.
@@ -54,6 +55,7 @@ mod receiver_incident;
 mod receiver_types;
 mod receivers;
 mod relabel;
+mod remote_write;
 mod scrape;
 mod scrape_files;
 mod scrape_protocol;
@@ -90,6 +92,7 @@ pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
     SlackField, WebhookConfig,
 };
+pub use remote_write::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteWriteConfig};
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use scrape_protocol::ScrapeProtocol;
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
@@ -122,6 +125,7 @@ yaml_section! {
         scrape_configs: Vec<At<RawScrapeConfig>>,
         storage: RawStorage,
         datasources: Vec<At<datasource::RawDatasource>>,
+        remote_write: Vec<At<remote_write::RawRemoteWrite>>,
         alerting: notify::RawAlerting,
         route: notify::RawRoute,
         receivers: Vec<At<receivers::RawReceiver>>,
@@ -154,6 +158,9 @@ pub struct Config {
     /// Query endpoints rule groups may evaluate on (`datasource:` in a group).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasources: Vec<DatasourceConfig>,
+    /// Endpoints every appended sample is sent to (Prometheus' `remote_write`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// Alertmanagers to forward alerts to.
     pub alerting: AlertingConfig,
     /// The notification routing tree; `None` sends everything to a log receiver.
@@ -189,6 +196,7 @@ impl Default for Config {
             scrape_configs: Vec::new(),
             storage: StorageConfig::default(),
             datasources: Vec::new(),
+            remote_write: Vec::new(),
             alerting: AlertingConfig::default(),
             route: None,
             receivers: Vec::new(),
@@ -385,6 +393,7 @@ fn parse_document(
         scrape_files::load(&scrape_config_files, &global, &mut scrape_configs, cx);
         let storage = global::resolve_storage(raw.storage, cx);
         let datasources = datasource::resolve(raw.datasources, cx);
+        let remote_write = remote_write::resolve(raw.remote_write, cx);
         let notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
@@ -407,6 +416,7 @@ fn parse_document(
             scrape_configs,
             storage,
             datasources,
+            remote_write,
             alerting: notify.alerting,
             route: notify.route,
             receivers,
@@ -571,7 +581,7 @@ mod tests {
     #[test]
     fn all_problems_are_collected_in_file_order() {
         let text = "global:\n  scrape_interval: 10s\n  scrape_timeout: 20s\n  \
-                    external_labels: {ok: x, bad-name: y}\nalerting: {}\nremote_write: []\n\
+                    external_labels: {ok: x, bad-name: y}\nalerting: {}\nremote_read: []\n\
                     scrape_configs:\n- job_name: a\n  scrape_interval: 1m1h\n- job_name: a\n\
                     storage: {retention: 0s}\nrule_files: ['[']\n";
         assert_eq!(
@@ -579,7 +589,7 @@ mod tests {
             [
                 "c.yml:3:19: scrape_timeout 20s is greater than scrape_interval 10s in global",
                 r#"c.yml:4:28: invalid label name "bad-name" in external_labels"#,
-                r#"c.yml:6:1: "remote_write" is not supported yet"#,
+                r#"c.yml:6:1: "remote_read" is not supported yet"#,
                 r#"c.yml:9:20: scrape_configs[0].scrape_interval: not a valid duration string: "1m1h""#,
                 r#"c.yml:10:13: duplicate job_name "a" (first used at line 8)"#,
                 "c.yml:11:22: storage.retention: must be greater than 0s",
