@@ -276,6 +276,7 @@ impl Backlog {
     }
 
     /// Unacknowledged bytes.
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
