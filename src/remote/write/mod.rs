@@ -113,52 +113,52 @@ impl Metrics {
         let p = "prometheus_remote_storage_";
         r.register(
             format!("{p}samples"),
-            "Total number of samples sent to remote storage.",
+            "Total number of samples sent to remote storage",
             self.samples.clone(),
         );
         r.register(
             format!("{p}samples_failed"),
-            "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+            "Total number of samples which failed on send to remote storage, non-recoverable errors",
             self.failed.clone(),
         );
         r.register(
             format!("{p}samples_retried"),
-            "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+            "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable",
             self.retried.clone(),
         );
         r.register(
             format!("{p}samples_dropped"),
-            "Total number of samples which were dropped before being sent via remote write: by write_relabel_configs (reason dropped_series) or because the on-disk backlog reached its size cap (reason backlog_full).",
+            "Total number of samples which were dropped before being sent via remote write: by write_relabel_configs (reason dropped_series) or because the on-disk backlog reached its size cap (reason backlog_full)",
             self.dropped.clone(),
         );
         r.register(
             format!("{p}samples_pending"),
-            "The number of samples pending in the queues shards to be sent to the remote storage.",
+            "The number of samples pending in the queues shards to be sent to the remote storage",
             self.pending.clone(),
         );
         r.register(
             format!("{p}queue_highest_sent_timestamp_seconds"),
-            "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
+            "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch",
             self.highest_sent.clone(),
         );
         r.register(
             format!("{p}highest_timestamp_in_seconds"),
-            "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch. Initialized to 0 when no data has been received yet.",
+            "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch. Initialized to 0 when no data has been received yet",
             self.highest_in.clone(),
         );
         r.register(
             format!("{p}sent_batch_duration_seconds"),
-            "Duration of send calls to the remote storage.",
+            "Duration of send calls to the remote storage",
             self.duration.clone(),
         );
         r.register(
             format!("{p}bytes"),
-            "The total number of bytes of data (not metadata) sent by the queue after compression.",
+            "The total number of bytes of data (not metadata) sent by the queue after compression",
             self.bytes.clone(),
         );
         r.register(
             format!("{p}shards"),
-            "The number of shards used for parallel sending to the remote storage.",
+            "The number of shards used for parallel sending to the remote storage",
             self.shards.clone(),
         );
     }
