@@ -230,11 +230,14 @@ struct Staged {
     v: f64,
 }
 
+/// A series' outgoing labels and shard; `None` when `write_relabel_configs` drop it.
+type Target = Option<(Arc<Labels>, usize)>;
+
 /// What the router keeps per queue.
 struct RouteState {
     /// Series id → the series (to notice removal) and its outgoing labels and shard, or
     /// `None` when `write_relabel_configs` drop it.
-    cache: HashMap<u64, (SeriesRef, Option<(Arc<Labels>, usize)>)>,
+    cache: HashMap<u64, (SeriesRef, Target)>,
     /// Each shard's open batch and when its first sample came.
     open: Vec<(Vec<Pending>, Option<Instant>)>,
 }
@@ -253,7 +256,7 @@ struct Queue {
 
 impl Queue {
     /// The outgoing labels of `series` and its shard, or `None` when relabeling drops it.
-    fn target(&self, series: &SeriesRef) -> Option<(Arc<Labels>, usize)> {
+    fn target(&self, series: &SeriesRef) -> Target {
         let mut lb = LabelsBuilder::new(series.labels());
         for l in self.external.iter() {
             if lb.get(&l.name).is_none() {
