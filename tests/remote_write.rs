@@ -457,4 +457,56 @@ fn refusals_are_dropped_and_counted_while_500_and_429_are_retried() {
             "prometheus_remote_storage_shards{remote_name=\"flaky\""
         ) == 1.0
     );
+    assert!(dir.path().join("data/remote_write/bad").is_dir());
+
+    // A bad value is refused at its line on reload and changes nothing; a reload without the
+    // refused queue stops it and deletes its backlog.
+    let config = std::fs::read_to_string(dir.path().join("watchfire.yml")).unwrap();
+    let broken = config.replace("name: flaky", "name: flaky\n  remote_timeout: 0s");
+    std::fs::write(dir.path().join("watchfire.yml"), &broken).unwrap();
+    let base = format!("http://127.0.0.1:{wf_port}");
+    let resp = common::http()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .unwrap();
+    assert_ne!(resp.status().as_u16(), 200);
+    let text = resp.text().unwrap();
+    assert!(
+        text.contains("remote_write[1].remote_timeout: must be greater than 0s"),
+        "{text}"
+    );
+    let (head, _) = config.split_once("- url: http://").unwrap();
+    let tail = config.split_once("/flaky").unwrap().1;
+    let without_bad = format!("{head}- url: http://{addr}/flaky{tail}");
+    std::fs::write(dir.path().join("watchfire.yml"), &without_bad).unwrap();
+    let resp = common::http()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{without_bad}");
+    std::thread::sleep(Duration::from_secs(1));
+    let count = |path: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .count()
+    };
+    let bad_before = count("bad");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        bad_before,
+        count("bad"),
+        "the removed queue sends nothing more"
+    );
+    assert!(!dir.path().join("data/remote_write/bad").exists());
+    let (_, metrics) = common::get_text(&format!("{base}/metrics")).unwrap();
+    assert!(!metrics.contains("remote_name=\"bad\""), "{metrics}");
+    let flaky_before = count("flaky");
+    assert!(
+        wait_for(Duration::from_secs(10), || (count("flaky") > flaky_before)
+            .then_some(()))
+        .is_some(),
+        "the kept queue goes on"
+    );
 }
