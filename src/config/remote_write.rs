@@ -275,18 +275,24 @@ pub(crate) fn resolve(
                 value
             }
         };
-        let name = match raw.name {
-            Some(n) if !n.value.is_empty() => n,
-            _ => At {
-                value: RemoteWriteConfig::default_name(&url),
-                pos,
-            },
+        let (name, explicit) = match raw.name {
+            Some(n) if !n.value.is_empty() => (n, true),
+            _ => {
+                let value = RemoteWriteConfig::default_name(&url);
+                (At { value, pos }, false)
+            }
         };
         if let Some(first) = seen.get(&name.value) {
-            let message = format!(
-                "found multiple remote write configs with name {:?} (first at line {})",
-                name.value, first.line
-            );
+            let message = if explicit {
+                format!(
+                    "found multiple remote write configs with job name {:?} (first at line {})",
+                    name.value, first.line
+                )
+            } else {
+                format!(
+                    "duplicate remote write configs are not allowed, found duplicate for URL: {url}"
+                )
+            };
             invalid(cx, name.pos, "name", message);
         } else {
             seen.insert(name.value.clone(), name.pos);
@@ -615,7 +621,7 @@ mod tests {
             [
                 "c.yml:2:3: remote_write[0].url: url for remote_write is empty",
                 "c.yml:3:8: remote_write[1].url: URL scheme must be 'http' or 'https'",
-                "c.yml:4:9: remote_write[1].name: found multiple remote write configs with name \"a\" (first at line 2)",
+                "c.yml:4:9: remote_write[1].name: found multiple remote write configs with job name \"a\" (first at line 2)",
                 "c.yml:5:21: remote_write[1].protobuf_message: unknown remote write protobuf message v3, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request",
                 "c.yml:6:13: remote_write \"a\": User-Agent is a reserved header. It must not be changed",
                 "c.yml:7:30: remote_write[1].queue_config.max_shards: must be greater than 0",
@@ -625,6 +631,14 @@ mod tests {
                 "c.yml:9:19: remote_write[1].remote_timeout: must be greater than 0s",
                 "c.yml:10:3: remote_write[1].sigv4: not supported (use authorization, basic_auth or headers)",
             ]
+        );
+    }
+
+    #[test]
+    fn unnamed_queues_with_one_url_are_duplicates() {
+        assert_eq!(
+            errors("remote_write:\n- url: http://a/w\n- url: http://a/w\n- url: http://b/w\n"),
+            ["c.yml:3:3: remote_write[1].name: duplicate remote write configs are not allowed, found duplicate for URL: http://a/w"]
         );
     }
 

@@ -401,6 +401,11 @@ impl Backlog {
         Some(d)
     }
 
+    /// Where the oldest unacknowledged batch of `shard` is, without reading it.
+    pub(crate) fn front(&self, shard: usize) -> Option<RecordId> {
+        self.shards[shard].front()
+    }
+
     /// The oldest unacknowledged batch of `shard`, read from disk.
     pub(crate) fn peek(&mut self, shard: usize) -> io::Result<Option<Record>> {
         let log = &mut self.shards[shard];

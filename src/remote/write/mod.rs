@@ -434,7 +434,7 @@ impl Queue {
                             _ = self.stop.cancelled() => return,
                         }
                         // The cap may have dropped this batch meanwhile.
-                        let still = matches!(self.backlog.lock().peek(shard), Ok(Some(r)) if r.id == record.id);
+                        let still = self.backlog.lock().front(shard) == Some(record.id);
                         if !still {
                             break;
                         }
