@@ -232,3 +232,24 @@ async fn a_full_staging_stripe_spills_in_order_without_losing_a_sample() {
     assert_eq!(ts, (1..=n).collect::<Vec<_>>());
     w.shutdown().await;
 }
+
+#[test]
+fn queue_directories_and_shard_counts() {
+    let mut cfg = config("http://x/w", "");
+    assert_eq!(dir_name(&cfg), "t");
+    assert_eq!(
+        shard_count(&cfg),
+        4,
+        "min(max_shards 50, max(min_shards 1, 4))"
+    );
+    cfg.queue_config.max_shards = 2;
+    assert_eq!(shard_count(&cfg), 2);
+    cfg.queue_config.max_shards = 10;
+    cfg.queue_config.min_shards = 8;
+    assert_eq!(shard_count(&cfg), 8);
+    for unsafe_name in ["..", "a/b", "x y", ""] {
+        cfg.name = unsafe_name.to_owned();
+        let d = dir_name(&cfg);
+        assert!(d.starts_with("q-") && !d.contains('/'), "{d}");
+    }
+}
