@@ -1,7 +1,7 @@
 //! Remote-write sender throughput: N series × R rounds appended to a buffer whose tap feeds a
-//! `remote_write` queue (Remote Write 1.0, default queue settings but `max_backoff: 100ms`,
-//! 4 shards) posting to an in-process sink that answers 204 without decoding. Prints the
-//! append cost with and without the tap, the time until every sample was acknowledged, and
+//! `remote_write` queue (Remote Write 1.0, default queue settings but `max_backoff` and
+//! `batch_send_deadline` 100ms, 4 shards) posting to an in-process sink that answers 204
+//! without decoding. Prints the append cost with and without the tap, the time until every sample was acknowledged, and
 //! samples per CPU-second of the whole process (tap, router, encoding, backlog writes and reads, HTTP on
 //! both ends): "samples/s per core".
 //!
@@ -129,7 +129,7 @@ fn main() {
     let cfg = watchfire::config::parse(
         &format!(
             "remote_write:\n- url: http://{addr}/write\n  name: bench\n  \
-             queue_config: {{max_backoff: 100ms}}\n"
+             queue_config: {{max_backoff: 100ms, batch_send_deadline: 100ms}}\n"
         ),
         "bench.yml",
     )
