@@ -1,9 +1,10 @@
 //! Remote-write sender throughput: N series × R rounds appended to a buffer whose tap feeds a
 //! `remote_write` queue (Remote Write 1.0, default queue settings but `max_backoff` and
 //! `batch_send_deadline` 100ms, 4 shards) posting to an in-process sink that answers 204
-//! without decoding. Prints the append cost with and without the tap, the time until every sample was acknowledged, and
-//! samples per CPU-second of the whole process (tap, router, encoding, backlog writes and reads, HTTP on
-//! both ends): "samples/s per core".
+//! without decoding. Prints the append cost with and without the tap, the time until every
+//! sample was acknowledged, and samples per CPU-second of the whole process (tap, router,
+//! encoding, backlog writes and reads, HTTP on both ends): "samples/s per core". Wall times
+//! inflate on a busy machine; CPU time does not.
 //!
 //! Then an outage: the sink answers 503 while the same number of samples is appended again
 //! (they wait in the on-disk backlog, retried with backoff), then 204: the backlog drain
