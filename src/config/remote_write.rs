@@ -204,7 +204,8 @@ pub struct RemoteWriteConfig {
 }
 
 impl RemoteWriteConfig {
-    /// Whether `name` was derived from the URL (Prometheus' hash name) or written.
+    /// The name of a queue written without one: six hex digits of a hash of its URL (Prometheus
+    /// uses a hash of the whole section).
     pub fn default_name(url: &str) -> String {
         // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;

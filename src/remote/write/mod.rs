@@ -731,6 +731,13 @@ impl RemoteWriter {
     }
 }
 
+impl Drop for RemoteWriter {
+    /// Stops the router thread if [`RemoteWriter::shutdown`] was not called.
+    fn drop(&mut self) {
+        self.inner.stop_router.store(true, Ordering::Release);
+    }
+}
+
 /// Every [`TICK`]: route what was staged, close batches past their deadline, update the
 /// pending gauges; every [`CACHE_PURGE`], forget removed series. Ends with a last drain.
 fn router_loop(inner: &Inner) {
