@@ -158,7 +158,7 @@ const BAD: &[(&str, &[&str])] = &[
         "bad_unknown_keys.yml",
         &[
             r#"2:3: unknown field "scrape_intervall" in global, did you mean "scrape_interval"?"#,
-            r#"4:1: "remote_write" is not supported yet"#,
+            r#"4:1: "remote_read" is not supported yet"#,
             r#"8:5: unknown field "static_config" in scrape_configs[0], did you mean "static_configs"?"#,
             r#"12:7: unknown field "user" in scrape_configs[0].basic_auth"#,
         ],

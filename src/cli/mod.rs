@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// When it cannot be used watchfire runs with state in memory only (and says so).
     #[arg(long = "storage.path", default_value = "data")]
     storage_path: PathBuf,
+    /// Most bytes of unsent remote-write batches kept on disk per `remote_write` queue
+    /// (under --storage.path); past it the oldest are dropped, counted and logged.
+    #[arg(long = "storage.remote-write.max-bytes", default_value = "512MiB", value_parser = parse_byte_size)]
+    remote_write_max_bytes: watchfire::config::ByteSize,
     /// How long alert transitions are kept in the history.
     #[arg(long = "storage.history-retention", default_value = "7d", value_parser = humantime::parse_duration)]
     history_retention: std::time::Duration,
@@ -170,6 +174,7 @@ impl RunArgs {
         settings.query_max_samples = self.query_max_samples;
         settings.storage_path = self.storage_path.clone();
         settings.history_retention = self.history_retention;
+        settings.remote_write_max_bytes = self.remote_write_max_bytes;
         settings.outage_tolerance = self.outage_tolerance;
         settings.query_max_bytes = self.query_max_bytes;
         settings.query_max_concurrency = self.query_max_concurrency;

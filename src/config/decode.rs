@@ -247,10 +247,9 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// Top-level Prometheus sections that watchfire refuses by name: it stores nothing outside its
-/// time window (`remote_write`, `remote_read`, `otlp`), exports no traces, and has no Go runtime.
-pub(crate) const RESERVED_TOP_LEVEL: &[&str] =
-    &["remote_write", "remote_read", "tracing", "otlp", "runtime"];
+/// Top-level Prometheus sections that watchfire refuses by name: it reads nothing from outside its
+/// time window (`remote_read`, `otlp`), exports no traces, and has no Go runtime.
+pub(crate) const RESERVED_TOP_LEVEL: &[&str] = &["remote_read", "tracing", "otlp", "runtime"];
 
 /// Keys Prometheus accepts in a section (named by its path without list indexes) that watchfire
 /// refuses by name, with the reason printed after the key's path.
@@ -301,12 +300,22 @@ const UNSUPPORTED_KEYS: &[(&str, &[&str], &str)] = &[
         "custom HTTP headers are not supported",
     ),
     (
-        "scrape_configs|alerting.alertmanagers",
+        "remote_write",
+        &["sigv4", "azuread", "google_iam"],
+        "not supported (use authorization, basic_auth or headers)",
+    ),
+    (
+        "remote_write",
+        &["round_robin_dns"],
+        "not supported (the system resolver picks the address)",
+    ),
+    (
+        "scrape_configs|alerting.alertmanagers|remote_write",
         &["oauth2"],
         "OAuth 2.0 is not supported (use authorization or basic_auth)",
     ),
     (
-        "scrape_configs|alerting.alertmanagers",
+        "scrape_configs|alerting.alertmanagers|remote_write",
         &[
             "proxy_url",
             "no_proxy",
@@ -316,13 +325,13 @@ const UNSUPPORTED_KEYS: &[(&str, &[&str], &str)] = &[
         "HTTP proxies are not supported",
     ),
     (
-        "scrape_configs|alerting.alertmanagers",
+        "scrape_configs|alerting.alertmanagers|remote_write",
         &["follow_redirects", "enable_http2"],
         "not supported here (watchfire follows up to 10 redirects and negotiates HTTP/2 over \
          TLS); scrape jobs take it",
     ),
     (
-        "scrape_configs|alerting.alertmanagers",
+        "scrape_configs|alerting.alertmanagers|remote_write",
         &["bearer_token", "bearer_token_file"],
         "not supported (use authorization: {credentials: ...} or credentials_file)",
     ),

@@ -74,6 +74,7 @@ pub(crate) fn check_sections(raw: &RawConfig, role: FileRole, cx: &mut Cx<'_>) {
         ("storage", raw.storage.as_ref().map(|r| r.pos)),
         ("datasources", raw.datasources.as_ref().map(|r| r.pos)),
         ("ha", raw.ha.as_ref().map(|r| r.pos)),
+        ("remote_write", raw.remote_write.as_ref().map(|r| r.pos)),
         ("alerting", raw.alerting.as_ref().map(|r| r.pos)),
     ];
     let sections: &[(&str, Option<super::node::Pos>)] = if role == FileRole::Prometheus {

@@ -9,6 +9,7 @@
 //! storage:           # watchfire's buffer: retention (15m), max_series (2,000,000)
 //! datasources:       # query endpoints rule groups may evaluate on (see `datasource`)
 //! ha:                # HA pair: replica name, etcd lease, silences and notification log (see `ha`)
+//! remote_write:      # where every appended sample is sent (see `remote_write`)
 //! alerting:          # alertmanagers to forward alerts to (Prometheus)
 //! route:             # notification routing tree (Alertmanager)
 //! receivers:         # webhook, slack, email, log integrations (Alertmanager + delivery)
@@ -29,7 +30,7 @@
 //! semantic checks of `validate`; `secret` reads `*_file` secrets; `env` expands `${VAR}` in
 //! every string value.
 //!
-//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_write`,
+//! Prometheus keys watchfire does not implement (other SD mechanisms, `remote_read`,
 //! native-histogram options, ...) are refused by name (`decode::UNSUPPORTED_KEYS`), never
 //! ignored. `check_config_with(.., syntax_only)` skips reading the files a config names, as
 //! promtool's `--syntax-only`.
@@ -56,6 +57,7 @@ mod receiver_incident;
 mod receiver_types;
 mod receivers;
 mod relabel;
+mod remote_write;
 mod scrape;
 mod scrape_files;
 mod scrape_protocol;
@@ -93,6 +95,7 @@ pub use receivers::{
     DeliveryConfig, EmailConfig, HttpClientConfig, LogConfig, ReceiverConfig, SlackConfig,
     SlackField, WebhookConfig,
 };
+pub use remote_write::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteWriteConfig};
 pub use scrape::{Scheme, ScrapeConfig, StaticConfig};
 pub use scrape_protocol::ScrapeProtocol;
 pub use sd::{is_valid_file_sd_pattern, FileSdConfig, HttpSdConfig};
@@ -126,6 +129,7 @@ yaml_section! {
         storage: RawStorage,
         datasources: Vec<At<datasource::RawDatasource>>,
         ha: ha::RawHa,
+        remote_write: Vec<At<remote_write::RawRemoteWrite>>,
         alerting: notify::RawAlerting,
         route: notify::RawRoute,
         receivers: Vec<At<receivers::RawReceiver>>,
@@ -161,6 +165,9 @@ pub struct Config {
     /// The HA pair on etcd (`ha`), if this replica is one of two.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ha: Option<HaConfig>,
+    /// Endpoints every appended sample is sent to (Prometheus' `remote_write`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// Alertmanagers to forward alerts to.
     pub alerting: AlertingConfig,
     /// The notification routing tree; `None` sends everything to a log receiver.
@@ -197,6 +204,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             datasources: Vec::new(),
             ha: None,
+            remote_write: Vec::new(),
             alerting: AlertingConfig::default(),
             route: None,
             receivers: Vec::new(),
@@ -394,6 +402,7 @@ fn parse_document(
         let storage = global::resolve_storage(raw.storage, cx);
         let datasources = datasource::resolve(raw.datasources, cx);
         let ha = ha::resolve(raw.ha, cx);
+        let remote_write = remote_write::resolve(raw.remote_write, cx);
         let notify = notify::resolve(
             notify::RawNotify {
                 route: raw.route,
@@ -417,6 +426,7 @@ fn parse_document(
             storage,
             datasources,
             ha,
+            remote_write,
             alerting: notify.alerting,
             route: notify.route,
             receivers,
@@ -581,7 +591,7 @@ mod tests {
     #[test]
     fn all_problems_are_collected_in_file_order() {
         let text = "global:\n  scrape_interval: 10s\n  scrape_timeout: 20s\n  \
-                    external_labels: {ok: x, bad-name: y}\nalerting: {}\nremote_write: []\n\
+                    external_labels: {ok: x, bad-name: y}\nalerting: {}\nremote_read: []\n\
                     scrape_configs:\n- job_name: a\n  scrape_interval: 1m1h\n- job_name: a\n\
                     storage: {retention: 0s}\nrule_files: ['[']\n";
         assert_eq!(
@@ -589,7 +599,7 @@ mod tests {
             [
                 "c.yml:3:19: scrape_timeout 20s is greater than scrape_interval 10s in global",
                 r#"c.yml:4:28: invalid label name "bad-name" in external_labels"#,
-                r#"c.yml:6:1: "remote_write" is not supported yet"#,
+                r#"c.yml:6:1: "remote_read" is not supported yet"#,
                 r#"c.yml:9:20: scrape_configs[0].scrape_interval: not a valid duration string: "1m1h""#,
                 r#"c.yml:10:13: duplicate job_name "a" (first used at line 8)"#,
                 "c.yml:11:22: storage.retention: must be greater than 0s",

@@ -45,6 +45,7 @@ use crate::notify::{
 };
 use crate::persist::{buffer, StateDb};
 use crate::promql::{Engine as QueryEngine, EngineOptions};
+use crate::remote::write::{ClientFactory, RemoteWriter};
 use crate::rules::manager::{Manager as RuleManager, ManagerOptions, RuleSettings};
 use crate::rules::{RestoreOptions, RuleFileError};
 use crate::scrape::{targets_from_config, ScrapeManager, TargetError};
@@ -302,6 +303,8 @@ impl Engine {
             chrono::Utc::now().timestamp_millis(),
         ));
         store.set_max_series(cfg.storage.max_series as usize);
+        let remote_write = start_remote_write(&settings, &state_db, &cfg, &mut telemetry)?;
+        store.set_tap(remote_write.tap());
         state_db.metrics().register(telemetry.registry_mut());
         telemetry
             .registry_mut()
@@ -452,6 +455,7 @@ impl Engine {
             notifier: &notifier,
             wiring: &wiring,
             external_labels: &external_labels,
+            remote_write: &remote_write,
         };
 
         let targets = targets_from_config(&cfg)?;
@@ -504,6 +508,8 @@ impl Engine {
         stop_expiry.cancel();
         let _ = expiry_task.await;
         scrape.shutdown().await;
+        // Open batches go to the backlog on disk; a restart sends them.
+        remote_write.shutdown().await;
         buffer::snapshot(
             state_db.dir(),
             &store,
@@ -564,6 +570,42 @@ fn open_state(dir: &std::path::Path) -> Arc<StateDb> {
             StateDb::memory()
         }
     }
+}
+
+/// Starts the remote-write sender with the configuration's queues; its backlog lives under
+/// the state directory (a temporary directory when that cannot be used).
+fn start_remote_write(
+    settings: &Settings,
+    state_db: &StateDb,
+    cfg: &Config,
+    telemetry: &mut Telemetry,
+) -> Result<RemoteWriter, EngineError> {
+    let dir = match state_db.dir() {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let d = std::env::temp_dir().join(format!("watchfire-{}", std::process::id()));
+            if !cfg.remote_write.is_empty() {
+                tracing::warn!(dir = %d.display(), "the state directory cannot be used; the remote write backlog is kept in a temporary directory and will not survive a restart");
+            }
+            d
+        }
+    };
+    let factory: ClientFactory =
+        Arc::new(|owner: &str, tls: &config::TlsConfig| crate::scrape::build_client(owner, tls));
+    let writer = RemoteWriter::new(
+        &dir,
+        settings.remote_write_max_bytes.0,
+        factory,
+        telemetry.registry_mut(),
+    )
+    .map_err(EngineError::Setting)?;
+    writer
+        .apply(
+            &cfg.remote_write,
+            &Labels::from_pairs(&cfg.global.external_labels),
+        )
+        .map_err(EngineError::Setting)?;
+    Ok(writer)
 }
 
 /// The longest scrape interval of the configuration (the time the empty

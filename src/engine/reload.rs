@@ -85,6 +85,7 @@ pub(super) struct Reloadable<'a> {
     pub(super) notifier: &'a NotifierHandle,
     pub(super) wiring: &'a Wiring,
     pub(super) external_labels: &'a parking_lot::RwLock<Labels>,
+    pub(super) remote_write: &'a crate::remote::write::RemoteWriter,
 }
 
 /// Reloads, logs and counts the outcome.
@@ -118,6 +119,9 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
     let targets = targets_from_config(&cfg)?;
     // Checked before anything changes, so a receiver that cannot be built keeps everything.
     r.wiring.notifier_builder(&cfg).check()?;
+    r.remote_write
+        .check(&cfg.remote_write)
+        .map_err(EngineError::Setting)?;
     load_rules(&cfg, r.rules).await?;
     r.scrape.set_max_series(cfg.storage.max_series as usize);
     r.scrape.apply(targets).await;
@@ -130,6 +134,12 @@ async fn reload(r: &Reloadable<'_>) -> Result<(), EngineError> {
     if r.wiring.ha.as_ref().map(|h| h.config()) != cfg.ha.as_ref() {
         tracing::warn!("the ha section changed: it takes effect at the next restart");
     }
+    r.remote_write
+        .apply(
+            &cfg.remote_write,
+            &Labels::from_pairs(&cfg.global.external_labels),
+        )
+        .map_err(EngineError::Setting)?;
     r.status.set_config(&cfg);
     tracing::info!("configuration reloaded");
     Ok(())

@@ -44,6 +44,9 @@ pub struct Settings {
     pub storage_path: PathBuf,
     /// `--storage.history-retention`: how long alert history is kept.
     pub history_retention: Duration,
+    /// `--storage.remote-write.max-bytes`: most bytes of unsent batches kept on disk per
+    /// `remote_write` queue; past it the oldest are dropped.
+    pub remote_write_max_bytes: ByteSize,
     /// `--rules.alert.for-outage-tolerance`: the longest outage after which restored alerts
     /// keep their `for` progress.
     pub outage_tolerance: Duration,
@@ -80,6 +83,7 @@ impl Default for Settings {
             query_max_samples: 50_000_000,
             storage_path: PathBuf::from("data"),
             history_retention: Duration::from_secs(7 * 24 * 3600),
+            remote_write_max_bytes: ByteSize(crate::remote::write::DEFAULT_MAX_BACKLOG_BYTES),
             outage_tolerance: Duration::from_secs(3600),
             query_max_bytes: ByteSize(512 << 20),
             query_max_concurrency: 20,
@@ -130,6 +134,10 @@ impl Settings {
                 self.query_max_concurrency.to_string(),
             ),
             ("storage.path", self.storage_path.display().to_string()),
+            (
+                "storage.remote-write.max-bytes",
+                self.remote_write_max_bytes.to_string(),
+            ),
             (
                 "storage.history-retention",
                 duration(self.history_retention),

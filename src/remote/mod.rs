@@ -1,5 +1,6 @@
-//! Prometheus remote write: the wire messages and what watchfire does with a write it
-//! receives (`POST /api/v1/write` with `--web.enable-remote-write-receiver`).
+//! Prometheus remote write: the wire messages, what watchfire does with a write it
+//! receives (`POST /api/v1/write` with `--web.enable-remote-write-receiver`), and the sender
+//! of `remote_write:` (`write/`).
 //!
 //! - `proto.rs`: Remote Write 1.0 (`prometheus.WriteRequest`) and 2.0
 //!   (`io.prometheus.write.v2.Request`) as prost messages, written from the published
@@ -13,3 +14,4 @@
 
 pub mod proto;
 pub mod receive;
+pub mod write;

@@ -29,6 +29,10 @@
 //! they count towards the limit. The check costs one atomic load on the
 //! creation path only; appends to existing series never look at it.
 //!
+//! A tap ([`Store::set_tap`], remote write) sees every sample [`Store::append`] accepts, after
+//! the series lock is released; it must not block (it hands the sample off). Snapshot restore
+//! ([`Store::append_many`]) is not tapped.
+//!
 //! Removal (gc, [`Store::delete_series`]) marks a series removed under its
 //! lock; an append through an old handle then goes to the live series with
 //! the same labels, re-creating it, so a scrape cache never feeds an orphan.
@@ -83,6 +87,12 @@ pub struct SeriesLimitError {
     pub limit: usize,
 }
 
+/// Sees every sample [`Store::append`] accepts (remote write's hand-off).
+pub trait AppendTap: Send + Sync {
+    /// `series` got `(t, v)`; called after the series lock is released. Must return quickly.
+    fn appended(&self, series: &SeriesRef, t: i64, v: f64);
+}
+
 /// Counts for the self-exporter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoreStats {
@@ -102,6 +112,8 @@ pub struct Store {
     postings: RwLock<Postings>,
     /// Most series [`Store::try_get_or_create`] lets in; 0 is no limit.
     max_series: AtomicUsize,
+    /// Set once, before appends start mattering (remote write).
+    tap: std::sync::OnceLock<Arc<dyn AppendTap>>,
 }
 
 impl Default for Store {
@@ -148,7 +160,30 @@ impl Store {
             interner: Interner::default(),
             postings: RwLock::default(),
             max_series: AtomicUsize::new(0),
+            tap: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Installs the tap every accepted append is reported to; false when one is already set.
+    pub fn set_tap(&self, tap: Arc<dyn AppendTap>) -> bool {
+        self.tap.set(tap).is_ok()
+    }
+
+    /// Reports an accepted append to the tap, if any.
+    #[inline]
+    fn tapped(
+        &self,
+        series: &SeriesRef,
+        t: i64,
+        v: f64,
+        r: Result<(), AppendError>,
+    ) -> Result<(), AppendError> {
+        if r.is_ok() {
+            if let Some(tap) = self.tap.get() {
+                tap.appended(series, t, v);
+            }
+        }
+        r
     }
 
     /// Sets the most series [`Store::try_get_or_create`] admits (0: no
@@ -219,7 +254,9 @@ impl Store {
     pub fn append(&self, series: &SeriesRef, t: i64, v: f64) -> Result<(), AppendError> {
         let mut d = series.lock();
         if !d.is_removed() {
-            return d.append(t, v, self.opts.retention_ms);
+            let r = d.append(t, v, self.opts.retention_ms);
+            drop(d);
+            return self.tapped(series, t, v, r);
         }
         drop(d);
         loop {
@@ -227,7 +264,9 @@ impl Store {
             let (live, _) = self.get_or_create(series.labels().clone());
             let mut d = live.lock();
             if !d.is_removed() {
-                return d.append(t, v, self.opts.retention_ms);
+                let r = d.append(t, v, self.opts.retention_ms);
+                drop(d);
+                return self.tapped(&live, t, v, r);
             }
         }
     }
