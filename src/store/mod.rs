@@ -43,7 +43,7 @@ mod series;
 mod tests;
 mod values;
 
-pub use series::{Series, SeriesRef};
+pub use series::{Cursor, Series, SeriesRef, SeriesView};
 
 use crate::model::{Labels, Matcher, Sample};
 use index::{Full, Index};
@@ -102,7 +102,12 @@ pub struct Store {
     postings: RwLock<Postings>,
     /// Most series [`Store::try_get_or_create`] lets in; 0 is no limit.
     max_series: AtomicUsize,
+    /// Unique among the stores of this process ([`Store::id`]).
+    id: u64,
 }
+
+/// The next [`Store::id`].
+static STORE_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Store {
     fn default() -> Self {
@@ -148,7 +153,14 @@ impl Store {
             interner: Interner::default(),
             postings: RwLock::default(),
             max_series: AtomicUsize::new(0),
+            id: STORE_IDS.fetch_add(1, AtomicOrdering::Relaxed),
         }
+    }
+
+    /// An id no other store of this process has (caches keyed by series id name their
+    /// store with it).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Sets the most series [`Store::try_get_or_create`] admits (0: no
