@@ -7,8 +7,15 @@
 //! 15 minutes of samples at 15 s. One group evaluation runs every rule once.
 //!
 //! ```text
-//! cargo bench --bench rules [-- --modules 1000 --instances 5 --evals 5 --rules FILE]
+//! cargo bench --bench rules [-- --modules 1000 --instances 5 --evals 5 --rules FILE --steady 1]
 //! ```
+//!
+//! By default the evaluations run 1 s apart over the same samples. With `--steady 1` each
+//! evaluation runs 15 s after the one before, once every series got its next sample (as a
+//! scrape every 15 s would append it; the appends are not timed): the steady state of a
+//! running server, where range functions carry their windows over
+//! (`promql::WindowCache`). `--carry 0` runs the rules as before that cache (each
+//! evaluation reads its windows whole; selections still shared within it), for comparison.
 //!
 //! `--rules` evaluates another rule file instead, e.g. the 12 standard threshold rules
 //! `../shared/bench/rules/thresholds.prom.yml` (6 groups of 2 rules); the time is that of one
@@ -19,8 +26,53 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use watchfire::model::Labels;
+use watchfire::model::Labels as L;
 use watchfire::promql::{Engine, EngineOptions};
+use watchfire::promql::{EvalError, Expr, SelectionMemo, Value, WindowCache};
+use watchfire::rules::group::RuleQuerier;
 use watchfire::rules::manager::{Manager, ManagerOptions, RuleSettings};
+
+/// Rules run as before window carrying: the selection memo only.
+struct MemoOnly {
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+}
+
+struct MemoEval<'a> {
+    q: &'a MemoOnly,
+    memo: SelectionMemo,
+}
+
+impl RuleQuerier for MemoOnly {
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        self.engine
+            .instant_query(&self.store, expr, t_ms)
+            .map(|r| r.value)
+    }
+
+    fn for_evaluation<'s>(
+        &'s self,
+        rules: &[&Expr],
+        t_ms: i64,
+        _windows: &'s WindowCache,
+    ) -> Option<Box<dyn RuleQuerier + 's>> {
+        let memo = self.engine.selection_memo_for(t_ms, rules.iter().copied());
+        Some(Box::new(MemoEval { q: self, memo }))
+    }
+}
+
+impl RuleQuerier for MemoEval<'_> {
+    fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        self.q
+            .engine
+            .instant_query_shared(&self.q.store, expr, t_ms, &self.memo)
+            .map(|r| r.value)
+    }
+
+    fn written(&self, series: &mut dyn Iterator<Item = &L>) {
+        self.memo.invalidate(series);
+    }
+}
 use watchfire::store::{Store, StoreOptions};
 
 const BUCKETS: [&str; 12] = [
@@ -40,6 +92,9 @@ fn main() {
     let modules = arg("--modules", 1000);
     let instances = arg("--instances", 5);
     let evals = arg("--evals", 5).max(1);
+    let steady = arg("--steady", 0) == 1;
+    // Each series with its last value and its change per 15 s step (the values are linear).
+    let mut fed: Vec<(watchfire::store::SeriesRef, f64, f64)> = Vec::new();
     let store = Arc::new(Store::new(StoreOptions {
         retention_ms: Some(15 * 60 * 1000),
     }));
@@ -68,6 +123,8 @@ fn main() {
                 for k in 0..steps {
                     let _ = store.append(&s, t0 + k * 15_000, value(k));
                 }
+                let last = value(steps - 1);
+                fed.push((s, last, last - value(steps - 2)));
                 series += 1;
             };
             // Module 0 is slow (its P95 crosses the critical level).
@@ -106,7 +163,15 @@ fn main() {
         .build()
         .expect("runtime");
     let engine = Arc::new(Engine::new(EngineOptions::default()));
-    let manager = Manager::new(store.clone(), engine, ManagerOptions::default());
+    let manager = if arg("--carry", 1) == 0 {
+        let q = Arc::new(MemoOnly {
+            engine,
+            store: store.clone(),
+        });
+        Manager::with_querier(store.clone(), q, ManagerOptions::default())
+    } else {
+        Manager::new(store.clone(), engine, ManagerOptions::default())
+    };
     let file = std::env::args()
         .skip_while(|a| a != "--rules")
         .nth(1)
@@ -129,12 +194,25 @@ fn main() {
     let rules: usize = groups.iter().map(|g| g.spec().rules.len()).sum();
     let mut times = Vec::new();
     for e in 0..evals {
-        let ts = t0 + (steps - 1) * 15_000 - (evals - 1 - e) as i64 * 1_000;
+        let ts = if steady {
+            let t = t0 + (steps + e as i64) * 15_000;
+            for (s, last, step) in &mut fed {
+                *last += *step;
+                let _ = store.append(s, t, *last);
+            }
+            t
+        } else {
+            t0 + (steps - 1) * 15_000 - (evals - 1 - e) as i64 * 1_000
+        };
         let start = Instant::now();
         for g in &groups {
             manager.eval_group(g, ts);
         }
         times.push(start.elapsed().as_secs_f64());
+    }
+    if steady {
+        let ms: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1e3)).collect();
+        println!("evaluation times in order (ms): {}", ms.join(" "));
     }
     times.sort_by(f64::total_cmp);
     println!(

@@ -29,6 +29,7 @@
 //! read it ([`WindowCache::begin`]); at most [`MAX_ENTRIES`] entries are kept (reads past it
 //! go the plain way).
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, VecDeque};
 
 use parking_lot::Mutex;
@@ -116,6 +117,33 @@ impl Func {
         }
     }
 }
+
+/// A multiply-rotate hasher for [`Key`]s (integers the process makes: series ids, rule
+/// ranges and offsets), cheaper than SipHash on the per-series path.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+type Entries = HashMap<Key, Entry, std::hash::BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
@@ -364,7 +392,7 @@ struct Inner {
     /// The store the entries' series ids and cursors belong to.
     store: u64,
     generation: u64,
-    entries: HashMap<Key, Entry>,
+    entries: Entries,
     stats: Stats,
 }
 
@@ -485,30 +513,42 @@ where
         let maxt = r;
         let mut served = None;
         if mint <= maxt {
-            let room = inner.entries.len() < MAX_ENTRIES;
-            let mut carried = true;
-            let entry = match inner.entries.remove(&key) {
-                Some(e) if e.mint <= mint && e.maxt <= maxt && mint <= e.maxt.saturating_add(1) => {
-                    Some(e)
+            let Inner { entries, stats, .. } = &mut *inner;
+            let room = entries.len() < MAX_ENTRIES;
+            let (e, carried) = match entries.entry(key) {
+                Slot::Occupied(o) => {
+                    let e = o.into_mut();
+                    if e.mint <= mint && e.maxt <= maxt && mint <= e.maxt.saturating_add(1) {
+                        (Some(e), true)
+                    } else if let Some(fresh) = Entry::empty(&view, mint) {
+                        *e = fresh;
+                        (Some(e), false)
+                    } else {
+                        // Emptied; the sweep at the next evaluation drops it.
+                        e.generation = 0;
+                        (None, false)
+                    }
                 }
-                _ if room => {
-                    carried = false;
-                    Entry::empty(&view, mint)
-                }
-                _ => None,
+                Slot::Vacant(v) if room => match Entry::empty(&view, mint) {
+                    Some(fresh) => (Some(v.insert(fresh)), false),
+                    None => (None, false),
+                },
+                Slot::Vacant(_) => (None, false),
             };
-            if let Some(mut e) = entry {
+            if let Some(e) = e {
+                e.generation = generation;
                 if e.advance(&view, family, mint, maxt) {
                     if let Ok(v) = e.agg.value(f, &window) {
                         served = Some((v, e.agg.n));
                         if carried {
-                            inner.stats.carried += 1;
+                            stats.carried += 1;
                         } else {
-                            inner.stats.built += 1;
+                            stats.built += 1;
                         }
                     }
-                    e.generation = generation;
-                    inner.entries.insert(key, e);
+                } else {
+                    // The samples needed are gone: built anew next time.
+                    e.mint = i64::MAX;
                 }
             }
         }
