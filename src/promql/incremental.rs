@@ -2,10 +2,11 @@
 //!
 //! A rule group evaluates the same queries on a fixed schedule, so the window `(t - r, t]` of
 //! `rate(x[r])` at its next evaluation shares most samples with the last one. A
-//! [`WindowCache`], owned by the group and handed to its instant queries, keeps per
-//! (series, range, offset, function family) the state of that window: two store
-//! [`Cursor`]s (before the window's oldest sample and after its newest) and running
-//! aggregates. An evaluation decodes only the samples that entered the window since the last
+//! [`WindowCache`], owned by the group and handed to its instant queries, keeps per read
+//! (selector, range, offset, function family) and per series it selects, in selection order,
+//! the state of that window: two store [`Cursor`]s (before the window's oldest sample and
+//! after its newest) and running aggregates. While a read selects the same series as last
+//! time, their states are walked in order, without a lookup per series. An evaluation decodes only the samples that entered the window since the last
 //! one (from the newer cursor) and those that left it (from the older), so its cost follows
 //! the series and the scrapes in between, not the samples in the window.
 //!
@@ -25,11 +26,10 @@
 //! previous end. Only instant evaluations of a plain range selector (`x[r]`, any `offset`, no
 //! `@`, no `anchored`/`smoothed`) take this path; subqueries never do.
 //!
-//! **Bounds**: an entry is forgotten at the end of the first group evaluation that did not
-//! read it ([`WindowCache::begin`]); at most [`MAX_ENTRIES`] entries are kept (reads past it
-//! go the plain way).
+//! **Bounds**: a read's state is forgotten when a group evaluation did not make that read
+//! ([`WindowCache::begin`]), a series' window when the read no longer selects it; at most
+//! [`MAX_ENTRIES`] windows are kept (a read past it goes the plain way).
 
-use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, VecDeque};
 
 use parking_lot::Mutex;
@@ -40,6 +40,7 @@ use crate::store::{Cursor, SeriesView};
 use super::eval::Evaluator;
 use super::functions::range::{Window, WindowAnnos, WindowFn};
 use super::functions::rate;
+use super::memo::{sets_of, Sets};
 use super::plan::{Ext, Node, Selector};
 use super::selectors::{select, RangeArg};
 use super::EvalError;
@@ -118,39 +119,23 @@ impl Func {
     }
 }
 
-/// A multiply-rotate hasher for [`Key`]s (integers the process makes: series ids, rule
-/// ranges and offsets), cheaper than SipHash on the per-series path.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, x: usize) {
-        self.write_u64(x as u64);
-    }
-}
-
-type Entries = HashMap<Key, Entry, std::hash::BuildHasherDefault<KeyHasher>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    series: u64,
+/// What identifies a read's state: the selector's matcher sets as written, its range and
+/// offset, and the function family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReadKey {
+    sets: Sets,
     range: i64,
     offset: i64,
     family: Family,
+}
+
+/// The state of one read: per series it selected last (in its order), the window.
+#[derive(Debug, Default)]
+struct ReadState {
+    ids: Vec<u64>,
+    windows: Vec<Option<Entry>>,
+    /// The group evaluation that made it.
+    generation: u64,
 }
 
 /// Running aggregates of the non-stale samples in a window.
@@ -330,8 +315,6 @@ struct Entry {
     /// Before the first sample after `maxt`.
     back: Cursor,
     agg: Agg,
-    /// The group evaluation that read it last.
-    generation: u64,
 }
 
 impl Entry {
@@ -345,7 +328,6 @@ impl Entry {
             front: at.clone(),
             back: at,
             agg: Agg::default(),
-            generation: 0,
         })
     }
 
@@ -389,10 +371,12 @@ impl Entry {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// The store the entries' series ids and cursors belong to.
+    /// The store the series ids and cursors belong to.
     store: u64,
     generation: u64,
-    entries: Entries,
+    reads: HashMap<ReadKey, ReadState>,
+    /// Windows kept in `reads`.
+    windows: usize,
     stats: Stats,
 }
 
@@ -423,13 +407,14 @@ impl WindowCache {
     pub fn begin(&self) {
         let mut inner = self.inner.lock();
         let last = inner.generation;
-        inner.entries.retain(|_, e| e.generation == last);
+        inner.reads.retain(|_, r| r.generation == last);
+        inner.windows = inner.reads.values().map(|r| r.windows.len()).sum();
         inner.generation += 1;
     }
 
     /// Windows kept.
     pub fn len(&self) -> usize {
-        self.inner.lock().entries.len()
+        self.inner.lock().windows
     }
 
     /// Whether no window is kept.
@@ -443,53 +428,92 @@ impl WindowCache {
     }
 }
 
-/// Whether the cache can serve `arg` for the function `f` in this evaluation: its plain range
-/// selector and the selector itself.
-pub(crate) fn eligible<'n>(
-    ev: &Evaluator<'_>,
+/// A read the cache serves: the function, its selector and range.
+pub(crate) struct Read<'a, 'n> {
+    cache: &'a WindowCache,
+    sel: &'n Selector,
+    range: i64,
+    f: Func,
+}
+
+/// The read of `arg` for the function `f` (with `params` scalar arguments), when the
+/// evaluator's cache can serve it: an instant evaluation of a plain range selector.
+pub(crate) fn eligible<'a, 'n>(
+    ev: &Evaluator<'a>,
     arg: &RangeArg<'n>,
     f: Option<Func>,
     params: usize,
-) -> Option<(&'n Selector, i64, Func)> {
+) -> Option<Read<'a, 'n>> {
     let f = f?;
-    ev.windows?;
+    let cache = ev.windows?;
     if ev.start != ev.end || params != 0 {
         return None;
     }
     match arg.node {
-        Node::Matrix { sel, range } if sel.ext == Ext::None && sel.at.is_none() => {
-            Some((sel, *range, f))
-        }
+        Node::Matrix { sel, range } if sel.ext == Ext::None && sel.at.is_none() => Some(Read {
+            cache,
+            sel,
+            range: *range,
+            f,
+        }),
         _ => None,
     }
 }
 
-/// Calls `emit(labels, value)` for each series `sel` selects that has a sample in the window
-/// `(t - offset - range, t - offset]` at the instant evaluation time, with the value of `f`
-/// over it, as the plain path would (`plain` is the plain per-window function). Accounts
-/// samples against the query's limits as the plain path does.
+/// Calls `emit(labels, value)` for each series the read's selector selects that has a sample
+/// in the window `(t - offset - range, t - offset]` at the instant evaluation time, with the
+/// value of its function over it, as the plain path would (`plain` is the plain per-window
+/// function). Accounts samples against the query's limits as the plain path does.
 pub(crate) fn for_each<E>(
     ev: &Evaluator<'_>,
-    sel: &Selector,
-    range: i64,
-    f: Func,
+    read: Read<'_, '_>,
     plain: WindowFn,
     mut emit: E,
 ) -> Result<(), EvalError>
 where
     E: FnMut(&Labels, Option<f64>) -> Result<(), EvalError>,
 {
-    let Some(cache) = ev.windows else {
-        return Err(EvalError::Execution("no window cache".into()));
-    };
+    let Read {
+        cache,
+        sel,
+        range,
+        f,
+    } = read;
     let r = ev.start.saturating_sub(sel.offset);
     let family = f.family();
+    let series = select(ev, sel);
+    let key = ReadKey {
+        sets: sets_of(
+            std::iter::once(sel.matchers.as_slice()).chain(sel.or_groups.iter().map(Vec::as_slice)),
+        ),
+        range,
+        offset: sel.offset,
+        family,
+    };
     let mut inner = cache.inner.lock();
     if inner.store != ev.store.id() {
-        inner.entries.clear();
+        inner.reads.clear();
+        inner.windows = 0;
         inner.store = ev.store.id();
     }
     let generation = inner.generation;
+    let state = inner.reads.remove(&key).unwrap_or_default();
+    inner.windows -= state.windows.len();
+    // Keep state only while the cache has room; otherwise every window goes the plain way.
+    let keep = inner.windows.saturating_add(series.len()) <= MAX_ENTRIES;
+    let same = state.ids.len() == series.len()
+        && state.ids.iter().zip(&series).all(|(id, s)| *id == s.id());
+    let mut windows: Vec<Option<Entry>> = if same {
+        state.windows
+    } else {
+        let mut old: HashMap<u64, Entry> = state
+            .ids
+            .into_iter()
+            .zip(state.windows)
+            .filter_map(|(id, e)| Some((id, e?)))
+            .collect();
+        series.iter().map(|s| old.remove(&s.id())).collect()
+    };
     let mut scratch: Vec<Sample> = Vec::new();
     let mut annos = WindowAnnos::default();
     let window = Window {
@@ -500,43 +524,29 @@ where
         params: [f64::NAN; 2],
         ext: Ext::None,
     };
-    for s in select(ev, sel) {
-        ev.ctx.tick()?;
-        let key = Key {
-            series: s.id(),
-            range,
-            offset: sel.offset,
-            family,
-        };
+    let stats = &mut inner.stats;
+    let mut result = Ok(());
+    for (s, slot) in series.iter().zip(windows.iter_mut()) {
+        if let Err(e) = ev.ctx.tick() {
+            result = Err(e);
+            break;
+        }
         let view = s.view();
         let mint = r.saturating_sub(range).saturating_add(1).max(view.floor());
         let maxt = r;
         let mut served = None;
         if mint <= maxt {
-            let Inner { entries, stats, .. } = &mut *inner;
-            let room = entries.len() < MAX_ENTRIES;
-            let (e, carried) = match entries.entry(key) {
-                Slot::Occupied(o) => {
-                    let e = o.into_mut();
-                    if e.mint <= mint && e.maxt <= maxt && mint <= e.maxt.saturating_add(1) {
-                        (Some(e), true)
-                    } else if let Some(fresh) = Entry::empty(&view, mint) {
-                        *e = fresh;
-                        (Some(e), false)
-                    } else {
-                        // Emptied; the sweep at the next evaluation drops it.
-                        e.generation = 0;
-                        (None, false)
-                    }
-                }
-                Slot::Vacant(v) if room => match Entry::empty(&view, mint) {
-                    Some(fresh) => (Some(v.insert(fresh)), false),
-                    None => (None, false),
-                },
-                Slot::Vacant(_) => (None, false),
-            };
-            if let Some(e) = e {
-                e.generation = generation;
+            let carried = slot.as_ref().is_some_and(|e| {
+                e.mint <= mint && e.maxt <= maxt && mint <= e.maxt.saturating_add(1)
+            });
+            if !carried {
+                *slot = if keep {
+                    Entry::empty(&view, mint)
+                } else {
+                    None
+                };
+            }
+            if let Some(e) = slot {
                 if e.advance(&view, family, mint, maxt) {
                     if let Ok(v) = e.agg.value(f, &window) {
                         served = Some((v, e.agg.n));
@@ -548,14 +558,14 @@ where
                     }
                 } else {
                     // The samples needed are gone: built anew next time.
-                    e.mint = i64::MAX;
+                    *slot = None;
                 }
             }
         }
         let (value, n) = match served {
             Some(x) => x,
             None => {
-                inner.stats.plain += 1;
+                stats.plain += 1;
                 // The plain way: the window's non-stale samples, decoded.
                 scratch.clear();
                 if mint <= maxt {
@@ -589,12 +599,30 @@ where
         if n == 0 {
             continue;
         }
-        ev.ctx.add_samples(n)?;
+        if let Err(e) = ev.ctx.add_samples(n) {
+            result = Err(e);
+            break;
+        }
         let out = emit(s.labels(), value);
         ev.ctx.set_samples(ev.ctx.samples() - n);
-        out?;
+        if let Err(e) = out {
+            result = Err(e);
+            break;
+        }
     }
-    Ok(())
+    if keep {
+        inner.windows += windows.len();
+        let ids = series.iter().map(|s| s.id()).collect();
+        inner.reads.insert(
+            key,
+            ReadState {
+                ids,
+                windows,
+                generation,
+            },
+        );
+    }
+    result
 }
 
 #[cfg(test)]
@@ -813,6 +841,15 @@ mod tests {
         assert!(totals.plain > 0, "the fallback never ran: {totals:?}");
     }
 
+    /// What one window costs in memory (README: "about 300 bytes per series and window"),
+    /// besides the hash table's own slot overhead and resets/changes/deque items.
+    #[test]
+    fn an_entry_stays_small() {
+        let per = std::mem::size_of::<Option<Entry>>() + std::mem::size_of::<u64>();
+        eprintln!("{per} bytes per window");
+        assert!(per <= 400, "{per} bytes per window");
+    }
+
     /// The state of series no longer read goes at the next evaluation; other stores' ids
     /// never mix with this one's.
     #[test]
@@ -841,7 +878,7 @@ mod tests {
         engine
             .instant_query_carried(&store, &one, 510_000, &memo, &cache)
             .unwrap();
-        assert_eq!(cache.len(), 5);
+        assert_eq!(cache.len(), 6);
         cache.begin();
         assert_eq!(cache.len(), 1);
         let other = Store::new(StoreOptions::default());

@@ -46,7 +46,7 @@ mod types;
 mod value;
 
 pub use engine::Engine;
-pub use incremental::WindowCache;
+pub use incremental::{Stats as WindowStats, WindowCache};
 pub use limits::{MAX_DEPTH, MAX_QUERY_BYTES};
 pub use memo::SelectionMemo;
 pub use parse::{format_query, parse, ParseError};

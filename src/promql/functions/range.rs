@@ -186,8 +186,8 @@ pub(crate) fn eval(
         });
         Ok(())
     };
-    if let Some((sel, range, inc)) = incremental::eligible(ev, &arg, Func::of(name), params.len()) {
-        incremental::for_each(ev, sel, range, inc, f, |labels, v| {
+    if let Some(read) = incremental::eligible(ev, &arg, Func::of(name), params.len()) {
+        incremental::for_each(ev, read, f, |labels, v| {
             let points = v.map(|v| vec![Sample { t: ev.start, v }]);
             emit(labels, false, points.unwrap_or_default())
         })?;
