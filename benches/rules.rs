@@ -79,6 +79,17 @@ const BUCKETS: [&str; 12] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
 ];
 
+/// This thread's CPU time in ns (`/proc/thread-self/schedstat`), when the kernel tells: on a
+/// shared machine it varies less than wall time.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -193,6 +204,7 @@ fn main() {
     let groups = manager.groups();
     let rules: usize = groups.iter().map(|g| g.spec().rules.len()).sum();
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     for e in 0..evals {
         let ts = if steady {
             let t = t0 + (steps + e as i64) * 15_000;
@@ -205,14 +217,30 @@ fn main() {
             t0 + (steps - 1) * 15_000 - (evals - 1 - e) as i64 * 1_000
         };
         let start = Instant::now();
+        let cpu_start = thread_cpu_ns();
         for g in &groups {
             manager.eval_group(g, ts);
         }
         times.push(start.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+            cpu.push(b.saturating_sub(a) as f64 / 1e6);
+        }
     }
     if steady {
         let ms: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1e3)).collect();
         println!("evaluation times in order (ms): {}", ms.join(" "));
+    }
+    if !cpu.is_empty() {
+        let ms: Vec<String> = cpu.iter().map(|t| format!("{t:.1}")).collect();
+        println!(
+            "CPU time of each evaluation, in order (ms): {}",
+            ms.join(" ")
+        );
+        cpu.sort_by(f64::total_cmp);
+        println!(
+            "median CPU time per evaluation: {:.1} ms",
+            cpu[cpu.len() / 2]
+        );
     }
     times.sort_by(f64::total_cmp);
     println!(

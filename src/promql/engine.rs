@@ -9,6 +9,14 @@ use std::time::Instant;
 use super::eval::{drop_metric_labels, dup_labelset, has_duplicates, merge_same_labels, Evaluator};
 use super::incremental::WindowCache;
 use super::memo::SelectionMemo;
+
+/// What the queries of a rule group share: selections within one evaluation, range-function
+/// windows across evaluations.
+#[derive(Clone, Copy, Default)]
+struct Sharing<'a> {
+    memo: Option<&'a SelectionMemo>,
+    windows: Option<&'a WindowCache>,
+}
 use super::plan::{lower, preprocess, Kind, PlanTimes};
 use super::types::{Limits, Matrix, QueryCtx, Val};
 use super::{
@@ -88,8 +96,7 @@ impl Engine {
         start: i64,
         end: i64,
         interval: i64,
-        memo: Option<&'a SelectionMemo>,
-        windows: Option<&'a WindowCache>,
+        sharing: Sharing<'a>,
     ) -> Evaluator<'a> {
         Evaluator {
             store,
@@ -99,8 +106,8 @@ impl Engine {
             interval,
             lookback: self.opts.lookback_delta_ms.max(1),
             delayed_names: self.delayed_name_removal,
-            memo,
-            windows,
+            memo: sharing.memo,
+            windows: sharing.windows,
         }
     }
 
@@ -120,7 +127,7 @@ impl Engine {
         expr: &Expr,
         t_ms: i64,
     ) -> Result<QueryResult, EvalError> {
-        self.instant(store, expr, t_ms, None, None)
+        self.instant(store, expr, t_ms, Sharing::default())
     }
 
     /// Evaluates `expr` at `t_ms` as [`instant_query`](Self::instant_query) does, reading
@@ -133,7 +140,15 @@ impl Engine {
         t_ms: i64,
         memo: &SelectionMemo,
     ) -> Result<QueryResult, EvalError> {
-        self.instant(store, expr, t_ms, Some(memo), None)
+        self.instant(
+            store,
+            expr,
+            t_ms,
+            Sharing {
+                memo: Some(memo),
+                windows: None,
+            },
+        )
     }
 
     /// Evaluates `expr` at `t_ms` as [`instant_query_shared`](Self::instant_query_shared)
@@ -147,7 +162,15 @@ impl Engine {
         memo: &SelectionMemo,
         windows: &WindowCache,
     ) -> Result<QueryResult, EvalError> {
-        self.instant(store, expr, t_ms, Some(memo), Some(windows))
+        self.instant(
+            store,
+            expr,
+            t_ms,
+            Sharing {
+                memo: Some(memo),
+                windows: Some(windows),
+            },
+        )
     }
 
     /// A memo sized to this engine's sample and byte limits, for
@@ -177,13 +200,12 @@ impl Engine {
         store: &Store,
         expr: &Expr,
         t_ms: i64,
-        memo: Option<&SelectionMemo>,
-        windows: Option<&WindowCache>,
+        sharing: Sharing<'_>,
     ) -> Result<QueryResult, EvalError> {
         let plan = preprocess(lower(expr, &self.times(t_ms, t_ms, 0))?);
         let kind = plan.kind();
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1, memo, windows);
+        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1, sharing);
         let val = ev.eval(&plan)?;
         let value = match val {
             Val::String(s) => Value::String { t: t_ms, v: s },
@@ -246,7 +268,7 @@ impl Engine {
             )));
         }
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms, None, None);
+        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms, Sharing::default());
         let m = ev.eval(&plan)?.into_matrix();
         let m = self.cleanup(m, Kind::Matrix)?;
         Ok(result(Value::Matrix(to_range_series(m)), &ctx))
