@@ -130,6 +130,19 @@ fn format_ms(secs: f64) -> String {
 /// Rewrites constant duration expressions into literals; None when there
 /// was nothing to fold.
 pub(crate) fn fold(query: &str) -> Option<String> {
+    fold_with(query, None)
+}
+
+/// As [`fold`], but a zero offset becomes `offset 1ms` instead of going: the crate then
+/// reports what Prometheus reports about the offset's place (`offset may not be set multiple
+/// times`), which removing it would hide. None when there is no zero offset.
+pub(crate) fn zero_offsets_probed(query: &str) -> Option<String> {
+    let probed = fold_with(query, Some("offset 1ms"))?;
+    (Some(&probed) != fold(query).as_ref()).then_some(probed)
+}
+
+fn fold_with(query: &str, zero: Option<&str>) -> Option<String> {
+    let zero = zero.unwrap_or("");
     let toks = tokens(query);
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut i = 0;
@@ -180,7 +193,7 @@ pub(crate) fn fold(query: &str) -> Option<String> {
             // durations everywhere, Prometheus only in ranges and steps.
             if let Some(&(at, lit)) = toks.get(k).filter(|t| t.1 != "(") {
                 if literal_secs(lit) == Some(0.0) {
-                    edits.push((toks[i].0, at + lit.len(), String::new()));
+                    edits.push((toks[i].0, at + lit.len(), zero.to_string()));
                     i = k + 1;
                     continue;
                 }
@@ -206,7 +219,7 @@ pub(crate) fn fold(query: &str) -> Option<String> {
                     if let Some(v) = eval_tokens(&inner) {
                         let to = toks[end].0 + 1;
                         if v == 0.0 {
-                            edits.push((toks[i].0, to, String::new()));
+                            edits.push((toks[i].0, to, zero.to_string()));
                         } else {
                             edits.push((toks[i + 1].0, to, format_ms(sign * v)));
                         }
@@ -260,5 +273,11 @@ mod tests {
             Some("x[5m:1m] ")
         );
         assert_eq!(fold("x offset 1s"), None);
+        assert_eq!(
+            zero_offsets_probed("x offset 1m offset 0s").as_deref(),
+            Some("x offset 1m offset 1ms")
+        );
+        assert_eq!(zero_offsets_probed("x offset 1s"), None);
+        assert_eq!(zero_offsets_probed("x[1m+1m]"), None);
     }
 }

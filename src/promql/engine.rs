@@ -7,7 +7,16 @@ use crate::store::Store;
 use std::time::Instant;
 
 use super::eval::{drop_metric_labels, dup_labelset, has_duplicates, merge_same_labels, Evaluator};
+use super::incremental::WindowCache;
 use super::memo::SelectionMemo;
+
+/// What the queries of a rule group share: selections within one evaluation, range-function
+/// windows across evaluations.
+#[derive(Clone, Copy, Default)]
+struct Sharing<'a> {
+    memo: Option<&'a SelectionMemo>,
+    windows: Option<&'a WindowCache>,
+}
 use super::plan::{lower, preprocess, Kind, PlanTimes};
 use super::types::{Limits, Matrix, QueryCtx, Val};
 use super::{
@@ -87,7 +96,7 @@ impl Engine {
         start: i64,
         end: i64,
         interval: i64,
-        memo: Option<&'a SelectionMemo>,
+        sharing: Sharing<'a>,
     ) -> Evaluator<'a> {
         Evaluator {
             store,
@@ -97,7 +106,8 @@ impl Engine {
             interval,
             lookback: self.opts.lookback_delta_ms.max(1),
             delayed_names: self.delayed_name_removal,
-            memo,
+            memo: sharing.memo,
+            windows: sharing.windows,
         }
     }
 
@@ -117,7 +127,7 @@ impl Engine {
         expr: &Expr,
         t_ms: i64,
     ) -> Result<QueryResult, EvalError> {
-        self.instant(store, expr, t_ms, None)
+        self.instant(store, expr, t_ms, Sharing::default())
     }
 
     /// Evaluates `expr` at `t_ms` as [`instant_query`](Self::instant_query) does, reading
@@ -130,7 +140,37 @@ impl Engine {
         t_ms: i64,
         memo: &SelectionMemo,
     ) -> Result<QueryResult, EvalError> {
-        self.instant(store, expr, t_ms, Some(memo))
+        self.instant(
+            store,
+            expr,
+            t_ms,
+            Sharing {
+                memo: Some(memo),
+                windows: None,
+            },
+        )
+    }
+
+    /// Evaluates `expr` at `t_ms` as [`instant_query_shared`](Self::instant_query_shared)
+    /// does, also carrying range-function state over in `windows` from the evaluations
+    /// before (the same rule group's); the result is the same.
+    pub fn instant_query_carried(
+        &self,
+        store: &Store,
+        expr: &Expr,
+        t_ms: i64,
+        memo: &SelectionMemo,
+        windows: &WindowCache,
+    ) -> Result<QueryResult, EvalError> {
+        self.instant(
+            store,
+            expr,
+            t_ms,
+            Sharing {
+                memo: Some(memo),
+                windows: Some(windows),
+            },
+        )
     }
 
     /// A memo sized to this engine's sample and byte limits, for
@@ -160,12 +200,12 @@ impl Engine {
         store: &Store,
         expr: &Expr,
         t_ms: i64,
-        memo: Option<&SelectionMemo>,
+        sharing: Sharing<'_>,
     ) -> Result<QueryResult, EvalError> {
         let plan = preprocess(lower(expr, &self.times(t_ms, t_ms, 0))?);
         let kind = plan.kind();
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1, memo);
+        let ev = self.evaluator(store, &ctx, t_ms, t_ms, 1, sharing);
         let val = ev.eval(&plan)?;
         let value = match val {
             Val::String(s) => Value::String { t: t_ms, v: s },
@@ -228,7 +268,7 @@ impl Engine {
             )));
         }
         let ctx = self.ctx();
-        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms, None);
+        let ev = self.evaluator(store, &ctx, start_ms, end_ms, step_ms, Sharing::default());
         let m = ev.eval(&plan)?.into_matrix();
         let m = self.cleanup(m, Kind::Matrix)?;
         Ok(result(Value::Matrix(to_range_series(m)), &ctx))

@@ -6,6 +6,7 @@ use crate::model::{Labels, Sample};
 use crate::store::Store;
 use std::collections::HashMap;
 
+use super::incremental::WindowCache;
 use super::memo::SelectionMemo;
 use super::plan::{Kind, Node};
 use super::types::{total_points, Matrix, QueryCtx, Series, Val};
@@ -48,6 +49,9 @@ pub(crate) struct Evaluator<'a> {
     pub delayed_names: bool,
     /// Selections shared with the other queries of a rule-group evaluation.
     pub memo: Option<&'a SelectionMemo>,
+    /// Range-function state carried over between a rule group's evaluations (instant
+    /// evaluations only; subqueries do without).
+    pub windows: Option<&'a WindowCache>,
 }
 
 /// Drops `__name__` (and the type/unit metadata labels) from a label set.
@@ -396,6 +400,7 @@ impl<'a> Evaluator<'a> {
             start,
             end,
             interval: step,
+            windows: None,
             ..*self
         }
     }

@@ -54,9 +54,9 @@ struct Inner {
 }
 
 /// A selector's matcher sets as written.
-type Sets = Vec<Vec<(String, u8, String)>>;
+pub(crate) type Sets = Vec<Vec<(String, u8, String)>>;
 
-fn sets_of<'m>(groups: impl IntoIterator<Item = &'m [Matcher]>) -> Sets {
+pub(crate) fn sets_of<'m>(groups: impl IntoIterator<Item = &'m [Matcher]>) -> Sets {
     groups
         .into_iter()
         .map(|ms| {

@@ -34,6 +34,7 @@ mod engine;
 mod eval;
 pub(crate) mod extended;
 mod functions;
+mod incremental;
 pub(crate) mod limits;
 pub mod matchers;
 mod memo;
@@ -45,6 +46,7 @@ mod types;
 mod value;
 
 pub use engine::Engine;
+pub use incremental::{Stats as WindowStats, WindowCache};
 pub use limits::{MAX_DEPTH, MAX_QUERY_BYTES};
 pub use memo::SelectionMemo;
 pub use parse::{format_query, parse, ParseError};

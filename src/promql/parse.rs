@@ -38,6 +38,13 @@ fn parse_checked(query: &str) -> Result<Expr, ParseError> {
         let folded = super::duration_expr::fold(text);
         if marked.is_some() || folded.is_some() {
             if let Ok(e) = safe_parse(folded.as_deref().unwrap_or(text)) {
+                // A zero offset removed must not hide an error of its place.
+                if let Some(probe) = super::duration_expr::zero_offsets_probed(text) {
+                    if let Err(message) = safe_parse(&probe) {
+                        let position = super::parse_pos::locate(query, &message);
+                        return Err(positioned(query, message, position));
+                    }
+                }
                 return Ok(e);
             }
         }
@@ -184,6 +191,26 @@ mod tests {
             );
         }
         assert!(parse("up[0s]").is_err());
+        for q in [
+            "up offset 1m offset 0s",
+            "up offset 0s offset 1m",
+            "up offset 0s offset -0s",
+        ] {
+            let e = parse(q).unwrap_err();
+            assert!(
+                e.message.contains("offset may not be set multiple times"),
+                "{q}: {}",
+                e.message
+            );
+        }
+        for q in [
+            "up offset -0s",
+            "up @ 0",
+            "up @ 0 offset 0s",
+            "up offset 0m0s",
+        ] {
+            assert!(parse(q).is_ok(), "{q}");
+        }
     }
 
     #[test]

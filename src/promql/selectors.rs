@@ -492,6 +492,7 @@ mod tests {
             lookback: 300_000,
             delayed_names: false,
             memo: None,
+            windows: None,
         }
     }
 

@@ -12,7 +12,7 @@ use super::file::{GroupSpec, RuleKind, RuleSpec};
 use super::nodata::{self, DEFAULT_NO_DATA_EVALUATIONS};
 use super::tmpl::{self, TemplateData};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, STALE_NAN};
-use crate::promql::{Engine, EvalError, SelectionMemo, Value};
+use crate::promql::{Engine, EvalError, SelectionMemo, Value, WindowCache};
 use crate::store::{AppendError, Store};
 use parking_lot::Mutex;
 use promql_parser::parser::Expr;
@@ -116,8 +116,14 @@ pub trait RuleQuerier: Send + Sync {
 
     /// A querier for the queries of one group evaluation (`rules`, the rules' expressions run
     /// at `t_ms`, and their templates), dropped when the evaluation ends; it may share work between them as long as results
-    /// stay the same. `None` (the default): use this querier.
-    fn for_evaluation(&self, _rules: &[&Expr], _t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
+    /// stay the same, and carry range-function state over between the group's evaluations in
+    /// `windows` (the group's own). `None` (the default): use this querier.
+    fn for_evaluation<'s>(
+        &'s self,
+        _rules: &[&Expr],
+        _t_ms: i64,
+        _windows: &'s WindowCache,
+    ) -> Option<Box<dyn RuleQuerier + 's>> {
         None
     }
 
@@ -167,12 +173,20 @@ pub struct EngineQuerier<'a> {
 impl<'a> EngineQuerier<'a> {
     /// The querier of one evaluation of a group with these `rules` at `t_ms`: each selection
     /// (matchers and time span) they read more than once is read from the store once and
-    /// shared ([`SelectionMemo::for_queries`]).
-    pub fn shared(self, rules: &[&Expr], t_ms: i64) -> Box<dyn RuleQuerier + 'a> {
+    /// shared ([`SelectionMemo::for_queries`]), and range functions carry their windows over
+    /// from the group's evaluation before in `windows` ([`WindowCache`]).
+    pub fn shared(
+        self,
+        rules: &[&Expr],
+        t_ms: i64,
+        windows: &'a WindowCache,
+    ) -> Box<dyn RuleQuerier + 'a> {
+        windows.begin();
         Box::new(SharedSelections {
             engine: self.engine,
             store: self.store,
             memo: self.engine.selection_memo_for(t_ms, rules.iter().copied()),
+            windows,
         })
     }
 }
@@ -184,8 +198,13 @@ impl RuleQuerier for EngineQuerier<'_> {
             .map(|r| r.value)
     }
 
-    fn for_evaluation(&self, rules: &[&Expr], t_ms: i64) -> Option<Box<dyn RuleQuerier + '_>> {
-        Some(self.shared(rules, t_ms))
+    fn for_evaluation<'s>(
+        &'s self,
+        rules: &[&Expr],
+        t_ms: i64,
+        windows: &'s WindowCache,
+    ) -> Option<Box<dyn RuleQuerier + 's>> {
+        Some(self.shared(rules, t_ms, windows))
     }
 }
 
@@ -194,12 +213,13 @@ struct SharedSelections<'a> {
     engine: &'a Engine,
     store: &'a Store,
     memo: SelectionMemo,
+    windows: &'a WindowCache,
 }
 
 impl RuleQuerier for SharedSelections<'_> {
     fn query(&self, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
         self.engine
-            .instant_query_shared(self.store, expr, t_ms, &self.memo)
+            .instant_query_carried(self.store, expr, t_ms, &self.memo, self.windows)
             .map(|r| r.value)
     }
 
@@ -245,6 +265,8 @@ pub struct Group {
     state: Mutex<GroupState>,
     /// A datasource group still to restore its `for` state from the datasource.
     remote_restore: std::sync::atomic::AtomicBool,
+    /// Range-function state carried from one evaluation to the next.
+    windows: WindowCache,
 }
 
 impl Group {
@@ -258,6 +280,7 @@ impl Group {
             interval_ms: spec.interval_ms.unwrap_or(default_interval_ms).max(1),
             spec,
             remote_restore: std::sync::atomic::AtomicBool::new(remote),
+            windows: WindowCache::new(),
             state: Mutex::new(GroupState {
                 rules,
                 ..Default::default()
@@ -473,7 +496,9 @@ impl Group {
     pub fn eval(&self, ts: i64, ctx: &EvalContext<'_>) -> EvalOutcome {
         let exprs: Vec<&Expr> = self.spec.rules.iter().map(|r| &*r.expr).collect();
         let offset = self.query_offset_ms(ctx.default_query_offset_ms);
-        let scoped = ctx.querier.for_evaluation(&exprs, ts - offset);
+        let scoped = ctx
+            .querier
+            .for_evaluation(&exprs, ts - offset, &self.windows);
         let ctx = &EvalContext {
             querier: scoped.as_deref().unwrap_or(ctx.querier),
             ..*ctx

@@ -176,17 +176,18 @@ impl RuleQuerier for SharedEngineQuerier {
         .query(expr, t_ms)
     }
 
-    fn for_evaluation(
-        &self,
+    fn for_evaluation<'s>(
+        &'s self,
         rules: &[&promql_parser::parser::Expr],
         t_ms: i64,
-    ) -> Option<Box<dyn RuleQuerier + '_>> {
+        windows: &'s crate::promql::WindowCache,
+    ) -> Option<Box<dyn RuleQuerier + 's>> {
         Some(
             EngineQuerier {
                 engine: &self.engine,
                 store: &self.store,
             }
-            .shared(rules, t_ms),
+            .shared(rules, t_ms, windows),
         )
     }
 }

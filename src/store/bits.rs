@@ -110,6 +110,27 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// A reader at bit `bit` of `bytes` (as [`BitReader::position`] gave it).
+    pub(crate) fn at(bytes: &'a [u8], bit: usize) -> Self {
+        let mut r = Self {
+            bytes,
+            next: bit / 8,
+            buf: 0,
+            avail: 0,
+        };
+        let skip = (bit % 8) as u32;
+        if skip > 0 {
+            // A missing byte leaves the reader empty: reads then give `None`.
+            let _ = r.take(skip);
+        }
+        r
+    }
+
+    /// Bits consumed from the start of the stream.
+    pub(crate) fn position(&self) -> usize {
+        self.next * 8 - self.avail as usize
+    }
+
     /// Tops the buffer up to at least 57 bits, or to the end of the stream.
     #[inline]
     fn refill(&mut self) {
@@ -224,6 +245,23 @@ mod tests {
             }
         }
         assert_eq!(r.read_bits(8), None);
+    }
+
+    #[test]
+    fn a_reader_resumes_at_any_position() {
+        let mut w = BitWriter::default();
+        for i in 0..40u64 {
+            w.write_bits(i * 7919, (i % 60 + 1) as u32);
+        }
+        let bytes = w.into_boxed();
+        let mut r = BitReader::new(&bytes);
+        for i in 0..40u64 {
+            let mut again = BitReader::at(&bytes, r.position());
+            let n = (i % 60 + 1) as u32;
+            let want = r.read_bits(n);
+            assert_eq!(again.read_bits(n), want, "item {i}");
+            assert_eq!(again.position(), r.position());
+        }
     }
 
     #[test]

@@ -145,6 +145,16 @@ impl HeadChunk {
         ChunkIter::new(self.w.bytes(), self.mint, self.count)
     }
 
+    /// The first timestamp (meaningless while empty).
+    pub(crate) fn mint(&self) -> i64 {
+        self.mint
+    }
+
+    /// The samples from `pos` (taken in this chunk) on.
+    pub(crate) fn iter_from(&self, pos: &ChunkPos) -> ChunkIter<'_> {
+        ChunkIter::resume(self.w.bytes(), self.count, pos)
+    }
+
     /// Freezes the head into an immutable chunk (empty heads give `None`).
     pub(crate) fn freeze(self) -> Option<Chunk> {
         (self.count > 0).then(|| Chunk {
@@ -190,6 +200,11 @@ impl Chunk {
     pub(crate) fn iter(&self) -> ChunkIter<'_> {
         ChunkIter::new(&self.data, self.mint, self.count)
     }
+
+    /// The samples from `pos` (taken in this chunk, or in the head it was) on.
+    pub(crate) fn iter_from(&self, pos: &ChunkPos) -> ChunkIter<'_> {
+        ChunkIter::resume(&self.data, self.count, pos)
+    }
 }
 
 /// Sequential decoder of one chunk; stops early (never panics) on a
@@ -204,7 +219,51 @@ pub(crate) struct ChunkIter<'a> {
     vals: ValueCodec,
 }
 
+/// Where a [`ChunkIter`] stands in a chunk: before its sample `index` (or at its end),
+/// with the decoder state to go on from there. The chunk is named by its first timestamp,
+/// unique within a series.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkPos {
+    pub(crate) chunk: i64,
+    index: u16,
+    bit: usize,
+    t: i64,
+    delta: i64,
+    vals: ValueCodec,
+}
+
+impl ChunkPos {
+    /// Samples of its chunk before the position.
+    pub(crate) fn index(&self) -> u16 {
+        self.index
+    }
+}
+
 impl<'a> ChunkIter<'a> {
+    /// Goes on from `pos` (taken in this chunk, holding `count` samples now).
+    pub(crate) fn resume(data: &'a [u8], count: u16, pos: &ChunkPos) -> Self {
+        Self {
+            r: BitReader::at(data, pos.bit),
+            left: count.saturating_sub(pos.index),
+            read: pos.index,
+            t: pos.t,
+            delta: pos.delta,
+            vals: pos.vals,
+        }
+    }
+
+    /// The position before the next sample of the chunk starting at `chunk`.
+    pub(crate) fn pos(&self, chunk: i64) -> ChunkPos {
+        ChunkPos {
+            chunk,
+            index: self.read,
+            bit: self.r.position(),
+            t: self.t,
+            delta: self.delta,
+            vals: self.vals,
+        }
+    }
+
     fn new(data: &'a [u8], mint: i64, count: u16) -> Self {
         Self {
             r: BitReader::new(data),

@@ -47,7 +47,7 @@ mod series;
 mod tests;
 mod values;
 
-pub use series::{Series, SeriesRef};
+pub use series::{Cursor, Series, SeriesRef, SeriesView};
 
 use crate::model::{Labels, Matcher, Sample};
 use index::{Full, Index};
@@ -114,7 +114,12 @@ pub struct Store {
     max_series: AtomicUsize,
     /// Set once, before appends start mattering (remote write).
     tap: std::sync::OnceLock<Arc<dyn AppendTap>>,
+    /// Unique among the stores of this process ([`Store::id`]).
+    id: u64,
 }
+
+/// The next [`Store::id`].
+static STORE_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Store {
     fn default() -> Self {
@@ -161,7 +166,14 @@ impl Store {
             postings: RwLock::default(),
             max_series: AtomicUsize::new(0),
             tap: std::sync::OnceLock::new(),
+            id: STORE_IDS.fetch_add(1, AtomicOrdering::Relaxed),
         }
+    }
+
+    /// An id no other store of this process has (caches keyed by series id name their
+    /// store with it).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Installs the tap every accepted append is reported to; false when one is already set.

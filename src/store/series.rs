@@ -3,7 +3,7 @@
 //! **Invariant:** appends lock only their series and allocate only when the
 //! head chunk's byte vector grows or a full head is frozen.
 
-use super::chunk::{Chunk, HeadChunk};
+use super::chunk::{Chunk, ChunkIter, ChunkPos, HeadChunk};
 use super::AppendError;
 use crate::model::{Label, Labels, Sample};
 use parking_lot::Mutex;
@@ -113,6 +113,13 @@ impl Series {
         }
     }
 
+    /// The series locked for reading with [`Cursor`]s; see [`SeriesView`].
+    pub fn view(&self) -> SeriesView<'_> {
+        SeriesView {
+            d: self.data.lock(),
+        }
+    }
+
     /// The newest sample, if any.
     pub fn last(&self) -> Option<Sample> {
         self.data.lock().head.last().map(|(t, v)| Sample { t, v })
@@ -163,6 +170,104 @@ impl Series {
             + std::mem::size_of::<Series>()
             + self.labels.len() * std::mem::size_of::<Label>()
             + d.bytes()
+    }
+}
+
+/// A position in a series' samples: before one sample, or after the newest (where samples
+/// appended later will be). It stays valid while the chunk it points into is held: reading
+/// from it later decodes only the samples after it, never the chunk from its start.
+#[derive(Debug, Clone)]
+pub struct Cursor(ChunkPos);
+
+/// A series locked for reading (appends wait meanwhile: keep it short, and do not call back
+/// into the store).
+pub struct SeriesView<'a> {
+    d: parking_lot::MutexGuard<'a, SeriesData>,
+}
+
+impl SeriesView<'_> {
+    /// The oldest visible time: samples before it are past the retention window
+    /// (`i64::MIN` without retention).
+    pub fn floor(&self) -> i64 {
+        self.d.floor
+    }
+
+    /// Chunk `i` (the frozen ones, then the head) and how many samples it holds.
+    fn chunk(&self, i: usize) -> Option<(i64, u16)> {
+        match self.d.chunks.get(i) {
+            Some(c) => Some((c.mint(), c.count())),
+            None if i == self.d.chunks.len() && self.d.head.count() > 0 => {
+                Some((self.d.head.mint(), self.d.head.count()))
+            }
+            None => None,
+        }
+    }
+
+    fn iter(&self, i: usize, pos: Option<&ChunkPos>) -> ChunkIter<'_> {
+        match (self.d.chunks.get(i), pos) {
+            (Some(c), Some(p)) => c.iter_from(p),
+            (Some(c), None) => c.iter(),
+            (None, Some(p)) => self.d.head.iter_from(p),
+            (None, None) => self.d.head.iter(),
+        }
+    }
+
+    /// The position before the first sample at or after `t` (after the newest when there is
+    /// none); `None` when the series holds no sample. Decodes one chunk.
+    pub fn seek(&self, t: i64) -> Option<Cursor> {
+        let last = self.d.chunks.len();
+        let (mint, _) = self.chunk(0)?;
+        let mut i = self.d.chunks.partition_point(|c| c.maxt() < t);
+        if i == last && self.d.head.count() == 0 {
+            // No head yet: the end of the last frozen chunk.
+            i = last - 1;
+        }
+        let chunk = self.chunk(i).map_or(mint, |c| c.0);
+        let mut it = self.iter(i, None);
+        loop {
+            let before = it.clone();
+            match it.next() {
+                Some((st, _)) if st >= t => return Some(Cursor(before.pos(chunk))),
+                Some(_) => {}
+                None => return Some(Cursor(it.pos(chunk))),
+            }
+        }
+    }
+
+    /// Calls `f(t, v)` for the samples from `from` on, oldest first, until it returns `false`
+    /// or the samples end; returns the position before the sample `f` refused (after the
+    /// last one otherwise). `None` when `from` points into a chunk no longer held (dropped by
+    /// retention): its samples cannot be read any more.
+    pub fn read(&self, from: &Cursor, mut f: impl FnMut(i64, f64) -> bool) -> Option<Cursor> {
+        let chunks = &self.d.chunks;
+        let mut i = match chunks.binary_search_by_key(&from.0.chunk, |c| c.mint()) {
+            Ok(i) => i,
+            Err(_) if self.d.head.count() > 0 && self.d.head.mint() == from.0.chunk => chunks.len(),
+            Err(_) => return None,
+        };
+        let (mut chunk, count) = self.chunk(i)?;
+        if from.0.index() > count {
+            return None;
+        }
+        let mut it = self.iter(i, Some(&from.0));
+        loop {
+            let before = it.clone();
+            match it.next() {
+                Some((t, v)) => {
+                    if !f(t, v) {
+                        return Some(Cursor(before.pos(chunk)));
+                    }
+                }
+                None => match self.chunk(i + 1) {
+                    Some((next, _)) => {
+                        i += 1;
+                        chunk = next;
+                        it = self.iter(i, None);
+                    }
+                    None => return Some(Cursor(it.pos(chunk))),
+                },
+            }
+        }
     }
 }
 
@@ -264,6 +369,75 @@ mod tests {
         let mut out = Vec::new();
         s.samples_in(mint, maxt, &mut out);
         out.iter().map(|x| (x.t, x.v.to_bits())).collect()
+    }
+
+    /// Reading on from a cursor while samples are appended (across frozen chunks and the
+    /// head) gives every sample once, in order; a seek then a read gives `samples_in`.
+    #[test]
+    fn cursors_read_on_where_they_stopped() {
+        let s = series();
+        assert!(s.view().seek(0).is_none());
+        s.lock().append(5, 0.5, None).unwrap();
+        let mut at = s.view().seek(i64::MIN).expect("a sample");
+        let mut seen: Vec<(i64, u64)> = Vec::new();
+        let mut t = 5;
+        let mut x = 1u64;
+        for round in 0..60 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for k in 0..(x >> 58) {
+                t += 1 + ((x >> (k % 40)) & 0xfff) as i64;
+                let v = if k % 5 == 0 {
+                    STALE_NAN
+                } else {
+                    (x >> 11) as f64 / 7.0
+                };
+                s.lock().append(t, v, None).unwrap();
+            }
+            // Stop before a sample now and then, as window reads do.
+            let limit = if round % 3 == 0 { t - 100 } else { i64::MAX };
+            at = s
+                .view()
+                .read(&at, |st, v| {
+                    if st > limit {
+                        return false;
+                    }
+                    seen.push((st, v.to_bits()));
+                    true
+                })
+                .expect("chunk still held");
+        }
+        let _ = s.view().read(&at, |st, v| {
+            seen.push((st, v.to_bits()));
+            true
+        });
+        assert_eq!(seen, collect(&s, i64::MIN, i64::MAX));
+        assert!(seen.len() > 3 * usize::from(super::super::chunk::MAX_CHUNK_SAMPLES));
+        for probe in [i64::MIN, 0, 5, 6, seen[200].0, seen[200].0 + 1, t, t + 1] {
+            let view = s.view();
+            let at = view.seek(probe).expect("samples");
+            let mut got = Vec::new();
+            view.read(&at, |st, v| {
+                got.push((st, v.to_bits()));
+                true
+            });
+            drop(view);
+            assert_eq!(got, collect(&s, probe, i64::MAX), "from {probe}");
+        }
+    }
+
+    /// A cursor into a chunk dropped by retention reads nothing: `None`.
+    #[test]
+    fn cursors_into_dropped_chunks_are_refused() {
+        let s = series();
+        s.lock().append(0, 1.0, Some(1_000)).unwrap();
+        let at = s.view().seek(0).expect("a sample");
+        for i in 1..1_000 {
+            s.lock().append(i * 100, 1.0, Some(1_000)).unwrap();
+        }
+        assert!(s.view().read(&at, |_, _| true).is_none());
+        assert!(s.view().floor() > 0);
     }
 
     #[test]

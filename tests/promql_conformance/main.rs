@@ -2,7 +2,8 @@
 //! against our engine, following `../shared/conformance/promqltest-format.md`,
 //! including the Go harness' extra checks (every instant eval is re-run with
 //! all selectors pinned `@` the eval time at other times, and as a range
-//! query around the eval time), and twice through a selection memo as rule groups run it.
+//! query around the eval time), twice through a selection memo as rule groups run it, and
+//! with range-function windows carried over from two earlier evaluations.
 //!
 //! Evals on native histograms and experimental features are skipped (each
 //! group counted). Every other failing eval must be listed in
@@ -216,6 +217,20 @@ fn run_instant(
         if format!("{shared:?}") != format!("{res:?}") {
             return Err(format!(
                 "{pass} a selection memo{variant} at {t}: {shared:?}, without: {res:?}"
+            ));
+        }
+    }
+    // Rule groups also carry range-function windows between evaluations: evaluated at two
+    // earlier times first, the window moved on must give the same answer.
+    let windows = promql::WindowCache::new();
+    for at in [t.saturating_sub(60_000), t.saturating_sub(15_000), t] {
+        windows.begin();
+        let carried = eng
+            .instant_query_carried(store, expr, at, &eng.selection_memo(), &windows)
+            .map_err(|e| e.to_string());
+        if at == t && format!("{carried:?}") != format!("{res:?}") {
+            return Err(format!(
+                "carried windows{variant} at {t}: {carried:?}, without: {res:?}"
             ));
         }
     }

@@ -9,8 +9,8 @@ mod math;
 mod misc;
 mod over_time;
 pub(crate) mod quantile;
-mod range;
-mod rate;
+pub(crate) mod range;
+pub(crate) mod rate;
 mod time;
 
 use super::eval::{drop_metric_labels, merge_same_labels, Evaluator};

@@ -5,6 +5,7 @@
 use crate::model::{Labels, Sample};
 
 use super::super::eval::{drop_metric_labels, dup_labelset, has_duplicates, Evaluator};
+use super::super::incremental::{self, Func};
 use super::super::plan::{Ext, Node};
 use super::super::selectors::{for_each_range_series, RangeArg, Windows};
 use super::super::types::{Series, Val};
@@ -12,6 +13,7 @@ use super::super::EvalError;
 use super::{over_time, rate};
 
 /// What a range function sees at one step.
+#[derive(Clone, Copy)]
 pub(crate) struct Window<'w> {
     /// Samples in the window, oldest first (never empty).
     pub samples: &'w [Sample],
@@ -151,30 +153,7 @@ pub(crate) fn eval(
     // Dropping names can only make series collide when they had different names.
     let mut first_name: Option<Option<String>> = None;
     let mut names_differ = false;
-    for_each_range_series(ev, &arg, |labels, in_drop, samples| {
-        let mut points = Vec::new();
-        for (step, ts, w) in Windows::new(ev, &arg, samples) {
-            if w.is_empty() {
-                continue;
-            }
-            let window = Window {
-                samples: w,
-                ts,
-                end: arg.at.unwrap_or(ts).saturating_sub(arg.offset),
-                range: arg.range,
-                params: [
-                    params.first().map_or(f64::NAN, |p| p[step]),
-                    params.get(1).map_or(f64::NAN, |p| p[step]),
-                ],
-                ext: arg.ext,
-            };
-            if let Some(v) = f(&window, &mut annos) {
-                points.push(Sample { t: ts, v });
-            }
-            if let Some(e) = annos.error.take() {
-                return Err(EvalError::Execution(e));
-            }
-        }
+    let mut emit = |labels: &Labels, in_drop: bool, points: Vec<Sample>| {
         if points.is_empty() {
             return Ok(());
         }
@@ -206,7 +185,40 @@ pub(crate) fn eval(
             drop_name: drop,
         });
         Ok(())
-    })?;
+    };
+    if let Some(read) = incremental::eligible(ev, &arg, Func::of(name), params.len()) {
+        incremental::for_each(ev, read, f, |labels, v| {
+            let points = v.map(|v| vec![Sample { t: ev.start, v }]);
+            emit(labels, false, points.unwrap_or_default())
+        })?;
+    } else {
+        for_each_range_series(ev, &arg, |labels, in_drop, samples| {
+            let mut points = Vec::new();
+            for (step, ts, w) in Windows::new(ev, &arg, samples) {
+                if w.is_empty() {
+                    continue;
+                }
+                let window = Window {
+                    samples: w,
+                    ts,
+                    end: arg.at.unwrap_or(ts).saturating_sub(arg.offset),
+                    range: arg.range,
+                    params: [
+                        params.first().map_or(f64::NAN, |p| p[step]),
+                        params.get(1).map_or(f64::NAN, |p| p[step]),
+                    ],
+                    ext: arg.ext,
+                };
+                if let Some(v) = f(&window, &mut annos) {
+                    points.push(Sample { t: ts, v });
+                }
+                if let Some(e) = annos.error.take() {
+                    return Err(EvalError::Execution(e));
+                }
+            }
+            emit(labels, in_drop, points)
+        })?;
+    }
     ev.ctx.set_samples(before + produced);
     for n in not_counter {
         ev.ctx.info(format!(

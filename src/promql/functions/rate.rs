@@ -70,22 +70,46 @@ fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<
     if s.len() < 2 {
         return None;
     }
+    let resets = s
+        .windows(2)
+        .filter(|pair| pair[1].v < pair[0].v)
+        .map(|pair| pair[0].v);
+    extrapolate(
+        w,
+        (s[0], s[s.len() - 1], s.len()),
+        resets,
+        is_counter,
+        is_rate,
+    )
+}
+
+/// The extrapolated rate of a window (its end and range from `w`) whose oldest and newest
+/// samples and sample count are `edges`, and where the value drops after the samples whose
+/// values `resets` gives, in time order. The one computation behind the plain path and the
+/// incremental one (`promql::incremental`), so that both give the same bits.
+pub(crate) fn extrapolate(
+    w: &Window<'_>,
+    edges: (Sample, Sample, usize),
+    resets: impl Iterator<Item = f64>,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let (first, last, n) = edges;
+    if n < 2 {
+        return None;
+    }
     let range_start = w.end.saturating_sub(w.range);
     let range_end = w.end;
-    let first = s[0];
-    let last = s[s.len() - 1];
     let mut result = last.v - first.v;
     if is_counter {
-        for pair in s.windows(2) {
-            if pair[1].v < pair[0].v {
-                result += pair[0].v;
-            }
+        for v in resets {
+            result += v;
         }
     }
     let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
     let mut duration_to_end = (range_end - last.t) as f64 / 1000.0;
     let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-    let average = sampled_interval / (s.len() - 1) as f64;
+    let average = sampled_interval / (n - 1) as f64;
     let threshold = average * 1.1;
     if duration_to_start >= threshold {
         duration_to_start = average / 2.0;

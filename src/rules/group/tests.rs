@@ -641,6 +641,11 @@ fn shared_selections_change_nothing() {
                         });
                     }
                 }
+                if shared {
+                    // Range functions carried their windows from one evaluation to the next.
+                    let carried: u64 = groups.iter().map(|g| g.windows.stats().carried).sum();
+                    assert!(carried > 0, "no window carried over");
+                }
                 (log, dump(&store))
             })
             .collect();
