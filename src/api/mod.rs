@@ -45,6 +45,7 @@ pub use server::ServeOptions;
 pub use silences::{failed_notifications_router, parse_silence, silence_json, silences_router};
 pub use status::StatusInfo;
 pub use tls::{server_config as tls_server_config, TlsError, TlsHandle, TlsListener};
+pub use tsdb::{Cardinality, HeadSummary};
 
 use crate::promql::Engine;
 use crate::rules::manager::Manager as RuleManager;

@@ -9,10 +9,12 @@
 //! the query timeout and locks each series once, briefly; appends are never held up for
 //! longer than one series' chunk scan.
 
+use super::exec::QueryTicket;
 use super::extract::Form;
 use super::response::{ApiError, ApiOk};
 use super::AppState;
 use crate::model::Labels;
+use crate::store::Store;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -49,15 +51,15 @@ impl Cardinality {
         }
     }
 
-    /// The `data` of `/api/v1/status/tsdb` with the top `limit` of each list.
-    pub fn to_json(&self, limit: usize) -> Value {
+    /// The head figures and the top `limit` of each list.
+    pub fn summary(&self, limit: usize) -> HeadSummary {
         let mut by_metric = Vec::new();
         let mut values_by_name = Vec::new();
         let mut bytes_by_name = Vec::new();
         let mut by_pair = Vec::new();
-        let mut num_pairs = 0u64;
+        let mut label_pairs = 0u64;
         for (name, values) in &self.pairs {
-            num_pairs += values.len() as u64;
+            label_pairs += values.len() as u64;
             values_by_name.push((name.to_string(), values.len() as u64));
             let mut bytes = 0u64;
             for (value, series) in values {
@@ -69,21 +71,69 @@ impl Cardinality {
             }
             bytes_by_name.push((name.to_string(), bytes));
         }
+        HeadSummary {
+            series: self.series,
+            label_pairs,
+            chunks: self.chunks,
+            min_time: self.min_time,
+            max_time: self.max_time,
+            series_by_metric: top(by_metric, limit),
+            values_by_label: top(values_by_name, limit),
+            bytes_by_label: top(bytes_by_name, limit),
+            series_by_pair: top(by_pair, limit),
+        }
+    }
+
+    /// The `data` of `/api/v1/status/tsdb` with the top `limit` of each list.
+    pub fn to_json(&self, limit: usize) -> Value {
+        let s = self.summary(limit);
         json!({
             "headStats": {
-                "numSeries": self.series,
-                "numLabelPairs": num_pairs,
-                "chunkCount": self.chunks,
+                "numSeries": s.series,
+                "numLabelPairs": s.label_pairs,
+                "chunkCount": s.chunks,
                 // An empty head reports the extremes, as Prometheus' does.
-                "minTime": self.min_time.unwrap_or(i64::MAX),
-                "maxTime": self.max_time.unwrap_or(i64::MIN),
+                "minTime": s.min_time.unwrap_or(i64::MAX),
+                "maxTime": s.max_time.unwrap_or(i64::MIN),
             },
-            "seriesCountByMetricName": top(by_metric, limit),
-            "labelValueCountByLabelName": top(values_by_name, limit),
-            "memoryInBytesByLabelName": top(bytes_by_name, limit),
-            "seriesCountByLabelValuePair": top(by_pair, limit),
+            "seriesCountByMetricName": top_json(s.series_by_metric),
+            "labelValueCountByLabelName": top_json(s.values_by_label),
+            "memoryInBytesByLabelName": top_json(s.bytes_by_label),
+            "seriesCountByLabelValuePair": top_json(s.series_by_pair),
         })
     }
+
+    /// Counts every series of `store`, checking `ticket`'s deadline as it goes.
+    pub fn of_store(store: &Store, ticket: &QueryTicket) -> Result<Self, ApiError> {
+        let mut c = Cardinality::default();
+        for (i, series) in store.all_series().into_iter().enumerate() {
+            if i % 1024 == 1023 {
+                ticket.check("head statistics")?;
+            }
+            let (chunks, extent) = series.extent();
+            c.add(series.labels(), chunks, extent);
+        }
+        ticket.check("head statistics")?;
+        Ok(c)
+    }
+}
+
+/// The buffer's head statistics with their top lists (largest first, ties by name), as
+/// `/api/v1/status/tsdb` answers them and `/status` shows them.
+#[derive(Debug, Clone, Default)]
+pub struct HeadSummary {
+    pub series: u64,
+    /// Distinct label name/value pairs.
+    pub label_pairs: u64,
+    pub chunks: u64,
+    /// Oldest and newest visible sample, milliseconds; `None` when the buffer is empty.
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    pub series_by_metric: Vec<(String, u64)>,
+    pub values_by_label: Vec<(String, u64)>,
+    /// Length-prefixed name and value bytes times series, as Prometheus counts them.
+    pub bytes_by_label: Vec<(String, u64)>,
+    pub series_by_pair: Vec<(String, u64)>,
 }
 
 /// A string's bytes with its varint length prefix.
@@ -98,10 +148,15 @@ fn prefixed_len(s: &str) -> u64 {
     n + prefix
 }
 
-/// The `limit` largest counts, largest first (ties by name), as `{name, value}` objects.
-fn top(mut items: Vec<(String, u64)>, limit: usize) -> Value {
+/// The `limit` largest counts, largest first (ties by name).
+fn top(mut items: Vec<(String, u64)>, limit: usize) -> Vec<(String, u64)> {
     items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     items.truncate(limit);
+    items
+}
+
+/// A top list as `{name, value}` objects.
+fn top_json(items: Vec<(String, u64)>) -> Value {
     Value::Array(
         items
             .into_iter()
@@ -122,15 +177,7 @@ pub async fn tsdb(State(s): State<AppState>, Form(p): Form) -> Result<Response, 
     let timeout = s.queries.timeout();
     let ex = s.queries.clone();
     ex.run(timeout, move |t| {
-        let mut c = Cardinality::default();
-        for (i, series) in s.store.all_series().into_iter().enumerate() {
-            if i % 1024 == 1023 {
-                t.check("head statistics")?;
-            }
-            let (chunks, extent) = series.extent();
-            c.add(series.labels(), chunks, extent);
-        }
-        t.check("head statistics")?;
+        let c = Cardinality::of_store(&s.store, t)?;
         Ok(ApiOk::new(c.to_json(limit)).into_response())
     })
     .await

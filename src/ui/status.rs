@@ -4,11 +4,13 @@
 //! with every secret as `<secret>` (the same text as `/api/v1/status/config`).
 //!
 //! The buffer's series, samples and bytes come from one walk over every series, run on the
-//! query executor (off the async workers). The head cardinality statistics of
-//! `/api/v1/status/tsdb` (top metric names and label pairs) are not shown here yet.
+//! query executor (off the async workers), together with the head cardinality statistics of
+//! `/api/v1/status/tsdb`: the top 10 metric names, label names by values and by bytes, and
+//! label pairs by series — what to look at when memory grows.
 
 use super::format;
 use super::{html, nav, param, query_pairs, NavItem, UiState};
+use crate::api::{Cardinality, HeadSummary};
 use crate::model::matcher_text::{matchers_string, parse_matchers};
 use crate::model::Labels;
 use crate::notify::route::Route;
@@ -65,7 +67,16 @@ struct StatusPage {
     test_receivers: Vec<String>,
     receivers: Vec<ReceiverRow>,
     config: String,
+    /// Head cardinality, as `/api/v1/status/tsdb` reports it.
+    head: HeadSummary,
+    /// The oldest to the newest visible sample.
+    head_span: String,
+    /// Why the walk over the buffer failed (the query timeout), if it did.
+    head_error: String,
 }
+
+/// Entries in each of the head cardinality top lists.
+const HEAD_TOP: usize = 10;
 
 /// The tree's rows, depth first, marking the routes in `matched` (by index).
 pub fn route_rows(root: &Route, matched: &[usize]) -> Vec<RouteRow> {
@@ -160,12 +171,18 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         .await;
     let (routes, test_receivers, receivers) = view.unwrap_or_default();
     let store = s.app.store.clone();
-    let stats = s
+    let walked = s
         .app
         .queries
-        .run(s.app.queries.timeout(), move |_| Ok(store.stats()))
-        .await
-        .ok();
+        .run(s.app.queries.timeout(), move |t| {
+            let head = Cardinality::of_store(&store, t)?.summary(HEAD_TOP);
+            Ok((store.stats(), head))
+        })
+        .await;
+    let (stats, head, head_error) = match walked {
+        Ok((stats, head)) => (Some(stats), head, String::new()),
+        Err(e) => (None, HeadSummary::default(), e.message),
+    };
     let started = s.app.status.start_time();
     let now = chrono::Utc::now();
     let page = StatusPage {
@@ -194,6 +211,12 @@ pub async fn page(State(s): State<UiState>, RawQuery(q): RawQuery) -> Response {
         test_receivers,
         receivers,
         config: s.app.status.config_yaml(),
+        head_span: match (head.min_time, head.max_time) {
+            (Some(lo), Some(hi)) => format!("{} to {}", format::time_ms(lo), format::time_ms(hi)),
+            _ => String::new(),
+        },
+        head,
+        head_error,
     };
     html(StatusCode::OK, page.render())
 }
@@ -232,8 +255,25 @@ mod tests {
                 last_error: "boom".into(),
             }],
             config: "password: <secret>\n".into(),
+            head: HeadSummary {
+                series: 42,
+                label_pairs: 7,
+                chunks: 42,
+                min_time: Some(0),
+                max_time: Some(60_000),
+                series_by_metric: vec![("node_cpu_seconds_total".into(), 40)],
+                values_by_label: vec![("cpu".into(), 8)],
+                bytes_by_label: vec![("__name__".into(), 1_000)],
+                series_by_pair: vec![("job=<node>".into(), 42)],
+            },
+            head_span: "1970-01-01 00:00:00 to 1970-01-01 00:01:00".into(),
+            head_error: String::new(),
         };
         let html = page.render().unwrap();
+        assert!(html.contains("42 series, 7 label pairs, 42 chunks"));
+        assert!(html
+            .contains("<td class=\"mono\">node_cpu_seconds_total</td><td class=\"num\">40</td>"));
+        assert!(html.contains("job=&lt;node&gt;") || html.contains("job=&#60;node&#62;"));
         assert!(html.contains("&lt;secret&gt;") || html.contains("&#60;secret&#62;"));
         assert!(html.contains("web.listen-address"));
         assert!(html.contains("class=\"matched\""));

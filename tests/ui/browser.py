@@ -186,7 +186,8 @@ try:
         fail("/query: the error position is not shown")
 
     # Status: the routing tester.
-    open_page("/status", "status", "Routing tree", "Delivery per receiver", "Configuration", "buffer size")
+    open_page("/status", "status", "Routing tree", "Delivery per receiver", "Configuration", "buffer size",
+              "Head cardinality", "Series per metric name", "request_latency_seconds")
     box = driver.find_element(By.ID, "labels")
     box.send_keys('{alertname="HighLatency", service="checkout"}')
     box.submit()
