@@ -86,6 +86,16 @@ fn every_page_works_in_headless_chromium() {
     let exporter = serve_router(
         axum::Router::new().route("/metrics", axum::routing::get(|| async { METRICS })),
     );
+    // A webhook receiver that accepts every notification, counted.
+    let delivered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = delivered.clone();
+    let hook = serve_router(axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "" }
+        }),
+    ));
     let down = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
@@ -99,8 +109,8 @@ scrape_configs:
     static_configs: [{{targets: ['{exporter}']}}]
   - job_name: broken
     static_configs: [{{targets: ['127.0.0.1:{down}']}}]
-route: {{receiver: team, group_by: [alertname]}}
-receivers: [{{name: team}}]
+route: {{receiver: team, group_by: [alertname], group_wait: 1s}}
+receivers: [{{name: team, webhook_configs: [{{url: 'http://{hook}/hook'}}]}}]
 "
         ),
     )
@@ -138,6 +148,15 @@ receivers: [{{name: team}}]
         .then_some(())
     });
     assert!(ready.is_some(), "alerts never fired; log:\n{}", log());
+    // The alert page lists the delivery attempts: wait until one was made.
+    let sent = wait_for(Duration::from_secs(30), || {
+        (delivered.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+    });
+    assert!(
+        sent.is_some(),
+        "no notification reached the webhook; log:\n{}",
+        log()
+    );
 
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
     let mut child = Command::new(PYTHON)

@@ -1,7 +1,10 @@
 //! The dead-letter list: notifications given up on (retries exhausted, a permanent error,
 //! a full queue, or a receiver removed while they waited), bounded, newest last. With a
 //! state database each entry is written with the give-up that makes it and loaded at start.
+//! It also holds the in-memory [`DeliveryJournal`] of every attempt per alert: both outlive a
+//! reload's notifier, and every delivery queue writes to both.
 
+use super::journal::DeliveryJournal;
 use super::notification::Notification;
 use crate::persist::{self, Batch};
 use chrono::{DateTime, Utc};
@@ -43,9 +46,15 @@ struct DeadInner {
 #[derive(Debug, Default)]
 pub struct DeadLetters {
     inner: Mutex<DeadInner>,
+    journal: DeliveryJournal,
 }
 
 impl DeadLetters {
+    /// The journal of delivery attempts per alert.
+    pub fn journal(&self) -> &DeliveryJournal {
+        &self.journal
+    }
+
     /// Adds an entry, dropping the oldest beyond [`DEAD_LETTER_CAPACITY`].
     pub fn push(&self, entry: FailedNotification) {
         self.push_in(entry, None);

@@ -33,6 +33,7 @@ pub mod handle;
 pub mod inhibit;
 pub mod integration;
 pub mod integrations;
+pub mod journal;
 pub mod metrics;
 pub mod notification;
 pub mod notifier;

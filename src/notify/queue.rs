@@ -20,6 +20,7 @@
 pub use super::dead_letters::{DeadLetters, FailedNotification, DEAD_LETTER_CAPACITY};
 use super::durable::NotifyStore;
 use super::integration::{ErrorClass, Integration, NotifyError};
+use super::journal::Outcome;
 use super::metrics::{FailureLabels, IntegrationLabels, NotifyMetrics};
 use super::notification::Notification;
 use super::retry::{decide, RetryDecision};
@@ -97,6 +98,8 @@ pub struct DeliveryQueue {
     dead: Arc<DeadLetters>,
     all_queues: Arc<OnceLock<FallbackMap>>,
     store: Option<Arc<NotifyStore>>,
+    /// The integration's kind, shared by its journal entries.
+    kind: Arc<str>,
 }
 
 impl std::fmt::Debug for DeliveryQueue {
@@ -136,6 +139,7 @@ impl DeliveryQueue {
             integration: spec.integration.name().to_owned(),
         };
         metrics.queue_length.get_or_create(&labels).set(0);
+        let kind = Arc::from(spec.integration.name());
         Arc::new(DeliveryQueue {
             receiver: spec.receiver,
             index,
@@ -149,6 +153,7 @@ impl DeliveryQueue {
             dead,
             all_queues,
             store,
+            kind,
         })
     }
 
@@ -320,6 +325,13 @@ impl DeliveryQueue {
                 .observe(started.elapsed().as_secs_f64());
             let error = match result {
                 Ok(()) => {
+                    self.dead.journal().record(
+                        &pending.notification,
+                        &self.kind,
+                        attempts,
+                        Outcome::Sent,
+                        "",
+                    );
                     tracing::debug!(receiver = %self.receiver, integration = self.integration.name(),
                         key = %pending.notification.idempotency_key, attempts, "notification delivered");
                     if let (Some(store), Some(seq)) = (&self.store, pending.seq) {
@@ -343,11 +355,25 @@ impl DeliveryQueue {
             };
             match decision {
                 RetryDecision::RetryAfter(wait) => {
+                    self.dead.journal().record(
+                        &pending.notification,
+                        &self.kind,
+                        attempts,
+                        Outcome::Retrying,
+                        &error.message,
+                    );
                     tracing::warn!(receiver = %self.receiver, integration = self.integration.name(),
                         attempts, error = %error, retry_in = ?wait, "notification failed, retrying");
                     tokio::time::sleep(wait).await;
                 }
                 RetryDecision::GiveUp => {
+                    self.dead.journal().record(
+                        &pending.notification,
+                        &self.kind,
+                        attempts,
+                        Outcome::GivenUp,
+                        &error.message,
+                    );
                     self.give_up(pending, attempts, &error);
                     return;
                 }

@@ -3,17 +3,15 @@
 //! set (the first matching override, else the rule's) and the `clear` band; a chart of the
 //! expression's value for this series over the buffer's window with the levels drawn; the
 //! alert's state timeline from the rule history; annotations (links clickable); the routes and
-//! receivers it matches; the silences and inhibitions touching it; and the notifications about
-//! it that were given up (dead letters), with their outcome.
-//!
-//! Not shown: notifications that were sent or retried successfully are not logged per alert
-//! (only counted per integration: `watchfire_notifications_total`), so only dead-lettered
-//! attempts are listed.
+//! receivers it matches; the silences and inhibitions touching it; every recent attempt to
+//! deliver a notification carrying it (sent, retrying, given up: the notifier's delivery
+//! journal, newest first); and the given-up notifications kept in the dead-letter list.
 
 use super::chart::{self, Line};
 use super::format::{self, Unit};
 use super::{error_page, html, nav, urlenc, window_ms, NavItem, UiState};
 use crate::model::Labels;
+use crate::notify::journal::Outcome;
 use crate::rules::{AlertState, HistoryQuery, Thresholds};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -61,6 +59,27 @@ pub struct Segment {
     pub width: String,
     /// Tooltip.
     pub title: String,
+}
+
+/// One attempt to deliver a notification carrying this alert (the delivery journal).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// When the attempt ended.
+    pub at: String,
+    /// Receiver.
+    pub receiver: String,
+    /// Integration kind.
+    pub integration: String,
+    /// Which attempt at that notification (1 for the first).
+    pub attempt: u32,
+    /// The alert's status in it (`firing`, `resolved`).
+    pub status: String,
+    /// `sent`, `retrying`, `given up`.
+    pub outcome: String,
+    /// Badge class for the outcome.
+    pub class: &'static str,
+    /// The error, when it failed.
+    pub error: String,
 }
 
 /// A dead-lettered notification about this alert.
@@ -118,6 +137,7 @@ struct DetailPage {
     routes: Vec<RouteView>,
     silences: Vec<String>,
     inhibitors: Vec<String>,
+    deliveries: Vec<Delivery>,
     attempts: Vec<Attempt>,
     silence_href: String,
 }
@@ -249,6 +269,7 @@ pub async fn page(State(s): State<UiState>, Path(fp_text): Path<String>) -> Resp
                 routes: Vec::new(),
                 silences: Vec::new(),
                 inhibitors: Vec::new(),
+                deliveries: Vec::new(),
                 attempts: Vec::new(),
                 silence_href: String::new(),
             };
@@ -286,6 +307,7 @@ pub async fn page(State(s): State<UiState>, Path(fp_text): Path<String>) -> Resp
                 routes: Vec::new(),
                 silences: Vec::new(),
                 inhibitors: Vec::new(),
+                deliveries: Vec::new(),
                 attempts: Vec::new(),
                 silence_href: String::new(),
             };
@@ -410,6 +432,28 @@ pub async fn page(State(s): State<UiState>, Path(fp_text): Path<String>) -> Resp
             .map(|f| format!("{f:016x}"))
             .collect();
     }
+    page.deliveries = s
+        .notifier
+        .dead_letters()
+        .journal()
+        .for_alert(fp)
+        .into_iter()
+        .rev()
+        .map(|d| Delivery {
+            at: format::time(d.at),
+            receiver: d.receiver.to_string(),
+            integration: d.integration.to_string(),
+            attempt: d.attempt,
+            status: d.status.as_str().to_owned(),
+            outcome: d.outcome.as_str().to_owned(),
+            class: match d.outcome {
+                Outcome::Sent => "ok",
+                Outcome::Retrying => "warning",
+                Outcome::GivenUp => "err",
+            },
+            error: d.error,
+        })
+        .collect();
     page.attempts = s
         .notifier
         .dead_letters()
@@ -528,6 +572,16 @@ mod tests {
             }],
             silences: vec!["s1".into()],
             inhibitors: vec![],
+            deliveries: vec![Delivery {
+                at: "t".into(),
+                receiver: "team".into(),
+                integration: "webhook".into(),
+                attempt: 2,
+                status: "firing".into(),
+                outcome: "retrying".into(),
+                class: "warning",
+                error: "500 Internal Server Error".into(),
+            }],
             attempts: vec![Attempt {
                 receiver: "team".into(),
                 integration: "webhook".into(),
@@ -545,6 +599,7 @@ mod tests {
             html.contains("latency_seconds &gt; 0.5") || html.contains("latency_seconds &#62; 0.5")
         );
         assert!(html.contains("dead-lettered (http_5xx)"));
+        assert!(html.contains("<span class=\"badge warning\">retrying</span>"));
         assert!(html.contains("href=\"/silences#s1\""));
         assert!(html.contains("data-chart="));
     }

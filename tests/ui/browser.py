@@ -14,6 +14,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, SHOTS, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -55,6 +56,15 @@ def shot(name):
     path = os.path.join(SHOTS, name + ".png")
     driver.save_screenshot(path)
     print("screenshot " + path, flush=True)
+
+
+def click_and_load(css_by, selector):
+    """Clicks an element that navigates and waits until the old page is gone and the new
+    one has loaded (reading the old document meanwhile is a flaky failure)."""
+    before = driver.find_element(By.TAG_NAME, "body")
+    driver.find_element(css_by, selector).click()
+    wait.until(EC.staleness_of(before))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def open_page(path, name, *texts, answered_400=False):
@@ -106,28 +116,31 @@ try:
     js_errors("/alerts?filter")
 
     # The why-did-it-fire page of the checkout alert.
-    driver.find_element(By.LINK_TEXT, "HighLatency").click()
+    click_and_load(By.LINK_TEXT, "HighLatency")
     wait.until(lambda d: "/alerts/" in d.current_url)
     body = driver.find_element(By.TAG_NAME, "body").text
     for t in ["Why it fired", "request_latency_seconds", "Thresholds", "critical",
-              "https://runbooks.example/latency", "State timeline", "team"]:
+              "https://runbooks.example/latency", "State timeline", "team",
+              "Notification attempts", "webhook"]:
         if t not in body:
             fail("alert detail: %r missing" % t)
     if not driver.find_elements(By.CSS_SELECTOR, "a[href='https://runbooks.example/latency']"):
         fail("alert detail: the runbook link is not a link")
     if not has_chart():
         fail("alert detail: no chart drawn")
+    if not [b for b in driver.find_elements(By.CSS_SELECTOR, "span.badge.ok") if b.text == "sent"]:
+        fail("alert detail: no sent notification attempt listed")
     shot("alert-detail")
     js_errors("/alerts/<fp>")
 
     # A silence from the alert's Silence button.
     driver.get(BASE + "/alerts?filter=" + "service%3D%22checkout%22")
-    driver.find_element(By.CSS_SELECTOR, "a[aria-label='Silence HighLatency']").click()
+    click_and_load(By.CSS_SELECTOR, "a[aria-label='Silence HighLatency']")
     wait.until(lambda d: d.find_elements(By.ID, "matchers"))
     matchers = driver.find_element(By.ID, "matchers").get_attribute("value")
     if 'service="checkout"' not in matchers:
         fail("silence form: matchers not prefilled from the alert: " + matchers)
-    driver.find_element(By.ID, "preview").click()
+    click_and_load(By.ID, "preview")
     wait.until(lambda d: "preview=1" in d.current_url)
     if "checkout" not in driver.find_element(By.TAG_NAME, "body").text:
         fail("silence form: the preview does not list the alert")
@@ -136,7 +149,7 @@ try:
     driver.find_element(By.ID, "createdBy").send_keys("browser-test")
     driver.find_element(By.ID, "comment").send_keys("made by the browser test")
     driver.find_element(By.ID, "adminToken").send_keys(TOKEN)
-    driver.find_element(By.ID, "save").click()
+    click_and_load(By.ID, "save")
     wait.until(lambda d: "created=" in d.current_url or "error" in d.page_source)
     if "created=" not in driver.current_url:
         fail("silence form: not saved: " + driver.find_element(By.TAG_NAME, "body").text[:500])
@@ -146,12 +159,13 @@ try:
 
     # Rules, then the preview of the threshold rule with a lower warning level.
     open_page("/rules", "rules", "latency", "HighLatency", "TargetDown", "ok", "override")
-    driver.find_element(By.CSS_SELECTOR, "a[href^='/rules/preview?group=latency&rule=HighLatency']").click()
+    click_and_load(By.CSS_SELECTOR, "a[href^='/rules/preview?group=latency&rule=HighLatency']")
     wait.until(lambda d: d.find_elements(By.ID, "preview-form"))
     warning = driver.find_element(By.ID, "warning")
     warning.clear()
     warning.send_keys("0.05")
-    driver.find_element(By.ID, "run-preview").click()
+    # The form is a GET: wait for the new page, not for the old one's result.
+    click_and_load(By.ID, "run-preview")
     wait.until(lambda d: d.find_elements(By.ID, "preview-result") or d.find_elements(By.ID, "preview-none"))
     body = driver.find_element(By.TAG_NAME, "body").text
     for t in ['service="checkout"', 'service="search"', 'service="cart"', "critical", "buffer's window"]:
@@ -164,7 +178,7 @@ try:
     open_page("/targets", "targets", "app", "broken", "up", "down")
     if not driver.find_elements(By.CSS_SELECTOR, "svg.spark polyline"):
         fail("/targets: no up sparkline")
-    driver.find_element(By.ID, "show-discovered").click()
+    click_and_load(By.ID, "show-discovered")
     wait.until(lambda d: "discovered=1" in d.current_url)
     if "__address__" not in driver.find_element(By.TAG_NAME, "body").text:
         fail("/targets: discovered labels do not unfold")
