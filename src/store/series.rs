@@ -145,6 +145,18 @@ impl Series {
             + self.labels.len() * std::mem::size_of::<Label>()
             + d.bytes()
     }
+
+    /// [`Series::bytes`] split as (struct and labels, frozen chunk headers,
+    /// frozen chunk data, head).
+    pub(crate) fn bytes_split(&self) -> (usize, usize, usize, usize) {
+        let d = self.data.lock();
+        let own = 2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<Series>()
+            + self.labels.len() * std::mem::size_of::<Label>();
+        let headers = d.chunks.capacity() * std::mem::size_of::<Chunk>();
+        let data = d.bytes() - headers - d.head.capacity();
+        (own, headers, data, d.head.capacity())
+    }
 }
 
 impl SeriesData {
