@@ -239,6 +239,11 @@ fn stats_count_samples_and_bytes() {
         m.chunk_headers,
         10 * 2 * std::mem::size_of::<chunk::Chunk>() as u64
     );
+    // 300 samples: two frozen chunks of 120, one header each, and a head.
+    assert_eq!(
+        m.chunk_headers,
+        10 * 2 * std::mem::size_of::<chunk::Chunk>() as u64
+    );
     assert!(m.series > 0 && m.chunks > 0 && m.heads > 0 && m.strings > 0 && m.postings > 0);
 }
 
