@@ -10,6 +10,9 @@ use parking_lot::Mutex;
 use std::fmt;
 use std::sync::Arc;
 
+/// Frozen-chunk lists up to this length grow one header at a time.
+const EXACT_CHUNK_LIST: usize = 8;
+
 /// One series: its labels and compressed samples.
 pub struct Series {
     id: u64,
@@ -191,9 +194,11 @@ impl SeriesData {
             // series; this leaves ~0.15 for a few more reallocations per chunk.
             let size = self.head.byte_len();
             let head = std::mem::replace(&mut self.head, HeadChunk::with_capacity(size / 2));
-            if self.chunks.len() == self.chunks.capacity() {
+            if self.chunks.len() == self.chunks.capacity() && self.chunks.len() < EXACT_CHUNK_LIST {
                 // One header at a time: the list holds few chunks (window /
                 // chunk span + 1), and a doubling Vec would keep 4 x 40 bytes.
+                // Longer lists (long retention, none) grow by doubling, so
+                // appends stay amortized O(1).
                 self.chunks.reserve_exact(1);
             }
             self.chunks.extend(head.freeze());
@@ -346,6 +351,13 @@ mod tests {
                 .unwrap();
             assert!(d.chunks.capacity() <= 3, "{}", d.chunks.capacity());
         }
+        // Without retention the list grows by doubling past a few chunks.
+        let mut long = SeriesData::default();
+        for k in 0..40 * n {
+            long.append(k, 0.0, None).unwrap();
+        }
+        assert_eq!(long.chunks.len(), 39);
+        assert!(long.chunks.capacity() >= 39 && long.chunks.capacity() <= 2 * 39);
         // A full head grew by quarters from half its predecessor's size.
         assert!(d.head.is_full());
         let full = d.head.byte_len();
