@@ -9,6 +9,11 @@
 //! process; a 1M-series run follows in a child process (so its RSS figures
 //! start clean). `WATCHFIRE_STORE_BENCH_SERIES=N` runs only N series;
 //! `WATCHFIRE_STORE_BENCH_SKIP_1M=1` skips the large run.
+//! `WATCHFIRE_STORE_BENCH_WINDOW=15m/5s` runs the alerting shape instead:
+//! a 15-minute retention at a 5 s interval (180 samples in the window),
+//! appending two windows so that whole chunks have rotated out.
+//!
+//! The allocator is jemalloc, as in the binary, so RSS figures match it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,10 +23,42 @@ use watchfire::store::{SeriesRef, Store, StoreOptions};
 const SERIES_PER_TARGET: usize = 500;
 const NAMES: usize = 50;
 const MODULES: usize = 10;
-const ROUNDS: i64 = 60;
-const INTERVAL_MS: i64 = 15_000;
 const T0: i64 = 1_767_225_600_000;
 
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Rounds appended, scrape interval and retention, in ms.
+#[derive(Clone, Copy)]
+struct Shape {
+    rounds: i64,
+    interval_ms: i64,
+    retention_ms: i64,
+}
+
+fn shape() -> Shape {
+    let Ok(w) = std::env::var("WATCHFIRE_STORE_BENCH_WINDOW") else {
+        return Shape {
+            rounds: 60,
+            interval_ms: 15_000,
+            retention_ms: 3_600_000,
+        };
+    };
+    let (window, interval) = w
+        .split_once('/')
+        .expect("WATCHFIRE_STORE_BENCH_WINDOW is <retention>/<interval>");
+    let ms = |d: &str| {
+        humantime::parse_duration(d)
+            .expect("WATCHFIRE_STORE_BENCH_WINDOW durations")
+            .as_millis() as i64
+    };
+    let (retention_ms, interval_ms) = (ms(window), ms(interval));
+    Shape {
+        rounds: 2 * retention_ms / interval_ms,
+        interval_ms,
+        retention_ms,
+    }
+}
 /// Resident set size in bytes.
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -30,6 +67,17 @@ fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// jemalloc's (allocated, resident) bytes: live allocations rounded to their
+/// size classes, and pages mapped including freed but not yet purged ones.
+fn jemalloc() -> (u64, u64) {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    (
+        stats::allocated::read().unwrap_or(0) as u64,
+        stats::resident::read().unwrap_or(0) as u64,
+    )
 }
 
 /// CPU time this thread has run, in ns (so figures survive a busy machine).
@@ -141,6 +189,7 @@ fn scrape(
     targets: &mut [Vec<Cached>],
     first: usize,
     rounds: std::ops::Range<i64>,
+    interval_ms: i64,
 ) -> (u64, u64) {
     let cpu = thread_cpu_ns();
     let mut rng = Rng(0x9e37_79b9 + first as u64);
@@ -148,7 +197,7 @@ fn scrape(
     for round in rounds {
         for (k, target) in targets.iter_mut().enumerate() {
             // Scrape timestamps jitter by a few ms, as real ones do.
-            let t = T0 + round * INTERVAL_MS + ((first + k) as i64 % 7) + rng.below(3) as i64;
+            let t = T0 + round * interval_ms + ((first + k) as i64 % 7) + rng.below(3) as i64;
             for c in target.iter_mut() {
                 let v = next_value(c, &mut rng);
                 store.append(&c.series, t, v).expect("in order");
@@ -176,13 +225,18 @@ fn time_select(store: &Store, ms: &[Matcher], reps: u32) -> (usize, Duration, Du
 }
 
 fn run(n: usize) {
+    let sh = shape();
+    let (rounds, interval) = (sh.rounds, sh.interval_ms);
     println!(
-        "== {n} series x {ROUNDS} samples ({}s interval)",
-        INTERVAL_MS / 1000
+        "== {n} series x {} samples ({}s interval, {}s retention)",
+        sh.rounds,
+        sh.interval_ms / 1000,
+        sh.retention_ms / 1000
     );
     let rss0 = rss();
+    let (alloc0, _) = jemalloc();
     let store = Store::new(StoreOptions {
-        retention_ms: Some(3_600_000),
+        retention_ms: Some(sh.retention_ms),
     });
     let mut rng = Rng(42);
     let start = Instant::now();
@@ -217,9 +271,9 @@ fn run(n: usize) {
         cpu as f64 / n as f64
     );
 
-    let half = ROUNDS / 2;
+    let half = rounds / 2;
     let start = Instant::now();
-    let (appended, cpu) = scrape(&store, &mut targets, 0, 0..half);
+    let (appended, cpu) = scrape(&store, &mut targets, 0, 0..half, interval);
     let one = start.elapsed();
     println!(
         "append, 1 thread:  {:>10.0} samples/s wall ({appended} samples in {one:.2?}); \
@@ -232,8 +286,8 @@ fn run(n: usize) {
     let (left, right) = targets.split_at_mut(mid);
     let start = Instant::now();
     let (appended, cpu) = std::thread::scope(|s| {
-        let a = s.spawn(|| scrape(&store, left, 0, half..ROUNDS));
-        let b = scrape(&store, right, mid, half..ROUNDS);
+        let a = s.spawn(|| scrape(&store, left, 0, half..rounds, interval));
+        let b = scrape(&store, right, mid, half..rounds, interval);
         let a = a.join().expect("scrape thread");
         (a.0 + b.0, a.1 + b.1)
     });
@@ -245,7 +299,44 @@ fn run(n: usize) {
         cpu as f64 / appended as f64
     );
 
+    let mut end = rounds;
+    if sh.retention_ms < rounds * interval {
+        // Window shape: the footprint cycles with the chunk phase (all series
+        // freeze their heads on the same round), so sample one more chunk span.
+        let (mut sum, mut max, mut rss_max, mut k) = (0u64, 0u64, 0u64, 0u64);
+        let (mut alloc_sum, mut alloc_max) = (0u64, 0u64);
+        let mut t = rounds;
+        while t < rounds + 120 {
+            scrape(&store, &mut targets, 0, t..t + 10, interval);
+            t += 10;
+            let b = store.stats().bytes;
+            sum += b;
+            max = max.max(b);
+            rss_max = rss_max.max(rss());
+            let (a, _) = jemalloc();
+            let a = a.saturating_sub(alloc0);
+            alloc_sum += a;
+            alloc_max = alloc_max.max(a);
+            k += 1;
+        }
+        end = t;
+        println!(
+            "over one more chunk span (every 10 rounds): stats().bytes mean {:.0} / max {:.0} B/series; \
+             jemalloc allocated mean {:.0} / max {:.0} B/series; RSS max +{:.0} B/series",
+            sum as f64 / k as f64 / n as f64,
+            max as f64 / n as f64,
+            alloc_sum as f64 / k as f64 / n as f64,
+            alloc_max as f64 / n as f64,
+            rss_max.saturating_sub(rss0) as f64 / n as f64
+        );
+    }
     let rss_full = rss();
+    let (alloc_full, resident_full) = jemalloc();
+    println!(
+        "jemalloc: allocated +{:.0} B/series, resident {:.1} MiB (process)",
+        alloc_full.saturating_sub(alloc0) as f64 / n as f64,
+        resident_full as f64 / 1048576.0
+    );
     let st = store.stats();
     let samples = st.samples;
     println!(
@@ -256,11 +347,25 @@ fn run(n: usize) {
         st.bytes as f64 / n as f64,
         st.bytes as f64 / samples as f64
     );
+    let m = store.memory();
+    let per = |b: u64| b as f64 / n as f64;
     println!(
-        "RSS: +{:.1} MiB total = {:.0} B/series incl. {ROUNDS} samples; index+labels {:.0} B/series; \
+        "bytes by part, B/series: series structs+labels {:.0}, chunk headers {:.0}, frozen chunk data {:.0}, heads {:.0}, \
+         index {:.0}, postings {:.0}, strings {:.0}",
+        per(m.series),
+        per(m.chunk_headers),
+        per(m.chunks),
+        per(m.heads),
+        per(m.index),
+        per(m.postings),
+        per(m.strings)
+    );
+    println!(
+        "RSS: +{:.1} MiB total = {:.0} B/series incl. {:.0} samples held; index+labels {:.0} B/series; \
          samples {:.2} B/sample",
         (rss_full - rss0) as f64 / 1048576.0,
         (rss_full - rss0) as f64 / n as f64,
+        samples as f64 / n as f64,
         (rss_created.saturating_sub(rss0)) as f64 / n as f64,
         (rss_full.saturating_sub(rss_created)) as f64 / samples as f64
     );
@@ -290,7 +395,7 @@ fn run(n: usize) {
     // (decoding starts at the chunk's first sample).
     let sel = store.select(&eq);
     let mut buf: Vec<Sample> = Vec::new();
-    let tmax = T0 + (ROUNDS - 1) * INTERVAL_MS + 10;
+    let tmax = T0 + (end - 1) * interval + 10;
     let cpu = thread_cpu_ns();
     let mut read = 0u64;
     for _ in 0..1000 {
@@ -363,7 +468,7 @@ fn run(n: usize) {
         for k in 0..1_000_000i64 {
             let v = next_value(&mut c, &mut rng);
             small
-                .append(&c.series, T0 + k * INTERVAL_MS + (k % 3), v)
+                .append(&c.series, T0 + k * interval + (k % 3), v)
                 .expect("in order");
         }
         println!(

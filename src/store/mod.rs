@@ -104,6 +104,26 @@ pub struct StoreStats {
     pub bytes: u64,
 }
 
+/// Where the buffer's bytes go, by part (approximate heap bytes, before
+/// allocator rounding); the parts sum to [`StoreStats::bytes`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryBreakdown {
+    /// Series structs with their `Arc` headers and label vectors.
+    pub series: u64,
+    /// Frozen chunk headers (the per-series vectors' capacity).
+    pub chunk_headers: u64,
+    /// Frozen chunks' encoded data.
+    pub chunks: u64,
+    /// Head chunks' allocated bit streams.
+    pub heads: u64,
+    /// The series index maps (by label hash and by id).
+    pub index: u64,
+    /// Postings lists and their maps.
+    pub postings: u64,
+    /// Interned label strings and their table.
+    pub strings: u64,
+}
+
 /// The buffer.
 pub struct Store {
     opts: StoreOptions,
@@ -429,6 +449,23 @@ impl Store {
     /// Every series, in no particular order (for snapshots and persistence).
     pub fn all_series(&self) -> Vec<SeriesRef> {
         self.index.all()
+    }
+
+    /// Where the bytes counted by [`Store::stats`] go; one pass over every
+    /// series (for benchmarks and diagnostics, not the scrape path).
+    pub fn memory(&self) -> MemoryBreakdown {
+        let mut m = MemoryBreakdown::default();
+        self.index.for_each(|s| {
+            let (own, headers, chunks, head) = s.bytes_split();
+            m.series += own as u64;
+            m.chunk_headers += headers as u64;
+            m.chunks += chunks as u64;
+            m.heads += head as u64;
+        });
+        m.index = self.index.bytes() as u64;
+        m.postings = self.postings.read().bytes() as u64;
+        m.strings = self.interner.bytes() as u64;
+        m
     }
 
     /// Series, sample and byte counts. Visits every series (one lock each),

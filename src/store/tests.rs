@@ -231,6 +231,20 @@ fn stats_count_samples_and_bytes() {
     assert_eq!(st.series, 10);
     assert_eq!(st.samples, 3000);
     assert!(st.bytes > 10 * 100 && st.bytes < 3000 * 16, "{st:?}");
+    let m = store.memory();
+    let parts = m.series + m.chunk_headers + m.chunks + m.heads + m.index + m.postings + m.strings;
+    assert_eq!(parts, st.bytes, "{m:?}");
+    // 300 samples: two frozen chunks of 120, one header each, and a head.
+    assert_eq!(
+        m.chunk_headers,
+        10 * 2 * std::mem::size_of::<chunk::Chunk>() as u64
+    );
+    // 300 samples: two frozen chunks of 120, one header each, and a head.
+    assert_eq!(
+        m.chunk_headers,
+        10 * 2 * std::mem::size_of::<chunk::Chunk>() as u64
+    );
+    assert!(m.series > 0 && m.chunks > 0 && m.heads > 0 && m.strings > 0 && m.postings > 0);
 }
 
 #[test]
