@@ -18,11 +18,10 @@ use super::decode::{yaml_section, At, Cx, Entries};
 use super::duration::PromDuration;
 use super::error::{ErrorKind, Scope};
 use super::http::{
-    self, Authorization, BasicAuth, RawAuthorization, RawBasicAuth, RawTlsConfig, TlsConfig,
+    self, resolve_headers, serialize_redacted_headers, Authorization, BasicAuth, RawAuthorization,
+    RawBasicAuth, RawTlsConfig, TlsConfig,
 };
 use super::node::Pos;
-use super::notify::problem;
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -61,21 +60,13 @@ pub struct DatasourceConfig {
     /// Extra request headers (e.g. a tenant id); their values print as `<secret>`.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
-        serialize_with = "redacted_headers"
+        serialize_with = "serialize_redacted_headers"
     )]
     pub headers: BTreeMap<String, String>,
     /// Subtracted from the group's evaluation time.
     pub query_offset: PromDuration,
     /// Per-query timeout.
     pub timeout: PromDuration,
-}
-
-fn redacted_headers<S: Serializer>(h: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(h.len()))?;
-    for k in h.keys() {
-        map.serialize_entry(k, super::REDACTED)?;
-    }
-    map.end()
 }
 
 /// Resolves the `datasources` list: names unique and non-empty, URLs http(s) with a host,
@@ -153,7 +144,7 @@ pub(crate) fn resolve(
             .tls_config
             .map(|t| http::tls_config(t.value, &scope, cx))
             .unwrap_or_default();
-        let headers = headers(raw.headers, &scope, cx);
+        let headers = resolve_headers(raw.headers, &scope, &[], cx);
         let timeout = match raw.timeout {
             None => DEFAULT_DATASOURCE_TIMEOUT,
             Some(At { value, pos }) if value == PromDuration::ZERO => {
@@ -193,28 +184,6 @@ fn url_problem(value: &str) -> Option<String> {
         }
         Ok(_) => None,
     }
-}
-
-/// Header names must be tokens, values single lines.
-fn headers(
-    raw: Option<At<Entries<String>>>,
-    scope: &Scope,
-    cx: &mut Cx<'_>,
-) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (name, value) in raw.map(|h| h.value.0).unwrap_or_default() {
-        let valid = reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_ok();
-        if !valid {
-            let text = format!("{scope}: invalid header name {:?}", name.value);
-            problem(cx, name.pos, text);
-        } else if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
-            let text = format!("{scope}: invalid value of header {:?}", name.value);
-            problem(cx, value.pos, text);
-        } else {
-            out.insert(name.value, value.value);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

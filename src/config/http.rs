@@ -1,6 +1,6 @@
 //! HTTP client settings of a scrape job: `basic_auth`, `authorization`, `tls_config`.
 
-use super::decode::{yaml_section, At, Cx};
+use super::decode::{yaml_section, At, Cx, Entries};
 use super::error::{ErrorKind, Scope};
 use super::secret::{load_secret, resolve_path, serialize_secret, SecretFields, SecretSource};
 use super::web::TlsVersion;
@@ -241,6 +241,49 @@ pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> T
         _ => {}
     }
     config
+}
+
+/// Extra request headers (`headers:` of `remote_write` and `datasources`): names must be HTTP
+/// tokens and not in `reserved` (compared case-insensitively; Prometheus refuses the headers
+/// its protocols set), values valid header values.
+pub(super) fn resolve_headers(
+    raw: Option<At<Entries<String>>>,
+    scope: &Scope,
+    reserved: &[&str],
+    cx: &mut Cx<'_>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, value) in raw.map(|h| h.value.0).unwrap_or_default() {
+        let valid = reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_ok();
+        if !valid {
+            let text = format!("{scope}: invalid header name {:?}", name.value);
+            super::notify::problem(cx, name.pos, text);
+        } else if reserved.contains(&name.value.to_ascii_lowercase().as_str()) {
+            let text = format!(
+                "{scope}: {} is a reserved header. It must not be changed",
+                name.value
+            );
+            super::notify::problem(cx, name.pos, text);
+        } else if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
+            let text = format!("{scope}: invalid value of header {:?}", name.value);
+            super::notify::problem(cx, value.pos, text);
+        } else {
+            out.insert(name.value, value.value);
+        }
+    }
+    out
+}
+
+/// Serializes extra headers with every value redacted (they often carry tokens).
+pub(super) fn serialize_redacted_headers<S: Serializer>(
+    h: &std::collections::BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(h.len()))?;
+    for k in h.keys() {
+        map.serialize_entry(k, super::REDACTED)?;
+    }
+    map.end()
 }
 
 #[cfg(test)]
