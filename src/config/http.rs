@@ -243,6 +243,27 @@ pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> T
     config
 }
 
+/// Adds `basic_auth` (preferred, as the config validation allows only one) or an
+/// `Authorization: <type> <credentials>` header to an outgoing request.
+pub fn authorize(
+    req: reqwest::RequestBuilder,
+    basic: Option<&BasicAuth>,
+    authorization: Option<&Authorization>,
+) -> reqwest::RequestBuilder {
+    if let Some(b) = basic {
+        let password = b.password.as_ref().map(|p| p.secret().expose().to_owned());
+        return req.basic_auth(&b.username, password);
+    }
+    if let Some(a) = authorization {
+        let credentials = a.credentials.as_ref().map_or("", |c| c.secret().expose());
+        return req.header(
+            reqwest::header::AUTHORIZATION,
+            format!("{} {credentials}", a.kind),
+        );
+    }
+    req
+}
+
 /// Extra request headers (`headers:` of `remote_write` and `datasources`): names must be HTTP
 /// tokens and not in `reserved` (compared case-insensitively; Prometheus refuses the headers
 /// its protocols set), values valid header values.

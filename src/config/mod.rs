@@ -77,7 +77,7 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind, Scope};
 pub use files::load_files;
 pub use global::{GlobalConfig, StorageConfig};
 pub use ha::{EtcdConfig, HaConfig, REPLICA_LABEL};
-pub use http::{Authorization, BasicAuth, TlsConfig};
+pub use http::{authorize, Authorization, BasicAuth, TlsConfig};
 pub(crate) use node::{with_yaml_stack, yaml_options};
 pub use node::{Pos, MAX_YAML_DEPTH};
 pub use notify::{

@@ -30,24 +30,7 @@ pub(crate) fn with_auth(
     req: reqwest::RequestBuilder,
     http: &HttpClientConfig,
 ) -> reqwest::RequestBuilder {
-    if let Some(basic) = &http.basic_auth {
-        let password = basic
-            .password
-            .as_ref()
-            .map(|p| p.secret().expose().to_owned());
-        return req.basic_auth(&basic.username, password);
-    }
-    if let Some(auth) = &http.authorization {
-        let credentials = auth
-            .credentials
-            .as_ref()
-            .map_or("", |c| c.secret().expose());
-        return req.header(
-            reqwest::header::AUTHORIZATION,
-            format!("{} {credentials}", auth.kind),
-        );
-    }
-    req
+    crate::config::authorize(req, http.basic_auth.as_ref(), http.authorization.as_ref())
 }
 
 /// Reads a URL from a `*_file` (trimmed); an unreadable or empty file is a permanent error.

@@ -59,18 +59,11 @@ impl Endpoint {
         for (k, v) in &self.config.headers {
             req = req.header(k, v);
         }
-        if let Some(b) = &self.config.basic_auth {
-            let pw = b.password.as_ref().map(|p| p.secret().expose().to_string());
-            req = req.basic_auth(&b.username, pw);
-        }
-        if let Some(a) = &self.config.authorization {
-            let cred = a
-                .credentials
-                .as_ref()
-                .map(|c| c.secret().expose())
-                .unwrap_or("");
-            req = req.header(reqwest::header::AUTHORIZATION, format!("{} {cred}", a.kind));
-        }
+        req = crate::config::authorize(
+            req,
+            self.config.basic_auth.as_ref(),
+            self.config.authorization.as_ref(),
+        );
         let mut resp = match req.body(record.body.clone()).send().await {
             Ok(r) => r,
             Err(e) => {
