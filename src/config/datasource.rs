@@ -169,21 +169,15 @@ pub(crate) fn resolve(
     out
 }
 
-/// Why `url` cannot be a datasource URL, if it cannot.
+/// Why `url` cannot be a datasource URL, if it cannot: an `http(s)://host` URL, without a
+/// query or a fragment (the API paths are appended to it).
 fn url_problem(value: &str) -> Option<String> {
-    match url::Url::parse(value) {
-        Err(e) => Some(format!("parse {value:?}: {e}")),
-        Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
-            Some("URL scheme must be 'http' or 'https'".to_owned())
-        }
-        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-            Some("host is missing in URL".to_owned())
-        }
-        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
-            Some("URL must not have a query or a fragment".to_owned())
-        }
-        Ok(_) => None,
-    }
+    http::http_url_problem(value).or_else(|| {
+        url::Url::parse(value)
+            .ok()
+            .filter(|u| u.query().is_some() || u.fragment().is_some())
+            .map(|_| "URL must not have a query or a fragment".to_owned())
+    })
 }
 
 #[cfg(test)]
@@ -243,7 +237,7 @@ mod tests {
                 "c.yml:3:8: datasources[0].url: URL scheme must be 'http' or 'https'",
                 "c.yml:4:9: datasources[1].name: duplicate datasource name \"a\" (first used at line 2)",
                 "c.yml:6:3: datasources[2].name is required",
-                "c.yml:6:8: datasources[2].url: parse \"http://\": empty host",
+                "c.yml:6:8: datasources[2].url: host is missing in URL",
                 "c.yml:7:12: datasources[2].timeout: must be greater than 0s",
                 "c.yml:10:13: datasource \"c\": invalid header name \"bad name\"",
                 "c.yml:12:18: basic_auth and authorization are both set in datasource \"c\"; set only one",

@@ -243,6 +243,26 @@ pub(crate) fn tls_config(raw: RawTlsConfig, scope: &Scope, cx: &mut Cx<'_>) -> T
     config
 }
 
+/// Why `value` cannot be an `http(s)://host…` URL, if it cannot, in Prometheus' words
+/// (`http_sd_configs`, `remote_write` and `datasources` URLs).
+pub(super) fn http_url_problem(value: &str) -> Option<String> {
+    // Go's parser keeps an empty host that the url crate refuses or skips over.
+    let no_host = value
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with(['/', '?', '#']));
+    match url::Url::parse(value) {
+        _ if no_host => Some("host is missing in URL".to_owned()),
+        Err(e) => Some(format!("parse {value:?}: {e}")),
+        Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
+            Some("URL scheme must be 'http' or 'https'".to_owned())
+        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Some("host is missing in URL".to_owned())
+        }
+        Ok(_) => None,
+    }
+}
+
 /// Adds `basic_auth` (preferred, as the config validation allows only one) or an
 /// `Authorization: <type> <credentials>` header to an outgoing request.
 pub fn authorize(

@@ -262,7 +262,7 @@ pub(crate) fn resolve(
                 String::new()
             }
             Some(At { value, pos }) => {
-                if let Some(message) = url_problem(&value) {
+                if let Some(message) = http::http_url_problem(&value) {
                     invalid(cx, pos, "url", message);
                 }
                 value
@@ -469,20 +469,6 @@ fn queue_config(raw: RawQueueConfig, path: &str, cx: &mut Cx<'_>) -> QueueConfig
         min_backoff,
         max_backoff,
         retry_on_http_429: raw.retry_on_http_429.is_none_or(|r| r.value),
-    }
-}
-
-/// Why `value` cannot be a remote-write URL, if it cannot.
-fn url_problem(value: &str) -> Option<String> {
-    match url::Url::parse(value) {
-        Err(e) => Some(format!("parse {value:?}: {e}")),
-        Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
-            Some("URL scheme must be 'http' or 'https'".to_owned())
-        }
-        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-            Some("host is missing in URL".to_owned())
-        }
-        Ok(_) => None,
     }
 }
 

@@ -148,21 +148,7 @@ pub(crate) fn http_sd(
             String::new()
         }
         Some(At { value, pos }) => {
-            // Go's parser keeps an empty host that the url crate refuses or skips over.
-            let no_host = value
-                .split_once("://")
-                .is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with(['/', '?', '#']));
-            let problem = match url::Url::parse(&value) {
-                _ if no_host => Some("host is missing in URL".to_owned()),
-                Err(e) => Some(format!("parse {value:?}: {e}")),
-                Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
-                    Some("URL scheme must be 'http' or 'https'".to_owned())
-                }
-                Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                    Some("host is missing in URL".to_owned())
-                }
-                Ok(_) => None,
-            };
+            let problem = super::http::http_url_problem(&value);
             if let Some(message) = problem {
                 let path = format!("{path}.url");
                 cx.error(pos, ErrorKind::InvalidValue { path, message });
