@@ -13,6 +13,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -33,7 +34,8 @@ for arg in [
 options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 driver.set_page_load_timeout(30)
-wait = WebDriverWait(driver, 20)
+# A condition that reads a page being replaced sees a stale element: try it again.
+wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
 failures = []
 
 
@@ -61,8 +63,13 @@ def shot(name):
 def click_and_load(css_by, selector):
     """Clicks an element that navigates and waits until the old page is gone and the new
     one has loaded (reading the old document meanwhile is a flaky failure)."""
+    load_after(lambda: driver.find_element(css_by, selector).click())
+
+
+def load_after(action):
+    """Runs `action` (a click or a form submit that navigates) and waits for the new page."""
     before = driver.find_element(By.TAG_NAME, "body")
-    driver.find_element(css_by, selector).click()
+    action()
     wait.until(EC.staleness_of(before))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
@@ -107,7 +114,7 @@ try:
     # The filter keeps its matchers in the query string.
     box = driver.find_element(By.ID, "filter")
     box.send_keys('service="checkout"')
-    box.submit()
+    load_after(box.submit)
     wait.until(lambda d: "filter=" in d.current_url)
     body = driver.find_element(By.TAG_NAME, "body").text
     if "TargetDown" in body or "checkout" not in body:
@@ -204,7 +211,7 @@ try:
               "Head cardinality", "Series per metric name", "request_latency_seconds")
     box = driver.find_element(By.ID, "labels")
     box.send_keys('{alertname="HighLatency", service="checkout"}')
-    box.submit()
+    load_after(box.submit)
     wait.until(lambda d: "Reaches:" in d.find_element(By.TAG_NAME, "body").text)
     shot("status-route-test")
     js_errors("/status")
